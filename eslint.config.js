@@ -1,0 +1,81 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/**
+ * The layer rule of ARCHITECTURE.md: imports only point downward.
+ * Each entry names a layer's folder and the project folders it must NOT import.
+ * `socketModules` may only be touched by transport/ (and the CLI, conformance and bench harnesses).
+ */
+const socketModules = ['node:net', 'node:tls', 'node:dgram', 'node:http2', 'net', 'tls', 'dgram', 'http2'];
+const layers = [
+  { dir: 'src/wire', forbidden: ['flow', 'session', 'upload', 'events', 'transport', 'cli', 'conformance', 'client', 'server', 'index'], sockets: false },
+  { dir: 'src/flow', forbidden: ['session', 'upload', 'events', 'transport', 'cli', 'conformance', 'client', 'server', 'index'], sockets: false },
+  { dir: 'src/session', forbidden: ['upload', 'events', 'transport', 'cli', 'conformance', 'client', 'server', 'index'], sockets: false },
+  { dir: 'src/upload', forbidden: ['events', 'transport', 'cli', 'conformance', 'client', 'server', 'index'], sockets: false },
+  { dir: 'src/events', forbidden: ['upload', 'transport', 'cli', 'conformance', 'client', 'server', 'index'], sockets: false },
+  { dir: 'src/transport', forbidden: ['upload', 'events', 'cli', 'conformance', 'client', 'server', 'index'], sockets: true },
+  // The conformance runner builds frames with wire/ and talks through transport/ only, so one bug
+  // cannot hide on both sides of a test.
+  { dir: 'src/conformance', forbidden: ['session', 'flow', 'upload', 'events', 'cli', 'client', 'server', 'index'], sockets: true },
+];
+
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+const layerRules = layers.map(({ dir, forbidden, sockets }) => ({
+  files: [`${dir}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        paths: sockets ? [] : socketModules.map((name) => ({ name, message: `${dir} must not touch sockets: only src/transport does (ARCHITECTURE.md, L4).` })),
+        patterns: [
+          {
+            // A relative import that climbs into a forbidden sibling: ../session/x.ts, ../../client.ts …
+            regex: `^(\\.\\./)+(${forbidden.map(escape).join('|')})(/|\\.ts$|\\.js$|$)`,
+            message: `${dir} may only import layers below it (ARCHITECTURE.md: imports only point downward).`,
+          },
+        ],
+      },
+    ],
+  },
+}));
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', 'coverage/**', 'bench/results/**', 'spec/**/*.lua'] },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js', 'bin/*.js'] }, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: false, requireDefaultForNonUnion: false }],
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowNullish: true }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unnecessary-condition': ['error', { allowConstantLoopConditions: true }],
+      // Bitwise arithmetic is the codec's daily bread.
+      'no-bitwise': 'off',
+      'no-constant-condition': ['error', { checkLoops: false }],
+      eqeqeq: ['error', 'always'],
+    },
+  },
+  {
+    files: ['**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // Byte indexing after an explicit bounds check is the codec's daily work; with
+    // noUncheckedIndexedAccess every such read would otherwise need a runtime re-check.
+    files: ['src/wire/**/*.ts'],
+    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
+  {
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  ...layerRules,
+);

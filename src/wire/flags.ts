@@ -1,0 +1,14 @@
+/**
+ * Per-type flag bits (spec/PROTOCOL.md §4). Unknown bits are ignored on receipt and sent as 0.
+ * Bits are only meaningful together with their frame type, hence one namespace per type.
+ */
+
+export const DataFlags = {
+  /** More frames of the same message follow on this stream (like RSocket FOLLOWS, WebSocket !FIN). */
+  FOLLOWS: 0x01,
+} as const;
+
+export const PingFlags = {
+  /** This PING answers one received; never answered itself. */
+  ACK: 0x01,
+} as const;

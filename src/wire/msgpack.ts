@@ -1,0 +1,85 @@
+/**
+ * MessagePack for control payloads (spec/PROTOCOL.md §5): one shared encoder and a decoder with
+ * limits, plus the small validators every control frame uses. A payload that is not a map, has a
+ * known key of the wrong type, or lacks a required key is MALFORMED_PAYLOAD, never a crash.
+ */
+
+import { Decoder, Encoder } from '@msgpack/msgpack';
+import { FramewireError } from '../errors.ts';
+
+/** Bounds on what a control payload may contain (FW-CTRL-3); the frame length bounds the rest. */
+export const ControlLimits = {
+  maxStrLength: 64 * 1024,
+  maxBinLength: 1024 * 1024,
+  maxArrayLength: 1024,
+  maxMapLength: 256,
+  maxExtLength: 0,
+} as const;
+
+const encoder = new Encoder({ ignoreUndefined: true, initialBufferSize: 256 });
+const decoder = new Decoder({ ...ControlLimits, useBigInt64: false });
+
+export type ControlMap = Readonly<Record<string, unknown>>;
+
+export function encodeControl(value: ControlMap): Uint8Array {
+  // encode() returns a view into the encoder's reusable buffer: copy before the next call.
+  return encoder.encode(value).slice();
+}
+
+export function malformed(frame: string, why: string): FramewireError {
+  return new FramewireError('MALFORMED_PAYLOAD', `${frame} payload: ${why}`);
+}
+
+/** Decodes one MessagePack map that must fill the payload exactly. */
+export function decodeControl(frame: string, payload: Uint8Array): ControlMap {
+  let value: unknown;
+  try {
+    value = decoder.decode(payload);
+  } catch (cause) {
+    throw new FramewireError('MALFORMED_PAYLOAD', `${frame} payload is not valid MessagePack: ${(cause as Error).message}`, { cause });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
+    throw malformed(frame, 'must be a MessagePack map');
+  }
+  return value as ControlMap;
+}
+
+/** Readers for known keys: absent → undefined; present with the wrong type → MALFORMED_PAYLOAD. */
+export const read = {
+  uint(frame: string, map: ControlMap, key: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+    const v = map[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
+      throw malformed(frame, `"${key}" must be an unsigned integer <= ${max}`);
+    }
+    return v;
+  },
+  str(frame: string, map: ControlMap, key: string, maxLength = ControlLimits.maxStrLength): string | undefined {
+    const v = map[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v.length > maxLength) throw malformed(frame, `"${key}" must be a string of at most ${maxLength} characters`);
+    return v;
+  },
+  bool(frame: string, map: ControlMap, key: string): boolean | undefined {
+    const v = map[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'boolean') throw malformed(frame, `"${key}" must be a boolean`);
+    return v;
+  },
+  bin(frame: string, map: ControlMap, key: string): Uint8Array | undefined {
+    const v = map[key];
+    if (v === undefined) return undefined;
+    if (!(v instanceof Uint8Array)) throw malformed(frame, `"${key}" must be binary`);
+    return v;
+  },
+  map(frame: string, map: ControlMap, key: string): ControlMap | undefined {
+    const v = map[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) throw malformed(frame, `"${key}" must be a map`);
+    return v as ControlMap;
+  },
+  required<T>(frame: string, key: string, value: T | undefined): T {
+    if (value === undefined) throw malformed(frame, `required key "${key}" is missing`);
+    return value;
+  },
+};
