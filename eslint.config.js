@@ -68,7 +68,7 @@ export default tseslint.config(
   {
     // Byte indexing after an explicit bounds check is the codec's daily work; with
     // noUncheckedIndexedAccess every such read would otherwise need a runtime re-check.
-    files: ['src/wire/**/*.ts'],
+    files: ['src/wire/**/*.ts', 'src/session/**/*.ts', 'src/flow/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   {

@@ -1,0 +1,74 @@
+/** L5: `createServer()`, the server's entry point. */
+
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { Connection } from './connection.ts';
+import type { SessionOptions, StreamHandler } from './session/index.ts';
+
+export interface ServerOptions extends Omit<SessionOptions, 'role' | 'connectionId'> {
+  /** Called for every stream a client opens. */
+  readonly onStream: StreamHandler;
+  /** TLS key and certificate (PEM); plain TCP when absent. */
+  readonly tls?: tls.TlsOptions;
+  /** Connections accepted at once; more are closed at accept (default 1024). */
+  readonly maxConnections?: number;
+}
+
+export class FramewireServer {
+  readonly connections = new Set<Connection>();
+  readonly #server: net.Server;
+  readonly #options: ServerOptions;
+  readonly #log: Logger;
+  #nextId = 1;
+
+  constructor(options: ServerOptions) {
+    this.#options = options;
+    this.#log = options.logger ?? pino({ level: 'silent' });
+    const onSocket = (socket: net.Socket): void => {
+      this.#accept(socket);
+    };
+    this.#server = options.tls === undefined ? net.createServer({ noDelay: true }, onSocket) : tls.createServer(options.tls, onSocket);
+    this.#server.maxConnections = options.maxConnections ?? 1024;
+  }
+
+  #accept(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    const connection = new Connection(socket, { ...this.#options, role: 'server', connectionId: `s${(this.#nextId++).toString(36)}`, logger: this.#log }, this.#options.onStream);
+    this.connections.add(connection);
+    void connection.closed.then(() => {
+      this.connections.delete(connection);
+    });
+  }
+
+  /** Listens; resolves with the bound address (port 0 picks a free one). */
+  listen(port = 0, host = '127.0.0.1'): Promise<net.AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        resolve(this.#server.address() as net.AddressInfo);
+      });
+    });
+  }
+
+  get address(): net.AddressInfo | undefined {
+    return (this.#server.address() as net.AddressInfo | null) ?? undefined;
+  }
+
+  /** Graceful shutdown: stop accepting, GOAWAY every connection, wait until all are closed. */
+  async close(options: { deadlineMs?: number } = {}): Promise<void> {
+    const stopped = new Promise<void>((resolve) => {
+      this.#server.close(() => {
+        resolve();
+      });
+    });
+    await Promise.all([...this.connections].map((c) => c.goaway(options)));
+    await stopped;
+  }
+}
+
+export function createServer(options: ServerOptions): FramewireServer {
+  return new FramewireServer(options);
+}

@@ -1,0 +1,65 @@
+/** Time, injected: the session never reads a global clock, so tests drive timeouts deterministically. */
+
+export interface TimerHandle {
+  cancel(): void;
+}
+
+export interface Clock {
+  /** Milliseconds, monotonic. */
+  now(): number;
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  setInterval(fn: () => void, ms: number): TimerHandle;
+}
+
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimeout(fn, ms) {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return { cancel: () => { clearTimeout(t); } };
+  },
+  setInterval(fn, ms) {
+    const t = setInterval(fn, ms);
+    t.unref();
+    return { cancel: () => { clearInterval(t); } };
+  },
+};
+
+/** A clock that only moves when told to: for tests. */
+export class ManualClock implements Clock {
+  #now = 0;
+  #timers: { at: number; every: number; fn: () => void; live: boolean }[] = [];
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    return this.#add(fn, ms, 0);
+  }
+
+  setInterval(fn: () => void, ms: number): TimerHandle {
+    return this.#add(fn, ms, Math.max(ms, 1));
+  }
+
+  /** Advances time, firing due timers in order. */
+  advance(ms: number): void {
+    const target = this.#now + ms;
+    for (;;) {
+      const due = this.#timers.filter((t) => t.live && t.at <= target).sort((a, b) => a.at - b.at)[0];
+      if (due === undefined) break;
+      this.#now = Math.max(this.#now, due.at);
+      if (due.every > 0) due.at += due.every;
+      else due.live = false;
+      due.fn();
+    }
+    this.#now = target;
+    this.#timers = this.#timers.filter((t) => t.live);
+  }
+
+  #add(fn: () => void, ms: number, every: number): TimerHandle {
+    const timer = { at: this.#now + Math.max(ms, 0), every, fn, live: true };
+    this.#timers.push(timer);
+    return { cancel: () => { timer.live = false; } };
+  }
+}

@@ -1,0 +1,7 @@
+/** L2 session: the connection state machine. Frames in, frames out, injected clock; no sockets. */
+export { Session, type FrameTransport, type OpenOptions, type SessionEnd, type StreamHandler } from './session.ts';
+export { Stream, type WriteOptions } from './stream.ts';
+export type { StreamOutcome } from './outcome.ts';
+export { SessionStats } from './stats.ts';
+export { defaultLimits, type Authenticate, type Role, type SessionLimits, type SessionOptions } from './options.ts';
+export { ManualClock, systemClock, type Clock, type TimerHandle } from './clock.ts';

@@ -1,0 +1,120 @@
+/**
+ * Session options: the settings we declare in HELLO plus local limits (spec §6, §8.8).
+ * Every buffer, count and wait has a name here, a default, and a check.
+ */
+
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { defaultSettings, invalidSetting, PROTOCOL_VERSION, type Settings } from '../wire/index.ts';
+import { systemClock, type Clock } from './clock.ts';
+
+export type Role = 'client' | 'server';
+
+export interface SessionLimits {
+  /** Deadline for the peer's HELLO (FW-HS-5). */
+  readonly handshakeTimeoutMs: number;
+  /** Auto-tuning ceiling for one stream's receive window. */
+  readonly maxStreamWindow: number;
+  /** Auto-tuning ceiling for the connection's receive window. */
+  readonly maxConnectionWindow: number;
+  /** Bytes a stream may queue for sending before write() waits (memory bound per stream). */
+  readonly streamWriteBuffer: number;
+  /** Bytes the transport may hold unsent before the scheduler stops producing DATA. */
+  readonly transportHighWater: number;
+  /** DATA bytes the scheduler sends in one turn before yielding the event loop. */
+  readonly sendBurstBytes: number;
+  /** Local open() calls waiting for a stream slot of the peer. */
+  readonly maxPendingOpens: number;
+  /** Control frames waiting to be sent before the connection is declared stuck. */
+  readonly maxControlQueue: number;
+  /** Peer-cancelled (or refused) streams per second, and burst, before ENHANCE_YOUR_CALM (FW-LIMIT-2). */
+  readonly resetRatePerSecond: number;
+  readonly resetBurst: number;
+  /** Peer PINGs per second, and burst, before ENHANCE_YOUR_CALM (FW-LIMIT-3). */
+  readonly pingRatePerSecond: number;
+  readonly pingBurst: number;
+  /** Empty DATA frames per second, and burst, before ENHANCE_YOUR_CALM (FW-LIMIT-4). */
+  readonly emptyFrameRatePerSecond: number;
+  readonly emptyFrameBurst: number;
+  /** Default deadline for in-flight streams after GOAWAY. */
+  readonly goawayDeadlineMs: number;
+}
+
+export const defaultLimits: SessionLimits = {
+  handshakeTimeoutMs: 10_000,
+  maxStreamWindow: 16 * 1024 * 1024,
+  maxConnectionWindow: 64 * 1024 * 1024,
+  streamWriteBuffer: 1024 * 1024,
+  transportHighWater: 1024 * 1024,
+  sendBurstBytes: 1024 * 1024,
+  maxPendingOpens: 1024,
+  maxControlQueue: 65_536,
+  resetRatePerSecond: 200,
+  resetBurst: 1000,
+  pingRatePerSecond: 50,
+  pingBurst: 100,
+  emptyFrameRatePerSecond: 1000,
+  emptyFrameBurst: 5000,
+  goawayDeadlineMs: 30_000,
+};
+
+/** The server's authentication hook: resolve to a principal (any value) to accept, throw or return false to refuse. */
+export type Authenticate = (credentials: unknown) => unknown;
+
+export interface SessionOptions {
+  readonly role: Role;
+  /** Settings we declare (what we accept); the rest take defaults. */
+  readonly settings?: Partial<Settings>;
+  readonly limits?: Partial<SessionLimits>;
+  /** Client: credentials sent in HELLO. */
+  readonly auth?: unknown;
+  /** Server: accepts or refuses the client's credentials (FW-HS-6). */
+  readonly authenticate?: Authenticate;
+  readonly versions?: readonly number[];
+  readonly agent?: string;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** An id for logs; assigned when absent. */
+  readonly connectionId?: string;
+}
+
+export interface ResolvedSessionOptions {
+  readonly role: Role;
+  readonly settings: Settings;
+  readonly limits: SessionLimits;
+  readonly auth: unknown;
+  readonly authenticate: Authenticate | undefined;
+  readonly versions: readonly number[];
+  readonly agent: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly connectionId: string;
+}
+
+let nextConnectionId = 1;
+
+export function resolveSessionOptions(options: SessionOptions): ResolvedSessionOptions {
+  const settings: Settings = { ...defaultSettings, ...options.settings };
+  const bad = invalidSetting(settings);
+  if (bad !== undefined) throw new RangeError(`invalid setting: ${bad}`);
+  const limits: SessionLimits = { ...defaultLimits, ...options.limits };
+  for (const [key, value] of Object.entries(limits)) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new RangeError(`invalid limit ${key}: ${String(value)}`);
+  }
+  const versions = options.versions ?? [PROTOCOL_VERSION];
+  if (versions.length === 0) throw new RangeError('versions must not be empty');
+  const connectionId = options.connectionId ?? `c${(nextConnectionId++).toString(36)}`;
+  const logger = (options.logger ?? pino({ level: 'silent' })).child({ conn: connectionId, role: options.role });
+  return {
+    role: options.role,
+    settings,
+    limits,
+    auth: options.auth,
+    authenticate: options.authenticate,
+    versions,
+    agent: options.agent ?? 'framewire-ts/0.1',
+    clock: options.clock ?? systemClock,
+    logger,
+    connectionId,
+  };
+}

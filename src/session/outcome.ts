@@ -1,0 +1,9 @@
+/** How a stream ended: exactly one of these, never "the socket closed" (spec §8.2, FW-STREAM-6). */
+
+import type { FramewireError } from '../errors.ts';
+import type { ControlMap } from '../wire/index.ts';
+
+export type StreamOutcome =
+  | { readonly status: 'completed'; readonly trailer: ControlMap | undefined }
+  | { readonly status: 'failed'; readonly error: FramewireError }
+  | { readonly status: 'cancelled'; readonly error: FramewireError };

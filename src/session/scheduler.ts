@@ -1,0 +1,61 @@
+/**
+ * The DATA scheduler (spec §8.4): strict priority by urgency (0 first), round-robin one frame at a
+ * time within an urgency level, so one bulk stream cannot starve its peers (FW-SCHED-2, FW-SCHED-3).
+ * Streams blocked on their own credit leave the ring until a CREDIT wakes them, so a crowd of
+ * stalled streams costs nothing per frame.
+ */
+
+import { MAX_URGENCY } from '../wire/index.ts';
+import type { Sendable, Stream } from './stream.ts';
+
+export interface Pick {
+  readonly stream: Stream;
+  readonly sendable: Sendable;
+}
+
+export class Scheduler {
+  readonly #rings: Stream[][] = Array.from({ length: MAX_URGENCY + 1 }, () => []);
+  readonly #cursor: number[] = new Array<number>(MAX_URGENCY + 1).fill(0);
+  readonly #members = new Set<Stream>();
+
+  /** Makes a stream eligible; harmless if it already is. */
+  add(stream: Stream): void {
+    if (this.#members.has(stream)) return;
+    this.#members.add(stream);
+    this.#rings[stream.urgency]!.push(stream);
+  }
+
+  get size(): number {
+    return this.#members.size;
+  }
+
+  /** The next frame to send, honouring urgency and fairness, or undefined when nothing can go. */
+  next(maxFramePayload: number, connectionCredit: number): Pick | undefined {
+    for (let level = 0; level < this.#rings.length; level++) {
+      const ring = this.#rings[level]!;
+      let checked = 0;
+      while (checked < ring.length) {
+        let at = this.#cursor[level]!;
+        if (at >= ring.length) at = 0;
+        const stream = ring[at]!;
+        if (!stream._hasPending || stream.ended || stream._blockedOnStreamCredit) {
+          // Leaves the ring; write() or a CREDIT brings it back through add().
+          ring.splice(at, 1);
+          this.#members.delete(stream);
+          this.#cursor[level] = at;
+          continue;
+        }
+        const sendable = stream._nextSendable(maxFramePayload, connectionCredit);
+        checked++;
+        if (sendable === undefined) {
+          // Not yet opened, or waiting for connection credit: stays, the next one gets its turn.
+          this.#cursor[level] = at + 1;
+          continue;
+        }
+        this.#cursor[level] = at + 1;
+        return { stream, sendable };
+      }
+    }
+    return undefined;
+  }
+}

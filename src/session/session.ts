@@ -1,0 +1,940 @@
+/**
+ * The connection state machine (spec §8): handshake, stream table, flow control, scheduling,
+ * heartbeat, GOAWAY and the abuse limits. Frames in (`receive`), frames out (through a
+ * `FrameTransport`), time from an injected clock. No sockets: the transport layer owns those, and
+ * nothing here assumes that all streams share one byte stream (each frame names its stream, seq is
+ * per stream and direction), so a QUIC mapping can route frames per stream.
+ */
+
+import type { Logger } from 'pino';
+import { ErrorCodes, FramewireError, isFramewireError, type ErrorCodeName } from '../errors.ts';
+import { ReceiveWindow, SendCredit } from '../flow/index.ts';
+import {
+  DEFAULT_URGENCY,
+  encodeAckPayload,
+  encodeCancelPayload,
+  encodeCreditPayload,
+  encodeDonePayload,
+  encodeErrorPayload,
+  encodeGoawayPayload,
+  encodeHelloPayload,
+  encodeOpenPayload,
+  FrameType,
+  frameTypeName,
+  HANDSHAKE_MAX_PAYLOAD,
+  MAX_U32,
+  parseFrame,
+  PING_PAYLOAD_SIZE,
+  PingFlags,
+  type ControlMap,
+  type Frame,
+  type HelloPayload,
+  type RawFrame,
+  type Settings,
+} from '../wire/index.ts';
+import type { TimerHandle } from './clock.ts';
+import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './options.ts';
+import { Scheduler } from './scheduler.ts';
+import { SessionStats } from './stats.ts';
+import { Stream, toFramewireError, type StreamControlType, type StreamHost } from './stream.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+/** What the session needs from a transport. */
+export interface FrameTransport {
+  /** Queue one frame; the payload is not copied. */
+  write(type: number, flags: number, stream: number, seq: number, payload: Uint8Array): void;
+  /** The end of a burst: write out what was queued (one syscall for many frames). */
+  flush(): void;
+  /** Bytes accepted by write() but not yet taken by the OS; the scheduler stops DATA above a high-water mark. */
+  readonly bufferedBytes: number;
+  /** The largest payload the decoder accepts from now on. */
+  setMaxPayload(maxPayload: number): void;
+  /** Flush and close; no frame is written after this. */
+  close(): void;
+}
+
+export interface OpenOptions {
+  readonly kind: string;
+  readonly target?: string;
+  readonly meta?: ControlMap;
+  readonly urgency?: number;
+}
+
+export type StreamHandler = (stream: Stream, session: Session) => void | Promise<void>;
+
+export interface SessionEnd {
+  /** Undefined for a graceful close (GOAWAY drained, or close() without error). */
+  readonly error: FramewireError | undefined;
+}
+
+type State = 'handshake' | 'authenticating' | 'open' | 'closed';
+
+type ControlEntry =
+  | { readonly kind: 'open'; readonly stream: Stream }
+  | { readonly kind: 'credit'; readonly stream: Stream | undefined }
+  | { readonly kind: 'ack'; readonly stream: Stream; readonly seq: number }
+  | { readonly kind: 'cancel'; readonly stream: Stream; readonly reason: string | undefined }
+  | { readonly kind: 'error'; readonly stream: Stream; readonly error: FramewireError }
+  | { readonly kind: 'refuse'; readonly streamId: number; readonly error: FramewireError }
+  | { readonly kind: 'ping'; readonly flags: number; readonly payload: Uint8Array }
+  | { readonly kind: 'goaway'; readonly lastStream: number; readonly error: FramewireError; readonly deadlineMs: number };
+
+export class Session {
+  readonly id: string;
+  readonly role: 'client' | 'server';
+  /** Resolves when both HELLOs were exchanged; rejects if the handshake failed. */
+  readonly ready: Promise<void>;
+  /** Resolves once when the connection is over; never rejects. */
+  readonly closed: Promise<SessionEnd>;
+  readonly stats = new SessionStats();
+  readonly log: Logger;
+
+  readonly #o: ResolvedSessionOptions;
+  readonly #transport: FrameTransport;
+  readonly #onStream: StreamHandler | undefined;
+  readonly #host: StreamHost;
+  readonly #scheduler = new Scheduler();
+  readonly #streams = new Map<number, Stream>();
+  #state: State = 'handshake';
+  #peer: Settings | undefined;
+  #principal: unknown;
+  #version = 0;
+
+  #sendSeq0 = 0;
+  #receiveSeq0 = 0;
+  #nextLocalId: number;
+  #highestPeerId = 0;
+  #localActive = 0;
+  #peerActive = 0;
+  readonly #pendingOpens: Stream[] = [];
+
+  readonly #connectionSend = new SendCredit(0);
+  readonly #connectionReceive: ReceiveWindow;
+  #connectionCreditQueued = false;
+  readonly #creditQueued = new WeakSet<Stream>();
+
+  #control: ControlEntry[] = [];
+  #controlHead = 0;
+  #pumpScheduled = false;
+  #yielding = false;
+
+  #goawaySent: { lastStream: number; done: Promise<void>; resolve: () => void } | undefined;
+  #goawayReceived: number | undefined;
+  #goawayTimer: TimerHandle | undefined;
+
+  #handshakeTimer: TimerHandle | undefined;
+  #ticker: TimerHandle | undefined;
+  #receivedSinceTick = false;
+  #lastActivity: number;
+  #pingOutstanding: { payload: Uint8Array; sentAt: number; waiters: ((rtt: number) => void)[] } | undefined;
+  #pingCounter = 0;
+  #rttMs = 0;
+
+  readonly #resetBucket: TokenBucket;
+  readonly #pingBucket: TokenBucket;
+  readonly #emptyBucket: TokenBucket;
+
+  #resolveReady!: () => void;
+  #rejectReady!: (e: FramewireError) => void;
+  #resolveClosed!: (end: SessionEnd) => void;
+
+  constructor(options: SessionOptions, transport: FrameTransport, onStream?: StreamHandler) {
+    this.#o = resolveSessionOptions(options);
+    this.id = this.#o.connectionId;
+    this.role = this.#o.role;
+    this.log = this.#o.logger;
+    this.#transport = transport;
+    this.#onStream = onStream;
+    this.#nextLocalId = this.role === 'client' ? 1 : 2;
+    const clock = this.#o.clock;
+    this.#lastActivity = clock.now();
+    this.#connectionReceive = new ReceiveWindow({
+      initial: this.#o.settings.initialConnectionCredit,
+      max: this.#o.limits.maxConnectionWindow,
+      label: 'connection',
+    });
+    const l = this.#o.limits;
+    this.#resetBucket = new TokenBucket(l.resetRatePerSecond, l.resetBurst, clock);
+    this.#pingBucket = new TokenBucket(l.pingRatePerSecond, l.pingBurst, clock);
+    this.#emptyBucket = new TokenBucket(l.emptyFrameRatePerSecond, l.emptyFrameBurst, clock);
+    this.ready = new Promise((resolve, reject) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = reject;
+    });
+    // A failed handshake is reported through `closed` too; an unobserved `ready` must not crash the process.
+    this.ready.catch(() => undefined);
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    this.#host = {
+      now: () => clock.now(),
+      rttMs: () => this.#rttMs,
+      wake: (stream) => {
+        if (stream._opened) {
+          this.#scheduler.add(stream);
+          this.#schedulePump();
+        }
+      },
+      control: (stream, type, payload) => {
+        this.#queueStreamControl(stream, type, payload);
+      },
+      consumed: (bytes) => {
+        this.#connectionConsumed(bytes);
+      },
+      release: (stream) => {
+        this.#release(stream);
+      },
+    };
+  }
+
+  /** The settings the peer declared, once the handshake is done. */
+  get peerSettings(): Settings | undefined {
+    return this.#peer;
+  }
+
+  /** Server: what the authentication hook returned for this client. */
+  get principal(): unknown {
+    return this.#principal;
+  }
+
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Smoothed round-trip time from PINGs, 0 until measured. */
+  get rttMs(): number {
+    return this.#rttMs;
+  }
+
+  get isOpen(): boolean {
+    return this.#state === 'open' && this.#goawaySent === undefined && this.#goawayReceived === undefined;
+  }
+
+  get activeStreams(): number {
+    return this.#streams.size;
+  }
+
+  /** Bytes received on all streams and not yet read by the application (bounded by the connection window). */
+  get bufferedBytes(): number {
+    return this.#connectionReceive.buffered;
+  }
+
+  /** Starts the handshake: the client sends HELLO, the server starts waiting for it (FW-HS-1, FW-HS-5). */
+  start(): void {
+    this.#transport.setMaxPayload(HANDSHAKE_MAX_PAYLOAD);
+    if (this.role === 'client') {
+      this.#writeConnectionFrame(FrameType.HELLO, 0, encodeHelloPayload(this.#hello(this.#o.versions)));
+      this.#transport.flush();
+    }
+    this.#handshakeTimer = this.#o.clock.setTimeout(() => {
+      this.#connectionError(new FramewireError('HANDSHAKE', `no HELLO within ${this.#o.limits.handshakeTimeoutMs} ms`));
+    }, this.#o.limits.handshakeTimeoutMs);
+  }
+
+  #hello(versions: readonly number[]): HelloPayload {
+    return {
+      versions,
+      settings: this.#o.settings,
+      agent: this.#o.agent,
+      ...(this.role === 'client' && this.#o.auth !== undefined ? { auth: this.#o.auth } : {}),
+    };
+  }
+
+  // ---- receiving ------------------------------------------------------------------------------
+
+  /** One verified frame from the transport's decoder. */
+  receive(raw: RawFrame): void {
+    if (this.#state === 'closed') return;
+    this.#receivedSinceTick = true;
+    this.stats.framesIn++;
+    try {
+      if (raw.stream === 0) this.#onConnectionFrame(raw);
+      else this.#onStreamFrame(raw);
+    } catch (error) {
+      this.#connectionError(toFramewireError(error));
+    }
+  }
+
+  /** The transport's decoder failed (bad CRC, oversize frame …): a connection error we report to the peer. */
+  transportError(error: unknown): void {
+    this.#connectionError(toFramewireError(error, 'PROTOCOL_ERROR'));
+  }
+
+  /** The transport closed. Streams still open fail with CONNECTION_LOST: a closed socket is never success (FW-CONN-3). */
+  transportClosed(cause?: unknown): void {
+    if (this.#state === 'closed') return;
+    const processedUnknown = new FramewireError('CONNECTION_LOST', 'the connection closed before the stream ended', {
+      cause,
+      details: { processed: 'unknown' },
+    });
+    this.#finish(this.#streams.size === 0 && this.#goawaySent !== undefined ? undefined : processedUnknown, false);
+  }
+
+  /** The transport drained its buffer below the high-water mark. */
+  writable(): void {
+    this.#schedulePump();
+  }
+
+  #onConnectionFrame(raw: RawFrame): void {
+    if (raw.seq !== this.#receiveSeq0) throw new FramewireError('SEQ_ERROR', `stream 0: expected seq ${this.#receiveSeq0}, got ${raw.seq}`);
+    this.#receiveSeq0 = (this.#receiveSeq0 + 1) >>> 0;
+    const frame = parseFrame(raw);
+    if (this.#state !== 'open' && frame.type !== FrameType.HELLO && frame.type !== FrameType.ERROR) {
+      throw new FramewireError('HANDSHAKE', `${frameName(frame)} before the handshake completed`);
+    }
+    switch (frame.type) {
+      case FrameType.HELLO:
+        this.#onHello(frame.payload);
+        return;
+      case FrameType.CREDIT:
+        if (this.#connectionSend.raise(frame.payload)) this.#schedulePump();
+        return;
+      case FrameType.ERROR: {
+        const p = frame.payload;
+        const error = FramewireError.fromWire(p.code, p.message, withOptional({ retryable: p.retryable, retryAfterMs: p.retryAfterMs, details: p.details }));
+        this.log.info({ code: error.code, msg: p.message }, 'peer closed the connection with an error');
+        this.#finish(error, false);
+        return;
+      }
+      case FrameType.PING:
+        this.#onPing(frame.flags, frame.payload);
+        return;
+      case FrameType.GOAWAY:
+        this.#onGoaway(frame.payload.lastStream, frame.payload.code, frame.payload.message);
+        return;
+      case FrameType.OPEN:
+      case FrameType.DATA:
+      case FrameType.ACK:
+      case FrameType.DONE:
+      case FrameType.CANCEL:
+        // The decoder rejects these on stream 0 (FW-FRAME-6); reaching here is a bug in the caller.
+        throw new FramewireError('WRONG_STREAM_KIND', `${frameName(frame)} on stream 0`);
+    }
+  }
+
+  #onHello(hello: HelloPayload): void {
+    if (this.#state === 'open' || this.#state === 'authenticating') throw new FramewireError('HANDSHAKE', 'second HELLO');
+    if (this.role === 'client') {
+      const chosen = hello.versions[0];
+      if (hello.versions.length !== 1 || chosen === undefined || !this.#o.versions.includes(chosen)) {
+        throw new FramewireError('UNSUPPORTED_VERSION', `server chose version(s) ${hello.versions.join(',')}, we speak ${this.#o.versions.join(',')}`);
+      }
+      this.#established(chosen, hello);
+      return;
+    }
+    const common = hello.versions.filter((v) => this.#o.versions.includes(v));
+    if (common.length === 0) {
+      throw new FramewireError('UNSUPPORTED_VERSION', `client speaks ${hello.versions.join(',')}, we speak ${this.#o.versions.join(',')}`);
+    }
+    const chosen = Math.max(...common);
+    const authenticate = this.#o.authenticate;
+    if (authenticate === undefined) {
+      this.#acceptClient(chosen, hello, undefined);
+      return;
+    }
+    this.#state = 'authenticating';
+    void (async () => {
+      let principal: unknown;
+      try {
+        principal = await authenticate(hello.auth);
+      } catch (error) {
+        this.#connectionError(isFramewireError(error) ? error : new FramewireError('AUTH_FAILED', 'credentials refused', { cause: error }));
+        return;
+      }
+      if (this.#state === 'closed') return;
+      if (principal === false || principal === undefined || principal === null) {
+        this.#connectionError(new FramewireError('AUTH_FAILED', 'credentials refused'));
+        return;
+      }
+      this.#acceptClient(chosen, hello, principal);
+    })();
+  }
+
+  #acceptClient(version: number, hello: HelloPayload, principal: unknown): void {
+    this.#principal = principal;
+    this.#writeConnectionFrame(FrameType.HELLO, 0, encodeHelloPayload(this.#hello([version])));
+    this.#established(version, hello);
+  }
+
+  #established(version: number, hello: HelloPayload): void {
+    this.#handshakeTimer?.cancel();
+    this.#state = 'open';
+    this.#version = version;
+    this.#peer = { ...this.#defaults(), ...hello.settings };
+    this.#connectionSend.raise(this.#peer.initialConnectionCredit);
+    this.#transport.setMaxPayload(this.#o.settings.maxFramePayload);
+    this.log.debug({ version, peer: this.#peer }, 'handshake complete');
+    this.#startTicker();
+    // One PING right away: its RTT drives window auto-tuning from the first window (FW-FLOW-5).
+    this.#sendPing();
+    this.#promotePendingOpens();
+    this.#resolveReady();
+    this.#schedulePump();
+  }
+
+  #defaults(): Settings {
+    // Absent keys take the registry defaults, not our own choices (FW-SET-1).
+    return resolveSessionOptions({ role: this.role, logger: this.log }).settings;
+  }
+
+  #onStreamFrame(raw: RawFrame): void {
+    if (this.#state !== 'open') throw new FramewireError('HANDSHAKE', `frame on stream ${raw.stream} before the handshake completed`);
+    const stream = this.#streams.get(raw.stream);
+    if (stream === undefined) {
+      this.#onUnknownStream(raw);
+      return;
+    }
+    if (raw.seq !== stream._receiveSeq) {
+      throw new FramewireError('SEQ_ERROR', `stream ${raw.stream}: expected seq ${stream._receiveSeq}, got ${raw.seq}`);
+    }
+    stream._receiveSeq = (stream._receiveSeq + 1) >>> 0;
+    if (raw.type === FrameType.DATA) {
+      this.#onData(stream, raw);
+      return;
+    }
+    const frame = parseFrame(raw);
+    switch (frame.type) {
+      case FrameType.OPEN:
+        throw new FramewireError('STREAM_ID', `OPEN for stream ${raw.stream}, which is already open`);
+      case FrameType.CREDIT:
+        if (stream._sendCredit.raise(frame.payload) && stream._hasPending) this.#host.wake(stream);
+        return;
+      case FrameType.ACK:
+        stream._onAck(frame.payload);
+        return;
+      case FrameType.DONE:
+        stream._onDone(frame.payload.trailer);
+        return;
+      case FrameType.ERROR: {
+        const p = frame.payload;
+        const error = FramewireError.fromWire(p.code, p.message, withOptional({ streamId: stream.id, retryable: p.retryable, retryAfterMs: p.retryAfterMs, details: p.details }));
+        stream._reset({ status: 'failed', error });
+        return;
+      }
+      case FrameType.CANCEL: {
+        const p = frame.payload;
+        if (!stream.local && !this.#resetBucket.take()) {
+          throw new FramewireError('ENHANCE_YOUR_CALM', `more than ${this.#o.limits.resetRatePerSecond} streams/s cancelled by the peer`);
+        }
+        const error = FramewireError.fromWire(p.code ?? ErrorCodes.CANCELLED.code, p.reason ?? 'cancelled by the peer', { streamId: stream.id });
+        stream._reset({ status: 'cancelled', error });
+        return;
+      }
+      case FrameType.DATA:
+      case FrameType.HELLO:
+      case FrameType.PING:
+      case FrameType.GOAWAY:
+        throw new FramewireError('WRONG_STREAM_KIND', `${frameName(frame)} on stream ${raw.stream}`);
+    }
+  }
+
+  #onData(stream: Stream, raw: RawFrame): void {
+    const n = raw.payload.length;
+    if (n === 0 && (raw.flags & 1) !== 0 && !this.#emptyBucket.take()) {
+      throw new FramewireError('ENHANCE_YOUR_CALM', 'flood of empty DATA frames');
+    }
+    this.#connectionReceive.receive(n);
+    stream._receiveWindow.receive(n);
+    this.stats.dataBytesIn += n;
+    if (stream._receiveEnded) {
+      if (stream.ended) {
+        // In flight when we reset the stream: discard, but give the connection credit back.
+        this.#connectionConsumed(n);
+        return;
+      }
+      this.#connectionConsumed(n);
+      stream.fail('STREAM_CLOSED', 'DATA after DONE');
+      return;
+    }
+    stream._onData(raw.payload, raw.flags);
+  }
+
+  #onUnknownStream(raw: RawFrame): void {
+    const peerParity = this.role === 'client' ? 0 : 1;
+    const id = raw.stream;
+    if (raw.type === FrameType.OPEN) {
+      if (id % 2 !== peerParity || id <= this.#highestPeerId) {
+        throw new FramewireError('STREAM_ID', `OPEN for stream ${id}: peer ids must be ${peerParity === 1 ? 'odd' : 'even'} and above ${this.#highestPeerId}`);
+      }
+      if (raw.seq !== 0) throw new FramewireError('SEQ_ERROR', `OPEN of stream ${id} must have seq 0, got ${raw.seq}`);
+      this.#highestPeerId = id;
+      this.#onOpen(id, parseFrame(raw));
+      return;
+    }
+    const opened = id % 2 === peerParity ? id <= this.#highestPeerId : id < this.#nextLocalId;
+    if (!opened) throw new FramewireError('PROTOCOL_ERROR', `${frameName(raw)} on stream ${id}, which was never opened`);
+    // A closed stream: frames in flight when it ended are discarded (FW-STREAM-8); DATA still counts.
+    if (raw.type === FrameType.DATA) {
+      this.#connectionReceive.receive(raw.payload.length);
+      this.#connectionConsumed(raw.payload.length);
+    }
+  }
+
+  #onOpen(id: number, frame: Frame): void {
+    if (frame.type !== FrameType.OPEN) return;
+    const refuse = (code: ErrorCodeName, message: string): void => {
+      this.stats.streamsRefused++;
+      if (!this.#resetBucket.take()) {
+        throw new FramewireError('ENHANCE_YOUR_CALM', 'the peer keeps opening streams that are refused');
+      }
+      this.#queueControl({ kind: 'refuse', streamId: id, error: new FramewireError(code, message, { streamId: id }) });
+    };
+    if (this.#goawaySent !== undefined) {
+      refuse('REFUSED_STREAM', 'connection is going away');
+      return;
+    }
+    if (this.#peerActive >= this.#o.settings.maxConcurrentStreams) {
+      refuse('REFUSED_STREAM', `max_concurrent_streams (${this.#o.settings.maxConcurrentStreams}) reached`);
+      return;
+    }
+    const p = frame.payload;
+    const stream = this.#newStream(id, false, { kind: p.kind, ...withOptional({ target: p.target, meta: p.meta, urgency: p.urgency }) });
+    stream._receiveSeq = 1;
+    stream._sendCredit.raise(this.#peer!.initialStreamCredit);
+    this.stats.streamsOpened++;
+    const handler = this.#onStream;
+    if (handler === undefined) {
+      stream.fail('REFUSED_STREAM', `this ${this.role} accepts no streams`);
+      return;
+    }
+    try {
+      const result = handler(stream, this);
+      if (result instanceof Promise) {
+        result.catch((error: unknown) => {
+          const e = toFramewireError(error);
+          stream.fail(e.code, e.message);
+        });
+      }
+    } catch (error) {
+      const e = toFramewireError(error);
+      stream.fail(e.code, e.message);
+    }
+  }
+
+  #onPing(flags: number, payload: Uint8Array): void {
+    if ((flags & PingFlags.ACK) !== 0) {
+      const out = this.#pingOutstanding;
+      if (out === undefined || !bytesEqual(out.payload, payload)) return;
+      const sample = this.#o.clock.now() - out.sentAt;
+      this.#rttMs = this.#rttMs === 0 ? sample : this.#rttMs * 0.875 + sample * 0.125;
+      this.stats.rttMs = this.#rttMs;
+      this.#pingOutstanding = undefined;
+      for (const w of out.waiters) w(sample);
+      return;
+    }
+    if (!this.#pingBucket.take()) throw new FramewireError('ENHANCE_YOUR_CALM', `more than ${this.#o.limits.pingRatePerSecond} PINGs/s`);
+    // Answer ahead of data (FW-HB-2); copy: the view aliases the transport's read buffer.
+    this.#queueControl({ kind: 'ping', flags: PingFlags.ACK, payload: Uint8Array.from(payload) });
+  }
+
+  #onGoaway(lastStream: number, code: number, message: string | undefined): void {
+    if (this.#goawayReceived !== undefined && lastStream > this.#goawayReceived) {
+      throw new FramewireError('PROTOCOL_ERROR', `GOAWAY last_stream grew from ${this.#goawayReceived} to ${lastStream}`);
+    }
+    this.#goawayReceived = lastStream;
+    this.log.info({ lastStream, code, msg: message }, 'peer sent GOAWAY');
+    const refused = (s: Stream): FramewireError =>
+      new FramewireError('REFUSED_STREAM', `stream ${s.id} was not processed: the peer is going away`, { remote: true, streamId: s.id, details: { processed: 'no' } });
+    for (const s of this.#pendingOpens.splice(0)) s._reset({ status: 'failed', error: refused(s) });
+    for (const s of [...this.#streams.values()]) {
+      if (s.local && s.id > lastStream) s._reset({ status: 'failed', error: refused(s) });
+    }
+    this.#maybeFinishDrain();
+  }
+
+  // ---- opening streams ------------------------------------------------------------------------
+
+  /**
+   * Opens a stream. It may be written to at once; the OPEN frame waits for the handshake and for a
+   * free slot under the peer's max_concurrent_streams (bounded by maxPendingOpens).
+   */
+  open(options: OpenOptions): Stream {
+    if (this.#state === 'closed') throw new FramewireError('CLOSED', 'the connection is closed');
+    if (this.#goawaySent !== undefined || this.#goawayReceived !== undefined) {
+      throw new FramewireError('REFUSED_STREAM', 'the connection is going away: open a new one', { details: { processed: 'no' } });
+    }
+    if (this.#nextLocalId > MAX_U32) throw new FramewireError('LIMIT_EXCEEDED', 'stream ids exhausted: open a new connection', { retryable: true });
+    if (this.#pendingOpens.length >= this.#o.limits.maxPendingOpens) {
+      throw new FramewireError('LIMIT_EXCEEDED', `more than ${this.#o.limits.maxPendingOpens} streams waiting to open`);
+    }
+    const id = this.#nextLocalId;
+    this.#nextLocalId += 2;
+    const stream = this.#newStream(id, true, options);
+    this.#pendingOpens.push(stream);
+    this.#promotePendingOpens();
+    return stream;
+  }
+
+  #newStream(id: number, local: boolean, o: OpenOptions): Stream {
+    const stream = new Stream(this.#host, {
+      id,
+      local,
+      kind: o.kind,
+      target: o.target,
+      meta: o.meta,
+      urgency: o.urgency ?? DEFAULT_URGENCY,
+      sendCredit: 0,
+      receiveWindow: this.#o.settings.initialStreamCredit,
+      maxReceiveWindow: Math.max(this.#o.limits.maxStreamWindow, this.#o.settings.initialStreamCredit),
+      maxMessageSize: this.#o.settings.maxMessageSize,
+      writeBuffer: this.#o.limits.streamWriteBuffer,
+    });
+    this.#streams.set(id, stream);
+    if (local) this.#localActive++;
+    else this.#peerActive++;
+    return stream;
+  }
+
+  #promotePendingOpens(): void {
+    if (this.#state !== 'open' || this.#peer === undefined) return;
+    while (this.#pendingOpens.length > 0 && this.#localActive - this.#pendingOpens.length < this.#peer.maxConcurrentStreams) {
+      const stream = this.#pendingOpens.shift()!;
+      if (stream.ended) continue;
+      stream._sendCredit.raise(this.#peer.initialStreamCredit);
+      this.stats.streamsOpened++;
+      this.#queueControl({ kind: 'open', stream });
+    }
+  }
+
+  #release(stream: Stream): void {
+    if (this.#streams.get(stream.id) !== stream) return;
+    this.#streams.delete(stream.id);
+    if (stream.local) this.#localActive--;
+    else this.#peerActive--;
+    const pending = this.#pendingOpens.indexOf(stream);
+    if (pending >= 0) this.#pendingOpens.splice(pending, 1);
+    this.#promotePendingOpens();
+    this.#maybeFinishDrain();
+  }
+
+  // ---- sending --------------------------------------------------------------------------------
+
+  #queueControl(entry: ControlEntry): void {
+    if (this.#state === 'closed') return;
+    if (this.#control.length - this.#controlHead >= this.#o.limits.maxControlQueue) {
+      this.#connectionError(new FramewireError('LIMIT_EXCEEDED', 'control queue full: the peer does not read'));
+      return;
+    }
+    this.#control.push(entry);
+    this.#schedulePump();
+  }
+
+  #queueStreamControl(stream: Stream, type: StreamControlType, payload: unknown): void {
+    switch (type) {
+      case FrameType.CREDIT:
+        // Coalesced: one queued CREDIT per stream carries the newest limit when it is written.
+        if (this.#creditQueued.has(stream)) return;
+        this.#creditQueued.add(stream);
+        this.#queueControl({ kind: 'credit', stream });
+        return;
+      case FrameType.ACK:
+        this.#queueControl({ kind: 'ack', stream, seq: payload as number });
+        return;
+      case FrameType.CANCEL:
+        this.#queueControl({ kind: 'cancel', stream, reason: (payload as { reason?: string }).reason });
+        return;
+      case FrameType.ERROR:
+        this.#queueControl({ kind: 'error', stream, error: payload as FramewireError });
+        return;
+    }
+  }
+
+  #connectionConsumed(bytes: number): void {
+    if (this.#state === 'closed' || bytes === 0) return;
+    const limit = this.#connectionReceive.consume(bytes, this.#o.clock.now(), this.#rttMs);
+    if (limit !== undefined && !this.#connectionCreditQueued) {
+      this.#connectionCreditQueued = true;
+      this.#queueControl({ kind: 'credit', stream: undefined });
+    }
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled || this.#yielding || this.#state === 'closed') return;
+    this.#pumpScheduled = true;
+    queueMicrotask(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
+  }
+
+  /** Control first, then DATA by urgency and round-robin, in bursts that yield the event loop. */
+  #pump(): void {
+    if (this.#state === 'closed') return;
+    this.#drainControl();
+    if (this.#state === 'open' && this.#peer !== undefined) {
+      const highWater = this.#o.limits.transportHighWater;
+      const maxFrame = this.#peer.maxFramePayload;
+      let budget = this.#o.limits.sendBurstBytes;
+      while (budget > 0 && this.#transport.bufferedBytes < highWater) {
+        const pick = this.#scheduler.next(maxFrame, this.#connectionSend.available);
+        if (pick === undefined) break;
+        const { stream, sendable } = pick;
+        if (sendable.type === FrameType.DATA) {
+          this.#writeStreamFrame(stream, FrameType.DATA, sendable.flags, sendable.payload as Uint8Array);
+          this.#connectionSend.consume(sendable.bytes);
+          this.stats.dataBytesOut += sendable.bytes;
+        } else {
+          this.#writeStreamFrame(stream, FrameType.DONE, 0, encodeDonePayload(withOptional({ trailer: sendable.payload as ControlMap | undefined })));
+        }
+        stream._sent(sendable);
+        budget -= sendable.bytes + 20;
+        if (this.#controlHead < this.#control.length) this.#drainControl();
+      }
+      if (this.#connectionSend.available <= 0 && this.#scheduler.size > 0) this.stats.creditStalls++;
+      if (budget <= 0 && this.#scheduler.size > 0) {
+        // Yield so incoming frames (PING, CREDIT) are processed between bursts.
+        this.#yielding = true;
+        setImmediate(() => {
+          this.#yielding = false;
+          this.#pump();
+        });
+      }
+    }
+    this.#transport.flush();
+  }
+
+  #drainControl(): void {
+    while (this.#controlHead < this.#control.length) {
+      const entry = this.#control[this.#controlHead]!;
+      this.#control[this.#controlHead++] = undefined as unknown as ControlEntry;
+      this.#writeControl(entry);
+      if (this.#state === 'closed') return;
+    }
+    this.#control = [];
+    this.#controlHead = 0;
+  }
+
+  #writeControl(entry: ControlEntry): void {
+    switch (entry.kind) {
+      case 'open': {
+        const s = entry.stream;
+        if (s.ended) return;
+        this.#writeStreamFrame(s, FrameType.OPEN, 0, encodeOpenPayload(withOptional({ kind: s.kind, target: s.target, meta: s.meta, urgency: s.urgency === DEFAULT_URGENCY ? undefined : s.urgency })));
+        s._opened = true;
+        if (s._hasPending) this.#scheduler.add(s);
+        return;
+      }
+      case 'credit': {
+        const s = entry.stream;
+        if (s === undefined) {
+          this.#connectionCreditQueued = false;
+          this.#writeConnectionFrame(FrameType.CREDIT, 0, encodeCreditPayload(this.#connectionReceive.limit));
+          return;
+        }
+        this.#creditQueued.delete(s);
+        if (!s.ended && !s._receiveEnded) this.#writeStreamFrame(s, FrameType.CREDIT, 0, encodeCreditPayload(s._receiveWindow.limit));
+        return;
+      }
+      case 'ack':
+        this.#writeStreamFrame(entry.stream, FrameType.ACK, 0, encodeAckPayload(entry.seq));
+        return;
+      case 'cancel':
+        if (!entry.stream._opened) return;
+        this.#writeStreamFrame(entry.stream, FrameType.CANCEL, 0, encodeCancelPayload(withOptional({ reason: entry.reason })));
+        return;
+      case 'error':
+        // A local stream whose OPEN never went out needs no frame: the peer never heard of it.
+        if (!entry.stream._opened) return;
+        this.#writeStreamFrame(entry.stream, FrameType.ERROR, 0, encodeErrorPayload(errorPayload(entry.error)));
+        return;
+      case 'refuse':
+        // A refusal of a stream we never created: our first frame on it, so seq 0.
+        this.#write(FrameType.ERROR, 0, entry.streamId, 0, encodeErrorPayload(errorPayload(entry.error)));
+        return;
+      case 'ping':
+        this.#writeConnectionFrame(FrameType.PING, entry.flags, entry.payload);
+        return;
+      case 'goaway':
+        this.#writeConnectionFrame(FrameType.GOAWAY, 0, encodeGoawayPayload({ lastStream: entry.lastStream, code: entry.error.wireCode, message: entry.error.message, deadlineMs: entry.deadlineMs }));
+        return;
+    }
+  }
+
+  #writeStreamFrame(stream: Stream, type: number, flags: number, payload: Uint8Array): void {
+    const seq = stream._sendSeq;
+    stream._sendSeq = (seq + 1) >>> 0;
+    this.#write(type, flags, stream.id, seq, payload);
+  }
+
+  #writeConnectionFrame(type: number, flags: number, payload: Uint8Array): void {
+    const seq = this.#sendSeq0;
+    this.#sendSeq0 = (seq + 1) >>> 0;
+    this.#write(type, flags, 0, seq, payload);
+  }
+
+  #write(type: number, flags: number, stream: number, seq: number, payload: Uint8Array): void {
+    this.stats.framesOut++;
+    this.#transport.write(type, flags, stream, seq, payload);
+  }
+
+  // ---- heartbeat ------------------------------------------------------------------------------
+
+  #startTicker(): void {
+    const { heartbeatIntervalMs, idleTimeoutMs } = this.#o.settings;
+    const periods = [heartbeatIntervalMs, idleTimeoutMs].filter((p) => p > 0);
+    if (periods.length === 0) return;
+    const every = Math.min(1000, Math.max(5, Math.floor(Math.min(...periods) / 4)));
+    this.#lastActivity = this.#o.clock.now();
+    this.#ticker = this.#o.clock.setInterval(() => {
+      this.#tick();
+    }, every);
+  }
+
+  #tick(): void {
+    const now = this.#o.clock.now();
+    if (this.#receivedSinceTick) {
+      this.#receivedSinceTick = false;
+      this.#lastActivity = now;
+    }
+    const silent = now - this.#lastActivity;
+    const { heartbeatIntervalMs, idleTimeoutMs } = this.#o.settings;
+    if (idleTimeoutMs > 0 && silent >= idleTimeoutMs) {
+      this.#connectionError(new FramewireError('IDLE_TIMEOUT', `nothing received for ${Math.round(silent)} ms`));
+      return;
+    }
+    if (heartbeatIntervalMs > 0 && silent >= heartbeatIntervalMs && this.#pingOutstanding === undefined) this.#sendPing();
+  }
+
+  /** Measures the round-trip time with a PING (FW-HB-1). */
+  ping(): Promise<number> {
+    if (this.#state !== 'open') return Promise.reject(new FramewireError('CLOSED', 'not connected'));
+    return new Promise((resolve) => {
+      this.#sendPing(resolve);
+    });
+  }
+
+  #sendPing(waiter?: (rtt: number) => void): void {
+    if (this.#pingOutstanding !== undefined) {
+      if (waiter !== undefined) this.#pingOutstanding.waiters.push(waiter);
+      return;
+    }
+    const payload = Buffer.alloc(PING_PAYLOAD_SIZE);
+    payload.writeUInt32BE(++this.#pingCounter >>> 0, 4);
+    this.#pingOutstanding = { payload, sentAt: this.#o.clock.now(), waiters: waiter === undefined ? [] : [waiter] };
+    this.#queueControl({ kind: 'ping', flags: 0, payload });
+  }
+
+  // ---- ending ---------------------------------------------------------------------------------
+
+  /**
+   * Graceful shutdown (FW-GOAWAY-1): refuse new streams, let in-flight ones finish within the
+   * deadline, then close. Resolves when the connection is closed.
+   */
+  goaway(options: { deadlineMs?: number; message?: string } = {}): Promise<void> {
+    if (this.#goawaySent !== undefined) return this.#goawaySent.done;
+    if (this.#state === 'closed') return Promise.resolve();
+    const deadlineMs = options.deadlineMs ?? this.#o.limits.goawayDeadlineMs;
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => {
+      resolve = r;
+    });
+    this.#goawaySent = { lastStream: this.#highestPeerId, done, resolve };
+    void this.closed.then(() => {
+      resolve();
+    });
+    for (const s of this.#pendingOpens.splice(0)) {
+      s._reset({ status: 'failed', error: new FramewireError('REFUSED_STREAM', 'the connection is going away', { streamId: s.id, details: { processed: 'no' } }) });
+    }
+    if (this.#state !== 'open') {
+      this.close();
+      return done;
+    }
+    this.#queueControl({ kind: 'goaway', lastStream: this.#highestPeerId, error: new FramewireError('NO_ERROR', options.message ?? 'going away'), deadlineMs });
+    this.#goawayTimer = this.#o.clock.setTimeout(() => {
+      for (const s of [...this.#streams.values()]) s.fail('TIMEOUT', `GOAWAY deadline of ${deadlineMs} ms passed`);
+      this.#pump();
+      this.#finish(undefined, true);
+    }, deadlineMs);
+    this.#maybeFinishDrain();
+    return done;
+  }
+
+  #maybeFinishDrain(): void {
+    if (this.#state !== 'open') return;
+    if (this.#goawaySent === undefined && this.#goawayReceived === undefined) return;
+    if (this.#streams.size > 0) return;
+    // Let queued frames (the GOAWAY itself, final DONEs) go out before closing.
+    queueMicrotask(() => {
+      if (this.#streams.size === 0 && this.#state === 'open') {
+        this.#pump();
+        this.#finish(undefined, true);
+      }
+    });
+  }
+
+  /**
+   * Closes now. With an error, sends it as ERROR on stream 0 and every open stream fails with it;
+   * without, streams still open fail with CLOSED.
+   */
+  close(error?: FramewireError): void {
+    if (this.#state === 'closed') return;
+    if (error !== undefined) {
+      this.#connectionError(error);
+      return;
+    }
+    if (this.#streams.size > 0 || this.#pendingOpens.length > 0) {
+      this.#connectionError(new FramewireError('CLOSED', 'the connection was closed locally'));
+      return;
+    }
+    this.#pump();
+    this.#finish(undefined, true);
+  }
+
+  #connectionError(error: FramewireError): void {
+    if (this.#state === 'closed') return;
+    this.log.info({ code: error.code, err: error.message }, 'connection error');
+    // The ERROR jumps every queue: it is the last frame we send (FW-CONN-1).
+    this.#write(FrameType.ERROR, 0, 0, this.#sendSeq0, encodeErrorPayload(errorPayload(error)));
+    this.#sendSeq0 = (this.#sendSeq0 + 1) >>> 0;
+    this.#finish(error, true);
+  }
+
+  /** Ends the session: every stream still open fails with `error` (or CLOSED), timers stop, the transport closes. */
+  #finish(error: FramewireError | undefined, closeTransport: boolean): void {
+    if (this.#state === 'closed') return;
+    const wasHandshaking = this.#state !== 'open';
+    this.#state = 'closed';
+    this.#handshakeTimer?.cancel();
+    this.#ticker?.cancel();
+    this.#goawayTimer?.cancel();
+    const streamError = error ?? new FramewireError('CLOSED', 'the connection closed');
+    for (const s of [...this.#streams.values(), ...this.#pendingOpens]) {
+      const e = s.local && this.#goawayReceived !== undefined && s.id > this.#goawayReceived
+        ? new FramewireError('REFUSED_STREAM', 'not processed: the peer went away', { streamId: s.id, details: { processed: 'no' } })
+        : streamError;
+      s._reset({ status: 'failed', error: e });
+    }
+    this.#streams.clear();
+    this.#pendingOpens.length = 0;
+    for (const w of this.#pingOutstanding?.waiters ?? []) w(Number.NaN);
+    this.#pingOutstanding = undefined;
+    if (closeTransport) {
+      this.#transport.flush();
+      this.#transport.close();
+    }
+    if (wasHandshaking) this.#rejectReady(streamError);
+    if (error !== undefined) this.stats.countError(error.code);
+    this.#resolveClosed({ error });
+  }
+}
+
+function errorPayload(error: FramewireError): { code: number; message: string; retryable?: boolean; retryAfterMs?: number; details?: ControlMap } {
+  return withOptional({ code: error.wireCode, message: error.message, retryAfterMs: error.retryAfterMs, details: error.details });
+}
+
+function frameName(frame: { type: number }): string {
+  return frameTypeName(frame.type);
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Drops undefined values, for exactOptionalPropertyTypes. */
+function withOptional<T extends Record<string, unknown>>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
+  return out as { [K in keyof T]: Exclude<T[K], undefined> };
+}

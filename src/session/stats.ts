@@ -1,0 +1,34 @@
+/** Counters a session keeps for operators: cheap increments on the hot path, read via `session.stats`. */
+
+import type { ErrorCodeName } from '../errors.ts';
+
+export class SessionStats {
+  framesIn = 0;
+  framesOut = 0;
+  dataBytesIn = 0;
+  dataBytesOut = 0;
+  streamsOpened = 0;
+  streamsRefused = 0;
+  /** Scheduler turns that ended with data queued but no connection credit. */
+  creditStalls = 0;
+  rttMs = 0;
+  readonly errors = new Map<ErrorCodeName, number>();
+
+  countError(code: ErrorCodeName): void {
+    this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      framesIn: this.framesIn,
+      framesOut: this.framesOut,
+      dataBytesIn: this.dataBytesIn,
+      dataBytesOut: this.dataBytesOut,
+      streamsOpened: this.streamsOpened,
+      streamsRefused: this.streamsRefused,
+      creditStalls: this.creditStalls,
+      rttMs: this.rttMs,
+      errors: Object.fromEntries(this.errors),
+    };
+  }
+}

@@ -1,0 +1,460 @@
+/**
+ * One framewire stream: two directions, each ending on its own, and exactly one outcome (spec §8.2).
+ *
+ * The application sees messages (`for await (const m of stream)`), a byte-stream view
+ * (`stream.chunks()`), `write()` that waits while the stream's send buffer is full, `end()`,
+ * `cancel()`, `fail()`, an AbortSignal that fires when the stream ends unsuccessfully, and
+ * `outcome`, a promise that never rejects. The session drives the `_`-prefixed methods; they are
+ * not part of the public API.
+ */
+
+import { FramewireError, isFramewireError, type ErrorCodeName } from '../errors.ts';
+import { ReceiveWindow, SendCredit } from '../flow/index.ts';
+import { DataFlags, FrameType, type ControlMap } from '../wire/index.ts';
+import type { StreamOutcome } from './outcome.ts';
+
+/** What a stream needs from its session. */
+export interface StreamHost {
+  now(): number;
+  rttMs(): number;
+  /** The stream has something sendable (data, DONE) or was unblocked. */
+  wake(stream: Stream): void;
+  /** Queue a stream-level control frame (CREDIT, ACK, CANCEL, ERROR) ahead of data. */
+  control(stream: Stream, type: StreamControlType, payload: unknown): void;
+  /** The application consumed bytes: return connection-level credit. */
+  consumed(bytes: number): void;
+  /** The stream reached its outcome and holds no unread data: release its slot. */
+  release(stream: Stream): void;
+}
+
+export type StreamControlType = typeof FrameType.CREDIT | typeof FrameType.ACK | typeof FrameType.CANCEL | typeof FrameType.ERROR;
+
+export interface StreamInit {
+  readonly id: number;
+  readonly local: boolean;
+  readonly kind: string;
+  readonly target: string | undefined;
+  readonly meta: ControlMap | undefined;
+  readonly urgency: number;
+  /** The peer's initial_stream_credit: what we may send before its first CREDIT. */
+  readonly sendCredit: number;
+  /** Our initial_stream_credit and the auto-tuning ceiling. */
+  readonly receiveWindow: number;
+  readonly maxReceiveWindow: number;
+  /** Our max_message_size (0 = unlimited). */
+  readonly maxMessageSize: number;
+  readonly writeBuffer: number;
+}
+
+interface DataItem {
+  readonly data: Uint8Array;
+  offset: number;
+  readonly endOfMessage: boolean;
+}
+
+type SendItem = DataItem | { readonly done: true; readonly trailer: ControlMap | undefined };
+
+interface ReceivedChunk {
+  readonly data: Uint8Array;
+  readonly endOfMessage: boolean;
+}
+
+/** A frame the scheduler may send for this stream now. */
+export interface Sendable {
+  readonly type: typeof FrameType.DATA | typeof FrameType.DONE;
+  readonly flags: number;
+  readonly payload: Uint8Array | ControlMap | undefined;
+  /** DATA bytes this frame consumes from the stream and connection windows. */
+  readonly bytes: number;
+}
+
+export type WriteOptions = {
+  /** False: more writes belong to the same message (the byte-stream view of bulk data). Default true. */
+  readonly endOfMessage?: boolean;
+};
+
+export class Stream implements AsyncIterable<Uint8Array> {
+  readonly id: number;
+  /** True when this side opened the stream. */
+  readonly local: boolean;
+  readonly kind: string;
+  readonly target: string | undefined;
+  readonly meta: ControlMap | undefined;
+  readonly urgency: number;
+  /** Fires when the stream ends unsuccessfully (failed or cancelled): producers stop on it. */
+  readonly signal: AbortSignal;
+  /** Resolves once with how the stream ended; never rejects. */
+  readonly outcome: Promise<StreamOutcome>;
+
+  /** @internal */ readonly _sendCredit: SendCredit;
+  /** @internal */ readonly _receiveWindow: ReceiveWindow;
+  /** @internal */ _sendSeq = 0;
+  /** @internal */ _receiveSeq = 0;
+  /** @internal OPEN was written (local streams); DATA may follow. */
+  _opened: boolean;
+
+  readonly #host: StreamHost;
+  readonly #abort = new AbortController();
+  readonly #maxMessageSize: number;
+  readonly #writeBuffer: number;
+  #resolveOutcome!: (outcome: StreamOutcome) => void;
+  #settled: StreamOutcome | undefined;
+
+  readonly #sendQueue: SendItem[] = [];
+  #sendHead = 0;
+  #queuedBytes = 0;
+  #writeWaiters: (() => void)[] = [];
+  #doneWaiters: { resolve: () => void; reject: (e: FramewireError) => void }[] = [];
+  /** 'open' → 'ending' (DONE queued) → 'ended' (DONE written); 'reset' after ERROR/CANCEL either way. */
+  #sendState: 'open' | 'ending' | 'ended' | 'reset' = 'open';
+  #receiveState: 'open' | 'ended' | 'reset' = 'open';
+
+  readonly #received: ReceivedChunk[] = [];
+  #receivedHead = 0;
+  #messageBytes = 0;
+  #messageOpen = false;
+  #reader: (() => void) | undefined;
+  #trailer: ControlMap | undefined;
+  #lastAck: number | undefined;
+  #released = false;
+
+  constructor(host: StreamHost, init: StreamInit) {
+    this.#host = host;
+    this.id = init.id;
+    this.local = init.local;
+    this.kind = init.kind;
+    this.target = init.target;
+    this.meta = init.meta;
+    this.urgency = init.urgency;
+    this._opened = !init.local;
+    this._sendCredit = new SendCredit(init.sendCredit);
+    this._receiveWindow = new ReceiveWindow({ initial: init.receiveWindow, max: init.maxReceiveWindow, label: `stream ${init.id}` });
+    this.#maxMessageSize = init.maxMessageSize;
+    this.#writeBuffer = init.writeBuffer;
+    this.signal = this.#abort.signal;
+    this.outcome = new Promise((resolve) => {
+      this.#resolveOutcome = resolve;
+    });
+  }
+
+  /** The peer's DONE trailer, once the read side completed. */
+  get trailer(): ControlMap | undefined {
+    return this.#trailer;
+  }
+
+  /** The highest seq the peer acknowledged with ACK, if any. */
+  get lastAck(): number | undefined {
+    return this.#lastAck;
+  }
+
+  /** Bytes queued for sending (not yet handed to the transport). */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** Bytes received and not yet read by the application: bounded by the receive window. */
+  get bufferedBytes(): number {
+    return this._receiveWindow.buffered;
+  }
+
+  get ended(): boolean {
+    return this.#settled !== undefined;
+  }
+
+  // ---- writing -------------------------------------------------------------------------------
+
+  /**
+   * Queues one message (or part of one, with endOfMessage: false). The payload is not copied:
+   * do not modify it until the returned promise resolves. Resolves when the stream's send buffer
+   * has room again, so `await stream.write(x)` in a loop is naturally paced by the peer's credit.
+   */
+  write(data: Uint8Array, options: WriteOptions = {}): Promise<void> {
+    this.#assertWritable();
+    this.#sendQueue.push({ data, offset: 0, endOfMessage: options.endOfMessage ?? true });
+    this.#queuedBytes += data.length;
+    this.#host.wake(this);
+    if (this.#queuedBytes <= this.#writeBuffer) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#writeWaiters.push(() => {
+        if (this.#settled !== undefined && this.#settled.status !== 'completed') reject(this.#settled.error);
+        else resolve();
+      });
+    });
+  }
+
+  /** Ends our direction with DONE after all queued data (FW-STREAM-4). Resolves when DONE was written. */
+  end(trailer?: ControlMap): Promise<void> {
+    this.#assertWritable();
+    this.#sendState = 'ending';
+    this.#sendQueue.push({ done: true, trailer });
+    this.#host.wake(this);
+    return new Promise((resolve, reject) => {
+      this.#doneWaiters.push({ resolve, reject });
+    });
+  }
+
+  /** We no longer want the stream: CANCEL jumps the queue, queued data is dropped, the outcome is 'cancelled'. */
+  cancel(reason?: string): void {
+    if (this.#settled !== undefined) return;
+    this.#host.control(this, FrameType.CANCEL, reason === undefined ? {} : { reason });
+    const error = new FramewireError('CANCELLED', reason ?? 'cancelled locally', { streamId: this.id });
+    this._reset({ status: 'cancelled', error });
+  }
+
+  /** Ends the stream with a coded ERROR frame; the outcome is 'failed' (local). */
+  fail(code: ErrorCodeName, message: string, options: { retryAfterMs?: number; details?: ControlMap } = {}): void {
+    if (this.#settled !== undefined) return;
+    const error = new FramewireError(code, message, { streamId: this.id, ...options });
+    this.#host.control(this, FrameType.ERROR, error);
+    this._reset({ status: 'failed', error });
+  }
+
+  /** Sends ACK: every frame up to `seq` we received on this stream was processed (FW-STREAM-9). */
+  ack(seq: number): void {
+    if (this.#settled !== undefined) return;
+    this.#host.control(this, FrameType.ACK, seq);
+  }
+
+  #assertWritable(): void {
+    if (this.#settled !== undefined && this.#settled.status !== 'completed') throw this.#settled.error;
+    if (this.#sendState !== 'open') throw new FramewireError('STREAM_CLOSED', `stream ${this.id}: write after end()`, { streamId: this.id });
+  }
+
+  // ---- reading -------------------------------------------------------------------------------
+
+  /** Whole messages, reassembled from FOLLOWS chains. Ends on DONE; throws on error or cancel. */
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    let parts: Uint8Array[] = [];
+    for (;;) {
+      const chunk = await this.#nextChunk();
+      if (chunk === undefined) return;
+      if (chunk.endOfMessage && parts.length === 0) {
+        yield chunk.data;
+        continue;
+      }
+      parts.push(chunk.data);
+      if (chunk.endOfMessage) {
+        const whole = Buffer.concat(parts);
+        parts = [];
+        yield whole;
+      }
+    }
+  }
+
+  /** The byte-stream view: DATA payloads as they arrive, without waiting for message ends. */
+  async *chunks(): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      const chunk = await this.#nextChunk();
+      if (chunk === undefined) return;
+      yield chunk.data;
+    }
+  }
+
+  /** Reads one whole message, or undefined when the peer ended its direction. */
+  async read(): Promise<Uint8Array | undefined> {
+    const it = this[Symbol.asyncIterator]();
+    const r = await it.next();
+    // Leave the iterator suspended: message state lives in the queue, so dropping it is safe.
+    return r.done === true ? undefined : r.value;
+  }
+
+  /** Next received chunk, credited as consumed; undefined at DONE; throws when the stream failed. */
+  async #nextChunk(): Promise<ReceivedChunk | undefined> {
+    for (;;) {
+      if (this.#receivedHead < this.#received.length) {
+        const chunk = this.#received[this.#receivedHead]!;
+        this.#received[this.#receivedHead++] = undefined as unknown as ReceivedChunk;
+        if (this.#receivedHead > 1024 && this.#receivedHead * 2 > this.#received.length) {
+          this.#received.splice(0, this.#receivedHead);
+          this.#receivedHead = 0;
+        }
+        this.#consume(chunk.data.length);
+        return chunk;
+      }
+      if (this.#receiveState === 'ended') {
+        this.#maybeRelease();
+        return undefined;
+      }
+      if (this.#receiveState === 'reset') {
+        const s = this.#settled;
+        if (s !== undefined && s.status !== 'completed') throw s.error;
+        return undefined;
+      }
+      await new Promise<void>((resolve) => {
+        this.#reader = resolve;
+      });
+    }
+  }
+
+  #consume(bytes: number): void {
+    if (bytes === 0) return;
+    if (this.#receiveState === 'open') {
+      const limit = this._receiveWindow.consume(bytes, this.#host.now(), this.#host.rttMs());
+      if (limit !== undefined) this.#host.control(this, FrameType.CREDIT, limit);
+    }
+    this.#host.consumed(bytes);
+  }
+
+  #wakeReader(): void {
+    const reader = this.#reader;
+    if (reader !== undefined) {
+      this.#reader = undefined;
+      reader();
+    }
+  }
+
+  // ---- driven by the session -----------------------------------------------------------------
+
+  /** @internal The next frame to send within `maxBytes` of credit, or undefined when blocked or empty. */
+  _nextSendable(maxFramePayload: number, connectionCredit: number): Sendable | undefined {
+    const item = this.#sendQueue[this.#sendHead];
+    if (item === undefined || !this._opened) return undefined;
+    if ('done' in item) {
+      return { type: FrameType.DONE, flags: 0, payload: item.trailer, bytes: 0 };
+    }
+    const remaining = item.data.length - item.offset;
+    const allowed = Math.min(remaining, maxFramePayload, this._sendCredit.available, connectionCredit);
+    if (allowed <= 0 && remaining > 0) return undefined;
+    const payload = allowed === item.data.length ? item.data : item.data.subarray(item.offset, item.offset + allowed);
+    const last = item.offset + allowed === item.data.length;
+    return { type: FrameType.DATA, flags: last && item.endOfMessage ? 0 : DataFlags.FOLLOWS, payload, bytes: allowed };
+  }
+
+  /** @internal The frame from _nextSendable was written. */
+  _sent(sendable: Sendable): void {
+    if (sendable.type === FrameType.DONE) {
+      this.#sendHead++;
+      this.#sendState = 'ended';
+      this.#compactSendQueue();
+      for (const w of this.#doneWaiters.splice(0)) w.resolve();
+      this.#maybeComplete();
+      return;
+    }
+    const item = this.#sendQueue[this.#sendHead] as DataItem;
+    item.offset += sendable.bytes;
+    this._sendCredit.consume(sendable.bytes);
+    this.#queuedBytes -= sendable.bytes;
+    if (item.offset === item.data.length) {
+      this.#sendHead++;
+      this.#compactSendQueue();
+    }
+    if (this.#queuedBytes <= this.#writeBuffer && this.#writeWaiters.length > 0) {
+      for (const w of this.#writeWaiters.splice(0)) w();
+    }
+  }
+
+  /** @internal True when a frame could be produced if credit allowed. */
+  get _hasPending(): boolean {
+    return this.#sendHead < this.#sendQueue.length;
+  }
+
+  /** @internal True when the head item is DATA with bytes left but the stream's own credit is 0. */
+  get _blockedOnStreamCredit(): boolean {
+    const item = this.#sendQueue[this.#sendHead];
+    return item !== undefined && !('done' in item) && item.offset < item.data.length && this._sendCredit.available <= 0;
+  }
+
+  #compactSendQueue(): void {
+    if (this.#sendHead === this.#sendQueue.length) {
+      this.#sendQueue.length = 0;
+      this.#sendHead = 0;
+    } else if (this.#sendHead > 64 && this.#sendHead * 2 > this.#sendQueue.length) {
+      this.#sendQueue.splice(0, this.#sendHead);
+      this.#sendHead = 0;
+    }
+  }
+
+  /** @internal DATA arrived (seq and placement already checked; credit checked by the caller). */
+  _onData(payload: Uint8Array, flags: number): void {
+    if (this.#receiveState !== 'open') return;
+    const endOfMessage = (flags & DataFlags.FOLLOWS) === 0;
+    this.#messageBytes += payload.length;
+    if (this.#maxMessageSize > 0 && this.#messageBytes > this.#maxMessageSize) {
+      this.fail('MESSAGE_TOO_LARGE', `message exceeds max_message_size ${this.#maxMessageSize}`);
+      return;
+    }
+    this.#messageOpen = !endOfMessage;
+    if (endOfMessage) this.#messageBytes = 0;
+    this.#received.push({ data: payload, endOfMessage });
+    this.#wakeReader();
+  }
+
+  /** @internal The peer's DONE. */
+  _onDone(trailer: ControlMap | undefined): void {
+    if (this.#receiveState !== 'open') return;
+    if (this.#messageOpen) {
+      this.fail('PROTOCOL_ERROR', 'DONE received inside an unfinished message (FOLLOWS was set)');
+      return;
+    }
+    this.#receiveState = 'ended';
+    this.#trailer = trailer;
+    this.#wakeReader();
+    this.#maybeComplete();
+  }
+
+  /** @internal The peer's ACK. */
+  _onAck(seq: number): void {
+    this.#lastAck = seq;
+  }
+
+  /** @internal DATA may not arrive after the peer's DONE (FW-STREAM-7). */
+  get _receiveEnded(): boolean {
+    return this.#receiveState !== 'open';
+  }
+
+  /**
+   * @internal Ends both directions now: after a CANCEL or ERROR (sent or received), a refusal, a
+   * GOAWAY, or the loss of the connection. Queued data is dropped, waiters are released with the error.
+   */
+  _reset(outcome: StreamOutcome): void {
+    if (this.#settled !== undefined) return;
+    this.#sendState = 'reset';
+    if (this.#receiveState === 'open') this.#receiveState = 'reset';
+    this.#sendQueue.length = 0;
+    this.#sendHead = 0;
+    this.#queuedBytes = 0;
+    this.#settle(outcome);
+    for (const w of this.#writeWaiters.splice(0)) w();
+    const error = outcome.status === 'completed' ? new FramewireError('STREAM_CLOSED', 'stream closed') : outcome.error;
+    for (const w of this.#doneWaiters.splice(0)) w.reject(error);
+    this.#wakeReader();
+    this.#maybeRelease();
+  }
+
+  #maybeComplete(): void {
+    if (this.#sendState === 'ended' && this.#receiveState === 'ended') {
+      this.#settle({ status: 'completed', trailer: this.#trailer });
+      this.#maybeRelease();
+    }
+  }
+
+  #settle(outcome: StreamOutcome): void {
+    this.#settled = outcome;
+    if (outcome.status !== 'completed') this.#abort.abort(outcome.error);
+    this.#resolveOutcome(outcome);
+  }
+
+  /** Keeps the stream's slot until its outcome is known and the application read everything (FW-LIMIT-1). */
+  #maybeRelease(): void {
+    if (this.#released || this.#settled === undefined) return;
+    const unread = this.#received.length - this.#receivedHead;
+    if (this.#settled.status === 'completed' && unread > 0) return;
+    if (this.#settled.status !== 'completed' && unread > 0) {
+      // Nobody will read these: give their connection credit back now.
+      let bytes = 0;
+      for (let i = this.#receivedHead; i < this.#received.length; i++) bytes += this.#received[i]!.data.length;
+      this.#received.length = 0;
+      this.#receivedHead = 0;
+      this.#host.consumed(bytes);
+    }
+    this.#released = true;
+    this.#host.release(this);
+  }
+}
+
+/** Converts anything thrown by application code into the coded error sent on the wire. */
+export function toFramewireError(error: unknown, fallback: ErrorCodeName = 'INTERNAL'): FramewireError {
+  if (isFramewireError(error)) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new FramewireError(fallback, message, { cause: error });
+}

@@ -1,0 +1,3 @@
+/** L4 transport: the only layer that touches sockets. */
+export { SocketTransport, type SocketTransportOptions } from './socket-transport.ts';
+export { createMemoryPair, type MemoryPairOptions } from './memory-pair.ts';

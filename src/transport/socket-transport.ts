@@ -1,0 +1,110 @@
+/**
+ * Binds a session to one ordered byte stream (a node:net or node:tls socket, or the in-memory
+ * pair): frames out through a FrameBatch and corked writes, bytes in through the incremental
+ * decoder, socket backpressure passed to the scheduler. The only place bytes meet a session.
+ */
+
+import type { Duplex } from 'node:stream';
+import { FramewireError } from '../errors.ts';
+import type { FrameTransport, Session } from '../session/index.ts';
+import { FrameBatch, FrameDecoder, HANDSHAKE_MAX_PAYLOAD } from '../wire/index.ts';
+
+export interface SocketTransportOptions {
+  /** Only for deliberately broken peers in conformance tests. */
+  readonly skipCrc?: boolean;
+}
+
+export class SocketTransport implements FrameTransport {
+  readonly #socket: Duplex;
+  readonly #batch = new FrameBatch();
+  readonly #decoder: FrameDecoder;
+  #session: Session | undefined;
+  #closed = false;
+
+  constructor(socket: Duplex, options: SocketTransportOptions = {}) {
+    this.#socket = socket;
+    this.#decoder = new FrameDecoder({ maxPayload: HANDSHAKE_MAX_PAYLOAD, skipCrc: options.skipCrc ?? false }, (frame) => {
+      this.#session?.receive(frame);
+    });
+  }
+
+  /** Connects the socket's events to the session and starts the handshake. */
+  attach(session: Session): void {
+    this.#session = session;
+    const socket = this.#socket;
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.#decoder.push(chunk);
+      } catch (error) {
+        session.transportError(error);
+      }
+    });
+    socket.on('drain', () => {
+      session.writable();
+    });
+    socket.on('end', () => {
+      try {
+        this.#decoder.end();
+      } catch (error) {
+        session.transportClosed(error);
+        return;
+      }
+      session.transportClosed(new FramewireError('CONNECTION_LOST', 'the peer closed the connection'));
+    });
+    socket.on('error', (error) => {
+      session.transportClosed(error);
+    });
+    socket.on('close', () => {
+      this.#closed = true;
+      session.transportClosed(new FramewireError('CONNECTION_LOST', 'the connection closed'));
+    });
+    session.start();
+  }
+
+  write(type: number, flags: number, stream: number, seq: number, payload: Uint8Array): void {
+    this.#batch.push(type, flags, stream, seq, payload);
+  }
+
+  flush(): void {
+    if (this.#batch.byteLength === 0 || this.#closed) return;
+    const chunks = this.#batch.take();
+    const socket = this.#socket;
+    if (chunks.length === 1) {
+      socket.write(chunks[0]);
+      return;
+    }
+    // One writev for header/payload pairs and packed small frames.
+    socket.cork();
+    for (const chunk of chunks) socket.write(chunk);
+    socket.uncork();
+  }
+
+  get bufferedBytes(): number {
+    return this.#socket.writableLength + this.#batch.byteLength;
+  }
+
+  setMaxPayload(maxPayload: number): void {
+    this.#decoder.setMaxPayload(maxPayload);
+  }
+
+  /** Bytes the decoder holds for an incomplete frame. */
+  get decoderBufferedBytes(): number {
+    return this.#decoder.bufferedBytes;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.flush();
+    this.#socket.end();
+    // A peer that never reads must not keep the socket open forever.
+    const timer = setTimeout(() => this.#socket.destroy(), 2000);
+    timer.unref();
+  }
+
+  /** Cuts the connection at once, as a network failure would (for tests and fault injection). */
+  destroy(): void {
+    this.#closed = true;
+    this.#socket.destroy();
+  }
+}
