@@ -42,7 +42,7 @@ const layerRules = layers.map(({ dir, forbidden, sockets }) => ({
 }));
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'coverage/**', 'bench/results/**', 'spec/**/*.lua'] },
+  { ignores: ['node_modules/**', 'dist/**', 'tmp/**', 'coverage/**', 'bench/results/**', 'spec/**/*.lua'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -33,7 +33,10 @@ function loadNodeRs(): Crc32Fn | undefined {
 function loadZlib(): Crc32Fn | undefined {
   const fn = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
   if (typeof fn !== 'function') return undefined;
-  return (data, previous = 0) => fn(data, previous);
+  // zlib.crc32 returns 0, not `previous`, for an empty view whose ArrayBuffer has no backing
+  // store (e.g. `new Uint8Array(new ArrayBuffer(0))`): node passes zlib a NULL pointer, which zlib
+  // reads as "give me the initial value". No data must leave a running CRC unchanged.
+  return (data, previous = 0) => (data.length === 0 ? previous : fn(data, previous));
 }
 
 /** The pure fallback: `crc-32` returns a signed int32, the wire wants unsigned. */

@@ -78,9 +78,9 @@ export class FrameDecoder {
     return this.#ignored;
   }
 
-  /** Bytes held while waiting for the rest of a frame (never more than one max frame + header). */
+  /** Bytes of an incomplete frame received so far, header included (never more than one max frame + header). */
   get bufferedBytes(): number {
-    return this.#headerFill + this.#payloadFill;
+    return this.#payload === undefined ? this.#headerFill : HEADER_SIZE + this.#payloadFill;
   }
 
   /** True when the bytes pushed so far end exactly on a frame boundary. */

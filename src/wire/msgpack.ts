@@ -38,10 +38,17 @@ export function decodeControl(frame: string, payload: Uint8Array): ControlMap {
   } catch (cause) {
     throw new FramewireError('MALFORMED_PAYLOAD', `${frame} payload is not valid MessagePack: ${(cause as Error).message}`, { cause });
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Uint8Array) {
-    throw malformed(frame, 'must be a MessagePack map');
-  }
-  return value as ControlMap;
+  if (!isMap(value)) throw malformed(frame, 'must be a MessagePack map');
+  return value;
+}
+
+/**
+ * The decoder builds every MessagePack map as a plain object. Anything else that is an object
+ * (an array, binary, or the ExtData of a zero-length ext value, which maxExtLength: 0 lets
+ * through) is not a map.
+ */
+function isMap(v: unknown): v is ControlMap {
+  return typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
 }
 
 /** Readers for known keys: absent → undefined; present with the wrong type → MALFORMED_PAYLOAD. */
@@ -75,8 +82,8 @@ export const read = {
   map(frame: string, map: ControlMap, key: string): ControlMap | undefined {
     const v = map[key];
     if (v === undefined) return undefined;
-    if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) throw malformed(frame, `"${key}" must be a map`);
-    return v as ControlMap;
+    if (!isMap(v)) throw malformed(frame, `"${key}" must be a map`);
+    return v;
   },
   required<T>(frame: string, key: string, value: T | undefined): T {
     if (value === undefined) throw malformed(frame, `required key "${key}" is missing`);
