@@ -5,3 +5,4 @@ export type { StreamOutcome } from './outcome.ts';
 export { SessionStats } from './stats.ts';
 export { defaultLimits, type Authenticate, type Role, type SessionLimits, type SessionOptions } from './options.ts';
 export { ManualClock, systemClock, type Clock, type TimerHandle } from './clock.ts';
+export { toDuplex, toReadableStream, toWritableStream } from './adapters.ts';

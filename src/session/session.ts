@@ -11,6 +11,7 @@ import { ErrorCodes, FramewireError, isFramewireError, type ErrorCodeName } from
 import { ReceiveWindow, SendCredit } from '../flow/index.ts';
 import {
   DEFAULT_URGENCY,
+  defaultSettings,
   encodeAckPayload,
   encodeCancelPayload,
   encodeCreditPayload,
@@ -24,7 +25,6 @@ import {
   HANDSHAKE_MAX_PAYLOAD,
   MAX_U32,
   parseFrame,
-  PING_PAYLOAD_SIZE,
   PingFlags,
   type ControlMap,
   type Frame,
@@ -34,6 +34,7 @@ import {
 } from '../wire/index.ts';
 import type { TimerHandle } from './clock.ts';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './options.ts';
+import { Heartbeat } from './heartbeat.ts';
 import { Scheduler } from './scheduler.ts';
 import { SessionStats } from './stats.ts';
 import { Stream, toFramewireError, type StreamControlType, type StreamHost } from './stream.ts';
@@ -123,13 +124,8 @@ export class Session {
   #goawayTimer: TimerHandle | undefined;
 
   #handshakeTimer: TimerHandle | undefined;
-  #ticker: TimerHandle | undefined;
-  #receivedSinceTick = false;
-  #lastActivity: number;
-  #pingOutstanding: { payload: Uint8Array; sentAt: number; waiters: ((rtt: number) => void)[] } | undefined;
-  #pingCounter = 0;
-  #rttMs = 0;
 
+  readonly #heartbeat: Heartbeat;
   readonly #resetBucket: TokenBucket;
   readonly #pingBucket: TokenBucket;
   readonly #emptyBucket: TokenBucket;
@@ -147,7 +143,6 @@ export class Session {
     this.#onStream = onStream;
     this.#nextLocalId = this.role === 'client' ? 1 : 2;
     const clock = this.#o.clock;
-    this.#lastActivity = clock.now();
     this.#connectionReceive = new ReceiveWindow({
       initial: this.#o.settings.initialConnectionCredit,
       max: this.#o.limits.maxConnectionWindow,
@@ -157,6 +152,14 @@ export class Session {
     this.#resetBucket = new TokenBucket(l.resetRatePerSecond, l.resetBurst, clock);
     this.#pingBucket = new TokenBucket(l.pingRatePerSecond, l.pingBurst, clock);
     this.#emptyBucket = new TokenBucket(l.emptyFrameRatePerSecond, l.emptyFrameBurst, clock);
+    this.#heartbeat = new Heartbeat(clock, this.#o.settings.heartbeatIntervalMs, this.#o.settings.idleTimeoutMs, {
+      sendPing: (payload) => {
+        this.#queueControl({ kind: 'ping', flags: 0, payload });
+      },
+      onIdle: (silentMs) => {
+        this.#connectionError(new FramewireError('IDLE_TIMEOUT', `nothing received for ${Math.round(silentMs)} ms`));
+      },
+    });
     this.ready = new Promise((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
@@ -168,7 +171,7 @@ export class Session {
     });
     this.#host = {
       now: () => clock.now(),
-      rttMs: () => this.#rttMs,
+      rttMs: () => this.#heartbeat.rttMs,
       wake: (stream) => {
         if (stream._opened) {
           this.#scheduler.add(stream);
@@ -203,7 +206,7 @@ export class Session {
 
   /** Smoothed round-trip time from PINGs, 0 until measured. */
   get rttMs(): number {
-    return this.#rttMs;
+    return this.#heartbeat.rttMs;
   }
 
   get isOpen(): boolean {
@@ -245,7 +248,7 @@ export class Session {
   /** One verified frame from the transport's decoder. */
   receive(raw: RawFrame): void {
     if (this.#state === 'closed') return;
-    this.#receivedSinceTick = true;
+    this.#heartbeat.markReceived();
     this.stats.framesIn++;
     try {
       if (raw.stream === 0) this.#onConnectionFrame(raw);
@@ -263,11 +266,20 @@ export class Session {
   /** The transport closed. Streams still open fail with CONNECTION_LOST: a closed socket is never success (FW-CONN-3). */
   transportClosed(cause?: unknown): void {
     if (this.#state === 'closed') return;
+    // After a GOAWAY (sent or received), a close once every stream has its outcome is a clean end, not a
+    // loss (§8.6), even if the application has not yet read what those streams received.
+    const goaway = this.#goawaySent !== undefined || this.#goawayReceived !== undefined;
+    if (goaway && [...this.#streams.values()].every((s) => s.ended)) {
+      this.#finish(undefined, false);
+      return;
+    }
     const processedUnknown = new FramewireError('CONNECTION_LOST', 'the connection closed before the stream ended', {
       cause,
       details: { processed: 'unknown' },
     });
-    this.#finish(this.#streams.size === 0 && this.#goawaySent !== undefined ? undefined : processedUnknown, false);
+    // EOF inside a frame: the connection's own failure is TRUNCATED; its streams still fail with CONNECTION_LOST (FW-FRAME-10).
+    const truncated = isFramewireError(cause) && cause.code === 'TRUNCATED' ? cause : undefined;
+    this.#finish(truncated ?? processedUnknown, false, processedUnknown);
   }
 
   /** The transport drained its buffer below the high-water mark. */
@@ -293,7 +305,8 @@ export class Session {
         const p = frame.payload;
         const error = FramewireError.fromWire(p.code, p.message, withOptional({ retryable: p.retryable, retryAfterMs: p.retryAfterMs, details: p.details }));
         this.log.info({ code: error.code, msg: p.message }, 'peer closed the connection with an error');
-        this.#finish(error, false);
+        // The receiver closes the transport too (FW-CONN-2): a peer that sends ERROR but keeps the socket open must not hold it.
+        this.#finish(error, true);
         return;
       }
       case FrameType.PING:
@@ -360,21 +373,17 @@ export class Session {
     this.#handshakeTimer?.cancel();
     this.#state = 'open';
     this.#version = version;
-    this.#peer = { ...this.#defaults(), ...hello.settings };
+    // Absent keys take the registry defaults, not our own choices (FW-SET-1).
+    this.#peer = { ...defaultSettings, ...hello.settings };
     this.#connectionSend.raise(this.#peer.initialConnectionCredit);
     this.#transport.setMaxPayload(this.#o.settings.maxFramePayload);
     this.log.debug({ version, peer: this.#peer }, 'handshake complete');
-    this.#startTicker();
+    this.#heartbeat.start();
     // One PING right away: its RTT drives window auto-tuning from the first window (FW-FLOW-5).
-    this.#sendPing();
+    this.#heartbeat.ping();
     this.#promotePendingOpens();
     this.#resolveReady();
     this.#schedulePump();
-  }
-
-  #defaults(): Settings {
-    // Absent keys take the registry defaults, not our own choices (FW-SET-1).
-    return resolveSessionOptions({ role: this.role, logger: this.log }).settings;
   }
 
   #onStreamFrame(raw: RawFrame): void {
@@ -384,6 +393,10 @@ export class Session {
       this.#onUnknownStream(raw);
       return;
     }
+    // Checked before seq: a peer that reuses a live id numbers its new OPEN 0, and the fault is the id (FW-STREAM-2).
+    if (raw.type === FrameType.OPEN) throw new FramewireError('STREAM_ID', `OPEN for stream ${raw.stream}, which is already open`);
+    // Our stream still waits for a slot: its OPEN was never sent, so the peer cannot know the id (FW-STREAM-11).
+    if (stream.local && !stream._opened) throw new FramewireError('PROTOCOL_ERROR', `${frameTypeName(raw.type)} on stream ${raw.stream}, which was never opened`);
     if (raw.seq !== stream._receiveSeq) {
       throw new FramewireError('SEQ_ERROR', `stream ${raw.stream}: expected seq ${stream._receiveSeq}, got ${raw.seq}`);
     }
@@ -430,7 +443,7 @@ export class Session {
 
   #onData(stream: Stream, raw: RawFrame): void {
     const n = raw.payload.length;
-    if (n === 0 && (raw.flags & 1) !== 0 && !this.#emptyBucket.take()) {
+    if (n === 0 && !this.#emptyBucket.take()) {
       throw new FramewireError('ENHANCE_YOUR_CALM', 'flood of empty DATA frames');
     }
     this.#connectionReceive.receive(n);
@@ -513,13 +526,8 @@ export class Session {
 
   #onPing(flags: number, payload: Uint8Array): void {
     if ((flags & PingFlags.ACK) !== 0) {
-      const out = this.#pingOutstanding;
-      if (out === undefined || !bytesEqual(out.payload, payload)) return;
-      const sample = this.#o.clock.now() - out.sentAt;
-      this.#rttMs = this.#rttMs === 0 ? sample : this.#rttMs * 0.875 + sample * 0.125;
-      this.stats.rttMs = this.#rttMs;
-      this.#pingOutstanding = undefined;
-      for (const w of out.waiters) w(sample);
+      this.#heartbeat.onPingAck(payload);
+      this.stats.rttMs = this.#heartbeat.rttMs;
       return;
     }
     if (!this.#pingBucket.take()) throw new FramewireError('ENHANCE_YOUR_CALM', `more than ${this.#o.limits.pingRatePerSecond} PINGs/s`);
@@ -641,7 +649,7 @@ export class Session {
 
   #connectionConsumed(bytes: number): void {
     if (this.#state === 'closed' || bytes === 0) return;
-    const limit = this.#connectionReceive.consume(bytes, this.#o.clock.now(), this.#rttMs);
+    const limit = this.#connectionReceive.consume(bytes, this.#o.clock.now(), this.#heartbeat.rttMs);
     if (limit !== undefined && !this.#connectionCreditQueued) {
       this.#connectionCreditQueued = true;
       this.#queueControl({ kind: 'credit', stream: undefined });
@@ -726,6 +734,8 @@ export class Session {
         return;
       }
       case 'ack':
+        // Nothing more after ERROR or CANCEL, sent or received (FW-STREAM-5).
+        if (entry.stream.signal.aborted) return;
         this.#writeStreamFrame(entry.stream, FrameType.ACK, 0, encodeAckPayload(entry.seq));
         return;
       case 'cancel':
@@ -767,51 +777,12 @@ export class Session {
     this.#transport.write(type, flags, stream, seq, payload);
   }
 
-  // ---- heartbeat ------------------------------------------------------------------------------
-
-  #startTicker(): void {
-    const { heartbeatIntervalMs, idleTimeoutMs } = this.#o.settings;
-    const periods = [heartbeatIntervalMs, idleTimeoutMs].filter((p) => p > 0);
-    if (periods.length === 0) return;
-    const every = Math.min(1000, Math.max(5, Math.floor(Math.min(...periods) / 4)));
-    this.#lastActivity = this.#o.clock.now();
-    this.#ticker = this.#o.clock.setInterval(() => {
-      this.#tick();
-    }, every);
-  }
-
-  #tick(): void {
-    const now = this.#o.clock.now();
-    if (this.#receivedSinceTick) {
-      this.#receivedSinceTick = false;
-      this.#lastActivity = now;
-    }
-    const silent = now - this.#lastActivity;
-    const { heartbeatIntervalMs, idleTimeoutMs } = this.#o.settings;
-    if (idleTimeoutMs > 0 && silent >= idleTimeoutMs) {
-      this.#connectionError(new FramewireError('IDLE_TIMEOUT', `nothing received for ${Math.round(silent)} ms`));
-      return;
-    }
-    if (heartbeatIntervalMs > 0 && silent >= heartbeatIntervalMs && this.#pingOutstanding === undefined) this.#sendPing();
-  }
-
   /** Measures the round-trip time with a PING (FW-HB-1). */
   ping(): Promise<number> {
     if (this.#state !== 'open') return Promise.reject(new FramewireError('CLOSED', 'not connected'));
     return new Promise((resolve) => {
-      this.#sendPing(resolve);
+      this.#heartbeat.ping(resolve);
     });
-  }
-
-  #sendPing(waiter?: (rtt: number) => void): void {
-    if (this.#pingOutstanding !== undefined) {
-      if (waiter !== undefined) this.#pingOutstanding.waiters.push(waiter);
-      return;
-    }
-    const payload = Buffer.alloc(PING_PAYLOAD_SIZE);
-    payload.writeUInt32BE(++this.#pingCounter >>> 0, 4);
-    this.#pingOutstanding = { payload, sentAt: this.#o.clock.now(), waiters: waiter === undefined ? [] : [waiter] };
-    this.#queueControl({ kind: 'ping', flags: 0, payload });
   }
 
   // ---- ending ---------------------------------------------------------------------------------
@@ -889,15 +860,15 @@ export class Session {
     this.#finish(error, true);
   }
 
-  /** Ends the session: every stream still open fails with `error` (or CLOSED), timers stop, the transport closes. */
-  #finish(error: FramewireError | undefined, closeTransport: boolean): void {
+  /** Ends the session: every stream still open fails with `streamFailure`, else `error` (or CLOSED), timers stop, the transport closes. */
+  #finish(error: FramewireError | undefined, closeTransport: boolean, streamFailure?: FramewireError): void {
     if (this.#state === 'closed') return;
     const wasHandshaking = this.#state !== 'open';
     this.#state = 'closed';
     this.#handshakeTimer?.cancel();
-    this.#ticker?.cancel();
+    this.#heartbeat.stop();
     this.#goawayTimer?.cancel();
-    const streamError = error ?? new FramewireError('CLOSED', 'the connection closed');
+    const streamError = streamFailure ?? error ?? new FramewireError('CLOSED', 'the connection closed');
     for (const s of [...this.#streams.values(), ...this.#pendingOpens]) {
       const e = s.local && this.#goawayReceived !== undefined && s.id > this.#goawayReceived
         ? new FramewireError('REFUSED_STREAM', 'not processed: the peer went away', { streamId: s.id, details: { processed: 'no' } })
@@ -906,30 +877,24 @@ export class Session {
     }
     this.#streams.clear();
     this.#pendingOpens.length = 0;
-    for (const w of this.#pingOutstanding?.waiters ?? []) w(Number.NaN);
-    this.#pingOutstanding = undefined;
     if (closeTransport) {
       this.#transport.flush();
       this.#transport.close();
     }
-    if (wasHandshaking) this.#rejectReady(streamError);
+    if (wasHandshaking) this.#rejectReady(error ?? streamError);
     if (error !== undefined) this.stats.countError(error.code);
     this.#resolveClosed({ error });
   }
 }
 
 function errorPayload(error: FramewireError): { code: number; message: string; retryable?: boolean; retryAfterMs?: number; details?: ControlMap } {
-  return withOptional({ code: error.wireCode, message: error.message, retryAfterMs: error.retryAfterMs, details: error.details });
+  // `retryable` travels only when it overrides the registry's value (FW-ERROR-2).
+  const retryable = error.retryable === ErrorCodes[error.code].retryable ? undefined : error.retryable;
+  return withOptional({ code: error.wireCode, message: error.message, retryable, retryAfterMs: error.retryAfterMs, details: error.details });
 }
 
 function frameName(frame: { type: number }): string {
   return frameTypeName(frame.type);
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Drops undefined values, for exactOptionalPropertyTypes. */

@@ -202,7 +202,7 @@ export class Stream implements AsyncIterable<Uint8Array> {
   }
 
   /** Ends the stream with a coded ERROR frame; the outcome is 'failed' (local). */
-  fail(code: ErrorCodeName, message: string, options: { retryAfterMs?: number; details?: ControlMap } = {}): void {
+  fail(code: ErrorCodeName, message: string, options: { retryAfterMs?: number; details?: ControlMap; retryable?: boolean } = {}): void {
     if (this.#settled !== undefined) return;
     const error = new FramewireError(code, message, { streamId: this.id, ...options });
     this.#host.control(this, FrameType.ERROR, error);
@@ -370,6 +370,8 @@ export class Stream implements AsyncIterable<Uint8Array> {
     const endOfMessage = (flags & DataFlags.FOLLOWS) === 0;
     this.#messageBytes += payload.length;
     if (this.#maxMessageSize > 0 && this.#messageBytes > this.#maxMessageSize) {
+      // This frame is never queued, so never read: give its connection credit back now (FW-FLOW-7).
+      this.#host.consumed(payload.length);
       this.fail('MESSAGE_TOO_LARGE', `message exceeds max_message_size ${this.#maxMessageSize}`);
       return;
     }
