@@ -23,7 +23,8 @@ export interface ConnectOptions extends Omit<SessionOptions, 'role'> {
 export async function connect(options: ConnectOptions): Promise<Connection> {
   const { host = '127.0.0.1', port, signal, connectTimeoutMs = 10_000, onStream } = options;
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new RangeError(`port must be 1..65535, got ${port}`);
-  signal?.throwIfAborted();
+  if (signal?.aborted === true) throw new FramewireError('CANCELLED', 'connect aborted', { cause: signal.reason });
+  const startedAt = performance.now();
   const socket = await new Promise<net.Socket>((resolve, reject) => {
     const s: net.Socket =
       options.tls === undefined
@@ -60,6 +61,14 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   void connection.closed.then(() => signal?.removeEventListener('abort', onAbort));
-  await connection.ready;
+  // connectTimeoutMs covers the handshake too, not only the TCP (and TLS) connect.
+  const handshakeTimer = setTimeout(() => {
+    connection.close(new FramewireError('TIMEOUT', `handshake with ${host}:${port} not done within ${connectTimeoutMs} ms`));
+  }, Math.max(0, connectTimeoutMs - (performance.now() - startedAt)));
+  try {
+    await connection.ready;
+  } finally {
+    clearTimeout(handshakeTimer);
+  }
   return connection;
 }

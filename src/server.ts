@@ -6,10 +6,13 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { Connection } from './connection.ts';
 import type { SessionOptions, StreamHandler } from './session/index.ts';
+import { routeKind, type StreamService } from './service.ts';
 
 export interface ServerOptions extends Omit<SessionOptions, 'role' | 'connectionId'> {
-  /** Called for every stream a client opens. */
-  readonly onStream: StreamHandler;
+  /** Services that claim OPEN kinds (uploads, event streams, your own). */
+  readonly services?: readonly StreamService[];
+  /** Called for streams no service claims; absent: such streams fail with NOT_FOUND. */
+  readonly onStream?: StreamHandler;
   /** TLS key and certificate (PEM); plain TCP when absent. */
   readonly tls?: tls.TlsOptions;
   /** Connections accepted at once; more are closed at accept (default 1024). */
@@ -22,10 +25,20 @@ export class FramewireServer {
   readonly #options: ServerOptions;
   readonly #log: Logger;
   #nextId = 1;
+  readonly #route: StreamHandler;
 
   constructor(options: ServerOptions) {
     this.#options = options;
     this.#log = options.logger ?? pino({ level: 'silent' });
+    const services = options.services ?? [];
+    const fallback = options.onStream;
+    this.#route = (stream, session) => {
+      const service = routeKind(services, stream.kind);
+      if (service !== undefined) return service.handle(stream, session);
+      if (fallback !== undefined) return fallback(stream, session);
+      stream.fail('NOT_FOUND', `no service for stream kind "${stream.kind}"`);
+      return undefined;
+    };
     const onSocket = (socket: net.Socket): void => {
       this.#accept(socket);
     };
@@ -35,7 +48,7 @@ export class FramewireServer {
 
   #accept(socket: net.Socket): void {
     socket.setNoDelay(true);
-    const connection = new Connection(socket, { ...this.#options, role: 'server', connectionId: `s${(this.#nextId++).toString(36)}`, logger: this.#log }, this.#options.onStream);
+    const connection = new Connection(socket, { ...this.#options, role: 'server', connectionId: `s${(this.#nextId++).toString(36)}`, logger: this.#log }, this.#route);
     this.connections.add(connection);
     void connection.closed.then(() => {
       this.connections.delete(connection);
@@ -66,6 +79,7 @@ export class FramewireServer {
     });
     await Promise.all([...this.connections].map((c) => c.goaway(options)));
     await stopped;
+    for (const service of this.#options.services ?? []) await service.close?.();
   }
 }
 

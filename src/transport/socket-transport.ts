@@ -94,8 +94,9 @@ export class SocketTransport implements FrameTransport {
 
   close(): void {
     if (this.#closed) return;
-    this.#closed = true;
+    // Flush before marking closed: flush() writes nothing once #closed is set.
     this.flush();
+    this.#closed = true;
     this.#socket.end();
     // A peer that never reads must not keep the socket open forever.
     const timer = setTimeout(() => this.#socket.destroy(), 2000);

@@ -1,0 +1,29 @@
+/**
+ * A stream service: the unit a server is assembled from. Each service claims OPEN kinds (by exact
+ * name or by prefix, e.g. "upload."), and the router hands it the streams of those kinds.
+ * Uploads and event streams are services; applications can add their own.
+ */
+
+import type { Session, Stream } from './session/index.ts';
+
+export interface StreamService {
+  /** Exact kinds, or prefixes ending in "." that claim every kind below them. */
+  readonly kinds: readonly string[];
+  handle(stream: Stream, session: Session): void | Promise<void>;
+  /** Called when the server closes: stop timers and sweepers. */
+  close?(): void | Promise<void>;
+}
+
+/** Finds the service for a kind: exact match first, then the longest matching prefix. */
+export function routeKind(services: readonly StreamService[], kind: string): StreamService | undefined {
+  let best: { service: StreamService; length: number } | undefined;
+  for (const service of services) {
+    for (const claim of service.kinds) {
+      if (claim === kind) return service;
+      if (claim.endsWith('.') && kind.startsWith(claim) && (best === undefined || claim.length > best.length)) {
+        best = { service, length: claim.length };
+      }
+    }
+  }
+  return best?.service;
+}
