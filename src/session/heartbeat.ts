@@ -97,6 +97,12 @@ export class Heartbeat {
       this.#hooks.onIdle(silent);
       return;
     }
-    if (this.#intervalMs > 0 && silent >= this.#intervalMs && this.#outstanding === undefined) this.ping();
+    if (this.#intervalMs <= 0 || silent < this.#intervalMs) return;
+    // A PING that went unanswered for a whole interval is given up, so probing goes on (the idle
+    // timeout, not a lost answer, decides that the peer is dead).
+    if (this.#outstanding !== undefined && now - this.#outstanding.sentAt >= this.#intervalMs && this.#outstanding.waiters.length === 0) {
+      this.#outstanding = undefined;
+    }
+    if (this.#outstanding === undefined) this.ping();
   }
 }

@@ -23,7 +23,6 @@ import {
   FrameType,
   frameTypeName,
   HANDSHAKE_MAX_PAYLOAD,
-  MAX_U32,
   parseFrame,
   PingFlags,
   type ControlMap,
@@ -36,6 +35,7 @@ import type { TimerHandle } from './clock.ts';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './options.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { Scheduler } from './scheduler.ts';
+import { StreamTable } from './stream-table.ts';
 import { SessionStats } from './stats.ts';
 import { Stream, toFramewireError, type StreamControlType, type StreamHost } from './stream.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -95,7 +95,7 @@ export class Session {
   readonly #onStream: StreamHandler | undefined;
   readonly #host: StreamHost;
   readonly #scheduler = new Scheduler();
-  readonly #streams = new Map<number, Stream>();
+  readonly #table: StreamTable;
   #state: State = 'handshake';
   #peer: Settings | undefined;
   #principal: unknown;
@@ -103,11 +103,6 @@ export class Session {
 
   #sendSeq0 = 0;
   #receiveSeq0 = 0;
-  #nextLocalId: number;
-  #highestPeerId = 0;
-  #localActive = 0;
-  #peerActive = 0;
-  readonly #pendingOpens: Stream[] = [];
 
   readonly #connectionSend = new SendCredit(0);
   readonly #connectionReceive: ReceiveWindow;
@@ -141,7 +136,7 @@ export class Session {
     this.log = this.#o.logger;
     this.#transport = transport;
     this.#onStream = onStream;
-    this.#nextLocalId = this.role === 'client' ? 1 : 2;
+    this.#table = new StreamTable(this.role);
     const clock = this.#o.clock;
     this.#connectionReceive = new ReceiveWindow({
       initial: this.#o.settings.initialConnectionCredit,
@@ -187,6 +182,12 @@ export class Session {
       release: (stream) => {
         this.#release(stream);
       },
+      settled: (stream, outcome) => {
+        if (outcome.status === 'completed') return;
+        this.stats.countStreamEnd(outcome.status, outcome.error.code);
+        if (stream.log.isLevelEnabled('debug')) stream.log.debug({ outcome: outcome.status, code: outcome.error.code, remote: outcome.error.remote }, 'stream ended');
+      },
+      logger: this.log,
     };
   }
 
@@ -214,7 +215,7 @@ export class Session {
   }
 
   get activeStreams(): number {
-    return this.#streams.size;
+    return this.#table.size;
   }
 
   /** Bytes received on all streams and not yet read by the application (bounded by the connection window). */
@@ -269,7 +270,7 @@ export class Session {
     // After a GOAWAY (sent or received), a close once every stream has its outcome is a clean end, not a
     // loss (§8.6), even if the application has not yet read what those streams received.
     const goaway = this.#goawaySent !== undefined || this.#goawayReceived !== undefined;
-    if (goaway && [...this.#streams.values()].every((s) => s.ended)) {
+    if (goaway && this.#table.all().every((s) => s.ended)) {
       this.#finish(undefined, false);
       return;
     }
@@ -388,7 +389,7 @@ export class Session {
 
   #onStreamFrame(raw: RawFrame): void {
     if (this.#state !== 'open') throw new FramewireError('HANDSHAKE', `frame on stream ${raw.stream} before the handshake completed`);
-    const stream = this.#streams.get(raw.stream);
+    const stream = this.#table.get(raw.stream);
     if (stream === undefined) {
       this.#onUnknownStream(raw);
       return;
@@ -463,21 +464,18 @@ export class Session {
   }
 
   #onUnknownStream(raw: RawFrame): void {
-    const peerParity = this.role === 'client' ? 0 : 1;
     const id = raw.stream;
     if (raw.type === FrameType.OPEN) {
-      if (id % 2 !== peerParity || id <= this.#highestPeerId) {
-        throw new FramewireError('STREAM_ID', `OPEN for stream ${id}: peer ids must be ${peerParity === 1 ? 'odd' : 'even'} and above ${this.#highestPeerId}`);
-      }
+      this.#table.acceptPeerId(id);
       if (raw.seq !== 0) throw new FramewireError('SEQ_ERROR', `OPEN of stream ${id} must have seq 0, got ${raw.seq}`);
-      this.#highestPeerId = id;
       this.#onOpen(id, parseFrame(raw));
       return;
     }
-    const opened = id % 2 === peerParity ? id <= this.#highestPeerId : id < this.#nextLocalId;
-    if (!opened) throw new FramewireError('PROTOCOL_ERROR', `${frameName(raw)} on stream ${id}, which was never opened`);
-    // A closed stream: frames in flight when it ended are discarded (FW-STREAM-8); DATA still counts.
+    if (!this.#table.wasOpened(id)) throw new FramewireError('PROTOCOL_ERROR', `${frameName(raw)} on stream ${id}, which was never opened`);
+    // A closed stream: frames in flight when it ended are discarded (FW-STREAM-8); DATA still counts,
+    // and so do empty frames, or closed ids would be a way around the flood limit (FW-LIMIT-4).
     if (raw.type === FrameType.DATA) {
+      if (raw.payload.length === 0 && !this.#emptyBucket.take()) throw new FramewireError('ENHANCE_YOUR_CALM', 'flood of empty DATA frames');
       this.#connectionReceive.receive(raw.payload.length);
       this.#connectionConsumed(raw.payload.length);
     }
@@ -496,7 +494,7 @@ export class Session {
       refuse('REFUSED_STREAM', 'connection is going away');
       return;
     }
-    if (this.#peerActive >= this.#o.settings.maxConcurrentStreams) {
+    if (this.#table.peerActive >= this.#o.settings.maxConcurrentStreams) {
       refuse('REFUSED_STREAM', `max_concurrent_streams (${this.#o.settings.maxConcurrentStreams}) reached`);
       return;
     }
@@ -514,13 +512,11 @@ export class Session {
       const result = handler(stream, this);
       if (result instanceof Promise) {
         result.catch((error: unknown) => {
-          const e = toFramewireError(error);
-          stream.fail(e.code, e.message);
+          failFromHandler(stream, error);
         });
       }
     } catch (error) {
-      const e = toFramewireError(error);
-      stream.fail(e.code, e.message);
+      failFromHandler(stream, error);
     }
   }
 
@@ -543,8 +539,8 @@ export class Session {
     this.log.info({ lastStream, code, msg: message }, 'peer sent GOAWAY');
     const refused = (s: Stream): FramewireError =>
       new FramewireError('REFUSED_STREAM', `stream ${s.id} was not processed: the peer is going away`, { remote: true, streamId: s.id, details: { processed: 'no' } });
-    for (const s of this.#pendingOpens.splice(0)) s._reset({ status: 'failed', error: refused(s) });
-    for (const s of [...this.#streams.values()]) {
+    for (const s of this.#table.takeAllPending()) s._reset({ status: 'failed', error: refused(s) });
+    for (const s of this.#table.all()) {
       if (s.local && s.id > lastStream) s._reset({ status: 'failed', error: refused(s) });
     }
     this.#maybeFinishDrain();
@@ -561,14 +557,11 @@ export class Session {
     if (this.#goawaySent !== undefined || this.#goawayReceived !== undefined) {
       throw new FramewireError('REFUSED_STREAM', 'the connection is going away: open a new one', { details: { processed: 'no' } });
     }
-    if (this.#nextLocalId > MAX_U32) throw new FramewireError('LIMIT_EXCEEDED', 'stream ids exhausted: open a new connection', { retryable: true });
-    if (this.#pendingOpens.length >= this.#o.limits.maxPendingOpens) {
+    if (this.#table.pendingCount >= this.#o.limits.maxPendingOpens) {
       throw new FramewireError('LIMIT_EXCEEDED', `more than ${this.#o.limits.maxPendingOpens} streams waiting to open`);
     }
-    const id = this.#nextLocalId;
-    this.#nextLocalId += 2;
-    const stream = this.#newStream(id, true, options);
-    this.#pendingOpens.push(stream);
+    const stream = this.#newStream(this.#table.allocateLocalId(), true, options);
+    this.#table.queuePending(stream);
     this.#promotePendingOpens();
     return stream;
   }
@@ -587,17 +580,13 @@ export class Session {
       maxMessageSize: this.#o.settings.maxMessageSize,
       writeBuffer: this.#o.limits.streamWriteBuffer,
     });
-    this.#streams.set(id, stream);
-    if (local) this.#localActive++;
-    else this.#peerActive++;
+    this.#table.add(stream);
     return stream;
   }
 
   #promotePendingOpens(): void {
     if (this.#state !== 'open' || this.#peer === undefined) return;
-    while (this.#pendingOpens.length > 0 && this.#localActive - this.#pendingOpens.length < this.#peer.maxConcurrentStreams) {
-      const stream = this.#pendingOpens.shift()!;
-      if (stream.ended) continue;
+    for (const stream of this.#table.takeOpenable(this.#peer.maxConcurrentStreams)) {
       stream._sendCredit.raise(this.#peer.initialStreamCredit);
       this.stats.streamsOpened++;
       this.#queueControl({ kind: 'open', stream });
@@ -605,12 +594,7 @@ export class Session {
   }
 
   #release(stream: Stream): void {
-    if (this.#streams.get(stream.id) !== stream) return;
-    this.#streams.delete(stream.id);
-    if (stream.local) this.#localActive--;
-    else this.#peerActive--;
-    const pending = this.#pendingOpens.indexOf(stream);
-    if (pending >= 0) this.#pendingOpens.splice(pending, 1);
+    if (!this.#table.remove(stream)) return;
     this.#promotePendingOpens();
     this.#maybeFinishDrain();
   }
@@ -799,20 +783,20 @@ export class Session {
     const done = new Promise<void>((r) => {
       resolve = r;
     });
-    this.#goawaySent = { lastStream: this.#highestPeerId, done, resolve };
+    this.#goawaySent = { lastStream: this.#table.highestPeerId, done, resolve };
     void this.closed.then(() => {
       resolve();
     });
-    for (const s of this.#pendingOpens.splice(0)) {
+    for (const s of this.#table.takeAllPending()) {
       s._reset({ status: 'failed', error: new FramewireError('REFUSED_STREAM', 'the connection is going away', { streamId: s.id, details: { processed: 'no' } }) });
     }
     if (this.#state !== 'open') {
       this.close();
       return done;
     }
-    this.#queueControl({ kind: 'goaway', lastStream: this.#highestPeerId, error: new FramewireError('NO_ERROR', options.message ?? 'going away'), deadlineMs });
+    this.#queueControl({ kind: 'goaway', lastStream: this.#table.highestPeerId, error: new FramewireError('NO_ERROR', options.message ?? 'going away'), deadlineMs });
     this.#goawayTimer = this.#o.clock.setTimeout(() => {
-      for (const s of [...this.#streams.values()]) s.fail('TIMEOUT', `GOAWAY deadline of ${deadlineMs} ms passed`);
+      for (const s of this.#table.all()) s.fail('TIMEOUT', `GOAWAY deadline of ${deadlineMs} ms passed`);
       this.#pump();
       this.#finish(undefined, true);
     }, deadlineMs);
@@ -823,10 +807,10 @@ export class Session {
   #maybeFinishDrain(): void {
     if (this.#state !== 'open') return;
     if (this.#goawaySent === undefined && this.#goawayReceived === undefined) return;
-    if (this.#streams.size > 0) return;
+    if (this.#table.size > 0) return;
     // Let queued frames (the GOAWAY itself, final DONEs) go out before closing.
     queueMicrotask(() => {
-      if (this.#streams.size === 0 && this.#state === 'open') {
+      if (this.#table.size === 0 && this.#state === 'open') {
         this.#pump();
         this.#finish(undefined, true);
       }
@@ -843,7 +827,7 @@ export class Session {
       this.#connectionError(error);
       return;
     }
-    if (this.#streams.size > 0 || this.#pendingOpens.length > 0) {
+    if (this.#table.size > 0 || this.#table.pendingCount > 0) {
       this.#connectionError(new FramewireError('CLOSED', 'the connection was closed locally'));
       return;
     }
@@ -869,14 +853,12 @@ export class Session {
     this.#heartbeat.stop();
     this.#goawayTimer?.cancel();
     const streamError = streamFailure ?? error ?? new FramewireError('CLOSED', 'the connection closed');
-    for (const s of [...this.#streams.values(), ...this.#pendingOpens]) {
+    for (const s of this.#table.clear()) {
       const e = s.local && this.#goawayReceived !== undefined && s.id > this.#goawayReceived
         ? new FramewireError('REFUSED_STREAM', 'not processed: the peer went away', { streamId: s.id, details: { processed: 'no' } })
         : streamError;
       s._reset({ status: 'failed', error: e });
     }
-    this.#streams.clear();
-    this.#pendingOpens.length = 0;
     if (closeTransport) {
       this.#transport.flush();
       this.#transport.close();
@@ -891,6 +873,12 @@ function errorPayload(error: FramewireError): { code: number; message: string; r
   // `retryable` travels only when it overrides the registry's value (FW-ERROR-2).
   const retryable = error.retryable === ErrorCodes[error.code].retryable ? undefined : error.retryable;
   return withOptional({ code: error.wireCode, message: error.message, retryable, retryAfterMs: error.retryAfterMs, details: error.details });
+}
+
+/** A handler's failure goes to the peer with everything it said: code, retry hint and details. */
+function failFromHandler(stream: Stream, error: unknown): void {
+  const e = toFramewireError(error);
+  stream.fail(e.code, e.message, withOptional({ retryable: e.retryable, retryAfterMs: e.retryAfterMs, details: e.details }));
 }
 
 function frameName(frame: { type: number }): string {

@@ -12,10 +12,19 @@ export class SessionStats {
   /** Scheduler turns that ended with data queued but no connection credit. */
   creditStalls = 0;
   rttMs = 0;
+  /** Connection-level errors by code (at most one per connection). */
   readonly errors = new Map<ErrorCodeName, number>();
+  /** Streams that ended failed or cancelled, by code (local and remote alike). */
+  readonly streamErrors = new Map<ErrorCodeName, number>();
+  streamsCancelled = 0;
 
   countError(code: ErrorCodeName): void {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
+  }
+
+  countStreamEnd(status: 'failed' | 'cancelled', code: ErrorCodeName): void {
+    if (status === 'cancelled') this.streamsCancelled++;
+    this.streamErrors.set(code, (this.streamErrors.get(code) ?? 0) + 1);
   }
 
   toJSON(): Record<string, unknown> {
@@ -28,7 +37,9 @@ export class SessionStats {
       streamsRefused: this.streamsRefused,
       creditStalls: this.creditStalls,
       rttMs: this.rttMs,
+      streamsCancelled: this.streamsCancelled,
       errors: Object.fromEntries(this.errors),
+      streamErrors: Object.fromEntries(this.streamErrors),
     };
   }
 }

@@ -8,6 +8,7 @@
  * not part of the public API.
  */
 
+import type { Logger } from 'pino';
 import { FramewireError, isFramewireError, type ErrorCodeName } from '../errors.ts';
 import { ReceiveWindow, SendCredit } from '../flow/index.ts';
 import { DataFlags, FrameType, type ControlMap } from '../wire/index.ts';
@@ -23,8 +24,11 @@ export interface StreamHost {
   control(stream: Stream, type: StreamControlType, payload: unknown): void;
   /** The application consumed bytes: return connection-level credit. */
   consumed(bytes: number): void;
+  /** The stream reached its outcome (for counters and logs). */
+  settled(stream: Stream, outcome: StreamOutcome): void;
   /** The stream reached its outcome and holds no unread data: release its slot. */
   release(stream: Stream): void;
+  readonly logger: Logger;
 }
 
 export type StreamControlType = typeof FrameType.CREDIT | typeof FrameType.ACK | typeof FrameType.CANCEL | typeof FrameType.ERROR;
@@ -135,6 +139,14 @@ export class Stream implements AsyncIterable<Uint8Array> {
     this.outcome = new Promise((resolve) => {
       this.#resolveOutcome = resolve;
     });
+  }
+
+  #log: Logger | undefined;
+
+  /** A logger bound to this stream's connection and id (created on first use: most streams never log). */
+  get log(): Logger {
+    this.#log ??= this.#host.logger.child({ stream: this.id, kind: this.kind });
+    return this.#log;
   }
 
   /** The peer's DONE trailer, once the read side completed. */
@@ -432,6 +444,7 @@ export class Stream implements AsyncIterable<Uint8Array> {
 
   #settle(outcome: StreamOutcome): void {
     this.#settled = outcome;
+    this.#host.settled(this, outcome);
     if (outcome.status !== 'completed') this.#abort.abort(outcome.error);
     this.#resolveOutcome(outcome);
   }
