@@ -13,7 +13,7 @@
  */
 
 import { FramewireError } from '../errors.ts';
-import { crc32 } from './crc32.ts';
+import { crc32, crc32Range } from './crc32.ts';
 import { frameTypeName, isAllowedOn, isKnownFrameType } from './frame-type.ts';
 import type { RawFrame } from './frame.ts';
 import { readU32 } from './header.ts';
@@ -129,7 +129,7 @@ export class FrameDecoder {
           // The whole frame lies inside this chunk: verify in place, emit views.
           const payload = chunk.subarray(payloadStart, payloadStart + length);
           if (!this.#skipCrc) {
-            const head = crc32(chunk.subarray(at, at + CRC_COVERED_HEADER));
+            const head = crc32Range(chunk, at, at + CRC_COVERED_HEADER);
             this.#verifyCrc(length === 0 ? head : crc32(payload, head), readU32(chunk, at + 16));
           }
           const type = chunk[at + 4]!;
@@ -175,7 +175,7 @@ export class FrameDecoder {
     // Reserved bytes and placement are checked after the CRC, in #finishPayload (FW-FRAME-4).
     this.#reserved0 = source[at + 6]!;
     this.#reserved1 = source[at + 7]!;
-    if (!this.#skipCrc) this.#runningCrc = crc32(source.subarray(at, at + CRC_COVERED_HEADER));
+    if (!this.#skipCrc) this.#runningCrc = crc32Range(source, at, at + CRC_COVERED_HEADER);
     this.#payload = Buffer.allocUnsafe(length);
     this.#payloadFill = 0;
   }

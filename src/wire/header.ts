@@ -3,7 +3,7 @@
  * primitives everything else builds on, writing a header with its CRC and reading the fields.
  */
 
-import { crc32 } from './crc32.ts';
+import { crc32, crc32Range } from './crc32.ts';
 import { CRC_COVERED_HEADER, HEADER_SIZE } from './limits.ts';
 
 export const HeaderOffset = {
@@ -39,7 +39,7 @@ export function writeHeader(out: Uint8Array, at: number, type: number, flags: nu
   out[at + 7] = 0;
   writeU32(out, at + 8, stream);
   writeU32(out, at + 12, seq);
-  const head = crc32(out.subarray(at, at + CRC_COVERED_HEADER));
+  const head = crc32Range(out, at, at + CRC_COVERED_HEADER);
   writeU32(out, at + 16, payload.length === 0 ? head : crc32(payload, head));
 }
 

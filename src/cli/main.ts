@@ -1,0 +1,57 @@
+/**
+ * `framewire`: the command line. Each command lives in commands/<name>.ts and registers itself on
+ * the program; this file owns what they share: error reporting (one line, non-zero exit, a stack
+ * only with --verbose) and logging (pino to stderr at --log-level).
+ */
+
+import { Command, CommanderError } from 'commander';
+import { isFramewireError } from '../errors.ts';
+import { registerCommands } from './commands/index.ts';
+
+/** Exit codes: 0 success, 1 the operation failed (or a check did not verify), 2 bad usage. */
+export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** An error the user caused (bad argument, unreachable peer): reported as one line. */
+export class CliError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number = ExitCode.failed) {
+    super(message);
+    this.name = 'CliError';
+    this.exitCode = exitCode;
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('framewire')
+    .description('A streaming protocol over TCP: multiplexed streams with credit flow control, resumable uploads and event streams.')
+    .option('--log-level <level>', 'pino log level on stderr (silent, error, warn, info, debug, trace)', 'silent')
+    .option('--verbose', 'print stack traces of errors', false)
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerCommands(program);
+  return program;
+}
+
+/** Runs the CLI with the given arguments and returns the exit code (never calls process.exit). */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end through here with exit code 0.
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    const verbose = program.opts<{ verbose?: boolean }>().verbose === true;
+    process.stderr.write(`framewire: ${describe(error)}\n`);
+    if (verbose && error instanceof Error && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
+    return error instanceof CliError ? error.exitCode : ExitCode.failed;
+  }
+}
+
+function describe(error: unknown): string {
+  if (isFramewireError(error)) return `${error.code}: ${error.message}${error.retryable ? ' (retryable)' : ''}`;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
