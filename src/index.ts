@@ -2,6 +2,33 @@
 export { connect, type ConnectOptions } from './client.ts';
 export { createServer, FramewireServer, type ServerOptions } from './server.ts';
 export { Connection } from './connection.ts';
+export { routeKind, type StreamService } from './service.ts';
 export { ErrorCodes, FramewireError, isFramewireError, errorCodeName, type ErrorCodeName } from './errors.ts';
+export { toDuplex, toReadableStream, toWritableStream } from './session/index.ts';
 export { Session, Stream, defaultLimits, type OpenOptions, type SessionEnd, type SessionLimits, type SessionOptions, type StreamHandler, type StreamOutcome } from './session/index.ts';
 export { defaultSettings, type Settings } from './wire/index.ts';
+export { upload, type UploadClientOptions } from './upload-client.ts';
+export {
+  FsUploadStore,
+  MemoryUploadStore,
+  UploadService,
+  UploadKind,
+  uploadWith,
+  abortUpload,
+  commitUpload,
+  createUpload,
+  getUploadStatus,
+  putChunk,
+  type FsUploadStoreOptions,
+  type UploadConnection,
+  type UploadInfo,
+  type UploadLimits,
+  type UploadOptions,
+  type UploadProgress,
+  type UploadResult,
+  type UploadServiceOptions,
+  type UploadSource,
+  type UploadStatus,
+  type UploadStore,
+  type UploadStoreOptions,
+} from './upload/index.ts';

@@ -1,0 +1,34 @@
+/**
+ * L5: `upload(source, { host, port, ... })`, the resuming uploader wired to connect(). Every
+ * reconnect is a fresh TCP connection and handshake with the same options; the uploader (L3,
+ * src/upload/uploader.ts) decides when to reconnect and what to send.
+ */
+
+import { connect, type ConnectOptions } from './client.ts';
+import { uploadWith, type UploadOptions, type UploadResult, type UploadSource } from './upload/index.ts';
+
+export interface UploadClientOptions extends UploadOptions, Omit<ConnectOptions, 'signal' | 'onStream' | 'role'> {}
+
+/** Uploads a file path, byte array or Readable to a framewire server, resuming across failures (spec/UPLOAD.md). */
+export function upload(source: UploadSource, options: UploadClientOptions): Promise<UploadResult> {
+  const {
+    size, chunkSize, inflight, sha256, idempotencyKey, uploadId, metadata, signal, keepOnAbort, retry, onProgress, onSession, onRetry,
+    ...connectOptions
+  } = options;
+  const uploadOptions: UploadOptions = {
+    ...(size === undefined ? {} : { size }),
+    ...(chunkSize === undefined ? {} : { chunkSize }),
+    ...(inflight === undefined ? {} : { inflight }),
+    ...(sha256 === undefined ? {} : { sha256 }),
+    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    ...(uploadId === undefined ? {} : { uploadId }),
+    ...(metadata === undefined ? {} : { metadata }),
+    ...(signal === undefined ? {} : { signal }),
+    ...(keepOnAbort === undefined ? {} : { keepOnAbort }),
+    ...(retry === undefined ? {} : { retry }),
+    ...(onProgress === undefined ? {} : { onProgress }),
+    ...(onSession === undefined ? {} : { onSession }),
+    ...(onRetry === undefined ? {} : { onRetry }),
+  };
+  return uploadWith((roundSignal) => connect({ ...connectOptions, signal: roundSignal }), source, uploadOptions);
+}

@@ -1,0 +1,117 @@
+/**
+ * Durable file-system primitives for the FS upload store: fsync of files and directories, atomic
+ * replace (write temp + fsync + rename + fsync dir), and a sequential writer that coalesces small
+ * pieces into large writes while keeping at most one write in flight (bounded memory, and the
+ * disk's pace reaches the network through the awaiting caller).
+ */
+
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** Makes a directory's entries (created, renamed, removed files) durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Replaces `path` with `data` atomically: readers see the old or the new content, never a mix. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, durable: boolean): Promise<void> {
+  const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
+  const fh = await open(tmp, 'wx');
+  try {
+    await fh.writeFile(data);
+    if (durable) await fh.datasync();
+  } catch (error) {
+    await fh.close();
+    await rm(tmp, { force: true });
+    throw error;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
+  if (durable) await fsyncDir(dirname(path));
+}
+
+/** ENOENT as undefined; every other error rethrown. */
+export async function ifExists<T>(fn: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Appends pieces to a file in order. Pieces are collected until `batchBytes`, then written with
+ * one writev while the next batch collects; `write()` waits only when a batch is full and the
+ * previous write has not finished. Memory: at most two batches (plus what the caller holds).
+ */
+export class CoalescingWriter {
+  readonly #fh: FileHandle;
+  readonly #batchBytes: number;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #inflight: Promise<void> | undefined;
+  #written = 0;
+
+  constructor(fh: FileHandle, batchBytes: number) {
+    this.#fh = fh;
+    this.#batchBytes = batchBytes;
+  }
+
+  get written(): number {
+    return this.#written;
+  }
+
+  async write(piece: Uint8Array): Promise<void> {
+    if (piece.length === 0) return;
+    this.#pending.push(piece);
+    this.#pendingBytes += piece.length;
+    if (this.#pendingBytes >= this.#batchBytes) await this.#flush();
+  }
+
+  /** Writes everything still pending and waits for it. */
+  async finish(): Promise<void> {
+    await this.#flush();
+    await this.#inflight;
+    this.#inflight = undefined;
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#inflight !== undefined) await this.#inflight;
+    this.#inflight = undefined;
+    if (this.#pendingBytes === 0) return;
+    const batch = this.#pending;
+    const bytes = this.#pendingBytes;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    const p = this.#writeAll(batch, bytes);
+    // Surfaced by the next flush/finish; never an unhandled rejection in between.
+    p.catch(() => undefined);
+    this.#inflight = p;
+  }
+
+  async #writeAll(batch: Uint8Array[], bytes: number): Promise<void> {
+    let { bytesWritten } = await this.#fh.writev(batch);
+    this.#written += bytesWritten;
+    if (bytesWritten === bytes) return;
+    // A short write (rare on regular files): write the rest piece by piece.
+    const rest = Buffer.concat(batch).subarray(bytesWritten);
+    let at = 0;
+    while (at < rest.length) {
+      ({ bytesWritten } = await this.#fh.write(rest, at, rest.length - at));
+      at += bytesWritten;
+      this.#written += bytesWritten;
+    }
+  }
+}

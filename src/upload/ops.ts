@@ -1,0 +1,102 @@
+/**
+ * The client side of each upload operation, one stream each (spec/UPLOAD.md §11.3): open with
+ * the operation's kind, target and meta, send the request (nothing, or the chunk's bytes), end
+ * with DONE, and read the answer from the server's DONE trailer — or throw the coded error it sent.
+ * The resuming uploader is built from these; tests use them to misbehave on purpose.
+ */
+
+import { FramewireError } from '../errors.ts';
+import type { OpenOptions, Stream } from '../session/index.ts';
+import type { ControlMap } from '../wire/index.ts';
+import {
+  encodeChunkMeta,
+  encodeCommitMeta,
+  encodeCreateMeta,
+  encodeStatusMeta,
+  parseAbortTrailer,
+  parseChunkTrailer,
+  parseCommitTrailer,
+  parseStatusTrailer,
+  UploadKind,
+  type AbortAck,
+  type ChunkAck,
+  type ChunkHeader,
+  type CommitRequest,
+  type CommittedObject,
+  type CreateRequest,
+  type UploadStatus,
+} from './protocol.ts';
+
+/** What the upload client needs from a connection (a framewire Connection or Session fits). */
+export interface UploadConnection {
+  open(options: OpenOptions): Stream;
+  close(): void;
+}
+
+/** Control operations jump ahead of chunk data (FW-SCHED-3): a status query is not stuck behind megabytes. */
+export const CONTROL_URGENCY = 1;
+export const CHUNK_URGENCY = 4;
+/** A chunk is written as messages of at most this size (message boundaries carry no meaning, FW-UP-13). */
+export const CHUNK_PIECE = 256 * 1024;
+
+async function exchange(stream: Stream, send?: () => Promise<void>): Promise<ControlMap | undefined> {
+  try {
+    if (send !== undefined) await send();
+    await stream.end();
+  } catch {
+    // The stream failed while we were sending: its outcome says why.
+  }
+  const outcome = await stream.outcome;
+  if (outcome.status === 'completed') return outcome.trailer;
+  throw outcome.error;
+}
+
+function parse<T>(kind: string, trailer: ControlMap | undefined, parser: (t: ControlMap | undefined) => T): T {
+  try {
+    return parser(trailer);
+  } catch (error) {
+    throw new FramewireError('PROTOCOL_ERROR', `the server's answer to ${kind} is malformed: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+export async function createUpload(conn: UploadConnection, request: CreateRequest): Promise<UploadStatus> {
+  const stream = conn.open({ kind: UploadKind.create, meta: encodeCreateMeta(request), urgency: CONTROL_URGENCY });
+  return parse(UploadKind.create, await exchange(stream), parseStatusTrailer);
+}
+
+export async function getUploadStatus(conn: UploadConnection, uploadId: string, options: { acquire?: boolean } = {}): Promise<UploadStatus> {
+  const stream = conn.open({ kind: UploadKind.status, target: uploadId, meta: encodeStatusMeta({ acquire: options.acquire ?? false }), urgency: CONTROL_URGENCY });
+  return parse(UploadKind.status, await exchange(stream), parseStatusTrailer);
+}
+
+/** Sends one chunk; resolves when the server acknowledged it as durably stored (FW-UP-14). */
+export async function putChunk(conn: UploadConnection, uploadId: string, header: ChunkHeader, data: Uint8Array, signal?: AbortSignal): Promise<ChunkAck> {
+  const stream = conn.open({ kind: UploadKind.chunk, target: uploadId, meta: encodeChunkMeta(header), urgency: CHUNK_URGENCY });
+  const onAbort = (): void => {
+    stream.cancel('upload aborted');
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const trailer = await exchange(stream, async () => {
+      for (let at = 0; at < data.length; at += CHUNK_PIECE) {
+        // Resolves when the stream's send buffer has room: paced by the server's credit.
+        await stream.write(data.subarray(at, Math.min(at + CHUNK_PIECE, data.length)));
+      }
+    });
+    const ack = parse(UploadKind.chunk, trailer, parseChunkTrailer);
+    if (ack.index !== header.index) throw new FramewireError('PROTOCOL_ERROR', `acknowledged chunk ${ack.index}, sent ${header.index}`);
+    return ack;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+export async function commitUpload(conn: UploadConnection, uploadId: string, request: CommitRequest): Promise<CommittedObject> {
+  const stream = conn.open({ kind: UploadKind.commit, target: uploadId, meta: encodeCommitMeta(request), urgency: CONTROL_URGENCY });
+  return parse(UploadKind.commit, await exchange(stream), parseCommitTrailer);
+}
+
+export async function abortUpload(conn: UploadConnection, uploadId: string): Promise<AbortAck> {
+  const stream = conn.open({ kind: UploadKind.abort, target: uploadId, urgency: CONTROL_URGENCY });
+  return parse(UploadKind.abort, await exchange(stream), parseAbortTrailer);
+}

@@ -1,0 +1,297 @@
+/**
+ * The server side of the upload profile (spec/UPLOAD.md): a StreamService claiming `upload.*`.
+ * It parses each operation's OPEN meta, identifies and authorises the principal, applies the
+ * per-connection and per-upload limits, hands the work to the UploadStore and answers with DONE
+ * and a trailer, or ERROR with a registered code. It holds no upload state of its own.
+ */
+
+import type { Logger } from 'pino';
+import { FramewireError, isFramewireError } from '../errors.ts';
+import type { StreamService } from '../service.ts';
+import type { Session, Stream } from '../session/index.ts';
+import type { ControlMap } from '../wire/index.ts';
+import {
+  bitmapFrom,
+  compact,
+  encodeAbortTrailer,
+  encodeChunkTrailer,
+  encodeCommitTrailer,
+  encodeStatusTrailer,
+  isUploadId,
+  parseChunkMeta,
+  parseCommitMeta,
+  parseCreateMeta,
+  parseStatusMeta,
+  UploadKind,
+  type UploadStatus,
+} from './protocol.ts';
+import type { UploadInfo, UploadStore } from './store.ts';
+import { UploadSweeper } from './sweeper.ts';
+
+export interface UploadLimits {
+  /** Chunk streams in flight for one upload, over all connections (FW-UP-35). Default 16. */
+  readonly maxChunksInFlightPerUpload: number;
+  /** Chunk streams in flight on one connection. Default 32. */
+  readonly maxChunksInFlightPerConnection: number;
+  /** Distinct uploads with chunk streams in flight on one connection. Default 8. */
+  readonly maxUploadsPerConnection: number;
+  /** The retry_after_ms hint sent with LIMIT_EXCEEDED. Default 200. */
+  readonly retryAfterMs: number;
+}
+
+export const defaultUploadLimits: UploadLimits = {
+  maxChunksInFlightPerUpload: 16,
+  maxChunksInFlightPerConnection: 32,
+  maxUploadsPerConnection: 8,
+  retryAfterMs: 200,
+};
+
+export type UploadOperation = 'create' | 'status' | 'acquire' | 'chunk' | 'commit' | 'abort';
+
+export interface AuthorizeContext {
+  readonly op: UploadOperation;
+  /** What the server's authenticate hook returned for this connection. */
+  readonly principal: unknown;
+  readonly principalId: string;
+  /** Absent for create. */
+  readonly upload?: UploadInfo;
+}
+
+export interface UploadServiceOptions {
+  readonly store: UploadStore;
+  readonly limits?: Partial<UploadLimits>;
+  /**
+   * Maps `session.principal` to a stable id; uploads belong to the id that created them (FW-UP-30).
+   * Default: no principal (no authenticate hook, or `true`) → "anonymous"; a string or number → itself;
+   * an object with a string `id` → that id; anything else is refused with FORBIDDEN.
+   */
+  readonly principalId?: (principal: unknown) => string | undefined;
+  /** Extra policy, after the owner check: return false to refuse with FORBIDDEN. */
+  readonly authorize?: (ctx: AuthorizeContext) => boolean | Promise<boolean>;
+  /** Sweeper interval; 0 disables the built-in sweeper. Default 60 s. */
+  readonly sweepIntervalMs?: number;
+  /** Logger for the sweeper (per-stream logs use the session's logger). */
+  readonly logger?: Logger;
+}
+
+export function defaultPrincipalId(principal: unknown): string | undefined {
+  if (principal === undefined || principal === true) return 'anonymous';
+  if (typeof principal === 'string') return `s:${principal}`;
+  if (typeof principal === 'number' || typeof principal === 'bigint') return `n:${principal}`;
+  if (typeof principal === 'object' && principal !== null) {
+    const id = (principal as { id?: unknown }).id;
+    if (typeof id === 'string' || typeof id === 'number') return `id:${id}`;
+  }
+  return undefined;
+}
+
+interface ConnectionUsage {
+  chunks: number;
+  readonly uploads: Map<string, number>;
+}
+
+export class UploadService implements StreamService {
+  readonly kinds = ['upload.'] as const;
+  readonly store: UploadStore;
+  readonly limits: UploadLimits;
+  readonly sweeper: UploadSweeper | undefined;
+  readonly #principalId: (principal: unknown) => string | undefined;
+  readonly #authorize: UploadServiceOptions['authorize'];
+  readonly #perConnection = new WeakMap<Session, ConnectionUsage>();
+  readonly #perUpload = new Map<string, number>();
+
+  constructor(options: UploadServiceOptions) {
+    this.store = options.store;
+    this.limits = { ...defaultUploadLimits, ...options.limits };
+    for (const [key, value] of Object.entries(this.limits)) {
+      if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`upload limit ${key} must be a non-negative integer, got ${String(value)}`);
+    }
+    this.#principalId = options.principalId ?? defaultPrincipalId;
+    this.#authorize = options.authorize;
+    const every = options.sweepIntervalMs ?? 60_000;
+    this.sweeper = every > 0 ? new UploadSweeper(this.store, every, options.logger) : undefined;
+    this.sweeper?.start();
+  }
+
+  handle(stream: Stream, session: Session): Promise<void> {
+    const log = session.log.child(compact({ upload: stream.target, kind: stream.kind, stream: stream.id }));
+    let work: Promise<void>;
+    switch (stream.kind) {
+      case UploadKind.create:
+        work = this.#control(stream, () => this.#create(stream, session));
+        break;
+      case UploadKind.status:
+        work = this.#control(stream, () => this.#status(stream, session));
+        break;
+      case UploadKind.commit:
+        work = this.#control(stream, () => this.#commit(stream, session));
+        break;
+      case UploadKind.abort:
+        work = this.#control(stream, () => this.#abort(stream, session));
+        break;
+      case UploadKind.chunk:
+        work = this.#chunk(stream, session);
+        break;
+      default:
+        stream.fail('NOT_FOUND', `unknown upload operation "${stream.kind}"`);
+        return Promise.resolve();
+    }
+    return work.catch((error: unknown) => {
+      this.#fail(stream, error, log);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.sweeper?.stop();
+  }
+
+  // ---- operations ------------------------------------------------------------------------------
+
+  /** Control operations carry no DATA: wait for the request's DONE, do the work, answer with a trailer. */
+  async #control(stream: Stream, work: () => Promise<ControlMap>): Promise<void> {
+    for await (const piece of stream.chunks()) {
+      if (piece.length > 0) throw new FramewireError('PROTOCOL_ERROR', `${stream.kind} carries no DATA (FW-UP-2)`);
+    }
+    const trailer = await work();
+    await stream.end(trailer);
+  }
+
+  async #create(stream: Stream, session: Session): Promise<ControlMap> {
+    const request = parseCreateMeta(stream.meta);
+    const principalId = this.#identify(session);
+    await this.#policy({ op: 'create', principal: session.principal, principalId });
+    const { info, created } = await this.store.create(principalId, request);
+    // A replayed create is a resume: it takes over with a fresh token (FW-UP-11, FW-UP-20).
+    const current = created || info.state !== 'receiving' ? info : await this.store.acquire(info.id);
+    session.log.debug({ upload: info.id, created, size: info.size, chunkSize: info.chunkSize }, 'upload create');
+    return encodeStatusTrailer({ ...statusOf(current, current.state === 'receiving'), created });
+  }
+
+  async #status(stream: Stream, session: Session): Promise<ControlMap> {
+    const { acquire } = parseStatusMeta(stream.meta);
+    const info = await this.#authorized(stream, session, acquire ? 'acquire' : 'status');
+    if (!acquire || info.state === 'committed') return encodeStatusTrailer(statusOf(info, false));
+    const taken = await this.store.acquire(info.id);
+    session.log.debug({ upload: info.id, token: taken.token }, 'upload acquired');
+    return encodeStatusTrailer(statusOf(taken, true));
+  }
+
+  async #commit(stream: Stream, session: Session): Promise<ControlMap> {
+    const request = parseCommitMeta(stream.meta);
+    const info = await this.#authorized(stream, session, 'commit');
+    const object = await this.store.commit(info.id, request);
+    session.log.debug({ upload: info.id, size: object.size, sha256: object.sha256 }, 'upload committed');
+    return encodeCommitTrailer(object);
+  }
+
+  async #abort(stream: Stream, session: Session): Promise<ControlMap> {
+    const info = await this.#authorized(stream, session, 'abort');
+    const state = await this.store.abort(info.id);
+    session.log.debug({ upload: info.id, state }, 'upload abort');
+    return encodeAbortTrailer({ state });
+  }
+
+  async #chunk(stream: Stream, session: Session): Promise<void> {
+    const header = parseChunkMeta(stream.meta);
+    const info = await this.#authorized(stream, session, 'chunk');
+    const release = this.#admit(session, info.id);
+    try {
+      // The store reads the DATA as it writes it: credit returns as fast as the disk takes bytes (FW-UP-36).
+      const result = await this.store.writeChunk(info.id, header, stream.chunks(), stream.signal);
+      await stream.end(encodeChunkTrailer({ index: header.index, duplicate: result.duplicate, expiresAt: result.expiresAt }));
+    } finally {
+      release();
+    }
+  }
+
+  // ---- identity, authorisation, limits ---------------------------------------------------------
+
+  #identify(session: Session): string {
+    const id = this.#principalId(session.principal);
+    if (id === undefined) throw new FramewireError('FORBIDDEN', 'the connection has no principal id uploads can belong to');
+    return id;
+  }
+
+  async #policy(ctx: AuthorizeContext): Promise<void> {
+    if (this.#authorize !== undefined && !(await this.#authorize(ctx))) throw new FramewireError('FORBIDDEN', `${ctx.op} is not allowed`);
+  }
+
+  /** The upload named by the stream's target, if the principal owns it (FW-UP-30). */
+  async #authorized(stream: Stream, session: Session, op: UploadOperation): Promise<UploadInfo> {
+    const id = stream.target ?? '';
+    // Anything not shaped like our ids is unknown; it never reaches the store, let alone a path (FW-UP-50).
+    if (!isUploadId(id)) throw new FramewireError('UPLOAD_NOT_FOUND', 'no such upload');
+    const principalId = this.#identify(session);
+    const info = await this.store.get(id);
+    if (info === undefined) throw new FramewireError('UPLOAD_NOT_FOUND', `no upload ${id}`);
+    if (info.owner !== principalId) throw new FramewireError('FORBIDDEN', `upload ${id} belongs to another principal`);
+    await this.#policy({ op, principal: session.principal, principalId, upload: info });
+    return info;
+  }
+
+  /** Counts a chunk stream against the limits, or fails with LIMIT_EXCEEDED + retry_after_ms (FW-UP-35). */
+  #admit(session: Session, id: string): () => void {
+    let usage = this.#perConnection.get(session);
+    if (usage === undefined) {
+      usage = { chunks: 0, uploads: new Map() };
+      this.#perConnection.set(session, usage);
+    }
+    const l = this.limits;
+    const onUpload = this.#perUpload.get(id) ?? 0;
+    const here = usage.uploads.get(id) ?? 0;
+    const refuse = (what: string): never => {
+      throw new FramewireError('LIMIT_EXCEEDED', `${what}; retry after ${l.retryAfterMs} ms`, { retryAfterMs: l.retryAfterMs });
+    };
+    if (usage.chunks >= l.maxChunksInFlightPerConnection) refuse(`${l.maxChunksInFlightPerConnection} chunks in flight on this connection`);
+    if (onUpload >= l.maxChunksInFlightPerUpload) refuse(`${l.maxChunksInFlightPerUpload} chunks in flight for this upload`);
+    if (here === 0 && usage.uploads.size >= l.maxUploadsPerConnection) refuse(`${l.maxUploadsPerConnection} uploads in flight on this connection`);
+    usage.chunks++;
+    usage.uploads.set(id, here + 1);
+    this.#perUpload.set(id, onUpload + 1);
+    const u = usage;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      u.chunks--;
+      const n = (u.uploads.get(id) ?? 1) - 1;
+      if (n === 0) u.uploads.delete(id);
+      else u.uploads.set(id, n);
+      const g = (this.#perUpload.get(id) ?? 1) - 1;
+      if (g === 0) this.#perUpload.delete(id);
+      else this.#perUpload.set(id, g);
+    };
+  }
+
+  #fail(stream: Stream, error: unknown, log: Logger): void {
+    if (stream.ended) return;
+    if (isFramewireError(error)) {
+      log.debug({ code: error.code, msg: error.message }, 'upload operation refused');
+      stream.fail(error.code, error.message, compact({ retryAfterMs: error.retryAfterMs, details: error.details }));
+      return;
+    }
+    // Internal failures (I/O …) are logged here and reported without paths or internals (FW-SEC-2).
+    log.error({ err: error }, 'upload operation failed');
+    stream.fail('INTERNAL', 'internal error in the upload store');
+  }
+}
+
+function statusOf(info: UploadInfo, withToken: boolean): UploadStatus {
+  let storedBytes = 0;
+  for (const index of info.stored.keys()) storedBytes += Math.min(info.chunkSize, info.size - index * info.chunkSize);
+  return compact({
+    uploadId: info.id,
+    state: info.state,
+    size: info.size,
+    chunkSize: info.chunkSize,
+    chunkCount: info.chunkCount,
+    expiresAt: info.expiresAt,
+    ttlMs: info.ttlMs,
+    stored: bitmapFrom(info.chunkCount, info.stored.keys()),
+    storedChunks: info.stored.size,
+    storedBytes,
+    sha256: info.sha256,
+    token: withToken ? info.token : undefined,
+    object: info.object,
+  });
+}

@@ -1,0 +1,422 @@
+/**
+ * The resuming uploader (spec/UPLOAD.md §11.9): creates the upload (with an idempotency key, so a
+ * create whose answer was lost is replayed safely), sends the missing chunks with N in flight,
+ * and on any retryable failure reconnects with backoff, takes the upload over (a new fencing
+ * token), asks which chunks are stored and sends only the rest; then commits with the SHA-256 it
+ * computed while reading the source in order. Progress is reported per confirmed chunk.
+ *
+ * It takes a `connect` function instead of host and port: this file is L3 and must not know
+ * sockets (src/upload-client.ts wires it to connect()).
+ */
+
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { FramewireError, isFramewireError } from '../errors.ts';
+import { abortUpload, commitUpload, createUpload, getUploadStatus, putChunk, type UploadConnection } from './ops.ts';
+import { bitmapHas, chunkCountOf, chunkLengthOf, isUploadId, SHA256_HEX_PATTERN, type UploadStatus } from './protocol.ts';
+import { openSource, type ChunkSource, type UploadSource } from './source.ts';
+
+export type Connector = (signal: AbortSignal) => Promise<UploadConnection>;
+
+export interface RetryPolicy {
+  /** Consecutive failed attempts without a confirmed chunk before giving up. Default 10. */
+  readonly maxAttempts: number;
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export const defaultRetryPolicy: RetryPolicy = { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 5000 };
+
+export interface UploadProgress {
+  readonly uploadId: string;
+  readonly bytesConfirmed: number;
+  readonly chunksConfirmed: number;
+  readonly totalBytes: number;
+  readonly totalChunks: number;
+}
+
+export interface UploadOptions {
+  /** Required for stream sources; checked against files and byte arrays. */
+  readonly size?: number;
+  /** Default 4 MiB. The client holds up to `inflight` chunks in memory. */
+  readonly chunkSize?: number;
+  /** Chunk streams in flight at once. Default 4. */
+  readonly inflight?: number;
+  /** The object's SHA-256 (hex), if known: declared at create and checked by the server at commit. */
+  readonly sha256?: string;
+  /** Identifies this upload across retried creates; default: random per upload() call. Reuse it to resume from another process. */
+  readonly idempotencyKey?: string;
+  /** Resume a known upload instead of creating one. */
+  readonly uploadId?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly signal?: AbortSignal;
+  /** On abort through `signal`, leave the upload on the server (resumable until its TTL) instead of deleting it. */
+  readonly keepOnAbort?: boolean;
+  readonly retry?: Partial<RetryPolicy>;
+  readonly onProgress?: (progress: UploadProgress) => void;
+  /** Each time a session is created or taken over: its id, expiry and TTL as the server told them. */
+  readonly onSession?: (session: { readonly uploadId: string; readonly expiresAt: number; readonly ttlMs: number; readonly token: number }) => void;
+  readonly onRetry?: (retry: { readonly attempt: number; readonly delayMs: number; readonly error: FramewireError }) => void;
+}
+
+export interface UploadStats {
+  readonly connections: number;
+  readonly reconnects: number;
+  readonly chunksSent: number;
+  readonly bytesSent: number;
+  /** Chunks sent again after a failed attempt (at most one per chunk in flight per failure). */
+  readonly chunksResent: number;
+  readonly bytesResent: number;
+  readonly durationMs: number;
+}
+
+export interface UploadResult {
+  readonly uploadId: string;
+  readonly objectId: string;
+  readonly sha256: string;
+  readonly size: number;
+  readonly committedAt: number;
+  readonly stats: UploadStats;
+}
+
+export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
+export const DEFAULT_INFLIGHT = 4;
+const MAX_LIMIT_RETRIES = 100;
+const MAX_CHECKSUM_RETRIES = 3;
+
+/** Uploads `source` through connections made by `connect`, resuming across failures. */
+export async function uploadWith(connect: Connector, source: UploadSource, options: UploadOptions = {}): Promise<UploadResult> {
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const inflight = options.inflight ?? DEFAULT_INFLIGHT;
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${chunkSize}`);
+  if (!Number.isSafeInteger(inflight) || inflight < 1) throw new RangeError(`inflight must be a positive integer, got ${inflight}`);
+  if (options.sha256 !== undefined && !SHA256_HEX_PATTERN.test(options.sha256)) throw new RangeError('sha256 must be 64 lowercase hex digits');
+  if (options.uploadId !== undefined && !isUploadId(options.uploadId)) throw new RangeError('uploadId is not an upload id');
+  options.signal?.throwIfAborted();
+  const src = await openSource(source, options.size);
+  try {
+    return await new Uploader(connect, src, chunkSize, inflight, options).run();
+  } finally {
+    await src.close();
+  }
+}
+
+class Uploader {
+  readonly #connect: Connector;
+  readonly #src: ChunkSource;
+  readonly #o: UploadOptions;
+  readonly #chunkSize: number;
+  readonly #inflight: number;
+  readonly #count: number;
+  readonly #retry: RetryPolicy;
+  readonly #key: string;
+  readonly #started = performance.now();
+
+  #uploadId: string | undefined;
+  #token = 0;
+  readonly #confirmed: Uint8Array;
+  readonly #everSent: Uint8Array;
+  readonly #sha = new Map<number, string>();
+  #bytesConfirmed = 0;
+  #chunksConfirmed = 0;
+  /** Whole-object hash over the source read in order; undefined when the caller gave the digest. */
+  readonly #hash: Hash | undefined;
+  #nextInOrder = 0;
+  /** Chunks of a sequential source read but not yet acknowledged: kept for re-sending. */
+  readonly #held = new Map<number, Uint8Array>();
+  #attempt = 0;
+  readonly #stats = { connections: 0, reconnects: 0, chunksSent: 0, bytesSent: 0, chunksResent: 0, bytesResent: 0 };
+
+  constructor(connect: Connector, src: ChunkSource, chunkSize: number, inflight: number, options: UploadOptions) {
+    this.#connect = connect;
+    this.#src = src;
+    this.#o = options;
+    this.#chunkSize = chunkSize;
+    this.#inflight = inflight;
+    this.#count = chunkCountOf(src.size, chunkSize);
+    this.#retry = { ...defaultRetryPolicy, ...options.retry };
+    this.#key = options.idempotencyKey ?? randomBytes(16).toString('hex');
+    this.#uploadId = options.uploadId;
+    this.#confirmed = new Uint8Array(this.#count);
+    this.#everSent = new Uint8Array(this.#count);
+    this.#hash = options.sha256 === undefined ? createHash('sha256') : undefined;
+  }
+
+  async run(): Promise<UploadResult> {
+    const userSignal = this.#o.signal;
+    for (;;) {
+      const round = new AbortController();
+      const onUserAbort = (): void => {
+        round.abort(userSignal?.reason);
+      };
+      userSignal?.addEventListener('abort', onUserAbort, { once: true });
+      let conn: UploadConnection | undefined;
+      try {
+        userSignal?.throwIfAborted();
+        conn = await this.#connect(round.signal);
+        this.#stats.connections++;
+        return await this.#round(conn, round);
+      } catch (thrown) {
+        round.abort();
+        if (userSignal?.aborted === true) {
+          if (this.#o.keepOnAbort !== true) await this.#abortRemote();
+          throw new FramewireError('CANCELLED', 'upload aborted by the application', { cause: userSignal.reason });
+        }
+        const error = asFramewireError(thrown);
+        if (error === undefined) throw thrown;
+        if (!retryable(error)) {
+          // A wrong object must not linger: delete what was uploaded (other failures leave it resumable).
+          if (error.code === 'DIGEST_MISMATCH') await this.#abortRemote();
+          throw error;
+        }
+        this.#attempt++;
+        if (this.#attempt >= this.#retry.maxAttempts) {
+          throw new FramewireError(error.code, `upload gave up after ${this.#attempt} attempts without progress: ${error.message}`, { cause: error, details: { attempts: this.#attempt } });
+        }
+        const exp = Math.min(this.#retry.maxDelayMs, this.#retry.initialDelayMs * 2 ** (this.#attempt - 1));
+        const delayMs = Math.max(Math.round(exp * (0.5 + Math.random() * 0.5)), error.retryAfterMs ?? 0);
+        this.#o.onRetry?.({ attempt: this.#attempt, delayMs, error });
+        await sleep(delayMs, userSignal).catch(() => undefined);
+        this.#stats.reconnects++;
+      } finally {
+        userSignal?.removeEventListener('abort', onUserAbort);
+        conn?.close();
+      }
+    }
+  }
+
+  /** One connection's worth: create or take over, send what is missing, commit. */
+  async #round(conn: UploadConnection, round: AbortController): Promise<UploadResult> {
+    const status =
+      this.#uploadId === undefined
+        ? await createUpload(conn, {
+            size: this.#src.size,
+            chunkSize: this.#chunkSize,
+            idempotencyKey: this.#key,
+            ...(this.#o.sha256 === undefined ? {} : { sha256: this.#o.sha256 }),
+            ...(this.#o.metadata === undefined ? {} : { metadata: this.#o.metadata }),
+          })
+        : await getUploadStatus(conn, this.#uploadId, { acquire: true });
+    this.#adopt(status);
+    const id = status.uploadId;
+    if (status.state === 'committed' && status.object !== undefined) return this.#result(id, status.object);
+    if (status.token === undefined) throw new FramewireError('PROTOCOL_ERROR', 'the server granted no fencing token');
+    this.#token = status.token;
+    this.#o.onSession?.({ uploadId: id, expiresAt: status.expiresAt, ttlMs: status.ttlMs, token: status.token });
+    await this.#sendMissing(conn, id, round);
+    const digest = await this.#digest();
+    const object = await commitUpload(conn, id, { token: this.#token, ...(digest === undefined ? {} : { sha256: digest }) });
+    if (digest !== undefined && object.sha256 !== digest) {
+      throw new FramewireError('DIGEST_MISMATCH', `the server committed SHA-256 ${object.sha256}, the source has ${digest}`);
+    }
+    return this.#result(id, object);
+  }
+
+  #adopt(status: UploadStatus): void {
+    if (status.size !== this.#src.size || status.chunkSize !== this.#chunkSize) {
+      throw new FramewireError('IDEMPOTENCY_CONFLICT', `upload ${status.uploadId} has size ${status.size} / chunk size ${status.chunkSize}, not ${this.#src.size} / ${this.#chunkSize}`);
+    }
+    switch (status.state) {
+      case 'receiving':
+      case 'committed':
+        break;
+      case 'committing':
+        throw new FramewireError('TIMEOUT', 'another commit of this upload is in progress', { retryable: true });
+      case 'aborted':
+        throw new FramewireError('ABORTED', `upload ${status.uploadId} was aborted`);
+      case 'expired':
+        throw new FramewireError('EXPIRED', `upload ${status.uploadId} expired`);
+    }
+    this.#uploadId = status.uploadId;
+    // The server's word on what is stored replaces ours (a store may have lost a chunk).
+    for (let i = 0; i < this.#count; i++) {
+      const stored = bitmapHas(status.stored, i);
+      if (stored && this.#confirmed[i] === 0) this.#confirm(i, false);
+      else if (!stored && this.#confirmed[i] === 1 && status.state === 'receiving') {
+        this.#confirmed[i] = 0;
+        this.#chunksConfirmed--;
+        this.#bytesConfirmed -= this.#length(i);
+      }
+    }
+    this.#progress();
+  }
+
+  /** Sends every unconfirmed chunk, `inflight` at a time; the first failure stops the round. */
+  async #sendMissing(conn: UploadConnection, id: string, round: AbortController): Promise<void> {
+    const missing: number[] = [];
+    for (let i = 0; i < this.#count; i++) if (this.#confirmed[i] === 0) missing.push(i);
+    let cursor = 0;
+    // Reads are chained so the source is read (and hashed) in index order whatever the workers do.
+    let reads: Promise<unknown> = Promise.resolve();
+    let first: Error | undefined;
+    const stopped = (): boolean => round.signal.aborted;
+    const worker = async (): Promise<void> => {
+      for (;;) {
+        if (round.signal.aborted) return;
+        const index = missing[cursor++];
+        if (index === undefined) return;
+        const data = reads.then(() => this.#read(index));
+        reads = data.catch(() => undefined);
+        try {
+          await this.#send(conn, id, index, await data, round.signal);
+        } catch (error) {
+          if (first === undefined && !stopped()) first = error instanceof Error ? error : new Error(String(error));
+          // Stop the others now: their streams are cancelled and the round ends.
+          round.abort();
+          return;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#inflight, missing.length) }, worker));
+    if (first !== undefined) throw first;
+    round.signal.throwIfAborted();
+  }
+
+  async #send(conn: UploadConnection, id: string, index: number, data: Uint8Array, signal: AbortSignal): Promise<void> {
+    let sha = this.#sha.get(index);
+    if (sha === undefined) {
+      sha = createHash('sha256').update(data).digest('hex');
+      this.#sha.set(index, sha);
+    }
+    const header = { index, offset: index * this.#chunkSize, length: data.length, sha256: sha, token: this.#token };
+    let limitRetries = 0;
+    let checksumRetries = 0;
+    for (;;) {
+      signal.throwIfAborted();
+      this.#stats.chunksSent++;
+      this.#stats.bytesSent += data.length;
+      if (this.#everSent[index] === 1) {
+        this.#stats.chunksResent++;
+        this.#stats.bytesResent += data.length;
+      }
+      try {
+        await putChunk(conn, id, header, data, signal);
+        this.#everSent[index] = 1;
+        this.#confirm(index, true);
+        return;
+      } catch (thrown) {
+        const error = asFramewireError(thrown);
+        if (error?.code === 'LIMIT_EXCEEDED' && limitRetries++ < MAX_LIMIT_RETRIES) {
+          // Refused before it was processed: not a re-send, just a wait (FW-UP-35).
+          this.#stats.chunksSent--;
+          this.#stats.bytesSent -= data.length;
+          if (this.#everSent[index] === 1) {
+            this.#stats.chunksResent--;
+            this.#stats.bytesResent -= data.length;
+          }
+          await sleep(error.retryAfterMs ?? 100, signal);
+          continue;
+        }
+        this.#everSent[index] = 1;
+        // Corrupted on the way (FW-UP-17): send it again at once, a few times.
+        if (error?.code === 'CHUNK_CHECKSUM' && checksumRetries++ < MAX_CHECKSUM_RETRIES) continue;
+        throw thrown;
+      }
+    }
+  }
+
+  /** The bytes of chunk `index`; reading the source in order (and hashing it) where needed. */
+  async #read(index: number): Promise<Uint8Array> {
+    const inOrder = this.#hash !== undefined || !this.#src.seekable;
+    if (inOrder) {
+      // Chunks before `index` that are skipped because they are stored: read for the hash (and to advance a stream).
+      while (this.#nextInOrder < index) await this.#readNextInOrder();
+      if (this.#nextInOrder === index) return this.#readNextInOrder();
+      const held = this.#held.get(index);
+      if (held !== undefined) return held;
+      if (!this.#src.seekable) throw new FramewireError('INTERNAL', `chunk ${index} must be re-sent, but the stream source cannot be read again`);
+    }
+    return this.#src.read(index * this.#chunkSize, this.#length(index));
+  }
+
+  async #readNextInOrder(): Promise<Uint8Array> {
+    const i = this.#nextInOrder;
+    const data = await this.#src.read(i * this.#chunkSize, this.#length(i));
+    this.#hash?.update(data);
+    this.#nextInOrder++;
+    if (!this.#src.seekable && this.#confirmed[i] === 0) this.#held.set(i, data);
+    return data;
+  }
+
+  /** The whole object's SHA-256, reading whatever part of the source was skipped; undefined when the caller declared it. */
+  async #digest(): Promise<string | undefined> {
+    if (this.#hash === undefined) return this.#o.sha256;
+    while (this.#nextInOrder < this.#count) await this.#readNextInOrder();
+    return this.#hash.copy().digest('hex');
+  }
+
+  #length(index: number): number {
+    return chunkLengthOf(this.#src.size, this.#chunkSize, index);
+  }
+
+  #confirm(index: number, report: boolean): void {
+    if (this.#confirmed[index] === 1) return;
+    this.#confirmed[index] = 1;
+    this.#chunksConfirmed++;
+    this.#bytesConfirmed += this.#length(index);
+    this.#held.delete(index);
+    // Progress: the retry budget counts failures in a row, not over the whole upload.
+    this.#attempt = 0;
+    if (report) this.#progress();
+  }
+
+  #progress(): void {
+    if (this.#uploadId === undefined) return;
+    this.#o.onProgress?.({
+      uploadId: this.#uploadId,
+      bytesConfirmed: this.#bytesConfirmed,
+      chunksConfirmed: this.#chunksConfirmed,
+      totalBytes: this.#src.size,
+      totalChunks: this.#count,
+    });
+  }
+
+  #result(uploadId: string, object: { objectId: string; sha256: string; size: number; committedAt: number }): UploadResult {
+    return { uploadId, ...object, stats: { ...this.#stats, durationMs: performance.now() - this.#started } };
+  }
+
+  /** Best effort: delete the upload on the server over a fresh connection, bounded in time. */
+  async #abortRemote(): Promise<void> {
+    const id = this.#uploadId;
+    if (id === undefined) return;
+    let conn: UploadConnection | undefined;
+    try {
+      conn = await this.#connect(AbortSignal.timeout(5000));
+      await abortUpload(conn, id);
+    } catch {
+      // The TTL sweeper deletes it in the end (FW-UP-43).
+    } finally {
+      conn?.close();
+    }
+  }
+}
+
+function asFramewireError(error: unknown): FramewireError | undefined {
+  return isFramewireError(error) ? error : undefined;
+}
+
+/** Which failures the uploader retries on a new connection (FW-UP-33). */
+function retryable(error: FramewireError): boolean {
+  // Fenced: another writer took the upload over. Taking it back would make two writers duel.
+  if (error.code === 'LEASE_CONFLICT') return false;
+  // The server lost track of a chunk, or a stream was cancelled under us: re-sync and go on.
+  if (error.code === 'INCOMPLETE' || error.code === 'CANCELLED') return true;
+  return error.retryable;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,235 @@
+/**
+ * The UploadStore contract, run against both stores: idempotent create, chunks verified before
+ * they are kept, duplicates and conflicts, fencing checked at the moment of durability, commit
+ * verified/atomic/idempotent, abort, expiry and the sweeper. Then what only the FS store has:
+ * a restart (a new store on the same directory), crash leftovers, and no client string as a path.
+ */
+
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FsUploadStore, MemoryUploadStore, type UploadStore } from '../../src/index.ts';
+import type { ChunkHeader } from '../../src/upload/index.ts';
+import { UploadSweeper } from '../../src/upload/index.ts';
+import { expectFwError, listFiles, readAllBytes, removeTempDirs, settle, sha256Hex, tempDir } from './helpers.ts';
+
+afterEach(removeTempDirs);
+
+const CHUNK = 1000;
+const bytes = Buffer.from(Array.from({ length: 2500 }, (_, i) => (i * 7) % 251));
+const pieceOf = (i: number): Buffer => bytes.subarray(i * CHUNK, Math.min((i + 1) * CHUNK, bytes.length));
+const header = (i: number, token = 1, data = pieceOf(i)): ChunkHeader => ({ index: i, offset: i * CHUNK, length: data.length, sha256: sha256Hex(data), token });
+async function* feed(...parts: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  for (const p of parts) {
+    await Promise.resolve();
+    yield p;
+  }
+}
+
+interface Clock {
+  t: number;
+}
+
+const stores: [string, (clock: Clock) => Promise<UploadStore>][] = [
+  ['memory', (clock) => Promise.resolve(new MemoryUploadStore({ ttlMs: 10_000, retainMs: 5000, now: () => clock.t }))],
+  ['fs', async (clock) => new FsUploadStore({ dataDir: await tempDir(), ttlMs: 10_000, retainMs: 5000, now: () => clock.t })],
+];
+
+describe.each(stores)('UploadStore contract: %s', (_name, make) => {
+  it('FW-UP-11: create with an idempotency key returns the same upload; other parameters are IDEMPOTENCY_CONFLICT; keys are per owner', async () => {
+    const clock = { t: 1_000_000 };
+    const store = await make(clock);
+    const a = await store.create('alice', { size: 2500, chunkSize: CHUNK, idempotencyKey: 'k1' });
+    const b = await store.create('alice', { size: 2500, chunkSize: CHUNK, idempotencyKey: 'k1' });
+    expect(a.created).toBe(true);
+    expect(b.created).toBe(false);
+    expect(b.info.id).toBe(a.info.id);
+    expect(a.info.id).toMatch(/^[0-9a-f]{32}$/);
+    const other = await settle(store.create('alice', { size: 2501, chunkSize: CHUNK, idempotencyKey: 'k1' }));
+    expectFwError(other.ok ? undefined : other.error, 'IDEMPOTENCY_CONFLICT');
+    const c = await store.create('bob', { size: 2500, chunkSize: CHUNK, idempotencyKey: 'k1' });
+    expect(c.info.id).not.toBe(a.info.id);
+    expect(a.info).toMatchObject({ chunkCount: 3, token: 1, state: 'receiving', expiresAt: 1_010_000, ttlMs: 10_000 });
+  });
+
+  it('FW-UP-14 FW-UP-15 FW-UP-16 FW-UP-17: chunks out of order; duplicate acknowledged without rewrite; conflict; bad checksum and bad length keep nothing', async () => {
+    const store = await make({ t: 0 });
+    const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK });
+    expect(await store.writeChunk(info.id, header(2), feed(pieceOf(2)))).toMatchObject({ duplicate: false });
+    expect(await store.writeChunk(info.id, header(0), feed(pieceOf(0).subarray(0, 10), pieceOf(0).subarray(10)))).toMatchObject({ duplicate: false });
+    expect(await store.writeChunk(info.id, header(0), feed(pieceOf(0)))).toMatchObject({ duplicate: true });
+    const other = Buffer.alloc(CHUNK, 1);
+    const conflict = await settle(store.writeChunk(info.id, header(0, 1, other), feed(other)));
+    expectFwError(conflict.ok ? undefined : conflict.error, 'CHUNK_CONFLICT');
+    const corrupt = Buffer.from(pieceOf(1));
+    corrupt[5]! ^= 1;
+    const bad = await settle(store.writeChunk(info.id, header(1), feed(corrupt)));
+    expectFwError(bad.ok ? undefined : bad.error, 'CHUNK_CHECKSUM');
+    const short = await settle(store.writeChunk(info.id, header(1), feed(pieceOf(1).subarray(1))));
+    expectFwError(short.ok ? undefined : short.error, 'BAD_RANGE');
+    const long = await settle(store.writeChunk(info.id, header(1), feed(pieceOf(1), Buffer.alloc(1))));
+    expectFwError(long.ok ? undefined : long.error, 'BAD_RANGE');
+    const range = await settle(store.writeChunk(info.id, { ...header(1), offset: 5 }, feed(pieceOf(1))));
+    expectFwError(range.ok ? undefined : range.error, 'BAD_RANGE');
+    const beyond = await settle(store.writeChunk(info.id, { ...header(1), index: 3 }, feed(pieceOf(1))));
+    expectFwError(beyond.ok ? undefined : beyond.error, 'BAD_RANGE');
+    const now = await store.get(info.id);
+    expect([...now!.stored.keys()].sort()).toEqual([0, 2]);
+    const early = await settle(store.commit(info.id, { token: 1 }));
+    expectFwError(early.ok ? undefined : early.error, 'INCOMPLETE');
+    await store.writeChunk(info.id, header(1), feed(pieceOf(1)));
+    const object = await store.commit(info.id, { token: 1, sha256: sha256Hex(bytes) });
+    expect(object).toMatchObject({ objectId: info.id, sha256: sha256Hex(bytes), size: 2500 });
+    expect(await readAllBytes((await store.openObject(object.objectId))!)).toEqual(bytes);
+    // FW-UP-25: idempotent commit, whatever token.
+    expect(await store.commit(info.id, { token: 7 })).toEqual(object);
+    const late = await settle(store.writeChunk(info.id, header(1), feed(pieceOf(1))));
+    expectFwError(late.ok ? undefined : late.error, 'LEASE_CONFLICT');
+  });
+
+  it('FW-UP-21: fencing is checked when the chunk becomes durable: a writer fenced mid-chunk keeps nothing', async () => {
+    const store = await make({ t: 0 });
+    const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    async function* slow(): AsyncGenerator<Uint8Array> {
+      yield pieceOf(0).subarray(0, 500);
+      await gate;
+      yield pieceOf(0).subarray(500);
+    }
+    const writing = settle(store.writeChunk(info.id, header(0, 1), slow()));
+    await new Promise((r) => setTimeout(r, 20));
+    const taken = await store.acquire(info.id);
+    expect(taken.token).toBe(2);
+    release();
+    const result = await writing;
+    expectFwError(result.ok ? undefined : result.error, 'LEASE_CONFLICT');
+    expect((await store.get(info.id))!.stored.size).toBe(0);
+    // The new holder writes; the old token stays fenced; commit needs the current token.
+    await store.writeChunk(info.id, header(0, 2), feed(pieceOf(0)));
+    const old = await settle(store.writeChunk(info.id, header(1, 1), feed(pieceOf(1))));
+    expectFwError(old.ok ? undefined : old.error, 'LEASE_CONFLICT');
+    await store.writeChunk(info.id, header(1, 2), feed(pieceOf(1)));
+    await store.writeChunk(info.id, header(2, 2), feed(pieceOf(2)));
+    const oldCommit = await settle(store.commit(info.id, { token: 1 }));
+    expectFwError(oldCommit.ok ? undefined : oldCommit.error, 'LEASE_CONFLICT');
+    expect((await store.commit(info.id, { token: 2 })).sha256).toBe(sha256Hex(bytes));
+  });
+
+  it('FW-UP-26: a wrong whole-object digest is DIGEST_MISMATCH and publishes nothing', async () => {
+    const store = await make({ t: 0 });
+    const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK, sha256: 'a'.repeat(64) });
+    for (const i of [0, 1, 2]) await store.writeChunk(info.id, header(i), feed(pieceOf(i)));
+    const r = await settle(store.commit(info.id, { token: 1 }));
+    expectFwError(r.ok ? undefined : r.error, 'DIGEST_MISMATCH');
+    expect(await store.openObject(info.id)).toBeUndefined();
+    expect((await store.get(info.id))!.state).toBe('receiving');
+  });
+
+  it('FW-UP-27: abort deletes the data; aborting again reports aborted; a committed upload cannot be aborted', async () => {
+    const store = await make({ t: 0 });
+    const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK });
+    await store.writeChunk(info.id, header(0), feed(pieceOf(0)));
+    expect(await store.abort(info.id)).toBe('aborted');
+    expect(await store.abort(info.id)).toBe('aborted');
+    const after = await settle(store.writeChunk(info.id, header(1), feed(pieceOf(1))));
+    expectFwError(after.ok ? undefined : after.error, 'ABORTED');
+    expect((await store.get(info.id))!.stored.size).toBe(0);
+    const done = await store.create('o', { size: 1000, chunkSize: CHUNK });
+    await store.writeChunk(done.info.id, header(0), feed(pieceOf(0)));
+    await store.commit(done.info.id, { token: 1 });
+    expect(await store.abort(done.info.id)).toBe('committed');
+    expect(await store.openObject(done.info.id)).toBeDefined();
+  });
+
+  it('FW-UP-40 FW-UP-41 FW-UP-43: past its TTL an upload is EXPIRED before any sweep; the sweep deletes its data; finished uploads are forgotten after retention', async () => {
+    const clock = { t: 0 };
+    const store = await make(clock);
+    const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK, idempotencyKey: 'x' });
+    await store.writeChunk(info.id, header(0), feed(pieceOf(0)));
+    clock.t = 10_001;
+    expect((await store.get(info.id))!.state).toBe('expired');
+    const w = await settle(store.writeChunk(info.id, header(1), feed(pieceOf(1))));
+    expectFwError(w.ok ? undefined : w.error, 'EXPIRED');
+    const a = await settle(store.acquire(info.id));
+    expectFwError(a.ok ? undefined : a.error, 'EXPIRED');
+    const sweeper = new UploadSweeper(store, 1000);
+    expect(await sweeper.runOnce()).toBe(1);
+    expect((await store.get(info.id))!.state).toBe('expired');
+    expect((await store.get(info.id))!.stored.size).toBe(0);
+    clock.t += 5000;
+    await sweeper.runOnce();
+    expect(await store.get(info.id)).toBeUndefined();
+    // The key went with it: the same key creates a new upload.
+    const again = await store.create('o', { size: 2500, chunkSize: CHUNK, idempotencyKey: 'x' });
+    expect(again.created).toBe(true);
+    await sweeper.stop();
+  });
+
+  it('FW-UP-40: activity extends the expiry, and acquire grants increasing tokens', async () => {
+    const clock = { t: 0 };
+    const store = await make(clock);
+    const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK });
+    clock.t = 9000;
+    const taken = await store.acquire(info.id);
+    expect(taken.token).toBe(2);
+    expect(taken.expiresAt).toBe(19_000);
+    expect((await store.acquire(info.id)).token).toBe(3);
+  });
+});
+
+describe('FsUploadStore specifics', () => {
+  it('FW-UP-31 FW-UP-51: a new store on the same directory (a restarted server) knows the upload, its chunks and its token; temp files are cleaned', async () => {
+    const dataDir = await tempDir();
+    const first = new FsUploadStore({ dataDir });
+    const { info } = await first.create('o', { size: 2500, chunkSize: CHUNK });
+    await first.writeChunk(info.id, header(0), feed(pieceOf(0)));
+    await first.acquire(info.id);
+    // What a crash mid-chunk leaves behind.
+    await writeFile(join(dataDir, 'uploads', info.id, 'tmp', '1.deadbeef'), 'partial');
+    const second = new FsUploadStore({ dataDir });
+    const known = await second.get(info.id);
+    expect(known).toMatchObject({ token: 2, state: 'receiving' });
+    expect([...known!.stored.entries()]).toEqual([[0, sha256Hex(pieceOf(0))]]);
+    expect(await readdir(join(dataDir, 'uploads', info.id, 'tmp'))).toEqual([]);
+    const fenced = await settle(second.writeChunk(info.id, header(1, 1), feed(pieceOf(1))));
+    expectFwError(fenced.ok ? undefined : fenced.error, 'LEASE_CONFLICT');
+    await second.writeChunk(info.id, header(1, 2), feed(pieceOf(1)));
+    await second.writeChunk(info.id, header(2, 2), feed(pieceOf(2)));
+    expect((await second.commit(info.id, { token: 2 })).sha256).toBe(sha256Hex(bytes));
+    const files = await listFiles(dataDir);
+    expect(files).toEqual([`objects/${info.id}`, `uploads/${info.id}/manifest.json`]);
+  });
+
+  it('FW-UP-51: a crash after the object was published but before the commit was recorded is completed at load', async () => {
+    const dataDir = await tempDir();
+    const first = new FsUploadStore({ dataDir });
+    const { info } = await first.create('o', { size: 1000, chunkSize: CHUNK });
+    await first.writeChunk(info.id, header(0), feed(pieceOf(0)));
+    // Simulate: the rename into objects/ happened, then the process died.
+    await writeFile(join(dataDir, 'objects', info.id), pieceOf(0));
+    const second = new FsUploadStore({ dataDir });
+    const known = await second.get(info.id);
+    expect(known?.state).toBe('committed');
+    expect(known?.object?.sha256).toBe(sha256Hex(pieceOf(0)));
+    expect(await second.commit(info.id, { token: 1 })).toEqual(known?.object);
+  });
+
+  it('FW-UP-50: ids that are not ours never reach the file system', async () => {
+    const dataDir = await tempDir();
+    await mkdir(join(dataDir, 'uploads', 'x'), { recursive: true });
+    const store = new FsUploadStore({ dataDir });
+    for (const id of ['../../etc/passwd', '..', 'x', `${'a'.repeat(31)}/`, 'A'.repeat(32), `${'0'.repeat(32)}\u0000`]) {
+      expect(await store.get(id)).toBeUndefined();
+      const r = await settle(store.commit(id, { token: 1 }));
+      expectFwError(r.ok ? undefined : r.error, 'UPLOAD_NOT_FOUND');
+      expect(await store.openObject(id)).toBeUndefined();
+    }
+    // Idempotency keys are hashed, never used as names.
+    const { info } = await store.create('o', { size: 1, chunkSize: 1, idempotencyKey: '../../../../tmp/evil' });
+    const keys = await readdir(join(dataDir, 'keys'));
+    expect(keys).toEqual([createHash('sha256').update('o').update('\u0000').update('../../../../tmp/evil').digest('hex')]);
+    expect(info.id).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
