@@ -1,0 +1,187 @@
+/**
+ * The server side of the event-stream profile (spec/EVENTS.md §12): a StreamService claiming the
+ * `events.subscribe` kind, a registry of producers by name, and of live instances by (name, key).
+ *
+ *   const events = new EventService();
+ *   events.handle('tokens', async function* ({ params, signal }) { yield { type: 'token', data: 'hi' }; });
+ *   createServer({ services: [events] });
+ */
+
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { FramewireError, isFramewireError } from '../errors.ts';
+import { systemClock, type Clock, type Session, type Stream } from '../session/index.ts';
+import { EventInstance } from './instance.ts';
+import { parseSubscribe, SUBSCRIBE_KIND, validateName } from './protocol.ts';
+import { newCounters, type EventCounters, type HandleOptions, type Producer } from './producer.ts';
+import { defaultReplayLimits, memoryReplayStore, validateReplayLimits, type ReplayLimits, type ReplayStore } from './replay-log.ts';
+
+export interface EventServiceOptions {
+  /** Defaults for every `handle()` (FW-EV-70). */
+  readonly replay?: Partial<ReplayLimits>;
+  readonly graceMs?: number;
+  readonly heartbeatMs?: number;
+  readonly ackMs?: number;
+  /** Live instances across all names; a new subscription beyond it fails with LIMIT_EXCEEDED. */
+  readonly maxInstances?: number;
+  readonly store?: ReplayStore;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+}
+
+export const eventDefaults = {
+  graceMs: 30_000,
+  heartbeatMs: 15_000,
+  ackMs: 50,
+  maxInstances: 10_000,
+} as const;
+
+interface Registration {
+  readonly producer: Producer;
+  readonly resumable: boolean;
+  readonly replay: ReplayLimits;
+  readonly graceMs: number;
+  readonly heartbeatMs: number;
+  readonly ackMs: number;
+  readonly store: ReplayStore;
+  readonly options: HandleOptions;
+}
+
+export class EventService {
+  readonly kinds: readonly string[] = [SUBSCRIBE_KIND];
+  /** Counters summed over every instance, past and present. */
+  readonly counters: EventCounters = newCounters();
+  readonly #o: EventServiceOptions;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #producers = new Map<string, Registration>();
+  readonly #instances = new Map<string, EventInstance>();
+  #closed = false;
+
+  constructor(options: EventServiceOptions = {}) {
+    this.#o = options;
+    this.#log = (options.logger ?? pino({ level: 'silent' })).child({ service: 'events' });
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** Registers a producer for a stream name (server API), or — as a StreamService — serves one subscription stream. */
+  handle(name: string, producer: Producer, options?: HandleOptions): this;
+  handle(stream: Stream, session: Session): void;
+  handle(a: string | Stream, b: Producer | Session, options: HandleOptions = {}): this | undefined {
+    if (typeof a === 'string') {
+      this.#register(a, b as Producer, options);
+      return this;
+    }
+    this.#subscribe(a, b as Session);
+    return undefined;
+  }
+
+  /** Live instances (for tests and metrics). */
+  get size(): number {
+    return this.#instances.size;
+  }
+
+  instance(name: string, key: string): EventInstance | undefined {
+    return this.#instances.get(instanceId(name, key));
+  }
+
+  /** Cancels one instance from the server side: its producer stops, its subscriber gets CANCEL. */
+  cancel(name: string, key: string, reason?: string): boolean {
+    const instance = this.instance(name, key);
+    if (instance === undefined) return false;
+    instance.cancel(reason);
+    return true;
+  }
+
+  /** Stops every producer and drops every instance (the server calls it on close). */
+  close(): void {
+    this.#closed = true;
+    for (const instance of [...this.#instances.values()]) instance.dispose(new FramewireError('CLOSED', 'the event service is closing'));
+  }
+
+  #register(name: string, producer: Producer, options: HandleOptions): void {
+    validateName(name);
+    if (this.#producers.has(name)) throw new Error(`events: a producer is already registered for "${name}"`);
+    const o = this.#o;
+    const replay = validateReplayLimits({ ...defaultReplayLimits, ...o.replay, ...options.replay });
+    const graceMs = options.graceMs ?? o.graceMs ?? eventDefaults.graceMs;
+    const heartbeatMs = options.heartbeatMs ?? o.heartbeatMs ?? eventDefaults.heartbeatMs;
+    const ackMs = options.ackMs ?? o.ackMs ?? eventDefaults.ackMs;
+    for (const [k, v] of Object.entries({ graceMs, heartbeatMs, ackMs })) {
+      if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`events: ${k} must be an integer >= 0, got ${v}`);
+    }
+    this.#producers.set(name, { producer, resumable: options.resumable ?? true, replay, graceMs, heartbeatMs, ackMs, store: options.store ?? o.store ?? memoryReplayStore, options });
+  }
+
+  #subscribe(stream: Stream, session: Session): void {
+    let request;
+    try {
+      request = parseSubscribe(stream.target, stream.meta);
+    } catch (error) {
+      const e = isFramewireError(error) ? error : new FramewireError('MALFORMED_PAYLOAD', String(error));
+      stream.fail(e.code, e.message);
+      return;
+    }
+    const { name, after, params } = request;
+    const reg = this.#producers.get(name);
+    if (reg === undefined) {
+      stream.fail('NOT_FOUND', `no event stream named "${name}"`, { details: { name } });
+      return;
+    }
+    if (this.#closed) {
+      stream.fail('REFUSED_STREAM', 'the event service is closing', { details: { processed: 'no' } });
+      return;
+    }
+    const key = request.key ?? randomUUID();
+    const log = session.log.child({ request: key });
+    const existing = this.#instances.get(instanceId(name, key));
+    if (existing !== undefined) {
+      if (!existing.resumable) {
+        log.info('attach refused: the event stream is not resumable');
+        stream.fail('NOT_RESUMABLE', `event stream "${name}" cannot be resumed or attached twice`, { details: { key } });
+        return;
+      }
+      existing.attach(stream, after ?? 0, log);
+      return;
+    }
+    if (after !== undefined) {
+      // Unknown key on resume: never existed, expired after the grace period, or the server
+      // restarted. Nothing about its ids is known: the client must start over (FW-EV-26).
+      log.info({ after }, 'resume of an unknown instance');
+      stream.fail('NOT_FOUND', `no event stream instance "${key}" of "${name}" (expired, ended, or the server restarted)`, { details: { name, key, reason: 'unknown_key' } });
+      return;
+    }
+    const maxInstances = this.#o.maxInstances ?? eventDefaults.maxInstances;
+    if (this.#instances.size >= maxInstances) {
+      stream.fail('LIMIT_EXCEEDED', `more than ${maxInstances} event stream instances`, { retryAfterMs: 1000 });
+      return;
+    }
+    const instance = new EventInstance({
+      name,
+      key,
+      params,
+      resumable: reg.resumable,
+      graceMs: reg.resumable ? reg.graceMs : 0,
+      heartbeatMs: reg.heartbeatMs,
+      ackEvery: Math.max(1, Math.floor(reg.replay.maxEvents / 4)),
+      ackMs: reg.ackMs,
+      coalesce: reg.options.coalesce,
+      log: reg.store.create(name, key, reg.replay),
+      clock: this.#clock,
+      logger: this.#log.child({ events: name, request: key }),
+      totals: this.counters,
+      onDispose: (i) => {
+        if (this.#instances.get(instanceId(i.name, i.key)) === i) this.#instances.delete(instanceId(i.name, i.key));
+      },
+    });
+    this.#instances.set(instanceId(name, key), instance);
+    log.debug({ events: name }, 'event stream instance started');
+    instance.attach(stream, 0, log);
+    instance.start(reg.producer);
+  }
+}
+
+function instanceId(name: string, key: string): string {
+  return `${name}\u0000${key}`;
+}

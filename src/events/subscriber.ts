@@ -1,0 +1,455 @@
+/**
+ * The client side of the event-stream profile (spec/EVENTS.md §12.9): a subscription that
+ * delivers each event to the application exactly once, in id order, across reconnects.
+ *
+ * It remembers the last id it handed to the application (the cursor), acknowledges it to the
+ * server, and when the connection is lost or goes silent it reconnects with backoff through the
+ * injected `connect` and resumes after the cursor. The end is exactly one outcome: done (with the
+ * producer's summary), failed (a coded error) or cancelled. L3: no sockets here; the L5 wrapper
+ * (src/events-client.ts) injects a `connect()` of framewire connections.
+ */
+
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { pino } from 'pino';
+import { FramewireError, isFramewireError } from '../errors.ts';
+import type { OpenOptions, Stream, StreamOutcome } from '../session/index.ts';
+import type { ControlMap } from '../wire/index.ts';
+import { decodeServerMessage, encodeAck, subscribeMeta, SUBSCRIBE_KIND, validateKey, validateName, type StartMessage } from './protocol.ts';
+
+/** What the subscriber needs from a connection. */
+export interface SubscriberConnection {
+  open(options: OpenOptions): Stream;
+  /** False once the connection failed, closed, or is going away (GOAWAY). */
+  readonly isOpen: boolean;
+  /** The subscriber is done with it (a shared connection may treat this as a release). */
+  close(): void;
+}
+
+export type ConnectFn = (signal: AbortSignal) => Promise<SubscriberConnection>;
+
+export interface ReconnectOptions {
+  /** Delay before the second attempt; doubles per attempt (the first retry is immediate). Default 50. */
+  readonly initialDelayMs?: number;
+  /** Default 2000. */
+  readonly maxDelayMs?: number;
+  /** Consecutive attempts without a `start` before giving up. Default 10. */
+  readonly maxAttempts?: number;
+}
+
+export interface SubscribeOptions {
+  /** Resume a known instance after this id (a cursor the application saved). */
+  readonly from?: { readonly key: string; readonly after: number };
+  /** Key (request id) for a new instance; default: a random UUID chosen here, so a retry before `start` is safe. */
+  readonly key?: string;
+  readonly params?: ControlMap;
+  readonly signal?: AbortSignal;
+  /** false: no automatic reconnect; a lost connection fails the subscription. */
+  readonly reconnect?: ReconnectOptions | false;
+  /** Silence (nothing received, nothing unread) after which the server is declared gone. Default max(3 x hb_ms, hb_ms + 1 s); 45 s before `start`. */
+  readonly heartbeatTimeoutMs?: number;
+  readonly logger?: Logger;
+}
+
+export interface DeliveredEvent {
+  readonly id: number;
+  readonly type: string;
+  /** Bytes (Uint8Array) or the MessagePack value the producer emitted. */
+  readonly data: unknown;
+}
+
+export type EventOutcome =
+  | { readonly status: 'done'; readonly summary: ControlMap | undefined }
+  | { readonly status: 'failed'; readonly error: FramewireError }
+  | { readonly status: 'cancelled'; readonly error: FramewireError };
+
+export interface SubscriberStats {
+  /** Events handed to the application. */
+  delivered: number;
+  /** Events received again (id at or below the cursor) and dropped. */
+  duplicates: number;
+  /** Successful re-attachments after a loss. */
+  reconnects: number;
+}
+
+interface Attachment {
+  readonly conn: SubscriberConnection;
+  readonly stream: Stream;
+  readonly it: AsyncIterator<Uint8Array>;
+  start: StartMessage | undefined;
+  lastRx: number;
+  ackedSent: number;
+  timedOut: boolean;
+  liveness: NodeJS.Timeout | undefined;
+  handled: boolean;
+}
+
+export class Subscription implements AsyncIterable<DeliveredEvent> {
+  readonly name: string;
+  /** Resolves once with how the subscription ended; never rejects. */
+  readonly outcome: Promise<EventOutcome>;
+  readonly stats: SubscriberStats = { delivered: 0, duplicates: 0, reconnects: 0 };
+
+  readonly #connect: ConnectFn;
+  readonly #o: SubscribeOptions;
+  readonly #log: Logger;
+  readonly #abort = new AbortController();
+  #key: string;
+  #after: number;
+  /** A `start` was received (or `from` given): reattach with `after`. */
+  #started: boolean;
+  #conn: SubscriberConnection | undefined;
+  #att: Attachment | undefined;
+  #attaching: Promise<Attachment | undefined> | undefined;
+  #attempts = 0;
+  #lostAt: number | undefined;
+  #lossCause: FramewireError | undefined;
+  /** Why the current loss episode began (kept while reconnect attempts fail for other reasons). */
+  #firstLossCause: FramewireError | undefined;
+  /** The server's grace period, from `start`: resuming later than this is futile. */
+  #graceMs: number | undefined;
+  #final: EventOutcome | undefined;
+  #resolve!: (o: EventOutcome) => void;
+  #ackTimer: NodeJS.Timeout | undefined;
+  #iterating = false;
+
+  constructor(connect: ConnectFn, name: string, options: SubscribeOptions = {}) {
+    this.name = validateName(name);
+    this.#connect = connect;
+    this.#o = options;
+    this.#key = validateKey(options.from?.key ?? options.key ?? randomUUID());
+    this.#after = options.from?.after ?? 0;
+    if (!Number.isSafeInteger(this.#after) || this.#after < 0) throw new RangeError(`from.after must be an unsigned integer, got ${this.#after}`);
+    this.#started = options.from !== undefined;
+    this.#log = (options.logger ?? pino({ level: 'silent' })).child({ events: name, request: this.#key });
+    this.outcome = new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
+    const signal = options.signal;
+    if (signal !== undefined) {
+      if (signal.aborted) queueMicrotask(() => { this.cancel('aborted by the application'); });
+      else signal.addEventListener('abort', () => { this.cancel('aborted by the application'); }, { once: true });
+    }
+    void this.#attach();
+  }
+
+  get key(): string {
+    return this.#key;
+  }
+
+  /** The resume point: everything up to `after` was delivered to the application. */
+  get cursor(): { readonly key: string; readonly after: number } {
+    return { key: this.#key, after: this.#after };
+  }
+
+  /** The stream on the wire right now (for tests and diagnostics). */
+  get stream(): Stream | undefined {
+    return this.#att?.stream;
+  }
+
+  /** Cancels: the server's producer stops (FW-EV-14); the outcome is 'cancelled'. */
+  cancel(reason = 'cancelled by the subscriber'): void {
+    if (this.#final !== undefined) return;
+    const att = this.#att;
+    this.#settle({ status: 'cancelled', error: new FramewireError('CANCELLED', reason) });
+    if (att !== undefined && !att.stream.ended) att.stream.cancel(reason);
+    this.#closeConnection();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<DeliveredEvent> {
+    if (this.#iterating) throw new Error('a subscription can be iterated once');
+    this.#iterating = true;
+    return {
+      next: () => this.#next(),
+      return: () => {
+        this.cancel('the application stopped iterating');
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    };
+  }
+
+  async #next(): Promise<IteratorResult<DeliveredEvent>> {
+    for (;;) {
+      const final = this.#final;
+      if (final !== undefined) {
+        if (final.status === 'done') return { done: true, value: undefined };
+        throw final.error;
+      }
+      const att = this.#att ?? (await this.#attach());
+      if (att === undefined) continue;
+      let r: IteratorResult<Uint8Array>;
+      try {
+        r = await att.it.next();
+      } catch {
+        this.#onEnd(att, await att.stream.outcome);
+        continue;
+      }
+      if (att !== this.#att) continue;
+      att.lastRx = performance.now();
+      if (r.done === true) {
+        // The session ends the iterator quietly when the connection dies after the server's DONE
+        // arrived but before every message was read, dropping the unread ones: only a stream
+        // still open on our side really ended with DONE.
+        if (att.stream.ended) this.#onEnd(att, await att.stream.outcome);
+        else this.#onServerDone(att);
+        continue;
+      }
+      const event = this.#onMessage(att, r.value);
+      if (event !== undefined) return { done: false, value: event };
+    }
+  }
+
+  #onMessage(att: Attachment, bytes: Uint8Array): DeliveredEvent | undefined {
+    let msg;
+    try {
+      msg = decodeServerMessage(bytes);
+    } catch (error) {
+      this.#violation(att, error as FramewireError);
+      return undefined;
+    }
+    switch (msg.t) {
+      case 'hb':
+        return undefined;
+      case 'start':
+        if (att.start !== undefined || msg.next !== this.#after + 1 || msg.key !== this.#key) {
+          this.#violation(att, new FramewireError('PROTOCOL_ERROR', `unexpected start (key ${msg.key}, next ${msg.next}) for key ${this.#key} after ${this.#after}`));
+          return undefined;
+        }
+        att.start = msg;
+        this.#started = true;
+        this.#attempts = 0;
+        this.#lostAt = undefined;
+        this.#lossCause = undefined;
+        this.#firstLossCause = undefined;
+        return undefined;
+      case 'ev': {
+        if (att.start === undefined) {
+          this.#violation(att, new FramewireError('PROTOCOL_ERROR', 'event before start'));
+          return undefined;
+        }
+        if (msg.id <= this.#after) {
+          // Idempotency: the event id; a repeat is dropped, never delivered twice (FW-EV-12).
+          this.stats.duplicates++;
+          return undefined;
+        }
+        if (msg.id !== this.#after + 1) {
+          // Never skip silently (FW-EV-12).
+          this.#violation(att, new FramewireError('PROTOCOL_ERROR', `event id ${msg.id} after ${this.#after}: ids must increase by 1`));
+          return undefined;
+        }
+        this.#after = msg.id;
+        this.stats.delivered++;
+        this.#maybeAck(att);
+        return { id: msg.id, type: msg.type, data: msg.data };
+      }
+    }
+  }
+
+  #violation(att: Attachment, error: FramewireError): void {
+    att.handled = true;
+    this.#log.warn({ code: error.code, err: error.message }, 'server broke the event-stream profile');
+    att.stream.fail(error.code, error.message);
+    this.#settle({ status: 'failed', error });
+    this.#closeConnection();
+  }
+
+  #maybeAck(att: Attachment): void {
+    const start = att.start;
+    if (start === undefined || this.#after <= att.ackedSent) return;
+    if (this.#after - att.ackedSent >= start.ackEvery) {
+      this.#sendAck(att);
+      return;
+    }
+    this.#ackTimer ??= setTimeout(() => {
+      this.#ackTimer = undefined;
+      if (this.#att !== undefined) this.#sendAck(this.#att);
+    }, start.ackMs);
+  }
+
+  #sendAck(att: Attachment): void {
+    if (this.#after <= att.ackedSent || att.stream.ended) return;
+    att.ackedSent = this.#after;
+    try {
+      att.stream.write(encodeAck(this.#after)).catch(() => undefined);
+    } catch {
+      // The stream ended: the resume's `after` carries the same information (FW-EV-31).
+    }
+  }
+
+  #onServerDone(att: Attachment): void {
+    const summary = att.stream.trailer;
+    this.#settle({ status: 'done', summary });
+    // Our DONE confirms the end to the server, which can then drop the instance (FW-EV-30).
+    att.stream.end().then(
+      () => { this.#closeConnection(); },
+      () => { this.#closeConnection(); },
+    );
+  }
+
+  /** The stream ended unsuccessfully: a coded end from the server, or a loss to recover from. */
+  #onEnd(att: Attachment, outcome: StreamOutcome): void {
+    if (att.handled) return;
+    att.handled = true;
+    if (att.liveness !== undefined) clearInterval(att.liveness);
+    if (this.#att === att) this.#att = undefined;
+    if (this.#final !== undefined || outcome.status === 'completed') return;
+    const error = outcome.error;
+    const lost = att.timedOut || !att.conn.isOpen || !error.remote || error.code === 'REFUSED_STREAM';
+    if (!lost) {
+      this.#log.info({ code: error.code, err: error.message }, 'event stream ended by the server');
+      this.#settle(outcome.status === 'cancelled' ? { status: 'cancelled', error } : { status: 'failed', error });
+      this.#closeConnection();
+      return;
+    }
+    const cause = att.timedOut ? new FramewireError('TIMEOUT', `no event or heartbeat from the server for ${this.#timeoutMs(att)} ms`) : error;
+    if (att.start?.resumable === false) {
+      this.#settle({ status: 'failed', error: new FramewireError(cause.code, `${cause.message} (the event stream is not resumable)`, { cause, details: { key: this.#key, after: this.#after, resumable: false } }) });
+      this.#closeConnection();
+      return;
+    }
+    this.#log.info({ code: cause.code, after: this.#after }, 'event stream lost; resuming');
+    this.#lossCause = cause;
+    this.#firstLossCause ??= cause;
+    this.#lostAt ??= performance.now();
+    this.#graceMs = att.start?.graceMs ?? this.#graceMs;
+    // Reconnect now, whether or not the application is reading.
+    void this.#attach();
+  }
+
+  #timeoutMs(att: Attachment): number {
+    if (this.#o.heartbeatTimeoutMs !== undefined) return this.#o.heartbeatTimeoutMs;
+    const hb = att.start?.hbMs;
+    if (hb === undefined) return 45_000;
+    return hb === 0 ? 0 : Math.max(3 * hb, hb + 1000);
+  }
+
+  #attach(): Promise<Attachment | undefined> {
+    this.#attaching ??= this.#doAttach().finally(() => {
+      this.#attaching = undefined;
+    });
+    return this.#attaching;
+  }
+
+  async #doAttach(): Promise<Attachment | undefined> {
+    const r = this.#o.reconnect;
+    const maxAttempts = r === false ? 1 : (r?.maxAttempts ?? 10);
+    const initial = r === false ? 0 : (r?.initialDelayMs ?? 50);
+    const maxDelay = r === false ? 0 : (r?.maxDelayMs ?? 2000);
+    for (;;) {
+      if (this.#final !== undefined) return undefined;
+      if (this.#att !== undefined) return this.#att;
+      if (this.#lossCause !== undefined) {
+        const since = performance.now() - (this.#lostAt ?? performance.now());
+        if (r === false || this.#attempts >= maxAttempts || (this.#graceMs !== undefined && since > this.#graceMs)) {
+          // The code says why the stream was lost (TIMEOUT for a silent server), the message what the last attempt met.
+          const first = this.#firstLossCause ?? this.#lossCause;
+          const last = this.#lossCause;
+          const tail = last === first ? first.message : `${first.message}; last attempt: ${last.message}`;
+          this.#settle({ status: 'failed', error: new FramewireError(first.code, `event stream lost after ${this.#attempts} attempt(s) in ${Math.round(since)} ms: ${tail}`, { cause: last, details: { key: this.#key, after: this.#after } }) });
+          this.#closeConnection();
+          return undefined;
+        }
+        if (this.#attempts > 0) await sleep(Math.min(maxDelay, initial * 2 ** (this.#attempts - 1)) * (0.5 + Math.random() / 2), this.#abort.signal);
+        if (this.#isFinal()) return undefined;
+      }
+      this.#attempts++;
+      try {
+        if (this.#conn?.isOpen !== true) {
+          this.#conn?.close();
+          this.#conn = undefined;
+          this.#conn = await this.#connectOnce();
+          if (this.#isFinal()) {
+            this.#closeConnection();
+            return undefined;
+          }
+        }
+        const conn = this.#conn;
+        const stream = conn.open({ kind: SUBSCRIBE_KIND, target: this.name, meta: subscribeMeta(this.#key, this.#started ? this.#after : undefined, this.#o.params) });
+        const att: Attachment = { conn, stream, it: stream[Symbol.asyncIterator](), start: undefined, lastRx: performance.now(), ackedSent: this.#after, timedOut: false, liveness: undefined, handled: false };
+        if (this.#lossCause !== undefined) this.stats.reconnects++;
+        this.#att = att;
+        this.#watch(att);
+        return att;
+      } catch (error) {
+        this.#lossCause = isFramewireError(error) ? error : new FramewireError('CONNECTION_LOST', String(error), { cause: error });
+        this.#lostAt ??= performance.now();
+      }
+    }
+  }
+
+  /** One connect, abortable by cancel() while it runs; the connection it returns outlives the signal. */
+  async #connectOnce(): Promise<SubscriberConnection> {
+    const ac = new AbortController();
+    const onAbort = (): void => {
+      ac.abort();
+    };
+    this.#abort.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.#connect(ac.signal);
+    } finally {
+      this.#abort.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Outcome and liveness of one attachment (FW-EV-41). */
+  #watch(att: Attachment): void {
+    void att.stream.outcome.then((o) => {
+      this.#onEnd(att, o);
+    });
+    const check = (): void => {
+      const timeout = this.#timeoutMs(att);
+      if (timeout === 0 || att.stream.ended || att.stream.bufferedBytes > 0) return;
+      if (performance.now() - att.lastRx < timeout) return;
+      att.timedOut = true;
+      this.#log.info({ timeoutMs: timeout }, 'server silent: heartbeat timeout');
+      att.stream.cancel('heartbeat timeout');
+      // The connection carried nothing for that long: presume it dead.
+      if (this.#conn === att.conn) this.#conn = undefined;
+      att.conn.close();
+    };
+    att.liveness = setInterval(check, Math.max(10, Math.floor(Math.min(this.#timeoutMs(att) || 1000, 4000) / 4)));
+    att.liveness.unref();
+  }
+
+  #isFinal(): boolean {
+    return this.#final !== undefined;
+  }
+
+  #settle(outcome: EventOutcome): void {
+    if (this.#final !== undefined) return;
+    this.#final = outcome;
+    if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
+    const att = this.#att;
+    if (att?.liveness !== undefined) clearInterval(att.liveness);
+    this.#abort.abort();
+    this.#log.debug({ status: outcome.status, after: this.#after }, 'subscription ended');
+    this.#resolve(outcome);
+  }
+
+  #closeConnection(): void {
+    const conn = this.#conn;
+    this.#conn = undefined;
+    conn?.close();
+  }
+}
+
+/** Subscribes through an injected connect function (L3). */
+export function subscribeWith(connect: ConnectFn, name: string, options: SubscribeOptions = {}): Subscription {
+  return new Subscription(connect, name, options);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,203 @@
+/**
+ * Resume over real TCP loopback with real faults (spec/EVENTS.md §12.5, §12.9): connections cut at
+ * random event positions, resumed with no duplicate and no gap; resume beyond retention; server
+ * restart; a non-resumable stream.
+ */
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { EventService, type ProducerContext } from '../../src/index.ts';
+import { abortableSleep, collect, expectFwError, FaultProxy, Harness, prng, sub, waitFor, within } from './helpers.ts';
+
+const h = new Harness();
+const proxies: FaultProxy[] = [];
+afterEach(async () => {
+  for (const p of proxies.splice(0)) await p.close();
+  await h.cleanup();
+});
+
+async function proxied(port: number): Promise<{ proxy: FaultProxy; port: number }> {
+  const proxy = new FaultProxy(port);
+  proxies.push(proxy);
+  return { proxy, port: await proxy.listen() };
+}
+
+/** Emits `count` events whose data is derived from the id, pausing now and then so cuts land mid-stream. */
+function counter(count: number) {
+  return async function* ({ signal, params }: ProducerContext) {
+    const pauseEvery = typeof params['pauseEvery'] === 'number' ? params['pauseEvery'] : 25;
+    for (let i = 1; i <= count; i++) {
+      yield { type: i % 7 === 0 ? 'tick7' : 'tick', data: { n: i, pad: 'x'.repeat(i % 50) } };
+      if (i % pauseEvery === 0) await abortableSleep(1, signal);
+    }
+    return { count };
+  };
+}
+
+describe('events: resume', () => {
+  it('FW-EV-10 FW-EV-11 FW-EV-30: a subscription delivers ids 1..N in order with their data, ends done with the summary, and the instance is dropped on confirmation', async () => {
+    const events = new EventService();
+    events.handle('count', counter(200));
+    const { port } = await h.server({ services: [events] });
+    const s = sub(port, 'count');
+    const got = await within(collect(s), 10_000, 'collect');
+    expect(got.map((e) => e.id)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(got.every((e) => (e.data as { n: number }).n === e.id)).toBe(true);
+    expect(got[6]!.type).toBe('tick7');
+    expect(await s.outcome).toEqual({ status: 'done', summary: { count: 200 } });
+    await waitFor(() => events.size === 0, 5000, 'instance dropped after the confirmed end');
+    expect(events.counters.delivered).toBe(200);
+    expect(events.counters.replayed).toBe(0);
+  });
+
+  it('FW-EV-12 FW-EV-24 FW-EV-31 FW-EV-90: 20 seeds, connections cut at random event positions, resume with no duplicate and no gap', async () => {
+    const N = 300;
+    const events = new EventService({ replay: { maxEvents: 64 }, graceMs: 1000 });
+    events.handle('count', counter(N));
+    const { port: serverPort } = await h.server({ services: [events] });
+    const started = performance.now();
+    const results = await within(
+      Promise.all(
+        Array.from({ length: 20 }, async (_, seed) => {
+          const rnd = prng(0xc0ffee + seed);
+          const { proxy, port } = await proxied(serverPort);
+          const cuts = new Set(Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => 1 + Math.floor(rnd() * (N - 1))));
+          const s = sub(port, 'count', { params: { pauseEvery: 5 + Math.floor(rnd() * 40) } });
+          const got = await collect(s, (e) => {
+            if (cuts.has(e.id)) proxy.cut();
+          });
+          return { seed, got, outcome: await s.outcome, stats: s.stats, accepted: proxy.accepted };
+        }),
+      ),
+      30_000,
+      'cut and resume',
+    );
+    for (const r of results) {
+      expect(r.outcome, `seed ${r.seed}`).toEqual({ status: 'done', summary: { count: N } });
+      // No duplicate, no gap: exactly 1..N, each with its own data.
+      expect(r.got.map((e) => e.id), `seed ${r.seed}`).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+      expect(r.got.every((e) => (e.data as { n: number }).n === e.id)).toBe(true);
+      expect(r.stats.duplicates).toBe(0);
+    }
+    // A cut can be harmless (everything up to DONE was already read when the socket died), so
+    // resumes are counted over all seeds rather than demanded per seed.
+    const reconnects = results.reduce((n, r) => n + r.stats.reconnects, 0);
+    expect(reconnects).toBeGreaterThanOrEqual(10);
+    expect(results.reduce((n, r) => n + r.accepted, 0)).toBeGreaterThanOrEqual(20 + 10);
+    console.log(`[events] 20 seeds x ${N} events, ${reconnects} resumes, ${events.counters.replayed} events replayed, in ${Math.round(performance.now() - started)} ms`);
+    await waitFor(() => events.size === 0, 5000, 'all instances dropped');
+  });
+
+  it('FW-EV-23 FW-EV-24: resuming beyond retention fails with RESUME_GAP naming the earliest retained id; a resume inside it replays exactly the rest', async () => {
+    const events = new EventService({ replay: { maxEvents: 20 } });
+    let release!: () => void;
+    const hold = new Promise<void>((r) => (release = r));
+    events.handle('hundred', async ({ emit }) => {
+      for (let i = 1; i <= 100; i++) await emit('n', i);
+      await hold;
+      return { done: true };
+    });
+    const { port } = await h.server({ services: [events] });
+    const first = sub(port, 'hundred');
+    const seen: number[] = [];
+    const reading = collect(first, (e) => {
+      seen.push(e.id);
+    });
+    await within(waitFor(() => seen.length === 100 && events.instance('hundred', first.key)?.retained.ackedId === 100, 5000, 'all acked'), 6000, 'first');
+    const retained = events.instance('hundred', first.key)!.retained;
+    expect(retained).toMatchObject({ events: 20, firstId: 81, lastId: 100 });
+
+    const gap = sub(port, 'hundred', { from: { key: first.key, after: 50 } });
+    const gapOutcome = await within(gap.outcome, 5000, 'gap outcome');
+    expect(gapOutcome.status).toBe('failed');
+    const e = expectFwError(gapOutcome.status === 'failed' ? gapOutcome.error : undefined, 'RESUME_GAP');
+    expect(e.remote).toBe(true);
+    expect(e.details).toMatchObject({ key: first.key, earliest: 81, last: 100 });
+
+    // The client decides: accept the gap and resume from the earliest retained id.
+    const resumed = sub(port, 'hundred', { from: { key: first.key, after: 80 } });
+    const rest: number[] = [];
+    const resumedReading = collect(resumed, (ev) => {
+      rest.push(ev.id);
+      if (ev.id === 100) release();
+    });
+    await within(resumedReading, 5000, 'resumed');
+    expect(rest).toEqual(Array.from({ length: 20 }, (_, i) => 81 + i));
+    expect(await resumed.outcome).toEqual({ status: 'done', summary: { done: true } });
+    // The first subscriber was superseded by the resume (last attach wins, FW-EV-27).
+    await within(reading, 5000, 'first ends');
+    expect((await first.outcome).status).toBe('cancelled');
+  });
+
+  it('FW-EV-26: server restart — the new server does not know the key: NOT_FOUND (reason unknown_key), not a hang', async () => {
+    const make = () => {
+      const events = new EventService();
+      events.handle('forever', async function* ({ signal }) {
+        for (let i = 0; ; i++) {
+          yield { type: 'n', data: i };
+          await abortableSleep(2, signal);
+        }
+      });
+      return events;
+    };
+    const a = await h.server({ services: [make()] });
+    const { proxy, port } = await proxied(a.port);
+    const s = sub(port, 'forever');
+    const got = collect(s, async (ev) => {
+      if (ev.id === 10) {
+        // Crash: connections die, the process's state is gone; a new server takes the address.
+        for (const c of a.server.connections) c.destroy();
+        await a.server.close({ deadlineMs: 10 });
+        const b = await h.server({ services: [make()] });
+        proxy.targetPort = b.port;
+        proxy.cut();
+      }
+    });
+    const outcome = await within(s.outcome, 10_000, 'outcome after restart');
+    expect((await got).length).toBeGreaterThanOrEqual(10);
+    expect(outcome.status).toBe('failed');
+    const e = expectFwError(outcome.status === 'failed' ? outcome.error : undefined, 'NOT_FOUND');
+    expect(e.details).toMatchObject({ key: s.key, reason: 'unknown_key' });
+  });
+
+  it('FW-EV-25: a non-resumable stream refuses a resume with NOT_RESUMABLE; losing its subscriber stops the producer at once', async () => {
+    const events = new EventService({ graceMs: 60_000 });
+    let stopped = false;
+    events.handle(
+      'live',
+      async function* ({ signal }) {
+        try {
+          for (let i = 0; ; i++) {
+            yield { type: 'n', data: i };
+            await abortableSleep(5, signal);
+          }
+        } finally {
+          stopped = true;
+        }
+      },
+      { resumable: false },
+    );
+    const { port: serverPort } = await h.server({ services: [events] });
+    const { proxy, port } = await proxied(serverPort);
+    const s = sub(port, 'live');
+    const got = collect(s, (ev) => {
+      if (ev.id === 3) proxy.cut();
+    });
+    const outcome = await within(s.outcome, 5000, 'outcome');
+    await got;
+    expect(outcome.status).toBe('failed');
+    expect(outcome.status === 'failed' ? outcome.error.details : undefined).toMatchObject({ resumable: false });
+    await waitFor(() => stopped && events.size === 0, 5000, 'producer stopped without waiting for the grace period');
+
+    const again = sub(serverPort, 'live', { key: 'fixed-key' });
+    const seen: number[] = [];
+    const reading = collect(again, (ev) => {
+      seen.push(ev.id);
+    });
+    await waitFor(() => seen.length >= 2, 5000, 'second subscription runs');
+    const resume = sub(serverPort, 'live', { from: { key: 'fixed-key', after: 1 } });
+    const r = await within(resume.outcome, 5000, 'resume outcome');
+    expectFwError(r.status === 'failed' ? r.error : undefined, 'NOT_RESUMABLE');
+    again.cancel();
+    await reading;
+  });
+});
