@@ -1,0 +1,230 @@
+/** §8.5 Heartbeat and idle timeout, §8.6 GOAWAY, §8.7 Connection errors, §9 error-code rules. */
+
+import { ErrorCodes } from '../../errors.ts';
+import { FrameType, PingFlags } from '../../wire/index.ts';
+import { expectAccepted, expectConnectionError, pingAnswered } from '../expect.ts';
+import { describeCode } from '../raw-peer.ts';
+import { outcome } from '../types.ts';
+import { connectionErrorAfter, pattern, pingBytes, sleep, type Case } from './helpers.ts';
+
+const HB = '8.5 Heartbeat and idle timeout';
+const GA = '8.6 GOAWAY';
+const CE = '8.7 Connection errors and loss';
+
+export const cases: Case[] = [
+  {
+    id: 'FW-HB-2/ping-answered',
+    requirements: ['FW-HB-2'],
+    section: HB,
+    level: 'MUST',
+    title: 'three PINGs in one write → three PING ACKs with the same bytes',
+    quote: 'A peer that receives a PING without the ACK flag MUST answer it promptly with a PING that has the ACK flag set and the same 8 payload bytes, ahead of queued DATA.',
+    async run(ctx) {
+      const conn = await ctx.handshake();
+      conn.peer.sendBytes(Buffer.concat([conn.peer.ping(pingBytes(21), false, false), conn.peer.ping(pingBytes(22), false, false), conn.peer.ping(pingBytes(23), false, false)]));
+      const ok = await conn.peer.until(() => ([21, 22, 23].every((t) => pingAnswered(conn.peer, pingBytes(t))) ? true : undefined), ctx.timeoutMs);
+      return ok === true ? outcome.pass('all answered with the same bytes') : outcome.fail('not every PING was answered', '3 PING ACKs', conn.describeStreamEnd(0));
+    },
+  },
+  {
+    id: 'FW-HB-2/ping-answer-ahead-of-data',
+    requirements: ['FW-HB-2', 'FW-SCHED-1'],
+    section: HB,
+    level: 'MUST',
+    title: 'while the echo is sending 4 MiB back, a PING is answered before the echo completes',
+    quote: 'a PING answer MUST go ahead of queued DATA (FW-HB-2).',
+    needs: ['echo'],
+    async run(ctx) {
+      const conn = await ctx.handshake({ settings: { initialStreamCredit: 16 * 1024 * 1024, initialConnectionCredit: 16 * 1024 * 1024, maxFramePayload: 16 * 1024 } });
+      const id = conn.openEcho();
+      const piece = Math.min(16 * 1024, conn.target.maxMessageSize === 0 ? 16 * 1024 : conn.target.maxMessageSize);
+      const count = Math.ceil((4 * 1024 * 1024) / piece);
+      for (let i = 0; i < count; i++) await conn.send(id, pattern(piece, i));
+      await conn.peer.until(() => (conn.streamState(id).frames > 0 ? true : undefined), ctx.timeoutMs * 4);
+      conn.peer.ping(pingBytes(24));
+      const view = await conn.messages(id, count, ctx.timeoutMs * 4);
+      await conn.peer.until(() => (pingAnswered(conn.peer, pingBytes(24)) ? true : undefined), ctx.timeoutMs);
+      const pingAt = conn.peer.frames.findIndex((r) => r.frame?.type === FrameType.PING && (r.frame.flags & PingFlags.ACK) !== 0 && Buffer.from(r.frame.payload).equals(Buffer.from(pingBytes(24))));
+      const lastData = conn.peer.frames.map((r) => r.raw.stream).lastIndexOf(id);
+      if (pingAt < 0) return outcome.fail('PING not answered', 'PING ACK', 'none');
+      if (view.messages.length !== count) return outcome.fail('echo incomplete', `${count} messages`, conn.describeStreamEnd(id));
+      if (pingAt > lastData) return outcome.nonStrict('the PING answer came after all the queued DATA', 'PING ACK before the end of the echo', 'after');
+      return outcome.pass(`answered with ${conn.peer.frames.slice(pingAt).filter((r) => r.raw.stream === id).length} echo frames still to come`);
+    },
+  },
+  {
+    id: 'FW-HB-3/ack-not-answered',
+    requirements: ['FW-HB-3'],
+    section: HB,
+    level: 'MUST',
+    title: 'a PING with the ACK flag (matching nothing) is not answered',
+    quote: 'A peer MUST NOT answer a PING that has the ACK flag set. A PING ACK whose bytes match no PING it sent is ignored.',
+    async run(ctx) {
+      const conn = await ctx.handshake();
+      conn.peer.ping(pingBytes(25), true);
+      await sleep(ctx.quietMs);
+      const answered = conn.peer.frames.some((r) => r.frame?.type === FrameType.PING && Buffer.from(r.frame.payload).equals(Buffer.from(pingBytes(25))));
+      if (answered) return outcome.fail('the target answered a PING ACK', 'no answer', 'a PING with the same bytes');
+      return expectAccepted(conn, 'an unsolicited PING ACK');
+    },
+  },
+  {
+    id: 'FW-HB-4/idle-timeout',
+    requirements: ['FW-HB-4', 'FW-CONN-1'],
+    section: HB,
+    level: 'MUST',
+    slow: true,
+    title: 'after the handshake we send nothing (not even PING answers): ERROR IDLE_TIMEOUT on stream 0 after the target\'s idle_timeout_ms, then close',
+    quote: 'When a peer with `idle_timeout_ms` > 0 (its own setting) has received nothing for that long, it MUST send ERROR `IDLE_TIMEOUT` on stream 0 and close the connection.',
+    async run(ctx) {
+      const conn = await ctx.handshake({ autoPong: false });
+      const idle = conn.target.idleTimeoutMs;
+      if (idle === 0) return outcome.unsupported('the target declares idle_timeout_ms 0 (no idle timeout)');
+      if (idle > ctx.run.longWaitMs) return outcome.info(`idle_timeout_ms ${idle} is longer than the ${ctx.run.longWaitMs} ms this run waits`);
+      const started = Date.now();
+      const o = await expectConnectionError(conn.peer, 'IDLE_TIMEOUT', { timeoutMs: idle + ctx.timeoutMs });
+      const elapsed = Date.now() - started;
+      if (o.verdict === 'pass' && elapsed < idle * 0.9) return outcome.fail(`closed after ${elapsed} ms, before the declared ${idle} ms`);
+      return { ...o, detail: `${o.detail} after ${elapsed} ms (idle_timeout_ms ${idle})` };
+    },
+  },
+  {
+    id: 'FW-HB-1/heartbeat-ping',
+    requirements: ['FW-HB-1'],
+    section: HB,
+    level: 'SHOULD',
+    slow: true,
+    title: 'the target sends PING after its heartbeat_interval_ms without receiving anything',
+    quote: 'When a peer with `heartbeat_interval_ms` > 0 (its own setting) has received nothing for that long, it SHOULD send a PING without the ACK flag.',
+    async run(ctx) {
+      const conn = await ctx.handshake();
+      const interval = conn.target.heartbeatIntervalMs;
+      if (interval === 0) return outcome.info('the target declares heartbeat_interval_ms 0 (no heartbeat)');
+      if (interval > ctx.run.longWaitMs) return outcome.info(`heartbeat_interval_ms ${interval} is longer than the ${ctx.run.longWaitMs} ms this run waits`);
+      await sleep(50);
+      const quietFrom = Date.now();
+      const r = await conn.peer.until(() => conn.peer.frames.find((f) => f.at > quietFrom && f.frame?.type === FrameType.PING && (f.frame.flags & PingFlags.ACK) === 0), interval + ctx.timeoutMs);
+      if (r === undefined) return outcome.fail(`no PING within ${interval + ctx.timeoutMs} ms`, `PING after ${interval} ms`, 'none');
+      return outcome.pass(`PING after ${r.at - quietFrom} ms of silence (heartbeat_interval_ms ${interval})`);
+    },
+  },
+  {
+    id: 'FW-GOAWAY-3/client-goaway',
+    requirements: ['FW-GOAWAY-3', 'FW-GOAWAY-4', 'FW-ERR-3'],
+    section: GA,
+    level: 'MUST',
+    title: 'GOAWAY {last_stream 0, code 0xBEEF (unregistered)} from us: our open echo stream still completes; the target opens no stream',
+    quote: 'The receiver of GOAWAY MUST NOT open new streams on the connection … Streams with ids up to and including `last_stream`, and the GOAWAY sender\'s own streams, run to completion.',
+    needs: ['echo'],
+    async run(ctx) {
+      const conn = await ctx.handshake();
+      const id = conn.openEcho();
+      conn.peer.frame({ type: FrameType.GOAWAY, flags: 0, stream: 0, payload: { lastStream: 0, code: 0xbeef, message: 'conformance' } });
+      await sleep(20);
+      conn.dataRaw(id, pattern(33));
+      conn.peer.done(id);
+      const view = await conn.ended(id);
+      await sleep(ctx.quietMs);
+      const opened = conn.peer.frames.filter((r) => r.frame?.type === FrameType.OPEN);
+      if (opened.length > 0) return outcome.fail('the target opened a stream after our GOAWAY', 'no OPEN', `OPEN of stream ${opened[0]?.raw.stream ?? '?'}`);
+      if (!view.done || view.messages.length !== 1) return outcome.fail('our stream did not complete after GOAWAY', 'echo and DONE', conn.describeStreamEnd(id));
+      const err = conn.connectionError();
+      if (err !== undefined) return outcome.fail('the target failed the connection', 'no error', `ERROR ${describeCode(err.code)}`);
+      return outcome.pass('stream completed after GOAWAY, no stream opened by the target');
+    },
+  },
+  {
+    id: 'FW-GOAWAY-5/last-stream-increases',
+    requirements: ['FW-GOAWAY-5'],
+    section: GA,
+    level: 'MUST',
+    title: 'GOAWAY last_stream 0, then GOAWAY last_stream 2 → PROTOCOL_ERROR',
+    quote: '`last_stream` MUST NOT increase from one GOAWAY to the next; a receiver that sees it increase fails with `PROTOCOL_ERROR` (connection error).',
+    run: connectionErrorAfter('PROTOCOL_ERROR', (conn) => {
+      conn.peer.frame({ type: FrameType.GOAWAY, flags: 0, stream: 0, payload: { lastStream: 0, code: 0 } });
+      conn.peer.frame({ type: FrameType.GOAWAY, flags: 0, stream: 0, payload: { lastStream: 2, code: 0 } });
+    }),
+  },
+  {
+    id: 'FW-GOAWAY-5/warning-then-exact',
+    requirements: ['FW-GOAWAY-5'],
+    section: GA,
+    level: 'MUST',
+    title: 'with an echo stream open, GOAWAY last_stream 0xFFFFFFFE (warning), then last_stream 0 → accepted, the stream still works',
+    needs: ['echo'],
+    quote: 'A peer MAY send more than one GOAWAY (for example a first one with `last_stream` … 0xFFFFFFFE as a warning and a later exact one).',
+    async run(ctx) {
+      const conn = await ctx.handshake();
+      const id = conn.openEcho();
+      conn.peer.frame({ type: FrameType.GOAWAY, flags: 0, stream: 0, payload: { lastStream: 0xffff_fffe, code: 0 } });
+      conn.peer.frame({ type: FrameType.GOAWAY, flags: 0, stream: 0, payload: { lastStream: 0, code: 0 } });
+      conn.dataRaw(id, pattern(9));
+      const view = await conn.messages(id, 1);
+      if (view.messages.length !== 1) return outcome.fail('our stream stopped working after two GOAWAYs', 'echo', conn.describeStreamEnd(id));
+      return expectAccepted(conn, 'two GOAWAYs with decreasing last_stream');
+    },
+  },
+  {
+    id: 'FW-CONN-2/peer-error-closes',
+    requirements: ['FW-CONN-2', 'FW-ERR-1'],
+    section: CE,
+    level: 'MUST',
+    title: 'ERROR {code CANCELLED (a stream code)} on stream 0 from us → the target closes and sends nothing more',
+    quote: 'A peer that receives ERROR on stream 0 MUST treat the connection as closed by the peer: … the receiver sends nothing more and closes the transport. … A receiver MUST act on where an ERROR arrives, not on the scope column.',
+    needs: ['echo'],
+    async run(ctx) {
+      const conn = await ctx.handshake();
+      conn.openEcho();
+      await conn.alive();
+      conn.peer.drain();
+      const count = conn.peer.frames.length;
+      conn.peer.autoPong = false;
+      conn.peer.error(0, ErrorCodes.CANCELLED.code, 'conformance: closing');
+      const ending = await conn.peer.waitEnd(ctx.timeoutMs);
+      const after = conn.peer.frames.slice(count).filter((r) => r.frame?.type !== FrameType.PING);
+      if (after.length > 0) return outcome.fail('the target sent frames after our connection ERROR', 'nothing, then close', after.map((r) => `type 0x${r.raw.type.toString(16)} on stream ${r.raw.stream}`).join(', '));
+      if (ending === undefined) return outcome.fail('the target kept the connection open', 'close', 'open');
+      return outcome.pass(`closed (${ending.how})`);
+    },
+  },
+  {
+    id: 'FW-ERR-1/connection-code-on-stream',
+    requirements: ['FW-ERR-1', 'FW-STREAM-5'],
+    section: '9 Error-code registry',
+    level: 'MUST',
+    title: 'ERROR {code BAD_CRC (a connection code)} on an echo stream ends only that stream',
+    quote: 'an ERROR on a stream ends that stream only, whatever its code. A receiver MUST act on where an ERROR arrives, not on the scope column.',
+    needs: ['echo'],
+    async run(ctx) {
+      const conn = await ctx.handshake();
+      const id = conn.openEcho();
+      conn.peer.error(id, ErrorCodes.BAD_CRC.code);
+      await sleep(ctx.quietMs);
+      const late = conn.streamState(id).frames;
+      if (late > 0) return outcome.fail('the target sent frames on the stream after our ERROR', 'nothing', `${late} frames`);
+      const other = conn.openEcho();
+      conn.dataRaw(other, pattern(3));
+      const v = await conn.messages(other, 1);
+      if (v.messages.length !== 1) return outcome.fail('the connection no longer serves streams', 'echo on a new stream', conn.describeStreamEnd(other));
+      return expectAccepted(conn, 'a connection-scope code on a stream');
+    },
+  },
+  {
+    id: 'FW-ERR-3/unknown-codes',
+    requirements: ['FW-ERR-3', 'FW-CANCEL-1'],
+    section: '9 Error-code registry',
+    level: 'MUST',
+    title: 'ERROR and CANCEL with the unregistered code 0xDEAD end their streams and are not protocol violations',
+    quote: 'A receiver that gets a code it does not know (in ERROR, CANCEL or GOAWAY) MUST treat the failure like a `PROTOCOL_ERROR`-class failure of the same scope … An unknown code is never itself a protocol violation.',
+    needs: ['echo'],
+    async run(ctx) {
+      const conn = await ctx.handshake();
+      const a = conn.openEcho();
+      const b = conn.openEcho();
+      conn.peer.error(a, 0xdead, 'conformance');
+      conn.peer.cancel(b, { code: 0xdead, reason: 'conformance' });
+      return expectAccepted(conn, 'unknown codes in ERROR and CANCEL');
+    },
+  },
+];
+

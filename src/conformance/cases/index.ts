@@ -1,0 +1,23 @@
+/**
+ * The case registry, in report order. Each spec area has its own file; profile cases (uploads,
+ * events) live in upload.ts / events.ts and are added here like any other file.
+ */
+
+import { cases as connection } from './connection.ts';
+import { cases as flow } from './flow.ts';
+import { cases as framing } from './framing.ts';
+import { cases as handshake } from './handshake.ts';
+import type { Case } from './helpers.ts';
+import { cases as limits } from './limits.ts';
+import { cases as streams } from './streams.ts';
+import { cases as vectors } from './vectors.ts';
+
+export type { Case } from './helpers.ts';
+
+export const allCases: readonly Case[] = [...handshake, ...framing, ...vectors, ...streams, ...flow, ...connection, ...limits];
+
+const ids = new Set<string>();
+for (const c of allCases) {
+  if (ids.has(c.id)) throw new Error(`duplicate conformance case id ${c.id}`);
+  ids.add(c.id);
+}

@@ -1,0 +1,88 @@
+/**
+ * Standalone entry until the CLI wires `framewire conformance`:
+ *   npx tsx src/conformance/main.ts --target 127.0.0.1:7070 [--cases GLOB] [--strict] [--json FILE] [--junit FILE]
+ * Exit code 0 when no case failed, 1 when one did, 2 on bad arguments.
+ */
+
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { formatJson, formatJUnit, formatTerminal } from './reporters.ts';
+import { runConformance } from './runner.ts';
+
+export const usage = `usage: framewire conformance --target HOST:PORT [--cases GLOB[,GLOB…]] [--strict] [--json FILE] [--junit FILE]
+                              [--timeout MS] [--long-wait MS] [--auth JSON] [--quiet]`;
+
+export function parseTarget(s: string): { host: string; port: number } | undefined {
+  const at = s.lastIndexOf(':');
+  if (at <= 0) return undefined;
+  const host = s.slice(0, at).replace(/^\[(.*)\]$/u, '$1');
+  const port = Number(s.slice(at + 1));
+  return Number.isInteger(port) && port > 0 && port < 65536 ? { host, port } : undefined;
+}
+
+export async function main(argv: readonly string[], out: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        target: { type: 'string' },
+        cases: { type: 'string' },
+        strict: { type: 'boolean', default: false },
+        json: { type: 'string' },
+        junit: { type: 'string' },
+        timeout: { type: 'string' },
+        'long-wait': { type: 'string' },
+        auth: { type: 'string' },
+        quiet: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    out(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
+    return 2;
+  }
+  if (values.help) {
+    out(usage);
+    return 0;
+  }
+  const target = values.target === undefined ? undefined : parseTarget(values.target);
+  if (target === undefined) {
+    out(`--target HOST:PORT is required\n${usage}`);
+    return 2;
+  }
+  const num = (s: string | undefined, name: string): number | undefined => {
+    if (s === undefined) return undefined;
+    const n = Number(s);
+    if (!Number.isFinite(n) || n <= 0) throw new RangeError(`--${name} must be a positive number of milliseconds`);
+    return n;
+  };
+  let timeoutMs: number | undefined;
+  let longWaitMs: number | undefined;
+  let auth: unknown;
+  try {
+    timeoutMs = num(values.timeout, 'timeout');
+    longWaitMs = num(values['long-wait'], 'long-wait');
+    auth = values.auth === undefined ? undefined : (JSON.parse(values.auth) as unknown);
+  } catch (error) {
+    out(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
+    return 2;
+  }
+  const report = await runConformance({
+    target,
+    strict: values.strict,
+    ...(values.cases === undefined ? {} : { cases: values.cases }),
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    ...(longWaitMs === undefined ? {} : { longWaitMs }),
+    ...(auth === undefined ? {} : { auth }),
+  });
+  if (!values.quiet) out(formatTerminal(report, { color: process.stdout.isTTY }));
+  if (values.json !== undefined) writeFileSync(values.json, `${formatJson(report)}\n`);
+  if (values.junit !== undefined) writeFileSync(values.junit, `${formatJUnit(report)}\n`);
+  return report.ok ? 0 : 1;
+}
+
+if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+  process.exitCode = await main(process.argv.slice(2));
+}

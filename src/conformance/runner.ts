@@ -1,0 +1,160 @@
+/**
+ * `runConformance()`: probes the target for the optional conformance services, runs the selected
+ * cases one at a time (cases that wait for a target timer run alongside), and returns a report.
+ * Every case gets its own connection(s), closed when it ends, and an overall deadline.
+ */
+
+import { allCases, type Case } from './cases/index.ts';
+import { CaseContext, type RunSettings } from './context.ts';
+import { CaseAbort, outcome, verdicts, type CaseResult, type Feature, type Outcome, type Report, type Verdict } from './types.ts';
+
+export interface ConformanceOptions {
+  readonly target: { readonly host: string; readonly port: number };
+  /** Comma-separated globs over case ids and requirement ids (`FW-FLOW-*,vectors/*`); `!glob` excludes. Default: all. */
+  readonly cases?: string;
+  /** Run SHOULD cases too, and count every non-strict verdict as a failure. */
+  readonly strict?: boolean;
+  /** Wait for an expected reply (default 2000 ms). */
+  readonly timeoutMs?: number;
+  /** How long "nothing happens" must last (default 250 ms). */
+  readonly quietMs?: number;
+  /** Cap on waiting for the target's own timers: handshake deadline, idle timeout (default 35000 ms). */
+  readonly longWaitMs?: number;
+  /** Credentials for every HELLO, when the target authenticates. */
+  readonly auth?: unknown;
+  /** Called after each case, e.g. for progress output. */
+  readonly onResult?: (result: CaseResult) => void;
+  /** Replace the built-in case list (tests). */
+  readonly caseList?: readonly Case[];
+}
+
+/** Turns a comma-separated glob list into a predicate over a case. */
+export function caseFilter(globs: string | undefined): (c: Case) => boolean {
+  if (globs === undefined || globs.trim() === '') return () => true;
+  const parts = globs.split(',').map((g) => g.trim()).filter((g) => g !== '');
+  const toRe = (g: string): RegExp => new RegExp(`^${g.replace(/[.+^${}()|[\]\\]/gu, '\\$&').replace(/\*/gu, '.*').replace(/\?/gu, '.')}$`, 'u');
+  const include = parts.filter((p) => !p.startsWith('!')).map(toRe);
+  const exclude = parts.filter((p) => p.startsWith('!')).map((p) => toRe(p.slice(1)));
+  const matches = (re: RegExp, c: Case): boolean => re.test(c.id) || c.requirements.some((r) => re.test(r));
+  return (c) => (include.length === 0 || include.some((re) => matches(re, c))) && !exclude.some((re) => matches(re, c));
+}
+
+async function probe(run: RunSettings): Promise<{ features: Set<Feature>; info: Report['targetInfo'] }> {
+  const features = new Set<Feature>();
+  const ctx = new CaseContext(run, new Set(['echo', 'sink']));
+  try {
+    const conn = await ctx.handshake();
+    const echo = conn.openEcho();
+    conn.dataRaw(echo, Buffer.from('probe'));
+    const sink = conn.openSink();
+    const view = await conn.messages(echo, 1);
+    if (view.messages[0]?.toString() === 'probe') features.add('echo');
+    if ((await conn.alive()) && conn.streamState(sink).error === undefined) features.add('sink');
+    return { features, info: { ...(conn.hello.agent === undefined ? {} : { agent: conn.hello.agent }), settings: conn.targetSettingsWire(), features: [...features] } };
+  } catch {
+    return { features, info: { features: [] } };
+  } finally {
+    ctx.cleanup();
+  }
+}
+
+async function runOne(c: Case, run: RunSettings, features: ReadonlySet<Feature>): Promise<CaseResult> {
+  const started = Date.now();
+  let o: Outcome;
+  const missing = (c.needs ?? []).filter((f) => !features.has(f));
+  if (missing.length > 0) {
+    o = outcome.unsupported(`the target lacks ${missing.map((f) => `conformance.${f}`).join(', ')}`);
+  } else {
+    const ctx = new CaseContext(run, features);
+    const budget = c.slow === true ? run.longWaitMs + run.timeoutMs * 4 : Math.max(run.timeoutMs * 10, 20_000);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      o = await Promise.race([
+        c.run(ctx),
+        new Promise<Outcome>((resolve) => {
+          timer = setTimeout(() => {
+            resolve(outcome.fail(`the case did not finish within ${budget} ms`));
+          }, budget);
+        }),
+      ]);
+    } catch (error) {
+      o = error instanceof CaseAbort ? error.outcome : outcome.fail(`runner error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    } finally {
+      clearTimeout(timer);
+      ctx.cleanup();
+    }
+    if (ctx.notes.length > 0) o = { ...o, detail: `${o.detail} (${ctx.notes.join('; ')})` };
+  }
+  if (run.strict && o.verdict === 'non-strict') o = { ...o, verdict: 'fail', detail: `[strict] ${o.detail}` };
+  return {
+    id: c.id,
+    requirements: c.requirements,
+    section: c.section,
+    level: c.level,
+    title: c.title,
+    quote: c.quote,
+    verdict: o.verdict,
+    detail: o.detail,
+    ...(o.expected === undefined ? {} : { expected: o.expected }),
+    ...(o.actual === undefined ? {} : { actual: o.actual }),
+    durationMs: Date.now() - started,
+  };
+}
+
+/** Orders "2.1 TCP" < "3 Framing" < "3.2 CRC-32" < "10 …" < "Appendix B …". */
+export function compareSections(a: string, b: string): number {
+  const key = (s: string): number[] => {
+    const m = /^(\d+(?:\.\d+)*)/u.exec(s);
+    return m?.[1] === undefined ? [1000] : m[1].split('.').map(Number);
+  };
+  const ka = key(a);
+  const kb = key(b);
+  for (let i = 0; i < Math.max(ka.length, kb.length); i++) {
+    const d = (ka[i] ?? -1) - (kb[i] ?? -1);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+export async function runConformance(options: ConformanceOptions): Promise<Report> {
+  const started = Date.now();
+  const run: RunSettings = {
+    host: options.target.host,
+    port: options.target.port,
+    strict: options.strict ?? false,
+    timeoutMs: options.timeoutMs ?? 2000,
+    quietMs: options.quietMs ?? 250,
+    longWaitMs: options.longWaitMs ?? 35_000,
+    auth: options.auth,
+  };
+  const filter = caseFilter(options.cases);
+  const selected = (options.caseList ?? allCases).filter((c) => filter(c) && (run.strict || c.level === 'MUST'));
+  const { features, info } = await probe(run);
+  const results = new Map<string, CaseResult>();
+  const record = (r: CaseResult): void => {
+    results.set(r.id, r);
+    options.onResult?.(r);
+  };
+  // Cases that wait for a target timer run alongside the others: they only sit on their own connection.
+  const slow = Promise.all(selected.filter((c) => c.slow === true).map(async (c) => { record(await runOne(c, run, features)); }));
+  for (const c of selected) if (c.slow !== true) record(await runOne(c, run, features));
+  await slow;
+  const ordered = selected
+    .map((c) => results.get(c.id))
+    .filter((r): r is CaseResult => r !== undefined)
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => compareSections(a.r.section, b.r.section) || a.i - b.i)
+    .map(({ r }) => r);
+  const totals = Object.fromEntries(verdicts.map((v) => [v, 0])) as Record<Verdict, number>;
+  for (const r of ordered) totals[r.verdict]++;
+  return {
+    target: { host: run.host, port: run.port },
+    strict: run.strict,
+    startedAt: new Date(started).toISOString(),
+    durationMs: Date.now() - started,
+    targetInfo: info,
+    totals,
+    results: ordered,
+    ok: totals.fail === 0,
+  };
+}

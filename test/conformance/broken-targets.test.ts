@@ -1,0 +1,50 @@
+/** The conformance runner against deliberately broken targets: a case that cannot fail proves nothing. */
+
+import { afterEach, describe, expect, it } from 'vitest';
+import { runConformance, type Report } from '../../src/conformance/index.ts';
+import { naiveServer, skipCrcServer, type Target } from './targets.ts';
+
+const targets: Target[] = [];
+afterEach(async () => {
+  await Promise.all(targets.splice(0).map((t) => t.close()));
+});
+
+async function run(target: Target, options: { cases?: string; strict?: boolean; timeoutMs?: number; quietMs?: number } = {}): Promise<Report> {
+  targets.push(target);
+  return runConformance({ target: { host: '127.0.0.1', port: target.port }, longWaitMs: 5000, ...options });
+}
+
+function verdictOf(report: Report, id: string): string | undefined {
+  return report.results.find((r) => r.id === id)?.verdict;
+}
+
+describe('conformance runner against broken targets', () => {
+  it('a target that skips CRC verification fails the bad-CRC cases (under --strict: another code is a failure too)', async () => {
+    const report = await run(await skipCrcServer(), { cases: 'FW-FRAME-2/*,FW-FRAME-11/*,vectors/invalid/crc-*', timeoutMs: 600, strict: true });
+    const crcCases = report.results.filter((r) => r.requirements.includes('FW-FRAME-2'));
+    expect(crcCases.length).toBeGreaterThan(5);
+    for (const r of crcCases) expect(`${r.id}: ${r.verdict}`).toBe(`${r.id}: fail`);
+    expect(report.ok).toBe(false);
+  });
+
+  it('a naive echo server fails flow control, cancellation and every error case', async () => {
+    const report = await run(await naiveServer(), { cases: 'FW-STREAM-5/*,FW-HS-8/*,FW-FLOW-1/*,FW-STREAM-7/*,FW-SEQ-2/*,FW-HB-2/ping-answered,FW-STREAM-13/*', timeoutMs: 500, quietMs: 150 });
+    expect(verdictOf(report, 'FW-STREAM-5/cancel-stops-pending-done')).toBe('fail');
+    expect(verdictOf(report, 'FW-HS-8/obeys-our-settings')).toBe('fail');
+    expect(verdictOf(report, 'FW-FLOW-1/zero-credit')).toBe('fail');
+    expect(verdictOf(report, 'FW-STREAM-7/data-after-done')).toBe('fail');
+    expect(verdictOf(report, 'FW-SEQ-2/gap-on-stream-0')).toBe('fail');
+    // What it gets right still passes: the runner does not fail everything.
+    expect(verdictOf(report, 'FW-HB-2/ping-answered')).toBe('pass');
+    expect(verdictOf(report, 'FW-STREAM-13/message-boundaries')).toBe('pass');
+  });
+
+  it('a server that answers HELLO and then ignores everything fails the error cases', async () => {
+    const report = await run(await naiveServer({ silent: true }), { cases: 'FW-HS-3/*,FW-HS-7/second-hello,FW-FRAME-2/bad-crc-ping,FW-FLOW-6/*,FW-HB-2/ping-answered,FW-STREAM-1/*', timeoutMs: 400, quietMs: 100 });
+    expect(verdictOf(report, 'FW-HS-3/server-hello')).toBe('pass');
+    for (const id of ['FW-HS-7/second-hello', 'FW-FRAME-2/bad-crc-ping', 'FW-FLOW-6/credit-overflow-stream-0', 'FW-HB-2/ping-answered', 'FW-STREAM-1/even-id-from-client']) {
+      expect(`${id}: ${verdictOf(report, id) ?? 'missing'}`).toBe(`${id}: fail`);
+    }
+    expect(report.targetInfo.features).toEqual([]);
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * Targets for the conformance runner's own tests: our server as it should be, and deliberately
+ * broken ones that prove the cases can fail.
+ */
+
+import * as net from 'node:net';
+import { Connection } from '../../src/connection.ts';
+import { conformanceService } from '../../src/conformance/echo-service.ts';
+import { createServer, type FramewireServer } from '../../src/server.ts';
+import { DataFlags, encodeFrame, FrameDecoder, FrameType, MAX_PAYLOAD_CEILING, parseFrame, PingFlags, type Frame } from '../../src/wire/index.ts';
+
+export interface Target {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Small limits so that flow-control, concurrency and timer cases are quick. */
+export const quickSettings = {
+  maxConcurrentStreams: 4,
+  initialStreamCredit: 8192,
+  initialConnectionCredit: 16384,
+  maxMessageSize: 20000,
+  idleTimeoutMs: 1500,
+  heartbeatIntervalMs: 700,
+} as const;
+
+export const quickLimits = { handshakeTimeoutMs: 800, resetBurst: 100, resetRatePerSecond: 50, pingBurst: 100, emptyFrameBurst: 1000 } as const;
+
+/** Our server with the conformance services. */
+export async function ourServer(): Promise<Target> {
+  const server: FramewireServer = createServer({ services: [conformanceService()], settings: quickSettings, limits: quickLimits });
+  const address = await server.listen(0);
+  return { port: address.port, close: () => server.close({ deadlineMs: 100 }) };
+}
+
+async function listen(onSocket: (socket: net.Socket) => void): Promise<Target> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    onSocket(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
+
+/** Our session, but its transport skips CRC verification: the bad-CRC cases must fail. */
+export function skipCrcServer(): Promise<Target> {
+  const service = conformanceService();
+  return listen((socket) => {
+    new Connection(socket, { role: 'server', settings: quickSettings, limits: quickLimits }, (stream, session) => service.handle(stream, session), { skipCrc: true });
+  });
+}
+
+/**
+ * A hand-written "echo server" that gets the happy path right and the rest wrong: it answers
+ * HELLO and PING, echoes every DATA frame at once (ignoring the client's credit and frame size),
+ * sends the delayed DONE even after CANCEL, and otherwise ignores every rule.
+ * With `silent`, it answers HELLO and then ignores everything.
+ */
+export function naiveServer(options: { silent?: boolean } = {}): Promise<Target> {
+  return listen((socket) => {
+    const seq = new Map<number, number>();
+    const send = (f: Omit<Frame, 'seq'>): void => {
+      const s = seq.get(f.stream) ?? 0;
+      seq.set(f.stream, s + 1);
+      if (!socket.destroyed) socket.write(encodeFrame({ ...f, seq: s } as Frame));
+    };
+    let helloSeen = false;
+    const delays = new Map<number, number>();
+    const decoder = new FrameDecoder({ maxPayload: MAX_PAYLOAD_CEILING }, (raw) => {
+      let frame: Frame;
+      try {
+        frame = parseFrame(raw);
+      } catch {
+        return;
+      }
+      if (!helloSeen) {
+        if (frame.type === FrameType.HELLO) {
+          helloSeen = true;
+          send({ type: FrameType.HELLO, flags: 0, stream: 0, payload: { versions: [1], settings: { ...quickSettings, idleTimeoutMs: 0, heartbeatIntervalMs: 0 }, agent: 'naive' } });
+        }
+        return;
+      }
+      if (options.silent === true) return;
+      switch (frame.type) {
+        case FrameType.PING:
+          if ((frame.flags & PingFlags.ACK) === 0) send({ type: FrameType.PING, flags: PingFlags.ACK, stream: 0, payload: Uint8Array.from(frame.payload) });
+          return;
+        case FrameType.OPEN: {
+          const d = frame.payload.meta?.['done_delay_ms'];
+          delays.set(frame.stream, typeof d === 'number' ? d : 0);
+          return;
+        }
+        case FrameType.DATA:
+          send({ type: FrameType.DATA, flags: frame.flags & DataFlags.FOLLOWS, stream: frame.stream, payload: Uint8Array.from(frame.payload) });
+          return;
+        case FrameType.DONE: {
+          const id = frame.stream;
+          setTimeout(() => {
+            send({ type: FrameType.DONE, flags: 0, stream: id, payload: {} });
+          }, delays.get(id) ?? 0);
+          return;
+        }
+        case FrameType.HELLO:
+        case FrameType.CREDIT:
+        case FrameType.ACK:
+        case FrameType.ERROR:
+        case FrameType.CANCEL:
+        case FrameType.GOAWAY:
+          // Ignored: no flow control, no cancellation, no errors.
+          return;
+      }
+    });
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        decoder.push(chunk);
+      } catch {
+        // A naive server ignores what it cannot decode.
+      }
+    });
+  });
+}
