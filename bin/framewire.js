@@ -5,4 +5,8 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../src/cli/main.ts');
-globalThis.process.exitCode = await main(globalThis.process.argv.slice(2));
+const code = await main(globalThis.process.argv.slice(2));
+// Exit explicitly: on Node 20 a process with module.register() hooks sometimes never exits once
+// its work is done (the hooks thread spins; nodejs/node#53182 family). stdout and stderr are
+// synchronous for files and pipes on POSIX, so nothing printed is lost.
+globalThis.process.exit(code);

@@ -71,15 +71,17 @@ export class ReceiveWindow {
    * undefined while less than half a window is waiting to be returned (so credits are not sent per frame).
    * `now` and `rttMs` drive auto-tuning; rttMs <= 0 means unknown (no tuning).
    */
-  consume(bytes: number, now: number, rttMs: number): number | undefined {
+  consume(bytes: number, now: number | (() => number), rttMs: number | (() => number)): number | undefined {
     this.#consumed += bytes;
+    // `now` and `rttMs` may be functions, read only when needed: consume() runs once per message
+    // received and a clock read per message is measurable (bench/e2e, 64-byte messages).
     if (this.#epochStart < 0) {
-      this.#epochStart = now;
+      this.#epochStart = typeof now === 'number' ? now : now();
       this.#epochConsumedAt = this.#consumed - bytes;
     }
     const unadvertised = this.#consumed + this.#window - this.#limit;
     if (unadvertised < this.#window / 2) return undefined;
-    this.#autoTune(now, rttMs);
+    this.#autoTune(typeof now === 'number' ? now : now(), typeof rttMs === 'number' ? rttMs : rttMs());
     this.#limit = this.#consumed + this.#window;
     return this.#limit;
   }

@@ -119,6 +119,8 @@ export class Session {
   #goawayTimer: TimerHandle | undefined;
 
   #handshakeTimer: TimerHandle | undefined;
+  /** Why the session ended, for open() calls that come after. */
+  #endError: FramewireError | undefined;
 
   readonly #heartbeat: Heartbeat;
   readonly #resetBucket: TokenBucket;
@@ -553,7 +555,13 @@ export class Session {
    * free slot under the peer's max_concurrent_streams (bounded by maxPendingOpens).
    */
   open(options: OpenOptions): Stream {
-    if (this.#state === 'closed') throw new FramewireError('CLOSED', 'the connection is closed');
+    if (this.#state === 'closed') {
+      // Say why it closed: a lost connection is retryable on a new one, a closed one is not.
+      const why = this.#endError;
+      throw why === undefined
+        ? new FramewireError('CLOSED', 'the connection is closed')
+        : new FramewireError(why.code, `the connection is closed: ${why.message}`, { retryable: why.retryable, remote: why.remote, details: { processed: 'no' } });
+    }
     if (this.#goawaySent !== undefined || this.#goawayReceived !== undefined) {
       throw new FramewireError('REFUSED_STREAM', 'the connection is going away: open a new one', { details: { processed: 'no' } });
     }
@@ -633,21 +641,31 @@ export class Session {
 
   #connectionConsumed(bytes: number): void {
     if (this.#state === 'closed' || bytes === 0) return;
-    const limit = this.#connectionReceive.consume(bytes, this.#o.clock.now(), this.#heartbeat.rttMs);
+    const limit = this.#connectionReceive.consume(bytes, this.#clockNow, this.#heartbeat.rttMs);
     if (limit !== undefined && !this.#connectionCreditQueued) {
       this.#connectionCreditQueued = true;
       this.#queueControl({ kind: 'credit', stream: undefined });
     }
   }
 
+  /**
+   * The pump runs on process.nextTick, not as a microtask: a nextTick queued from a microtask runs
+   * only once the microtask queue is empty, so an application that calls `await stream.write()` in
+   * a loop queues many messages before the pump turns them into one socket write. A microtask pump
+   * would interleave with the writer and write (one syscall) per message.
+   */
   #schedulePump(): void {
     if (this.#pumpScheduled || this.#yielding || this.#state === 'closed') return;
     this.#pumpScheduled = true;
-    queueMicrotask(() => {
-      this.#pumpScheduled = false;
-      this.#pump();
-    });
+    process.nextTick(this.#runPump);
   }
+
+  readonly #clockNow = (): number => this.#o.clock.now();
+
+  readonly #runPump = (): void => {
+    this.#pumpScheduled = false;
+    this.#pump();
+  };
 
   /** Control first, then DATA by urgency and round-robin, in bursts that yield the event loop. */
   #pump(): void {
@@ -849,6 +867,7 @@ export class Session {
     if (this.#state === 'closed') return;
     const wasHandshaking = this.#state !== 'open';
     this.#state = 'closed';
+    this.#endError = streamFailure ?? error;
     this.#handshakeTimer?.cancel();
     this.#heartbeat.stop();
     this.#goawayTimer?.cancel();

@@ -16,8 +16,8 @@ import type { StreamOutcome } from './outcome.ts';
 
 /** What a stream needs from its session. */
 export interface StreamHost {
-  now(): number;
-  rttMs(): number;
+  readonly now: () => number;
+  readonly rttMs: () => number;
   /** The stream has something sendable (data, DONE) or was unblocked. */
   wake(stream: Stream): void;
   /** Queue a stream-level control frame (CREDIT, ACK, CANCEL, ERROR) ahead of data. */
@@ -76,6 +76,9 @@ export type WriteOptions = {
   /** False: more writes belong to the same message (the byte-stream view of bulk data). Default true. */
   readonly endOfMessage?: boolean;
 };
+
+/** Shared by every write() that need not wait: awaiting a settled promise twice is harmless. */
+const RESOLVED: Promise<void> = Promise.resolve();
 
 export class Stream implements AsyncIterable<Uint8Array> {
   readonly id: number;
@@ -185,7 +188,7 @@ export class Stream implements AsyncIterable<Uint8Array> {
     this.#sendQueue.push({ data, offset: 0, endOfMessage: options.endOfMessage ?? true });
     this.#queuedBytes += data.length;
     this.#host.wake(this);
-    if (this.#queuedBytes <= this.#writeBuffer) return Promise.resolve();
+    if (this.#queuedBytes <= this.#writeBuffer) return RESOLVED;
     return new Promise((resolve, reject) => {
       this.#writeWaiters.push(() => {
         if (this.#settled !== undefined && this.#settled.status !== 'completed') reject(this.#settled.error);
@@ -235,73 +238,62 @@ export class Stream implements AsyncIterable<Uint8Array> {
   // ---- reading -------------------------------------------------------------------------------
 
   /** Whole messages, reassembled from FOLLOWS chains. Ends on DONE; throws on error or cancel. */
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    let parts: Uint8Array[] = [];
-    for (;;) {
-      const chunk = await this.#nextChunk();
-      if (chunk === undefined) return;
-      if (chunk.endOfMessage && parts.length === 0) {
-        yield chunk.data;
-        continue;
-      }
-      parts.push(chunk.data);
-      if (chunk.endOfMessage) {
-        const whole = Buffer.concat(parts);
-        parts = [];
-        yield whole;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    return new StreamReader(this.#pollChunk, this.#waitForChunk, true);
   }
 
   /** The byte-stream view: DATA payloads as they arrive, without waiting for message ends. */
-  async *chunks(): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      const chunk = await this.#nextChunk();
-      if (chunk === undefined) return;
-      yield chunk.data;
-    }
+  chunks(): AsyncIterableIterator<Uint8Array> {
+    return new StreamReader(this.#pollChunk, this.#waitForChunk, false);
   }
 
   /** Reads one whole message, or undefined when the peer ended its direction. */
   async read(): Promise<Uint8Array | undefined> {
-    const it = this[Symbol.asyncIterator]();
-    const r = await it.next();
-    // Leave the iterator suspended: message state lives in the queue, so dropping it is safe.
+    const r = await this[Symbol.asyncIterator]().next();
+    // Leave the reader: a whole message was taken from the queue, so nothing is left half-read.
     return r.done === true ? undefined : r.value;
   }
 
-  /** Next received chunk, credited as consumed; undefined at DONE; throws when the stream failed. */
-  async #nextChunk(): Promise<ReceivedChunk | undefined> {
-    for (;;) {
-      if (this.#receivedHead < this.#received.length) {
-        const chunk = this.#received[this.#receivedHead]!;
-        this.#received[this.#receivedHead++] = undefined as unknown as ReceivedChunk;
-        if (this.#receivedHead > 1024 && this.#receivedHead * 2 > this.#received.length) {
-          this.#received.splice(0, this.#receivedHead);
-          this.#receivedHead = 0;
-        }
-        this.#consume(chunk.data.length);
-        return chunk;
+  /**
+   * The next received chunk, credited as consumed; END at DONE; undefined when none is queued yet.
+   * Throws when the stream failed. Synchronous, so a reader that finds data queued costs no await.
+   */
+  readonly #pollChunk = (): ReceivedChunk | typeof END | undefined => {
+    if (this.#receivedHead < this.#received.length) {
+      const chunk = this.#received[this.#receivedHead]!;
+      this.#received[this.#receivedHead++] = undefined as unknown as ReceivedChunk;
+      if (this.#receivedHead === this.#received.length) {
+        this.#received.length = 0;
+        this.#receivedHead = 0;
+      } else if (this.#receivedHead > 1024 && this.#receivedHead * 2 > this.#received.length) {
+        this.#received.splice(0, this.#receivedHead);
+        this.#receivedHead = 0;
       }
-      if (this.#receiveState === 'ended') {
-        this.#maybeRelease();
-        return undefined;
-      }
-      if (this.#receiveState === 'reset') {
-        const s = this.#settled;
-        if (s !== undefined && s.status !== 'completed') throw s.error;
-        return undefined;
-      }
-      await new Promise<void>((resolve) => {
-        this.#reader = resolve;
-      });
+      this.#consume(chunk.data.length);
+      return chunk;
     }
-  }
+    if (this.#receiveState === 'ended') {
+      this.#maybeRelease();
+      return END;
+    }
+    if (this.#receiveState === 'reset') {
+      const s = this.#settled;
+      if (s !== undefined && s.status !== 'completed') throw s.error;
+      return END;
+    }
+    return undefined;
+  };
+
+  /** Resolves when a chunk arrives or the read side ends. */
+  readonly #waitForChunk = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      this.#reader = resolve;
+    });
 
   #consume(bytes: number): void {
     if (bytes === 0) return;
     if (this.#receiveState === 'open') {
-      const limit = this._receiveWindow.consume(bytes, this.#host.now(), this.#host.rttMs());
+      const limit = this._receiveWindow.consume(bytes, this.#host.now, this.#host.rttMs);
       if (limit !== undefined) this.#host.control(this, FrameType.CREDIT, limit);
     }
     this.#host.consumed(bytes);
@@ -464,6 +456,98 @@ export class Stream implements AsyncIterable<Uint8Array> {
     }
     this.#released = true;
     this.#host.release(this);
+  }
+}
+
+const END = Symbol('end of stream');
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+/**
+ * The async iterator behind `for await (const m of stream)` (whole messages) and `chunks()` (DATA
+ * payloads as they arrive). Hand-written rather than an async generator: when data is already
+ * queued, next() costs one settled promise instead of a generator resumption plus an inner
+ * awaited call (the difference is measurable at millions of 64-byte messages per second).
+ * Behaves like a generator: next() calls made before the previous one settled are served in order,
+ * and after the end, an error or return() it only reports done.
+ */
+class StreamReader implements AsyncIterableIterator<Uint8Array> {
+  readonly #poll: () => ReceivedChunk | typeof END | undefined;
+  readonly #wait: () => Promise<void>;
+  readonly #wholeMessages: boolean;
+  #parts: Uint8Array[] = [];
+  #finished = false;
+  #inFlight: Promise<IteratorResult<Uint8Array>> | undefined;
+
+  constructor(poll: () => ReceivedChunk | typeof END | undefined, wait: () => Promise<void>, wholeMessages: boolean) {
+    this.#poll = poll;
+    this.#wait = wait;
+    this.#wholeMessages = wholeMessages;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<Uint8Array>> {
+    if (this.#inFlight !== undefined) {
+      const after = (): Promise<IteratorResult<Uint8Array>> => this.next();
+      return this.#inFlight.then(after, after);
+    }
+    if (this.#finished) return Promise.resolve(DONE);
+    let r: IteratorResult<Uint8Array> | undefined;
+    try {
+      r = this.#step();
+    } catch (error) {
+      this.#finished = true;
+      return Promise.reject(toFramewireError(error));
+    }
+    if (r !== undefined) return Promise.resolve(r);
+    const slow = this.#waitAndStep();
+    this.#inFlight = slow;
+    const clear = (): void => {
+      if (this.#inFlight === slow) this.#inFlight = undefined;
+    };
+    slow.then(clear, clear);
+    return slow;
+  }
+
+  return(): Promise<IteratorResult<Uint8Array>> {
+    this.#finished = true;
+    this.#parts = [];
+    return Promise.resolve(DONE);
+  }
+
+  async #waitAndStep(): Promise<IteratorResult<Uint8Array>> {
+    try {
+      for (;;) {
+        await this.#wait();
+        const r = this.#step();
+        if (r !== undefined) return r;
+      }
+    } catch (error) {
+      this.#finished = true;
+      throw error;
+    }
+  }
+
+  /** A result if one can be produced from what is queued, else undefined (wait). Throws when the stream failed. */
+  #step(): IteratorResult<Uint8Array> | undefined {
+    for (;;) {
+      const chunk = this.#poll();
+      if (chunk === undefined) return undefined;
+      if (chunk === END) {
+        this.#finished = true;
+        this.#parts = [];
+        return DONE;
+      }
+      if (!this.#wholeMessages || (chunk.endOfMessage && this.#parts.length === 0)) return { done: false, value: chunk.data };
+      this.#parts.push(chunk.data);
+      if (chunk.endOfMessage) {
+        const whole = Buffer.concat(this.#parts);
+        this.#parts = [];
+        return { done: false, value: whole };
+      }
+    }
   }
 }
 

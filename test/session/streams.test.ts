@@ -387,7 +387,8 @@ describe('outcomes', () => {
     }
     expect((await plain.outcome).status === 'failed' && (await plain.outcome)).toMatchObject({ error: { details: { processed: 'unknown' } } });
     expect((await h.session.closed).error?.code).toBe('CONNECTION_LOST');
-    expect(() => h.session.open({ kind: 'k' })).toThrow(expect.objectContaining({ code: 'CLOSED' }));
+    // open() on the dead session says why it died, so a caller knows a new connection may help.
+    expect(() => h.session.open({ kind: 'k' })).toThrow(expect.objectContaining({ code: 'CONNECTION_LOST', retryable: true }));
   });
 
   it('FW-CONN-2: a peer ERROR on stream 0 fails every stream with its code (remote) and closes the transport', async () => {

@@ -1,8 +1,20 @@
 /** Every command of the CLI, registered in the order --help lists them. */
 
 import type { Command } from 'commander';
+import { registerBench } from './bench.ts';
+import { registerConformance } from './conformance.ts';
+import { registerDemo } from './demo.ts';
 import { registerInspect } from './inspect.ts';
+import { registerServe } from './serve.ts';
+import { registerTail } from './tail.ts';
+import { registerUpload } from './upload.ts';
 
 export function registerCommands(program: Command): void {
+  registerDemo(program);
+  registerServe(program);
+  registerUpload(program);
+  registerTail(program);
   registerInspect(program);
+  registerBench(program);
+  registerConformance(program);
 }

@@ -1,0 +1,27 @@
+/** `framewire conformance --target host:port`: the black-box conformance runner (src/conformance). */
+
+import type { Command } from 'commander';
+import { main as conformanceMain, usage } from '../../conformance/main.ts';
+
+export function registerConformance(program: Command): void {
+  program
+    .command('conformance')
+    .description('run the black-box conformance suite against a framewire server (cases keyed by spec requirement ids)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[options...]', 'see --help')
+    .addHelpText('after', `
+${usage}
+
+Examples:
+  framewire conformance --target 127.0.0.1:7070
+  framewire conformance --target 127.0.0.1:7070 --strict --cases 'FW-FLOW-*,FW-STREAM-*' --junit report.xml`)
+    .action(async (args: string[], _options: unknown, command: Command) => {
+      if (args.includes('--help') || args.includes('-h')) {
+        command.outputHelp();
+        return;
+      }
+      process.exitCode = await conformanceMain(args);
+    });
+}

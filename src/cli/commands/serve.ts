@@ -1,0 +1,76 @@
+/** `framewire serve`: a server with the file-system upload store and the built-in event streams. */
+
+import type { Command } from 'commander';
+import { cliLogger } from '../logger.ts';
+import { CliError, ExitCode } from '../main.ts';
+import { parseDuration, parsePort } from '../parse.ts';
+import { startServerApp } from '../server-app.ts';
+
+interface ServeOptions {
+  port: string;
+  host: string;
+  dataDir: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  token?: string;
+  uploadTtl?: string;
+  tail?: string;
+  shutdownDeadline: string;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run a framewire server: resumable uploads to a data directory and built-in event streams (clock, tokens, logtail)')
+    .option('--port <port>', 'TCP port (0 picks a free one)', '7070')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--data-dir <dir>', 'where uploads and committed objects are stored', './framewire-data')
+    .option('--tls-cert <file>', 'TLS certificate (PEM); needs --tls-key')
+    .option('--tls-key <file>', 'TLS private key (PEM)')
+    .option('--token <token>', 'require clients to present this token')
+    .option('--upload-ttl <duration>', 'unfinished uploads expire after this long (e.g. 24h)')
+    .option('--tail <file>', 'offer the "logtail" event stream: lines appended to this file')
+    .option('--shutdown-deadline <duration>', 'on SIGINT/SIGTERM, how long in-flight work may finish', '10s')
+    .addHelpText('after', `
+Examples:
+  framewire serve
+  framewire serve --port 9000 --data-dir /var/lib/framewire --token s3cret
+  framewire serve --tls-cert cert.pem --tls-key key.pem --tail /var/log/syslog`)
+    .action(async (options: ServeOptions, command: Command) => {
+      if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new CliError('--tls-cert and --tls-key go together', ExitCode.usage);
+      const log = cliLogger(command);
+      const deadlineMs = parseDuration(options.shutdownDeadline, '--shutdown-deadline');
+      const app = await startServerApp({
+        host: options.host,
+        port: parsePort(options.port, '--port'),
+        dataDir: options.dataDir,
+        logger: log,
+        ...(options.tlsCert === undefined ? {} : { tlsCert: options.tlsCert }),
+        ...(options.tlsKey === undefined ? {} : { tlsKey: options.tlsKey }),
+        ...(options.token === undefined ? {} : { token: options.token }),
+        ...(options.uploadTtl === undefined ? {} : { uploadTtlMs: parseDuration(options.uploadTtl, '--upload-ttl') }),
+        ...(options.tail === undefined ? {} : { tailFile: options.tail }),
+      }).catch((error: unknown) => {
+        throw new CliError(`cannot start the server: ${(error as Error).message}`);
+      });
+      const where = `${app.address.address}:${app.address.port}`;
+      process.stdout.write(`framewire listening on ${where} (data: ${options.dataDir}; event streams: ${app.streams.join(', ')})\n`);
+      log.info({ address: where, dataDir: options.dataDir }, 'listening');
+      await new Promise<void>((resolve) => {
+        let stopping = false;
+        const stop = (signal: NodeJS.Signals): void => {
+          if (stopping) {
+            // A second signal: stop waiting for in-flight work.
+            process.stdout.write('framewire: forced exit\n');
+            process.exit(ExitCode.failed);
+          }
+          stopping = true;
+          process.stdout.write(`framewire: ${signal}, sending GOAWAY; in-flight work has ${deadlineMs} ms\n`);
+          void app.close(deadlineMs).then(resolve);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      process.stdout.write('framewire: stopped\n');
+    });
+}

@@ -1,0 +1,73 @@
+/**
+ * The server `framewire serve` runs (and the demo starts): the file-system upload store, the
+ * built-in event streams, optional TLS and token auth, assembled from the library's public parts.
+ */
+
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { conformanceService } from '../conformance/index.ts';
+import { EventService } from '../events/index.ts';
+import { createServer, type FramewireServer } from '../server.ts';
+import { FsUploadStore, UploadService } from '../upload/index.ts';
+import { registerBuiltinStreams, type BuiltinStreamOptions } from './builtin-streams.ts';
+
+export interface ServerAppOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly logger: Logger;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  /** Clients must send this token in HELLO auth ({ token }). */
+  readonly token?: string;
+  readonly uploadTtlMs?: number;
+  readonly tailFile?: string;
+  /** fsync uploads (default true); the demo may turn it off on slow disks. */
+  readonly durable?: boolean;
+  readonly onProducerStop?: BuiltinStreamOptions['onProducerStop'];
+}
+
+export interface ServerApp {
+  readonly server: FramewireServer;
+  readonly address: AddressInfo;
+  readonly streams: readonly string[];
+  readonly uploads: UploadService;
+  readonly events: EventService;
+  close(deadlineMs?: number): Promise<void>;
+}
+
+export async function startServerApp(o: ServerAppOptions): Promise<ServerApp> {
+  const store = new FsUploadStore({ dataDir: o.dataDir, durable: o.durable ?? true, ...(o.uploadTtlMs === undefined ? {} : { ttlMs: o.uploadTtlMs }) });
+  const uploads = new UploadService({ store, logger: o.logger });
+  const events = new EventService({ logger: o.logger });
+  const streams = registerBuiltinStreams(events, {
+    ...(o.tailFile === undefined ? {} : { tailFile: o.tailFile }),
+    ...(o.onProducerStop === undefined ? {} : { onProducerStop: o.onProducerStop }),
+  });
+  const tls = o.tlsCert !== undefined && o.tlsKey !== undefined ? { cert: await readFile(o.tlsCert), key: await readFile(o.tlsKey) } : undefined;
+  const token = o.token;
+  const server = createServer({
+    // The conformance target services (conformance.echo, conformance.sink) let `framewire conformance` test this server.
+    services: [uploads, events, conformanceService()],
+    logger: o.logger,
+    ...(tls === undefined ? {} : { tls }),
+    ...(token === undefined
+      ? {}
+      : {
+          authenticate: (credentials: unknown) => {
+            const given = (credentials as { token?: unknown } | undefined)?.token;
+            return given === token ? { id: 'token' } : false;
+          },
+        }),
+  });
+  const address = await server.listen(o.port, o.host);
+  return {
+    server,
+    address,
+    streams,
+    uploads,
+    events,
+    close: (deadlineMs = 10_000) => server.close({ deadlineMs }),
+  };
+}
