@@ -445,8 +445,11 @@ export class Stream implements AsyncIterable<Uint8Array> {
   #maybeRelease(): void {
     if (this.#released || this.#settled === undefined) return;
     const unread = this.#received.length - this.#receivedHead;
-    if (this.#settled.status === 'completed' && unread > 0) return;
-    if (this.#settled.status !== 'completed' && unread > 0) {
+    // The peer's direction ended with DONE: what it sent is complete and stays readable even if
+    // the stream then failed (our direction, or the connection). Dropping it would let a reader
+    // see a clean end with messages missing.
+    if (unread > 0 && (this.#settled.status === 'completed' || this.#receiveState === 'ended')) return;
+    if (unread > 0) {
       // Nobody will read these: give their connection credit back now.
       let bytes = 0;
       for (let i = this.#receivedHead; i < this.#received.length; i++) bytes += this.#received[i]!.data.length;

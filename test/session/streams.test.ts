@@ -391,6 +391,33 @@ describe('outcomes', () => {
     expect(() => h.session.open({ kind: 'k' })).toThrow(expect.objectContaining({ code: 'CONNECTION_LOST', retryable: true }));
   });
 
+  it('FW-STREAM-6: what the peer sent before its DONE stays readable when the stream later fails', async () => {
+    const h = await connectedClient();
+    const s = h.session.open({ kind: 'k' });
+    await new Promise((r) => setImmediate(r));
+    h.peer.data(s.id, 'one');
+    h.peer.data(s.id, 'two');
+    h.peer.done(s.id);
+    await new Promise((r) => setImmediate(r));
+    h.session.transportClosed(new Error('socket reset'));
+    expect((await s.outcome).status).toBe('failed');
+    const read: string[] = [];
+    for await (const m of s) read.push(Buffer.from(m).toString());
+    expect(read).toEqual(['one', 'two']);
+  });
+
+  it('FW-STREAM-6: data of a direction that never ended is dropped, and the reader gets the error', async () => {
+    const h = await connectedClient();
+    const s = h.session.open({ kind: 'k' });
+    await new Promise((r) => setImmediate(r));
+    h.peer.data(s.id, 'partial');
+    await new Promise((r) => setImmediate(r));
+    h.session.transportClosed(new Error('socket reset'));
+    await expect((async () => {
+      for await (const _m of s) { /* drain */ }
+    })()).rejects.toMatchObject({ code: 'CONNECTION_LOST' });
+  });
+
   it('FW-CONN-2: a peer ERROR on stream 0 fails every stream with its code (remote) and closes the transport', async () => {
     const h = await connectedClient();
     const s = h.session.open({ kind: 'k' });
