@@ -25,6 +25,7 @@ import {
   HANDSHAKE_MAX_PAYLOAD,
   parseFrame,
   PingFlags,
+  rawPayloadLength,
   type ControlMap,
   type Frame,
   type HelloPayload,
@@ -168,7 +169,8 @@ export class Session {
     });
     this.#host = {
       now: () => clock.now(),
-      rttMs: () => this.#heartbeat.rttMs,
+      // Auto-tuning works from the base RTT, not the smoothed one (see Heartbeat.minRttMs).
+      rttMs: () => this.#heartbeat.minRttMs,
       wake: (stream) => {
         if (stream._opened) {
           this.#scheduler.add(stream);
@@ -254,8 +256,11 @@ export class Session {
     this.#heartbeat.markReceived();
     this.stats.framesIn++;
     try {
-      if (raw.stream === 0) this.#onConnectionFrame(raw);
-      else this.#onStreamFrame(raw);
+      // Payloads are parsed before any session check (§3.3 step 5 before §8, FW-FRAME-4), so a
+      // malformed frame reports its own defect. DATA has no payload to parse.
+      const frame = raw.type === FrameType.DATA ? undefined : parseFrame(raw);
+      if (raw.stream === 0) this.#onConnectionFrame(raw, frame!);
+      else this.#onStreamFrame(raw, frame);
     } catch (error) {
       this.#connectionError(toFramewireError(error));
     }
@@ -290,10 +295,9 @@ export class Session {
     this.#schedulePump();
   }
 
-  #onConnectionFrame(raw: RawFrame): void {
+  #onConnectionFrame(raw: RawFrame, frame: Frame): void {
     if (raw.seq !== this.#receiveSeq0) throw new FramewireError('SEQ_ERROR', `stream 0: expected seq ${this.#receiveSeq0}, got ${raw.seq}`);
     this.#receiveSeq0 = (this.#receiveSeq0 + 1) >>> 0;
-    const frame = parseFrame(raw);
     if (this.#state !== 'open' && frame.type !== FrameType.HELLO && frame.type !== FrameType.ERROR) {
       throw new FramewireError('HANDSHAKE', `${frameName(frame)} before the handshake completed`);
     }
@@ -389,11 +393,11 @@ export class Session {
     this.#schedulePump();
   }
 
-  #onStreamFrame(raw: RawFrame): void {
+  #onStreamFrame(raw: RawFrame, frame: Frame | undefined): void {
     if (this.#state !== 'open') throw new FramewireError('HANDSHAKE', `frame on stream ${raw.stream} before the handshake completed`);
     const stream = this.#table.get(raw.stream);
     if (stream === undefined) {
-      this.#onUnknownStream(raw);
+      this.#onUnknownStream(raw, frame);
       return;
     }
     // Checked before seq: a peer that reuses a live id numbers its new OPEN 0, and the fault is the id (FW-STREAM-2).
@@ -404,11 +408,10 @@ export class Session {
       throw new FramewireError('SEQ_ERROR', `stream ${raw.stream}: expected seq ${stream._receiveSeq}, got ${raw.seq}`);
     }
     stream._receiveSeq = (stream._receiveSeq + 1) >>> 0;
-    if (raw.type === FrameType.DATA) {
+    if (frame === undefined) {
       this.#onData(stream, raw);
       return;
     }
-    const frame = parseFrame(raw);
     switch (frame.type) {
       case FrameType.OPEN:
         throw new FramewireError('STREAM_ID', `OPEN for stream ${raw.stream}, which is already open`);
@@ -445,7 +448,8 @@ export class Session {
   }
 
   #onData(stream: Stream, raw: RawFrame): void {
-    const n = raw.payload.length;
+    // rawPayloadLength: a piecewise payload (RawFrame.parts) must not be joined just to be counted.
+    const n = rawPayloadLength(raw);
     if (n === 0 && !this.#emptyBucket.take()) {
       throw new FramewireError('ENHANCE_YOUR_CALM', 'flood of empty DATA frames');
     }
@@ -462,24 +466,26 @@ export class Session {
       stream.fail('STREAM_CLOSED', 'DATA after DONE');
       return;
     }
-    stream._onData(raw.payload, raw.flags);
+    if (raw.parts === undefined) stream._onData(raw.payload, raw.flags);
+    else stream._onData(EMPTY, raw.flags, raw.parts);
   }
 
-  #onUnknownStream(raw: RawFrame): void {
+  #onUnknownStream(raw: RawFrame, frame: Frame | undefined): void {
     const id = raw.stream;
     if (raw.type === FrameType.OPEN) {
       this.#table.acceptPeerId(id);
       if (raw.seq !== 0) throw new FramewireError('SEQ_ERROR', `OPEN of stream ${id} must have seq 0, got ${raw.seq}`);
-      this.#onOpen(id, parseFrame(raw));
+      if (frame !== undefined) this.#onOpen(id, frame);
       return;
     }
     if (!this.#table.wasOpened(id)) throw new FramewireError('PROTOCOL_ERROR', `${frameName(raw)} on stream ${id}, which was never opened`);
     // A closed stream: frames in flight when it ended are discarded (FW-STREAM-8); DATA still counts,
     // and so do empty frames, or closed ids would be a way around the flood limit (FW-LIMIT-4).
     if (raw.type === FrameType.DATA) {
-      if (raw.payload.length === 0 && !this.#emptyBucket.take()) throw new FramewireError('ENHANCE_YOUR_CALM', 'flood of empty DATA frames');
-      this.#connectionReceive.receive(raw.payload.length);
-      this.#connectionConsumed(raw.payload.length);
+      const n = rawPayloadLength(raw);
+      if (n === 0 && !this.#emptyBucket.take()) throw new FramewireError('ENHANCE_YOUR_CALM', 'flood of empty DATA frames');
+      this.#connectionReceive.receive(n);
+      this.#connectionConsumed(n);
     }
   }
 
@@ -641,7 +647,7 @@ export class Session {
 
   #connectionConsumed(bytes: number): void {
     if (this.#state === 'closed' || bytes === 0) return;
-    const limit = this.#connectionReceive.consume(bytes, this.#clockNow, this.#heartbeat.rttMs);
+    const limit = this.#connectionReceive.consume(bytes, this.#clockNow, this.#heartbeat.minRttMs);
     if (limit !== undefined && !this.#connectionCreditQueued) {
       this.#connectionCreditQueued = true;
       this.#queueControl({ kind: 'credit', stream: undefined });
@@ -887,6 +893,8 @@ export class Session {
     this.#resolveClosed({ error });
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 function errorPayload(error: FramewireError): { code: number; message: string; retryable?: boolean; retryAfterMs?: number; details?: ControlMap } {
   // `retryable` travels only when it overrides the registry's value (FW-ERROR-2).

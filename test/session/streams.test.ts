@@ -116,8 +116,17 @@ describe('stream ids', () => {
     h.peer.open(1);
     h.peer.cancel(1);
     await flush();
-    h.peer.send(FrameType.OPEN, 1, new Uint8Array(), 0, 0);
+    h.peer.send(FrameType.OPEN, 1, encodeOpenPayload({ kind: 'again' }), 0, 0);
     await expectConnectionError(h, 'STREAM_ID');
+  });
+
+  it('FW-FRAME-4: the payload is parsed before session rules, so a malformed OPEN on a reused id is MALFORMED_PAYLOAD', async () => {
+    const h = await connectedServer();
+    h.peer.open(1);
+    h.peer.cancel(1);
+    await flush();
+    h.peer.send(FrameType.OPEN, 1, new Uint8Array(), 0, 0);
+    await expectConnectionError(h, 'MALFORMED_PAYLOAD');
   });
 
   it('FW-STREAM-2: an OPEN for a stream that is open is STREAM_ID, numbered as a fresh OPEN (seq 0)', async () => {
