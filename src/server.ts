@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { Connection } from './connection.ts';
 import type { SessionOptions, StreamHandler } from './session/index.ts';
-import { routeKind, type StreamService } from './service.ts';
+import { routeKind, type StreamService } from './session/index.ts';
 
 export interface ServerOptions extends Omit<SessionOptions, 'role' | 'connectionId'> {
   /** Services that claim OPEN kinds (uploads, event streams, your own). */

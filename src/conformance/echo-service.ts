@@ -14,7 +14,8 @@
  * the session: the runner itself never uses it.
  */
 
-import type { StreamService } from '../service.ts';
+// Type-only: the runner never uses the session; this service is what a target offers.
+import type { StreamService } from '../session/index.ts';
 
 type ServiceStream = Parameters<StreamService['handle']>[0];
 

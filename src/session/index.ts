@@ -6,3 +6,4 @@ export { SessionStats } from './stats.ts';
 export { defaultLimits, type Authenticate, type Role, type SessionLimits, type SessionOptions } from './options.ts';
 export { ManualClock, systemClock, type Clock, type TimerHandle } from './clock.ts';
 export { toDuplex, toReadableStream, toWritableStream } from './adapters.ts';
+export { routeKind, type StreamService } from './service.ts';

@@ -7,7 +7,7 @@
 
 import type { Logger } from 'pino';
 import { FramewireError, isFramewireError } from '../errors.ts';
-import type { StreamService } from '../service.ts';
+import type { StreamService } from '../session/index.ts';
 import type { Session, Stream } from '../session/index.ts';
 import type { ControlMap } from '../wire/index.ts';
 import {

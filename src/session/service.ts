@@ -4,7 +4,8 @@
  * Uploads and event streams are services; applications can add their own.
  */
 
-import type { Session, Stream } from './session/index.ts';
+import type { Session } from './session.ts';
+import type { Stream } from './stream.ts';
 
 export interface StreamService {
   /** Exact kinds, or prefixes ending in "." that claim every kind below them. */
