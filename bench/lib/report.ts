@@ -26,6 +26,47 @@ export function benchArgs(argv: readonly string[] = process.argv.slice(2)): { sm
   return { smoke: argv.includes('--smoke') };
 }
 
+/** The value of `--name value` or `--name=value`, if given. */
+export function flagValue(name: string, argv: readonly string[] = process.argv.slice(2)): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === `--${name}`) return argv[i + 1];
+    if (a.startsWith(`--${name}=`)) return a.slice(name.length + 3);
+  }
+  return undefined;
+}
+
+/** "1GiB", "256MiB", "64KiB", "1e6" or plain bytes -> bytes. */
+export function parseSize(text: string): number {
+  const m = /^\s*([\d.e+]+)\s*(b|kib|k|mib|m|gib|g)?\s*$/i.exec(text);
+  if (m === null) throw new RangeError(`not a size: ${text}`);
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const mult = unit.startsWith('g') ? 2 ** 30 : unit.startsWith('m') ? MiB : unit.startsWith('k') ? KiB : 1;
+  const n = Math.round(Number(m[1]) * mult);
+  if (!Number.isFinite(n) || n <= 0) throw new RangeError(`not a size: ${text}`);
+  return n;
+}
+
+/** Median, extremes and relative spread ((max - min) / median) of repeated measurements. */
+export interface Summary {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  /** (max - min) / median, 0 for a single sample. */
+  readonly spread: number;
+  readonly samples: readonly number[];
+}
+
+export function summarize(samples: readonly number[]): Summary {
+  if (samples.length === 0) return { median: NaN, min: NaN, max: NaN, spread: NaN, samples: [] };
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  const min = sorted[0]!;
+  const max = sorted[sorted.length - 1]!;
+  return { median, min, max, spread: median !== 0 ? (max - min) / Math.abs(median) : 0, samples };
+}
+
 /** Per-case timing budget handed to benchmark.js (seconds). */
 export interface CaseBudget {
   readonly minTime: number;

@@ -5,7 +5,7 @@
  * to the peer. Credit is returned on *consumption*, not arrival, so a slow reader slows the sender
  * end to end and the bytes held never exceed the window (FW-FLOW-4). The window auto-tunes like
  * quic-go's: when a whole window was consumed in much less than the time it takes to advertise
- * (a few RTTs), the window was the bottleneck, so it doubles up to a ceiling (FW-FLOW-5).
+ * (2 RTTs), the window was the bottleneck, so it doubles up to a ceiling (FW-FLOW-5).
  */
 
 import { FramewireError } from '../errors.ts';
@@ -18,6 +18,9 @@ export interface ReceiveWindowOptions {
   /** For error messages: "stream 5" or "connection". */
   readonly label: string;
 }
+
+/** The window doubles while it would be used up within this many RTTs (FW-FLOW-5). */
+export const AUTO_TUNE_RTTS = 2;
 
 export class ReceiveWindow {
   readonly #max: number;
@@ -90,9 +93,12 @@ export class ReceiveWindow {
     const inEpoch = this.#consumed - this.#epochConsumedAt;
     const elapsed = now - this.#epochStart;
     if (rttMs > 0 && this.#window < this.#max) {
-      // quic-go's rule: the fraction of the window consumed, scaled to 4 RTTs.
+      // quic-go's rule (the fraction of the window consumed, scaled to a few RTTs) with 2 RTTs
+      // rather than quic-go's 4: a CREDIT goes out when half a window was consumed, so a window
+      // of 2 RTTs of data keeps the sender busy, and every byte of window beyond that is only
+      // queue, which delays other streams' frames on the same connection (bench/e2e, HOL case).
       const fraction = inEpoch / this.#window;
-      if (elapsed < 4 * fraction * rttMs) this.#window = Math.min(this.#window * 2, this.#max);
+      if (elapsed < AUTO_TUNE_RTTS * fraction * rttMs) this.#window = Math.min(this.#window * 2, this.#max);
     }
     this.#epochStart = now;
     this.#epochConsumedAt = this.#consumed;

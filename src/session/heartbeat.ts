@@ -26,6 +26,7 @@ export class Heartbeat {
   #outstanding: { payload: Uint8Array; sentAt: number; waiters: ((rtt: number) => void)[] } | undefined;
   #counter = 0;
   #rttMs = 0;
+  #minRttMs = 0;
 
   constructor(clock: Clock, intervalMs: number, idleTimeoutMs: number, hooks: HeartbeatHooks) {
     this.#clock = clock;
@@ -38,6 +39,15 @@ export class Heartbeat {
   /** Smoothed RTT (RFC 6298 weights), 0 until the first PING came back. */
   get rttMs(): number {
     return this.#rttMs;
+  }
+
+  /**
+   * The smallest RTT sample so far, 0 until the first PING came back: the base round trip without
+   * the queueing our own data adds. Flow-control auto-tuning uses it, so that a window that already
+   * fills the queues (and so inflates later samples) does not make itself grow further.
+   */
+  get minRttMs(): number {
+    return this.#minRttMs;
   }
 
   /** Called for every frame received: cheap on purpose. */
@@ -82,6 +92,7 @@ export class Heartbeat {
     if (out === undefined || Buffer.compare(out.payload, payload) !== 0) return;
     const sample = this.#clock.now() - out.sentAt;
     this.#rttMs = this.#rttMs === 0 ? sample : this.#rttMs * 0.875 + sample * 0.125;
+    if (this.#minRttMs === 0 || sample < this.#minRttMs) this.#minRttMs = sample;
     this.#outstanding = undefined;
     for (const w of out.waiters) w(sample);
   }

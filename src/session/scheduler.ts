@@ -17,6 +17,7 @@ export class Scheduler {
   readonly #rings: Stream[][] = Array.from({ length: MAX_URGENCY + 1 }, () => []);
   readonly #cursor: number[] = new Array<number>(MAX_URGENCY + 1).fill(0);
   readonly #members = new Set<Stream>();
+  readonly #pick: { stream: Stream; sendable: Sendable } = { stream: undefined as unknown as Stream, sendable: undefined as unknown as Sendable };
 
   /** Makes a stream eligible; harmless if it already is. */
   add(stream: Stream): void {
@@ -29,7 +30,7 @@ export class Scheduler {
     return this.#members.size;
   }
 
-  /** The next frame to send, honouring urgency and fairness, or undefined when nothing can go. */
+  /** The next frame to send, honouring urgency and fairness, or undefined when nothing can go. The result is reused: valid until the next call. */
   next(maxFramePayload: number, connectionCredit: number): Pick | undefined {
     for (let level = 0; level < this.#rings.length; level++) {
       const ring = this.#rings[level]!;
@@ -53,7 +54,10 @@ export class Scheduler {
           continue;
         }
         this.#cursor[level] = at + 1;
-        return { stream, sendable };
+        // Reused (valid until the next call): no allocation per frame.
+        this.#pick.stream = stream;
+        this.#pick.sendable = sendable;
+        return this.#pick;
       }
     }
     return undefined;

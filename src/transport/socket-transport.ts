@@ -23,7 +23,8 @@ export class SocketTransport implements FrameTransport {
 
   constructor(socket: Duplex, options: SocketTransportOptions = {}) {
     this.#socket = socket;
-    this.#decoder = new FrameDecoder({ maxPayload: HANDSHAKE_MAX_PAYLOAD, skipCrc: options.skipCrc ?? false }, (frame) => {
+    // keepPieces: socket chunks are never reused, so frames that straddle reads are not copied.
+    this.#decoder = new FrameDecoder({ maxPayload: HANDSHAKE_MAX_PAYLOAD, skipCrc: options.skipCrc ?? false, keepPieces: true }, (frame) => {
       this.#session?.receive(frame);
     });
   }

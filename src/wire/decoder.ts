@@ -14,7 +14,7 @@
 
 import { FramewireError } from '../errors.ts';
 import { crc32, crc32Range } from './crc32.ts';
-import { frameTypeName, isAllowedOn, isKnownFrameType } from './frame-type.ts';
+import { FrameType, frameTypeName, isAllowedOn, isKnownFrameType } from './frame-type.ts';
 import type { RawFrame } from './frame.ts';
 import { readU32 } from './header.ts';
 import { CRC_COVERED_HEADER, HEADER_SIZE, MAX_PAYLOAD_CEILING } from './limits.ts';
@@ -24,6 +24,14 @@ export interface FrameDecoderOptions {
   readonly maxPayload: number;
   /** Skip CRC verification. Only for building deliberately broken peers in conformance tests. */
   readonly skipCrc?: boolean;
+  /**
+   * The caller never modifies a chunk after pushing it (true of socket reads: node hands out a
+   * fresh buffer per read). Then a DATA frame that straddles chunks is emitted as views of its
+   * pieces (`RawFrame.parts`) rather than copied into a buffer of its own: with 64 KiB socket reads
+   * and 64 KiB frames nearly every frame straddles, and the copy (plus the allocation and the GC
+   * of a 64 KiB buffer per frame) was the receiver's largest cost after the CRC (bench/e2e).
+   */
+  readonly keepPieces?: boolean;
 }
 
 export type FrameHandler = (frame: RawFrame) => void;
@@ -31,14 +39,18 @@ export type FrameHandler = (frame: RawFrame) => void;
 export class FrameDecoder {
   readonly #onFrame: FrameHandler;
   readonly #skipCrc: boolean;
+  readonly #keepPieces: boolean;
   #maxPayload: number;
 
   /** Partial header bytes when a header straddles chunks. */
   readonly #header = Buffer.allocUnsafe(HEADER_SIZE);
   #headerFill = 0;
 
-  /** The frame being assembled once its header is known. */
+  /** The frame being assembled once its header is known: into `#payload`, or as views in `#pieces`. */
+  #assembling = false;
+  #payloadLength = 0;
   #payload: Buffer | undefined;
+  #pieces: Uint8Array[] | undefined;
   #payloadFill = 0;
   #type = 0;
   #flags = 0;
@@ -56,6 +68,7 @@ export class FrameDecoder {
   constructor(options: FrameDecoderOptions, onFrame: FrameHandler) {
     this.#maxPayload = checkMaxPayload(options.maxPayload);
     this.#skipCrc = options.skipCrc ?? false;
+    this.#keepPieces = options.keepPieces ?? false;
     this.#onFrame = onFrame;
   }
 
@@ -80,12 +93,12 @@ export class FrameDecoder {
 
   /** Bytes of an incomplete frame received so far, header included (never more than one max frame + header). */
   get bufferedBytes(): number {
-    return this.#payload === undefined ? this.#headerFill : HEADER_SIZE + this.#payloadFill;
+    return this.#assembling ? HEADER_SIZE + this.#payloadFill : this.#headerFill;
   }
 
   /** True when the bytes pushed so far end exactly on a frame boundary. */
   get atBoundary(): boolean {
-    return this.#headerFill === 0 && this.#payload === undefined;
+    return this.#headerFill === 0 && !this.#assembling;
   }
 
   /**
@@ -116,7 +129,7 @@ export class FrameDecoder {
     const end = chunk.length;
     let at = 0;
     while (at < end) {
-      if (this.#payload !== undefined) {
+      if (this.#assembling) {
         at = this.#fillPayload(chunk, at);
         continue;
       }
@@ -165,7 +178,7 @@ export class FrameDecoder {
     }
   }
 
-  /** Records the header found at `source[at]` and allocates the payload buffer (length already checked). */
+  /** Records the header found at `source[at]` and prepares to assemble the payload (length already checked). */
   #beginPayload(source: Uint8Array, at: number, length: number): void {
     this.#type = source[at + 4]!;
     this.#flags = source[at + 5]!;
@@ -176,29 +189,41 @@ export class FrameDecoder {
     this.#reserved0 = source[at + 6]!;
     this.#reserved1 = source[at + 7]!;
     if (!this.#skipCrc) this.#runningCrc = crc32Range(source, at, at + CRC_COVERED_HEADER);
-    this.#payload = Buffer.allocUnsafe(length);
+    this.#assembling = true;
+    this.#payloadLength = length;
     this.#payloadFill = 0;
+    if (this.#keepPieces && this.#type === FrameType.DATA && length > 0) this.#pieces = [];
+    else this.#payload = Buffer.allocUnsafe(length);
   }
 
   #fillPayload(chunk: Uint8Array, at: number): number {
-    const payload = this.#payload!;
-    const take = Math.min(payload.length - this.#payloadFill, chunk.length - at);
+    const take = Math.min(this.#payloadLength - this.#payloadFill, chunk.length - at);
     const piece = chunk.subarray(at, at + take);
-    payload.set(piece, this.#payloadFill);
+    if (this.#pieces !== undefined) this.#pieces.push(piece);
+    else this.#payload!.set(piece, this.#payloadFill);
     // Checksum the piece while it is still in cache rather than re-reading the whole frame later.
     if (!this.#skipCrc) this.#runningCrc = crc32(piece, this.#runningCrc);
     this.#payloadFill += take;
-    if (this.#payloadFill === payload.length) this.#finishPayload();
+    if (this.#payloadFill === this.#payloadLength) this.#finishPayload();
     return at + take;
   }
 
   #finishPayload(): void {
-    const payload = this.#payload!;
+    const payload = this.#payload;
+    const pieces = this.#pieces;
+    this.#assembling = false;
     this.#payload = undefined;
+    this.#pieces = undefined;
     this.#payloadFill = 0;
     if (!this.#skipCrc) this.#verifyCrc(this.#runningCrc, this.#expectedCrc);
     checkHeaderRest(this.#reserved0, this.#reserved1, this.#type, this.#stream);
-    this.#emit(this.#type, this.#flags, this.#stream, this.#seq, payload);
+    if (pieces !== undefined) {
+      // Only DATA is kept in pieces, and DATA is a known type.
+      this.#frames++;
+      this.#onFrame(new PiecewiseFrame(this.#flags, this.#stream, this.#seq, pieces, this.#payloadLength));
+      return;
+    }
+    this.#emit(this.#type, this.#flags, this.#stream, this.#seq, payload!);
   }
 
   #verifyCrc(actual: number, expected: number): void {
@@ -214,6 +239,34 @@ export class FrameDecoder {
     }
     this.#frames++;
     this.#onFrame({ type, flags, stream, seq, payload });
+  }
+}
+
+/**
+ * A DATA frame that arrived in pieces (decoder option `keepPieces`): `parts` are views of the
+ * chunks it straddled, in order. Reading `payload` joins them once (a copy), so code that wants one
+ * buffer still gets it; the session reads `parts` and copies nothing.
+ */
+class PiecewiseFrame implements RawFrame {
+  readonly type = FrameType.DATA;
+  readonly flags: number;
+  readonly stream: number;
+  readonly seq: number;
+  readonly parts: readonly Uint8Array[];
+  readonly payloadLength: number;
+  #joined: Uint8Array | undefined;
+
+  constructor(flags: number, stream: number, seq: number, parts: readonly Uint8Array[], payloadLength: number) {
+    this.flags = flags;
+    this.stream = stream;
+    this.seq = seq;
+    this.parts = parts;
+    this.payloadLength = payloadLength;
+  }
+
+  get payload(): Uint8Array {
+    this.#joined ??= Buffer.concat(this.parts, this.payloadLength);
+    return this.#joined;
   }
 }
 

@@ -21,6 +21,18 @@ export interface RawFrame {
   readonly stream: number;
   readonly seq: number;
   readonly payload: Uint8Array;
+  /**
+   * Only on DATA frames from a decoder with `keepPieces`, when the frame straddled chunks: the
+   * payload's bytes as views of those chunks, in order, and their total length. `payload` then
+   * joins them on first use (a copy); the session reads `parts` instead.
+   */
+  readonly parts?: readonly Uint8Array[];
+  readonly payloadLength?: number;
+}
+
+/** The payload length of a raw frame without joining a piecewise payload. */
+export function rawPayloadLength(raw: RawFrame): number {
+  return raw.payloadLength ?? raw.payload.length;
 }
 
 interface FrameOf<T extends number, P> {
