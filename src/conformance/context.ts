@@ -284,6 +284,8 @@ export class Conn {
       } else if (f.type === FrameType.ERROR) {
         view.error = f.payload.code;
         view.errorMessage = f.payload.message;
+        if (f.payload.details !== undefined) view.errorDetails = f.payload.details;
+        if (f.payload.retryAfterMs !== undefined) view.retryAfterMs = f.payload.retryAfterMs;
       } else if (f.type === FrameType.CANCEL) {
         view.cancel = f.payload.code ?? 0x0f;
       }
@@ -349,6 +351,10 @@ export interface StreamView {
   trailer: Readonly<Record<string, unknown>> | undefined;
   error: number | undefined;
   errorMessage?: string;
+  /** The `details` map of the target's ERROR on the stream (profiles put ids and counts there). */
+  errorDetails?: Readonly<Record<string, unknown>>;
+  /** The `retry_after_ms` hint of that ERROR. */
+  retryAfterMs?: number;
   cancel: number | undefined;
   frames: number;
 }

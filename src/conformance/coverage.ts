@@ -29,6 +29,29 @@ const notCovered: Readonly<Record<string, string>> = {
   'FW-LIMIT-5': 'covered only through its named instances (frame size, control payload limits, credit, streams, flood limits)',
   'FW-SEC-1': 'a deployment rule (TLS on untrusted networks)',
   'FW-SEC-2': 'the content of the target\'s error messages cannot be judged mechanically',
+  // Upload profile (spec/UPLOAD.md).
+  'FW-UP-5': 'a SHOULD on the client (urgency of control operations): the runner is the client',
+  'FW-UP-22': 'a client requirement (no automatic re-acquire after LEASE_CONFLICT): the runner is the client',
+  'FW-UP-30': 'needs two principals; the runner sends one set of credentials (`--auth`)',
+  'FW-UP-31': 'needs the target killed (SIGKILL) and restarted on the same storage, which a black-box runner cannot do (test/upload/faults.test.ts covers the reference server)',
+  'FW-UP-32': 'a client requirement (progress reporting): the runner is the client',
+  'FW-UP-33': 'a client requirement (automatic resume with backoff): the runner is the client',
+  'FW-UP-34': 'a client requirement (what is re-sent after a failure): the runner is the client',
+  'FW-UP-36': 'credit pacing by the store and the memory held per chunk are internal; on the wire they look like ordinary flow control',
+  'FW-UP-43': 'the sweeper deletes data on the target\'s storage, not on the wire; forgetting finished uploads takes the retention (24 h by default)',
+  'FW-UP-51': 'needs a crash of the target and a look at its storage',
+  // Event-stream profile (spec/EVENTS.md).
+  'FW-EV-12': 'a subscriber requirement: the runner is the subscriber (it applies the same checks to the target\'s messages)',
+  'FW-EV-13': 'needs a producer that fails; the conformance streams (`tokens`, `clock`) never do',
+  'FW-EV-20': 'the log limits are the target\'s configuration; their effects are covered by FW-EV-21, FW-EV-22 and FW-EV-23; an event larger than `maxBytes` is refused to the producer, not on the wire',
+  'FW-EV-25': 'needs a producer registered with `resumable: false`; the conformance streams are resumable',
+  'FW-EV-41': 'a subscriber requirement (heartbeat timeout): the runner is the subscriber',
+  'FW-EV-60': 'coalescing is a producer option; the conformance streams do not coalesce',
+  'FW-EV-61': 'coalescing is a producer option; the conformance streams do not coalesce',
+  'FW-EV-62': 'a counter of the target (`droppedByCoalescing`), not on the wire',
+  'FW-EV-70': 'the configuration API of an implementation, not wire behaviour',
+  'FW-EV-80': 'log lines are not on the wire',
+  'FW-EV-90': 'a subscriber requirement (automatic resume policy): the runner is the subscriber',
 };
 
 interface Requirement {
@@ -38,42 +61,83 @@ interface Requirement {
   readonly level: string;
 }
 
-function requirements(spec: string): Requirement[] {
-  const appendix = spec.slice(spec.indexOf('## Appendix A'));
+/** A specification document with a requirement index (a table of `| id | summary | section |` rows). */
+interface SpecDoc {
+  readonly file: string;
+  readonly title: string;
+  readonly text: string;
+  /** The heading of its requirement index. */
+  readonly index: string;
+  /**
+   * Where a document puts its tags: PROTOCOL.md and UPLOAD.md end a sentence with the tag, so the
+   * sentence before it decides the level; EVENTS.md mostly starts a bullet with it, so the whole
+   * bullet (or paragraph) does.
+   */
+  readonly tags: 'trailing' | 'leading';
+}
+
+function requirements(doc: SpecDoc): Requirement[] {
+  const at = doc.text.indexOf(doc.index);
+  if (at < 0) throw new Error(`${doc.file}: no "${doc.index}" section`);
   const out: Requirement[] = [];
-  for (const line of appendix.split('\n')) {
-    const m = /^\| (FW-[A-Z]+-\d+) \| (.*) \| (§[\d.]+) \|$/u.exec(line);
-    if (m?.[1] === undefined || m[2] === undefined || m[3] === undefined) continue;
-    out.push({ id: m[1], summary: m[2], section: m[3], level: levelOf(spec, m[1]) });
+  for (const line of doc.text.slice(at).split('\n')) {
+    // `| FW-UP-1 | … | §11.2 |`, `| FW-EV-1 | … | 12.2 |`, and ranges: `| FW-EV-60..62 | … |`.
+    const m = /^\| (FW-[A-Z]+-)(\d+)(?:\.\.(\d+))? \| (.*) \| §?([\d.]+) \|$/u.exec(line);
+    if (m?.[1] === undefined || m[2] === undefined || m[4] === undefined || m[5] === undefined) continue;
+    const from = Number(m[2]);
+    const to = m[3] === undefined ? from : Number(m[3]);
+    for (let n = from; n <= to; n++) {
+      const id = `${m[1]}${n}`;
+      out.push({ id, summary: m[4], section: `§${m[5]}`, level: levelOf(doc, id) });
+    }
   }
   return out;
 }
 
-/** MUST if any sentence tagged with the id says MUST (or MUST NOT / REQUIRED), else SHOULD. */
-function levelOf(spec: string, id: string): string {
-  const body = spec.slice(0, spec.indexOf('## Appendix A'));
+/** MUST if any sentence tagged with the id says MUST (or MUST NOT / REQUIRED), else SHOULD (or MAY); untagged by a keyword: MUST. */
+function levelOf(doc: SpecDoc, id: string): string {
+  const body = doc.text.slice(0, doc.text.indexOf(doc.index));
   let level = '';
   for (let at = body.indexOf(`[${id}]`); at >= 0; at = body.indexOf(`[${id}]`, at + 1)) {
-    const start = Math.max(body.lastIndexOf('\n- ', at), body.lastIndexOf('. ', at - 4), body.lastIndexOf('\n\n', at));
-    const sentence = body.slice(start, at);
-    if (/\bMUST\b|\bREQUIRED\b/u.test(sentence)) return 'MUST';
-    if (/\bSHOULD\b/u.test(sentence)) level = 'SHOULD';
+    let text: string;
+    if (doc.tags === 'trailing') {
+      const start = Math.max(body.lastIndexOf('\n- ', at), body.lastIndexOf('. ', at - 4), body.lastIndexOf('\n\n', at));
+      text = body.slice(start, at);
+    } else {
+      const start = Math.max(body.lastIndexOf('\n- ', at), body.lastIndexOf('\n\n', at));
+      const ends = [body.indexOf('\n- ', at), body.indexOf('\n\n', at)].filter((i) => i >= 0);
+      text = body.slice(start, ends.length === 0 ? body.length : Math.min(...ends));
+    }
+    if (/\bMUST\b|\bREQUIRED\b/u.test(text)) return 'MUST';
+    if (/\bSHOULD\b/u.test(text)) level = 'SHOULD';
+    else if (doc.tags === 'leading' && level === '' && /\bMAY\b/u.test(text)) level = 'MAY';
   }
   return level === '' ? 'MUST' : level;
 }
 
-export function coverageMarkdown(spec: string): string {
-  const reqs = requirements(spec);
+/** The profile documents, when given: spec/UPLOAD.md and spec/EVENTS.md. */
+export interface ProfileTexts {
+  readonly upload?: string;
+  readonly events?: string;
+}
+
+export function coverageMarkdown(spec: string, profiles: ProfileTexts = {}): string {
+  const docs: SpecDoc[] = [{ file: 'spec/PROTOCOL.md', title: 'Core protocol', text: spec, index: '## Appendix A', tags: 'trailing' }];
+  if (profiles.upload !== undefined) docs.push({ file: 'spec/UPLOAD.md', title: 'Upload profile (§11)', text: profiles.upload, index: '## Appendix A', tags: 'trailing' });
+  if (profiles.events !== undefined) docs.push({ file: 'spec/EVENTS.md', title: 'Event-stream profile (§12)', text: profiles.events, index: '## Requirement index', tags: 'leading' });
   const byReq = new Map<string, string[]>();
   for (const c of allCases) for (const r of c.requirements) byReq.set(r, [...(byReq.get(r) ?? []), c.id]);
-  const lines: string[] = [];
-  const must = reqs.filter((r) => r.level === 'MUST');
+  const perDoc = docs.map((doc) => ({ doc, reqs: requirements(doc) }));
+  const all = perDoc.flatMap((d) => d.reqs);
+  const must = all.filter((r) => r.level === 'MUST');
   const uncoveredMust = must.filter((r) => !byReq.has(r.id));
+  const lines: string[] = [];
   lines.push(
     '# framewire conformance',
     '',
     'Generated by `npx tsx src/conformance/coverage.ts > spec/CONFORMANCE.md` from the case registry',
-    '(`src/conformance/cases/`) and Appendix A of `spec/PROTOCOL.md`. Do not edit by hand.',
+    `(\`src/conformance/cases/\`) and the requirement indexes of ${docs.map((d) => `\`${d.file}\``).join(', ')}.`,
+    'Do not edit by hand.',
     '',
     '## Running',
     '',
@@ -94,7 +158,7 @@ export function coverageMarkdown(spec: string): string {
     '| pass | the target did what the requirement says |',
     '| non-strict | acceptable but not exact: another error code, a connection error where a stream error was due, or a bare TCP close where a coded ERROR was required. Under `--strict` it counts as **fail** |',
     '| fail | the target broke the requirement; the report gives expected and actual |',
-    '| unsupported | the target lacks what the case needs (the conformance services, a limit small enough to reach) |',
+    '| unsupported | the target lacks what the case needs (the conformance services, a profile, a limit small enough to reach) |',
     '| informational | behaviour the spec leaves to the implementation (an auth hook, no flood limit hit, a timer longer than the run waits) |',
     '',
     'Flood cases (FW-LIMIT-2..4, SHOULD): ENHANCE_YOUR_CALM → pass; the flood absorbed and service',
@@ -113,34 +177,65 @@ export function coverageMarkdown(spec: string): string {
     '- `conformance.sink`: accepts the stream and never reads it, so it never returns credit; the stream',
     '  ends only by CANCEL, ERROR or the end of the connection.',
     '',
+    'The profile cases (`FW-UP-*`, `FW-EV-*`; select them with `--cases FW-UP-*,FW-EV-*`) need the',
+    'profiles themselves, as `framewire serve` offers them; the runner probes for each and gives',
+    '`unsupported` to a target without it:',
+    '',
+    '- the upload profile (spec/UPLOAD.md): the `upload.*` kinds. Probe: `upload.status` of an unknown',
+    '  id must answer `UPLOAD_NOT_FOUND`. Every case creates its own uploads with chunks of 1 KiB.',
+    '- the event-stream profile (spec/EVENTS.md): `events.subscribe` with two streams, `tokens`',
+    '  (`params` `count`, `interval_ms`: `count` events, one per interval, then DONE with the summary',
+    '  `{tokens: count}`) and `clock` (`params` `interval_ms`: one event per interval until cancelled).',
+    '  Probe: a subscription to `tokens` with `count` 0 must answer `start`. The replay-log cases read',
+    '  `ack_every` from `start` and send 4 × `ack_every` + 64 events (the reference server announces',
+    '  a quarter of its log size); beyond 50 000 events they are informational.',
+    '',
     'Timer cases read the target\'s HELLO: FW-HB-4 waits `idle_timeout_ms`, FW-HB-1 waits',
-    '`heartbeat_interval_ms`, FW-HS-5 waits for the handshake deadline, each up to `--long-wait`',
-    '(default 35 s); these cases run alongside the others.',
+    '`heartbeat_interval_ms`, FW-HS-5 waits for the handshake deadline; the profile timers come from',
+    'the profile\'s own answers: FW-UP-41 waits the upload\'s `ttl_ms`, FW-EV-40 `hb_ms` and FW-EV-50',
+    '`grace_ms` from `start`. Each waits up to `--long-wait` (default 35 s) and is informational when',
+    'the target\'s timer is longer (the reference server\'s defaults: 24 h, 15 s, 30 s); these cases run',
+    'alongside the others.',
     '',
     '## Coverage',
     '',
-    `${allCases.length} cases; ${reqs.length} requirements, ${must.length} of them MUST; ${must.length - uncoveredMust.length} MUSTs have at least one case.`,
-    '',
-    '| requirement | level | summary | cases |',
-    '|---|---|---|---|',
+    `${allCases.length} cases; ${all.length} requirements, ${must.length} of them MUST; ${must.length - uncoveredMust.length} MUSTs have at least one case.`,
   );
-  for (const r of reqs) {
-    const cases = byReq.get(r.id) ?? [];
-    const shown = cases.length > 6 ? [...cases.slice(0, 6).map((c) => `\`${c}\``), `… ${cases.length - 6} more`] : cases.map((c) => `\`${c}\``);
-    lines.push(`| ${r.id} | ${r.level} | ${r.summary} | ${cases.length === 0 ? `— ${notCovered[r.id] ?? 'not yet covered'}` : shown.join(', ')} |`);
+  for (const { doc, reqs } of perDoc) {
+    const m = reqs.filter((r) => r.level === 'MUST');
+    lines.push(
+      '',
+      `### ${doc.title}: \`${doc.file}\``,
+      '',
+      `${reqs.length} requirements, ${m.length} of them MUST; ${m.filter((r) => byReq.has(r.id)).length} MUSTs have at least one case.`,
+      '',
+      '| requirement | level | summary | cases |',
+      '|---|---|---|---|',
+    );
+    for (const r of reqs) {
+      const cases = byReq.get(r.id) ?? [];
+      const shown = cases.length > 6 ? [...cases.slice(0, 6).map((c) => `\`${c}\``), `… ${cases.length - 6} more`] : cases.map((c) => `\`${c}\``);
+      lines.push(`| ${r.id} | ${r.level} | ${r.summary} | ${cases.length === 0 ? `— ${notCovered[r.id] ?? 'not yet covered'}` : shown.join(', ')} |`);
+    }
   }
-  lines.push('', '## Not covered yet', '');
-  for (const r of reqs.filter((x) => !byReq.has(x.id))) lines.push(`- **${r.id}** (${r.level}): ${notCovered[r.id] ?? 'not yet covered'}`);
-  lines.push(
-    '',
-    'Profile cases (spec/UPLOAD.md FW-UP-*, spec/EVENTS.md FW-EV-*) go in',
-    '`src/conformance/cases/upload.ts` and `events.ts`, registered in `cases/index.ts`; they are not',
-    'written yet.',
-    '',
-  );
+  lines.push('', '## Not covered yet');
+  for (const { doc, reqs } of perDoc) {
+    lines.push('', `### ${doc.title}`, '');
+    const open = reqs.filter((x) => !byReq.has(x.id));
+    if (open.length === 0) lines.push('Every requirement has at least one case.');
+    for (const r of open) lines.push(`- **${r.id}** (${r.level}): ${notCovered[r.id] ?? 'not yet covered'}`);
+  }
+  lines.push('');
   return lines.join('\n');
 }
 
+/** The three documents as they are in the repository. */
+export function readSpecs(): { protocol: string; upload: string; events: string } {
+  const read = (name: string): string => readFileSync(new URL(`../../spec/${name}`, import.meta.url), 'utf8');
+  return { protocol: read('PROTOCOL.md'), upload: read('UPLOAD.md'), events: read('EVENTS.md') };
+}
+
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
-  process.stdout.write(coverageMarkdown(readFileSync(new URL('../../spec/PROTOCOL.md', import.meta.url), 'utf8')));
+  const specs = readSpecs();
+  process.stdout.write(coverageMarkdown(specs.protocol, { upload: specs.upload, events: specs.events }));
 }

@@ -1,6 +1,6 @@
 /** Three views of a report: a terminal summary, JSON, and JUnit XML for CI dashboards. */
 
-import type { CaseResult, Report, Verdict } from './types.ts';
+import { featureLabel, type CaseResult, type Report, type Verdict } from './types.ts';
 
 const LABEL: Record<Verdict, string> = {
   pass: 'PASS',
@@ -21,7 +21,7 @@ export function formatTerminal(report: Report, options: { color?: boolean } = {}
   const lines: string[] = [];
   lines.push(`framewire conformance: ${report.target.host}:${report.target.port}${report.strict ? ' (strict)' : ''}`);
   const info = report.targetInfo;
-  lines.push(`target: ${info.agent ?? 'unknown agent'}; services: ${info.features.length === 0 ? 'none' : info.features.map((f) => `conformance.${f}`).join(', ')}`);
+  lines.push(`target: ${info.agent ?? 'unknown agent'}; services: ${info.features.length === 0 ? 'none' : info.features.map(featureLabel).join(', ')}`);
   let section = '';
   for (const r of report.results) {
     if (r.section !== section) {

@@ -4,9 +4,11 @@
  * Every case gets its own connection(s), closed when it ends, and an overall deadline.
  */
 
+import { decode } from '@msgpack/msgpack';
+import { ErrorCodes } from '../errors.ts';
 import { allCases, type Case } from './cases/index.ts';
 import { CaseContext, type RunSettings } from './context.ts';
-import { CaseAbort, outcome, verdicts, type CaseResult, type Feature, type Outcome, type Report, type Verdict } from './types.ts';
+import { CaseAbort, featureLabel, outcome, verdicts, type CaseResult, type Feature, type Outcome, type Report, type Verdict } from './types.ts';
 
 export interface ConformanceOptions {
   readonly target: { readonly host: string; readonly port: number };
@@ -39,6 +41,16 @@ export function caseFilter(globs: string | undefined): (c: Case) => boolean {
   return (c) => (include.length === 0 || include.some((re) => matches(re, c))) && !exclude.some((re) => matches(re, c));
 }
 
+function isStartMessage(message: Uint8Array | undefined): boolean {
+  if (message === undefined) return false;
+  try {
+    const m = decode(message) as { t?: unknown } | null;
+    return typeof m === 'object' && m !== null && m.t === 'start';
+  } catch {
+    return false;
+  }
+}
+
 async function probe(run: RunSettings): Promise<{ features: Set<Feature>; info: Report['targetInfo'] }> {
   const features = new Set<Feature>();
   const ctx = new CaseContext(run, new Set(['echo', 'sink']));
@@ -47,9 +59,21 @@ async function probe(run: RunSettings): Promise<{ features: Set<Feature>; info: 
     const echo = conn.openEcho();
     conn.dataRaw(echo, Buffer.from('probe'));
     const sink = conn.openSink();
-    const view = await conn.messages(echo, 1);
+    // The profiles: upload.status of an id nobody has → UPLOAD_NOT_FOUND; a subscription to the
+    // "tokens" stream with no tokens → a `start` message (a target without them says NOT_FOUND).
+    const upload = conn.open('upload.status', { target: '0'.repeat(32) });
+    conn.peer.done(upload);
+    const events = conn.open('events.subscribe', { target: 'tokens', meta: { params: { count: 0 } } });
+    const [view, uploadEnd, eventsView] = await Promise.all([conn.messages(echo, 1), conn.ended(upload), conn.messages(events, 1)]);
     if (view.messages[0]?.toString() === 'probe') features.add('echo');
     if ((await conn.alive()) && conn.streamState(sink).error === undefined) features.add('sink');
+    if (uploadEnd.error === ErrorCodes.UPLOAD_NOT_FOUND.code) features.add('upload');
+    if (isStartMessage(eventsView.messages[0])) {
+      features.add('events');
+      // Confirm the end (FW-EV-30), so the target can drop the instance at once.
+      if ((await conn.ended(events)).done) conn.peer.done(events);
+      await conn.alive();
+    }
     return { features, info: { ...(conn.hello.agent === undefined ? {} : { agent: conn.hello.agent }), settings: conn.targetSettingsWire(), features: [...features] } };
   } catch {
     return { features, info: { features: [] } };
@@ -63,7 +87,7 @@ async function runOne(c: Case, run: RunSettings, features: ReadonlySet<Feature>)
   let o: Outcome;
   const missing = (c.needs ?? []).filter((f) => !features.has(f));
   if (missing.length > 0) {
-    o = outcome.unsupported(`the target lacks ${missing.map((f) => `conformance.${f}`).join(', ')}`);
+    o = outcome.unsupported(`the target lacks ${missing.map(featureLabel).join(', ')}`);
   } else {
     const ctx = new CaseContext(run, features);
     const budget = c.slow === true ? run.longWaitMs + run.timeoutMs * 4 : Math.max(run.timeoutMs * 10, 20_000);

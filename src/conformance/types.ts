@@ -26,6 +26,20 @@ export type Level = 'MUST' | 'SHOULD';
 /** What a case needs from the target beyond the core protocol (spec/CONFORMANCE.md, "conformance target"). */
 export type Feature = 'echo' | 'sink' | 'upload' | 'events';
 
+/** How a feature is named in reports: the stream kinds (and streams) a target offers for it. */
+export function featureLabel(f: Feature): string {
+  switch (f) {
+    case 'echo':
+      return 'conformance.echo';
+    case 'sink':
+      return 'conformance.sink';
+    case 'upload':
+      return 'the upload profile (upload.*)';
+    case 'events':
+      return 'the event-stream profile (events.subscribe: tokens, clock)';
+  }
+}
+
 export interface CaseContextLike {
   readonly strict: boolean;
 }

@@ -1,20 +1,22 @@
 /**
- * The case registry, in report order. Each spec area has its own file; profile cases (uploads,
- * events) live in upload.ts / events.ts and are added here like any other file.
+ * The case registry, in report order. Each spec area has its own file; the profile cases
+ * (spec/UPLOAD.md in upload.ts, spec/EVENTS.md in events.ts) are added here like any other file.
  */
 
 import { cases as connection } from './connection.ts';
+import { cases as events } from './events.ts';
 import { cases as flow } from './flow.ts';
 import { cases as framing } from './framing.ts';
 import { cases as handshake } from './handshake.ts';
 import type { Case } from './helpers.ts';
 import { cases as limits } from './limits.ts';
 import { cases as streams } from './streams.ts';
+import { cases as upload } from './upload.ts';
 import { cases as vectors } from './vectors.ts';
 
 export type { Case } from './helpers.ts';
 
-export const allCases: readonly Case[] = [...handshake, ...framing, ...vectors, ...streams, ...flow, ...connection, ...limits];
+export const allCases: readonly Case[] = [...handshake, ...framing, ...vectors, ...streams, ...flow, ...connection, ...limits, ...upload, ...events];
 
 const ids = new Set<string>();
 for (const c of allCases) {
