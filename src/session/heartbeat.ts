@@ -27,6 +27,7 @@ export class Heartbeat {
   #counter = 0;
   #rttMs = 0;
   #minRttMs = 0;
+  #samples = 0;
 
   constructor(clock: Clock, intervalMs: number, idleTimeoutMs: number, hooks: HeartbeatHooks) {
     this.#clock = clock;
@@ -48,6 +49,11 @@ export class Heartbeat {
    */
   get minRttMs(): number {
     return this.#minRttMs;
+  }
+
+  /** RTT samples taken so far. */
+  get samples(): number {
+    return this.#samples;
   }
 
   /** Called for every frame received: cheap on purpose. */
@@ -93,6 +99,7 @@ export class Heartbeat {
     const sample = this.#clock.now() - out.sentAt;
     this.#rttMs = this.#rttMs === 0 ? sample : this.#rttMs * 0.875 + sample * 0.125;
     if (this.#minRttMs === 0 || sample < this.#minRttMs) this.#minRttMs = sample;
+    this.#samples++;
     this.#outstanding = undefined;
     for (const w of out.waiters) w(sample);
   }

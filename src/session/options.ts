@@ -10,6 +10,14 @@ import { systemClock, type Clock } from './clock.ts';
 
 export type Role = 'client' | 'server';
 
+/**
+ * How the scheduler interleaves DATA of streams of the same urgency (spec §8.4, a local policy):
+ * `round-robin` sends one frame per stream in turn (FW-SCHED-2); `fifo` serves the stream that
+ * became ready first until it has nothing sendable. FIFO is for experiments (bench/hol.bench.ts).
+ */
+export type SchedulingPolicy = 'round-robin' | 'fifo';
+export const schedulingPolicies: readonly SchedulingPolicy[] = ['round-robin', 'fifo'];
+
 export interface SessionLimits {
   /** Deadline for the peer's HELLO (FW-HS-5). */
   readonly handshakeTimeoutMs: number;
@@ -38,6 +46,8 @@ export interface SessionLimits {
   readonly emptyFrameBurst: number;
   /** Default deadline for in-flight streams after GOAWAY. */
   readonly goawayDeadlineMs: number;
+  /** Interleaving of same-urgency streams' DATA (see SchedulingPolicy). */
+  readonly schedulingPolicy: SchedulingPolicy;
 }
 
 export const defaultLimits: SessionLimits = {
@@ -56,6 +66,7 @@ export const defaultLimits: SessionLimits = {
   emptyFrameRatePerSecond: 1000,
   emptyFrameBurst: 5000,
   goawayDeadlineMs: 30_000,
+  schedulingPolicy: 'round-robin',
 };
 
 /** The server's authentication hook: resolve to a principal (any value) to accept, throw or return false to refuse. */
@@ -99,6 +110,10 @@ export function resolveSessionOptions(options: SessionOptions): ResolvedSessionO
   if (bad !== undefined) throw new RangeError(`invalid setting: ${bad}`);
   const limits: SessionLimits = { ...defaultLimits, ...options.limits };
   for (const [key, value] of Object.entries(limits)) {
+    if (key === 'schedulingPolicy') {
+      if (!schedulingPolicies.includes(value as SchedulingPolicy)) throw new RangeError(`invalid limit ${key}: ${String(value)} (choose from ${schedulingPolicies.join(', ')})`);
+      continue;
+    }
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new RangeError(`invalid limit ${key}: ${String(value)}`);
   }
   const versions = options.versions ?? [PROTOCOL_VERSION];

@@ -3,9 +3,14 @@
  * time within an urgency level, so one bulk stream cannot starve its peers (FW-SCHED-2, FW-SCHED-3).
  * Streams blocked on their own credit leave the ring until a CREDIT wakes them, so a crowd of
  * stalled streams costs nothing per frame.
+ *
+ * The interleaving within an urgency level is a local policy: with `fifo` (for experiments, see
+ * bench/hol.bench.ts) every pick starts from the front of the ring, so the stream that became ready
+ * first is served until it has nothing sendable; urgency levels stay strictly ordered either way.
  */
 
 import { MAX_URGENCY } from '../wire/index.ts';
+import type { SchedulingPolicy } from './options.ts';
 import type { Sendable, Stream } from './stream.ts';
 
 export interface Pick {
@@ -18,6 +23,12 @@ export class Scheduler {
   readonly #cursor: number[] = new Array<number>(MAX_URGENCY + 1).fill(0);
   readonly #members = new Set<Stream>();
   readonly #pick: { stream: Stream; sendable: Sendable } = { stream: undefined as unknown as Stream, sendable: undefined as unknown as Sendable };
+  /** FIFO: no rotation, the ring is scanned from its oldest member on every pick. */
+  readonly #fifo: boolean;
+
+  constructor(policy: SchedulingPolicy = 'round-robin') {
+    this.#fifo = policy === 'fifo';
+  }
 
   /** Makes a stream eligible; harmless if it already is. */
   add(stream: Stream): void {
@@ -34,6 +45,7 @@ export class Scheduler {
   next(maxFramePayload: number, connectionCredit: number): Pick | undefined {
     for (let level = 0; level < this.#rings.length; level++) {
       const ring = this.#rings[level]!;
+      if (this.#fifo) this.#cursor[level] = 0;
       let checked = 0;
       while (checked < ring.length) {
         let at = this.#cursor[level]!;

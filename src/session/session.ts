@@ -95,7 +95,7 @@ export class Session {
   readonly #transport: FrameTransport;
   readonly #onStream: StreamHandler | undefined;
   readonly #host: StreamHost;
-  readonly #scheduler = new Scheduler();
+  readonly #scheduler: Scheduler;
   readonly #table: StreamTable;
   #state: State = 'handshake';
   #peer: Settings | undefined;
@@ -134,6 +134,7 @@ export class Session {
 
   constructor(options: SessionOptions, transport: FrameTransport, onStream?: StreamHandler) {
     this.#o = resolveSessionOptions(options);
+    this.#scheduler = new Scheduler(this.#o.limits.schedulingPolicy);
     this.id = this.#o.connectionId;
     this.role = this.#o.role;
     this.log = this.#o.logger;
@@ -169,8 +170,7 @@ export class Session {
     });
     this.#host = {
       now: () => clock.now(),
-      // Auto-tuning works from the base RTT, not the smoothed one (see Heartbeat.minRttMs).
-      rttMs: () => this.#heartbeat.minRttMs,
+      rttMs: () => this.#tuningRtt(),
       wake: (stream) => {
         if (stream._opened) {
           this.#scheduler.add(stream);
@@ -647,7 +647,7 @@ export class Session {
 
   #connectionConsumed(bytes: number): void {
     if (this.#state === 'closed' || bytes === 0) return;
-    const limit = this.#connectionReceive.consume(bytes, this.#clockNow, this.#heartbeat.minRttMs);
+    const limit = this.#connectionReceive.consume(bytes, this.#clockNow, this.#tuningRttFn);
     if (limit !== undefined && !this.#connectionCreditQueued) {
       this.#connectionCreditQueued = true;
       this.#queueControl({ kind: 'credit', stream: undefined });
@@ -667,6 +667,22 @@ export class Session {
   }
 
   readonly #clockNow = (): number => this.#o.clock.now();
+
+  /**
+   * The RTT window auto-tuning works from (FW-FLOW-5): the smallest sample, not the smoothed RTT,
+   * because samples taken while our windows fill the queues grow with the windows (bufferbloat),
+   * and one sample is not trusted: the handshake PING's answer is often late because the
+   * application starts writing at once. Until TUNING_RTT_SAMPLES samples exist, a CREDIT that
+   * would consider growth sends another PING and reports 0 (unknown: no growth yet).
+   */
+  #tuningRtt(): number {
+    const hb = this.#heartbeat;
+    if (hb.samples >= TUNING_RTT_SAMPLES) return hb.minRttMs;
+    if (this.#state === 'open') hb.ping();
+    return 0;
+  }
+
+  readonly #tuningRttFn = (): number => this.#tuningRtt();
 
   readonly #runPump = (): void => {
     this.#pumpScheduled = false;
@@ -895,6 +911,9 @@ export class Session {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** RTT samples needed before receive windows may grow (see Session.#tuningRtt). */
+const TUNING_RTT_SAMPLES = 3;
 
 function errorPayload(error: FramewireError): { code: number; message: string; retryable?: boolean; retryAfterMs?: number; details?: ControlMap } {
   // `retryable` travels only when it overrides the registry's value (FW-ERROR-2).

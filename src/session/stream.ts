@@ -242,7 +242,11 @@ export class Stream implements AsyncIterable<Uint8Array> {
     return new StreamReader(this.#pollChunk, this.#waitForChunk, true);
   }
 
-  /** The byte-stream view: DATA payloads as they arrive, without waiting for message ends. */
+  /**
+   * The byte-stream view: DATA payloads as they arrive, without waiting for message ends. Over a
+   * socket, a payload that straddled two reads comes as its two pieces (views, not copies): chunk
+   * boundaries are not frame boundaries.
+   */
   chunks(): AsyncIterableIterator<Uint8Array> {
     return new StreamReader(this.#pollChunk, this.#waitForChunk, false);
   }

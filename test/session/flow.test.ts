@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { isFramewireError } from '../../src/errors.ts';
 import { ReceiveWindow, SendCredit } from '../../src/flow/index.ts';
-import { FrameType } from '../../src/wire/index.ts';
+import { FrameType, PingFlags } from '../../src/wire/index.ts';
 import { bytes, connectedClient, connectedServer, dataBytes, expectConnectionError, expectStillOpen, flush, ofType } from './helpers.ts';
 
 const creditOffsets = (frames: Parameters<typeof ofType>[0], stream: number): number[] => ofType(frames, FrameType.CREDIT, stream).map((f) => f.payload);
@@ -175,6 +175,14 @@ describe('flow control: receiving', () => {
   it('FW-FLOW-5: with a known RTT, a window consumed quickly doubles in the next CREDIT', async () => {
     const h = await connectedServer({ settings: { initialStreamCredit: 4096, initialConnectionCredit: 1 << 20 } }, {}, { answerPing: true, rttMs: 10 });
     expect(h.session.rttMs).toBe(10);
+    // Windows grow only once three RTT samples exist (one sample is not trusted): two more pings.
+    for (let i = 0; i < 2; i++) {
+      const rtt = h.session.ping();
+      await flush();
+      h.clock.advance(10);
+      h.peer.answerPings(h.transport.take());
+      await rtt;
+    }
     h.peer.open(1);
     h.peer.data(1, 1024);
     h.peer.data(1, 1024);
@@ -184,6 +192,20 @@ describe('flow control: receiving', () => {
     await flush();
     // window 4096 → 8192: limit = consumed + new window.
     expect(creditOffsets(h.transport.frames, 1)).toEqual([2048 + 8192]);
+  });
+
+  it('FW-FLOW-5: with fewer than three RTT samples a window does not grow yet, and a probe PING goes out', async () => {
+    const h = await connectedServer({ settings: { initialStreamCredit: 4096, initialConnectionCredit: 1 << 20 } }, {}, { answerPing: true, rttMs: 10 });
+    h.peer.open(1);
+    h.peer.data(1, 1024);
+    h.peer.data(1, 1024);
+    const s = h.accepted[0]!;
+    await s.read();
+    await s.read();
+    await flush();
+    const frames = h.transport.take();
+    expect(creditOffsets(frames, 1)).toEqual([2048 + 4096]);
+    expect(ofType(frames, FrameType.PING).filter((f) => (f.flags & PingFlags.ACK) === 0)).toHaveLength(1);
   });
 
   it('FW-FLOW-5: a window consumed slowly does not grow', async () => {

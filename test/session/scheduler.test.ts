@@ -1,6 +1,7 @@
 /** Scheduling (spec §8.4): control ahead of DATA, round-robin within an urgency, strict priority, no head-of-line blocking on credit. */
 
 import { describe, expect, it } from 'vitest';
+import { resolveSessionOptions } from '../../src/session/options.ts';
 import { FrameType } from '../../src/wire/index.ts';
 import { bytes, connectedClient, connectedServer, dataBytes, dataFrames, flush, ofType, trace } from './helpers.ts';
 
@@ -143,5 +144,58 @@ describe('scheduler', () => {
     expect(dataBytes(h.transport.frames, s.id)).toBe(64 * 1024);
     // The answer went out while most of the backlog was still queued.
     expect(t.slice(t.indexOf('PING+ACK 0')).filter((x) => x === 'DATA 1').length).toBeGreaterThan(32);
+  });
+});
+
+describe('scheduler: fifo policy (a local policy for experiments, §8.4)', () => {
+  const fifo = { limits: { schedulingPolicy: 'fifo' } } as const;
+
+  it('is off by default and rejects an unknown policy', () => {
+    expect(resolveSessionOptions({ role: 'client' }).limits.schedulingPolicy).toBe('round-robin');
+    expect(() => resolveSessionOptions({ role: 'client', limits: { schedulingPolicy: 'lifo' as never } })).toThrow(RangeError);
+  });
+
+  it('serves the stream that became ready first until it has nothing left, without per-frame rotation', async () => {
+    const h = await connectedClient(fifo, { maxFramePayload: 1024 });
+    const a = h.session.open({ kind: 'a' });
+    const b = h.session.open({ kind: 'b' });
+    void a.write(bytes(3 * 1024));
+    void b.write(bytes(3 * 1024));
+    await flush();
+    expect(trace(h.transport.take())).toEqual(['OPEN 1', 'OPEN 3', 'DATA 1', 'DATA 1', 'DATA 1', 'DATA 3', 'DATA 3', 'DATA 3']);
+  });
+
+  it('a stream that joins later waits behind the bulk stream (head-of-line blocking by design)', async () => {
+    const h = await connectedClient(fifo, { maxFramePayload: 1024 });
+    const bulk = h.session.open({ kind: 'bulk' });
+    void bulk.write(bytes(4 * 1024));
+    const late = h.session.open({ kind: 'late' });
+    void late.write(bytes(1024));
+    await flush();
+    expect(trace(dataFrames(h.transport.take()))).toEqual(['DATA 1', 'DATA 1', 'DATA 1', 'DATA 1', 'DATA 3']);
+  });
+
+  it('moves on when the first stream runs out of its own credit; a CREDIT puts it back at the end of the line', async () => {
+    const h = await connectedClient(fifo, { initialStreamCredit: 2048, maxFramePayload: 1024 });
+    const a = h.session.open({ kind: 'a' });
+    const b = h.session.open({ kind: 'b' });
+    void a.write(bytes(4096));
+    void b.write(bytes(4096));
+    await flush();
+    expect(trace(dataFrames(h.transport.take()))).toEqual(['DATA 1', 'DATA 1', 'DATA 3', 'DATA 3']);
+    h.peer.credit(b.id, 4096);
+    h.peer.credit(a.id, 4096);
+    await flush();
+    expect(trace(dataFrames(h.transport.take()))).toEqual(['DATA 3', 'DATA 3', 'DATA 1', 'DATA 1']);
+  });
+
+  it('still honours urgency: a more urgent stream goes first (FW-SCHED-3)', async () => {
+    const h = await connectedClient(fifo, { maxFramePayload: 1024 });
+    const bulk = h.session.open({ kind: 'bulk' });
+    const urgent = h.session.open({ kind: 'urgent', urgency: 0 });
+    void bulk.write(bytes(2048));
+    void urgent.write(bytes(2048));
+    await flush();
+    expect(trace(dataFrames(h.transport.take()))).toEqual(['DATA 3', 'DATA 3', 'DATA 1', 'DATA 1']);
   });
 });

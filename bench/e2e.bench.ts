@@ -1,0 +1,44 @@
+/**
+ * End-to-end throughput and latency: framewire against raw node:net, node:http2 and yamux, client
+ * and server in separate processes on loopback. See bench/e2e/run.ts and bench/README.md.
+ *
+ *   npm run bench:e2e                      full run, writes bench/results/e2e.json
+ *   npm run bench:e2e -- --smoke           every case tiny (< 20 s), writes bench/results/e2e.tmp.json
+ *   npm run bench:e2e -- --size 256MiB --repeats 5 --protocols framewire,raw --cases bulk1,hol
+ *   npm run bench:e2e -- --profile         also write .cpuprofile files of the framewire processes to tmp/prof
+ */
+
+import { join } from 'node:path';
+import { benchArgs, flagValue, parseSize, RESULTS_DIR } from './lib/report.ts';
+import { PROTOCOLS, type Protocol } from './e2e/common.ts';
+import { CASE_NAMES, defaultE2EOptions, runE2E, type CaseName } from './e2e/run.ts';
+
+const { smoke } = benchArgs();
+const defaults = defaultE2EOptions(smoke);
+const list = <T extends string>(name: string, all: readonly T[], fallback: readonly T[]): readonly T[] => {
+  const v = flagValue(name);
+  if (v === undefined) return fallback;
+  const picked = v.split(',').map((x) => x.trim()) as T[];
+  for (const p of picked) if (!all.includes(p)) throw new RangeError(`--${name}: unknown ${p} (known: ${all.join(', ')})`);
+  return picked;
+};
+const num = (name: string, fallback: number): number => {
+  const v = flagValue(name);
+  return v === undefined ? fallback : Number(v);
+};
+
+const size = flagValue('size');
+const options = {
+  ...defaults,
+  size: size === undefined ? defaults.size : parseSize(size),
+  repeats: num('repeats', defaults.repeats),
+  warmups: num('warmups', defaults.warmups),
+  messages: num('messages', defaults.messages),
+  stallMs: num('stall-ms', defaults.stallMs),
+  protocols: list<Protocol>('protocols', PROTOCOLS, defaults.protocols),
+  cases: list<CaseName>('cases', CASE_NAMES, defaults.cases),
+  profileDir: process.argv.includes('--profile') ? (flagValue('profile-dir') ?? join(RESULTS_DIR, '..', '..', 'tmp', 'prof')) : undefined,
+};
+
+const result = await runE2E(options);
+process.stdout.write(`${result.markdown}\n\nResults: ${result.path}\n`);

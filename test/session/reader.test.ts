@@ -1,0 +1,84 @@
+/**
+ * The stream's async iterators (messages and chunks()) behave like async generators: reads queued
+ * before data arrives are served in order, an error ends iteration, return() ends it, and a
+ * reader that finds data queued gets it without waiting.
+ */
+
+import { describe, expect, it } from 'vitest';
+import { bytes, pair, settle, text } from './helpers.ts';
+
+describe('stream readers', () => {
+  it('next() calls made before data arrives are answered in order', async () => {
+    const p = await pair();
+    const s = p.client.open({ kind: 'r' });
+    await s.write(bytes('hello'));
+    await settle();
+    const peer = p.accepted[0]!;
+    const it = peer[Symbol.asyncIterator]();
+    const first = await it.next();
+    expect(text(first.value as Uint8Array)).toBe('hello');
+    const a = it.next();
+    const b = it.next();
+    const c = it.next();
+    await s.write(bytes('one'));
+    await s.write(bytes('two'));
+    void s.end();
+    const got = await Promise.all([a, b, c]);
+    expect(got.map((r) => (r.done === true ? 'done' : text(r.value)))).toEqual(['one', 'two', 'done']);
+    expect((await it.next()).done).toBe(true);
+  });
+
+  it('messages spanning frames are joined; chunks() yields the pieces', async () => {
+    const p = await pair({ server: { settings: { maxFramePayload: 1024 } } });
+    const s = p.client.open({ kind: 'r' });
+    await s.write(new Uint8Array(3000).fill(7));
+    await s.write(new Uint8Array(10).fill(8));
+    void s.end();
+    await settle();
+    const peer = p.accepted[0]!;
+    const chunks: number[] = [];
+    for await (const c of peer.chunks()) chunks.push(c.length);
+    expect(chunks).toEqual([1024, 1024, 952, 10]);
+
+    const s2 = p.client.open({ kind: 'r2' });
+    await s2.write(new Uint8Array(3000).fill(7));
+    void s2.end();
+    await settle();
+    const messages: number[] = [];
+    for await (const m of p.accepted[1]!) messages.push(m.length);
+    expect(messages).toEqual([3000]);
+  });
+
+  it('a failed stream rejects the pending read, then reports done', async () => {
+    const p = await pair();
+    const s = p.client.open({ kind: 'r' });
+    await s.write(bytes('x'));
+    await settle();
+    const peer = p.accepted[0]!;
+    const it = peer.chunks();
+    await it.next();
+    const pending = it.next();
+    s.fail('INTERNAL', 'boom');
+    await expect(pending).rejects.toMatchObject({ code: 'INTERNAL' });
+    expect((await it.next()).done).toBe(true);
+  });
+
+  it('return() ends the iteration; break in for-await leaves the stream readable by a new reader', async () => {
+    const p = await pair();
+    const s = p.client.open({ kind: 'r' });
+    for (const w of ['a', 'b', 'c']) await s.write(bytes(w));
+    void s.end();
+    await settle();
+    const peer = p.accepted[0]!;
+    for await (const m of peer) {
+      expect(text(m)).toBe('a');
+      break;
+    }
+    const it = peer[Symbol.asyncIterator]();
+    expect(text((await it.next()).value as Uint8Array)).toBe('b');
+    expect((await it.return!()).done).toBe(true);
+    expect((await it.next()).done).toBe(true);
+    expect(text((await peer.read())!)).toBe('c');
+    expect(await peer.read()).toBeUndefined();
+  });
+});
