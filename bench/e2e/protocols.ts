@@ -30,6 +30,18 @@ export interface ClientConn {
   close(): Promise<void>;
 }
 
+/**
+ * Baselines may queue as much unsent data as framewire's transport does (its transportHighWater,
+ * 1 MiB) before waiting for 'drain'. Waiting at Node's default highWaterMark (16 KiB) meant one
+ * 64 KiB write per event-loop turn, which throttled raw and http2 below what they can do.
+ */
+const WRITE_BUDGET = 1024 * 1024;
+
+const writeWithin = (w: { write(c: Uint8Array): boolean; writableLength: number; once(e: 'drain', f: () => void): unknown }, chunk: Uint8Array): Promise<void> | undefined => {
+  w.write(chunk);
+  return w.writableLength <= WRITE_BUDGET ? undefined : new Promise((resolve) => w.once('drain', resolve));
+};
+
 /** http2 flow-control windows raised to the protocol maximum, for fairness (2^31 - 1). */
 const H2_MAX_WINDOW = 2 ** 31 - 1;
 const h2Settings: http2.Settings = { initialWindowSize: H2_MAX_WINDOW, maxFrameSize: 2 ** 24 - 1 };
@@ -44,7 +56,7 @@ function rawPipe(socket: net.Socket): ClientPipe {
     socket.once('error', reject);
   });
   return {
-    write: (chunk) => (socket.write(chunk) ? undefined : once(socket, 'drain').then(() => undefined)),
+    write: (chunk) => writeWithin(socket, chunk),
     end: () => socket.end(),
     onData: (cb) => {
       dataCb = cb;
@@ -144,7 +156,7 @@ async function h2Connect(port: number): Promise<ClientConn> {
         req.once('error', reject);
       });
       return Promise.resolve({
-        write: (chunk) => (req.write(chunk) ? undefined : once(req, 'drain').then(() => undefined)),
+        write: (chunk) => writeWithin(req, chunk),
         end: () => req.end(),
         onData: (cb) => {
           dataCb = cb;
