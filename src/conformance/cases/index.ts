@@ -11,7 +11,7 @@ import { cases as handshake } from './handshake.ts';
 import type { Case } from './helpers.ts';
 import { cases as limits } from './limits.ts';
 import { cases as streams } from './streams.ts';
-import { cases as upload } from './upload.ts';
+import { cases as upload } from './upload/index.ts';
 import { cases as vectors } from './vectors.ts';
 
 export type { Case } from './helpers.ts';

@@ -1,0 +1,7 @@
+/** §11 The upload profile (spec/UPLOAD.md, FW-UP-*), in the order of its sections. */
+
+import { cases as data } from './data.ts';
+import { cases as operations } from './operations.ts';
+import type { Case } from '../helpers.ts';
+
+export const cases: Case[] = [...operations, ...data];
