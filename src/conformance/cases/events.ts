@@ -226,6 +226,14 @@ class Subscription {
   }
 }
 
+/** A 3-event `tokens` subscription run to its DONE (not yet confirmed), or the failure if it never ends. */
+async function finishedTokens(conn: Conn, key: string): Promise<Subscription | Outcome> {
+  const s = Subscription.open(conn, 'tokens', { key, params: { count: 3, interval_ms: 0 } });
+  await s.started();
+  if (!(await s.until(() => s.view().done))) return outcome.fail('the finite stream did not end with DONE', 'DONE', s.describeEnd());
+  return s;
+}
+
 function schemaFail(s: Subscription): Outcome | undefined {
   return s.problems.length > 0 ? outcome.fail(`the target's messages break §12.3: ${s.problems.slice(0, 5).join('; ')}`) : undefined;
 }
@@ -287,9 +295,8 @@ export const cases: Case[] = [
     async run(ctx) {
       const conn = await ctx.handshake();
       const key = newKey();
-      const s = Subscription.open(conn, 'tokens', { key, params: { count: 3, interval_ms: 0 } });
-      await s.started();
-      if (!(await s.until(() => s.view().done))) return outcome.fail('the finite stream did not end with DONE', 'DONE', s.describeEnd());
+      const s = await finishedTokens(conn, key);
+      if (!(s instanceof Subscription)) return s;
       s.confirm();
       await conn.alive();
       const again = Subscription.open(conn, 'tokens', { key, after: 3 });
@@ -307,9 +314,8 @@ export const cases: Case[] = [
     async run(ctx) {
       const first = await ctx.handshake();
       const key = newKey();
-      const a = Subscription.open(first, 'tokens', { key, params: { count: 3, interval_ms: 0 } });
-      await a.started();
-      if (!(await a.until(() => a.view().done))) return outcome.fail('the finite stream did not end with DONE', 'DONE', a.describeEnd());
+      const a = await finishedTokens(first, key);
+      if (!(a instanceof Subscription)) return a;
       first.peer.destroy();
       const conn = await ctx.handshake();
       const b = Subscription.open(conn, 'tokens', { key, after: 3 });
