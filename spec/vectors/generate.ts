@@ -169,6 +169,7 @@ const validSpecs: ValidSpec[] = [
         max_message_size: 0,
         heartbeat_interval_ms: 3600000,
         idle_timeout_ms: 86400000,
+        packed_messages: 1,
       },
       auth: { user: 'alice', password: 'secret' },
       agent: 'framewire/0.1.0',
@@ -183,6 +184,7 @@ const validSpecs: ValidSpec[] = [
         maxMessageSize: 0,
         heartbeatIntervalMs: 3600000,
         idleTimeoutMs: 86400000,
+        packedMessages: 1,
       },
       auth: { user: 'alice', password: 'secret' },
       agent: 'framewire/0.1.0',
@@ -263,6 +265,16 @@ const validSpecs: ValidSpec[] = [
     stream: 0xffffffff,
     seq: 0xffffffff,
     wire: Uint8Array.from({ length: 256 }, (_, i) => i),
+    payload: undefined,
+  },
+  {
+    name: 'data-packed',
+    description: 'DATA with the PACKED flag (0x02), the example of spec §7.3: the messages "hi", "" and "abc", each behind a u32 length (§8.2.6). The codec hands the payload on as it is; unpacking it is the session\'s job.',
+    type: 'DATA',
+    flags: 0x02,
+    stream: 1,
+    seq: 0,
+    wire: Buffer.concat([u32(2), Buffer.from('hi'), u32(0), u32(3), Buffer.from('abc')]),
     payload: undefined,
   },
   {
@@ -432,6 +444,10 @@ function byName(name: string): ValidVector {
   if (v === undefined) throw new Error(`no valid vector ${name}`);
   return v;
 }
+
+// The packed example frame is printed in spec §7.3; the vector must be exactly those bytes.
+const specPackedExample = '000000110302000000000001000000005f0ebc280000000268690000000000000003616263';
+if (byName('data-packed').hex !== specPackedExample) throw new Error(`data-packed differs from the example of spec §7.3: ${byName('data-packed').hex}`);
 
 const streamParts = ['hello-minimal', 'open-full', 'data-follows', 'data-hello', 'credit-above-2-32', 'ack', 'done-trailer', 'ping-ack', 'goaway-full'].map(byName);
 

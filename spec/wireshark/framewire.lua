@@ -11,7 +11,9 @@
 -- then the payload) is verified and shown as good/bad. Control payloads
 -- (HELLO, OPEN, ERROR, GOAWAY, DONE trailers, CANCEL) are MessagePack maps,
 -- decoded by a small MessagePack reader below; CREDIT, ACK and PING have fixed
--- binary payloads; DATA is opaque.
+-- binary payloads; DATA is opaque, except with the PACKED flag (spec §8.2.6),
+-- whose payload is split into its records (u32 length + bytes, one message each)
+-- and flagged when they do not fill it exactly.
 
 local bit = bit32 or bit -- Lua 5.2 (Wireshark < 4.4) has bit32; LuaJIT builds have BitOp
 local band, bor, bxor, rshift, lshift, bnot = bit.band, bit.bor, bit.bxor, bit.rshift, bit.lshift, bit.bnot
@@ -45,6 +47,7 @@ local f = {
   type_name = ProtoField.string("framewire.type_name", "Type name"),
   flags = ProtoField.uint8("framewire.flags", "Flags", base.HEX),
   follows = ProtoField.bool("framewire.flags.follows", "FOLLOWS", 8, nil, 0x01),
+  packed = ProtoField.bool("framewire.flags.packed", "PACKED", 8, nil, 0x02),
   ping_ack = ProtoField.bool("framewire.flags.ack", "ACK", 8, nil, 0x01),
   reserved = ProtoField.uint16("framewire.reserved", "Reserved", base.HEX),
   stream = ProtoField.uint32("framewire.stream", "Stream", base.DEC),
@@ -54,6 +57,9 @@ local f = {
   crc_computed = ProtoField.uint32("framewire.crc.computed", "Computed CRC-32", base.HEX),
   payload = ProtoField.bytes("framewire.payload", "Payload"),
   data_len = ProtoField.uint32("framewire.data.length", "DATA bytes", base.DEC),
+  records = ProtoField.uint32("framewire.data.records", "Packed records", base.DEC),
+  record_len = ProtoField.uint32("framewire.data.record.length", "Record length", base.DEC),
+  record = ProtoField.bytes("framewire.data.record", "Record"),
   credit = ProtoField.uint64("framewire.credit.offset", "Credit offset", base.DEC),
   ack = ProtoField.uint32("framewire.ack.seq", "Acknowledged seq", base.DEC),
   ping = ProtoField.bytes("framewire.ping.data", "PING data"),
@@ -67,13 +73,14 @@ local f = {
   entry = ProtoField.string("framewire.ctrl", "Control entry"),
   ctrl_error = ProtoField.string("framewire.ctrl.error", "Control payload error"),
 }
-fw.fields = { f.length, f.type, f.type_name, f.flags, f.follows, f.ping_ack, f.reserved, f.stream, f.seq,
-  f.crc, f.crc_status, f.crc_computed, f.payload, f.data_len, f.credit, f.ack, f.ping, f.error_code,
+fw.fields = { f.length, f.type, f.type_name, f.flags, f.follows, f.packed, f.ping_ack, f.reserved, f.stream, f.seq,
+  f.crc, f.crc_status, f.crc_computed, f.payload, f.data_len, f.records, f.record_len, f.record, f.credit, f.ack, f.ping, f.error_code,
   f.error_message, f.kind, f.target, f.version, f.agent, f.last_stream, f.entry, f.ctrl_error }
 
 local ef_bad_crc = ProtoExpert.new("framewire.crc.bad", "CRC-32 mismatch", expert.group.CHECKSUM, expert.severity.ERROR)
 local ef_reserved = ProtoExpert.new("framewire.reserved.nonzero", "Reserved bytes are not zero", expert.group.MALFORMED, expert.severity.ERROR)
-fw.experts = { ef_bad_crc, ef_reserved }
+local ef_packed = ProtoExpert.new("framewire.data.packed.bad", "Malformed PACKED DATA", expert.group.MALFORMED, expert.severity.ERROR)
+fw.experts = { ef_bad_crc, ef_reserved, ef_packed }
 
 fw.prefs.port = Pref.uint("TCP port", 7070, "TCP port on which framewire is decoded")
 
@@ -254,6 +261,37 @@ local function control(ptype, payload_tvb, tree, pinfo)
   return summary
 end
 
+-- §8.2.6: the payload of a PACKED DATA frame is one or more records, each a u32 length n and n
+-- bytes, that fill it exactly (FW-PACK-2). Returns the text for the Info column.
+local function packed_records(p, length, tree, flags_item)
+  if length == 0 then
+    flags_item:add_proto_expert_info(ef_packed, "PACKED DATA with an empty payload")
+    return " PACKED empty [MALFORMED]"
+  end
+  local sub = tree:add(fw, p, "PACKED payload")
+  local at, n = 0, 0
+  while at < length do
+    local left = length - at
+    if left < 4 then
+      sub:add_proto_expert_info(ef_packed, string.format("%d byte(s) left over after %d record(s), too few for a length", left, n))
+      return string.format(" PACKED %d records [MALFORMED]", n)
+    end
+    local rlen = p(at, 4):uint()
+    if rlen > left - 4 then
+      local item = sub:add(f.record_len, p(at, 4))
+      item:add_proto_expert_info(ef_packed, string.format("record %d says %d bytes, only %d follow", n, rlen, left - 4))
+      return string.format(" PACKED %d records [MALFORMED]", n)
+    end
+    local rt = sub:add(fw, p(at, 4 + rlen), string.format("Record %d: %d bytes", n, rlen))
+    rt:add(f.record_len, p(at, 4))
+    if rlen > 0 then rt:add(f.record, p(at + 4, rlen)) end
+    at = at + 4 + rlen
+    n = n + 1
+  end
+  sub:add(f.records, p, n)
+  return string.format(" PACKED %d records", n)
+end
+
 local function dissect_frame(tvb, pinfo, tree)
   local length = tvb(0, 4):uint()
   local ptype = tvb(4, 1):uint()
@@ -267,7 +305,11 @@ local function dissect_frame(tvb, pinfo, tree)
   t:add(f.type, tvb(4, 1))
   t:add(f.type_name, tvb(4, 1), name)
   local ft = t:add(f.flags, tvb(5, 1))
-  if ptype == 0x03 then ft:add(f.follows, tvb(5, 1)) end
+  if ptype == 0x03 then
+    ft:add(f.follows, tvb(5, 1))
+    ft:add(f.packed, tvb(5, 1))
+    if band(flags, 3) == 3 then ft:add_proto_expert_info(ef_packed, "PACKED with FOLLOWS set") end
+  end
   if ptype == 0x09 then ft:add(f.ping_ack, tvb(5, 1)) end
   local rt = t:add(f.reserved, tvb(6, 2))
   if tvb(6, 2):uint() ~= 0 then rt:add_proto_expert_info(ef_reserved) end
@@ -301,6 +343,11 @@ local function dissect_frame(tvb, pinfo, tree)
     if ptype == 0x03 then
       t:add(f.data_len, p, length)
       info = info .. string.format(" len=%d", length)
+      if band(flags, 2) == 2 then
+        local text = packed_records(p, length, t, ft)
+        if band(flags, 1) == 1 and not text:find("MALFORMED", 1, true) then text = text .. " [MALFORMED]" end
+        info = info .. text
+      end
     elseif ptype == 0x04 and length == 8 then
       t:add(f.credit, p)
       info = info .. " offset=" .. tostring(p:uint64())
@@ -312,6 +359,7 @@ local function dissect_frame(tvb, pinfo, tree)
       info = info .. control(ptype, p, t, pinfo)
     end
   end
+  if ptype == 0x03 and band(flags, 2) == 2 and length == 0 then info = info .. packed_records(nil, 0, t, ft) end
   if computed ~= expected then info = info .. " [BAD CRC]" end
   return info
 end

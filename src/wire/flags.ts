@@ -6,6 +6,11 @@
 export const DataFlags = {
   /** More frames of the same message follow on this stream (like RSocket FOLLOWS, WebSocket !FIN). */
   FOLLOWS: 0x01,
+  /**
+   * The payload is whole messages, each behind a u32 length (spec §8.2.6), like gRPC's
+   * length-prefixed messages in HTTP/2 DATA. Only sent to a peer that declared packed_messages = 1.
+   */
+  PACKED: 0x02,
 } as const;
 
 export const PingFlags = {

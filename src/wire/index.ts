@@ -8,6 +8,7 @@ export * from './header.ts';
 export * from './frame.ts';
 export * from './encoder.ts';
 export * from './decoder.ts';
+export * from './packed.ts';
 export { crc32, crc32Range, SMALL_INPUT, crc32ImplName, crc32Implementations, crc32Js, type Crc32Fn, type Crc32ImplName } from './crc32.ts';
 export { ControlLimits, type ControlMap } from './msgpack.ts';
 export * from './frames/hello.ts';

@@ -21,6 +21,8 @@ export interface Settings {
   readonly heartbeatIntervalMs: number;
   /** The sender declares the connection dead after this long without any frame. */
   readonly idleTimeoutMs: number;
+  /** 1: the sender accepts DATA frames with the PACKED flag (spec §8.2.6); 0 (the protocol default): it does not. */
+  readonly packedMessages: number;
 }
 
 interface Bound {
@@ -38,6 +40,7 @@ export const settingBounds: Readonly<Record<keyof Settings, Bound>> = {
   maxMessageSize: { wire: 'max_message_size', min: 0, max: 0x7fff_ffff, default: 16 * 1024 * 1024 },
   heartbeatIntervalMs: { wire: 'heartbeat_interval_ms', min: 0, max: 3_600_000, default: 10_000 },
   idleTimeoutMs: { wire: 'idle_timeout_ms', min: 0, max: 86_400_000, default: 30_000 },
+  packedMessages: { wire: 'packed_messages', min: 0, max: 1, default: 0 },
 };
 
 export const settingKeys = Object.keys(settingBounds) as (keyof Settings)[];

@@ -25,7 +25,14 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Records a short session with our server: handshake, an echo stream, PINGs, and a bad-CRC frame that ends it. */
+/** The records "hi", "" and "abc" as a PACKED payload (spec §7.3), built by hand. */
+const packedPayload = Buffer.from('0000000268690000000000000003616263', 'hex');
+
+/**
+ * Records a short session with our server: handshake (we accept packed messages), an echo stream
+ * with a FOLLOWS chain and a PACKED frame, a second one with a badly tiled PACKED frame (2 bytes
+ * left over) that the server refuses, PINGs, and a bad-CRC frame that ends it.
+ */
 async function recordSession(): Promise<Segment[]> {
   const server = createServer({ services: [conformanceService()] });
   const { port } = await server.listen(0);
@@ -40,13 +47,16 @@ async function recordSession(): Promise<Segment[]> {
   };
   const frame = (f: Frame): Buffer => encodeFrame(f);
   const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-  send(frame({ type: FrameType.HELLO, flags: 0, stream: 0, seq: 0, payload: { versions: [1], settings: {}, agent: 'dissector-test' } }));
+  send(frame({ type: FrameType.HELLO, flags: 0, stream: 0, seq: 0, payload: { versions: [1], settings: { packedMessages: 1 }, agent: 'dissector-test' } }));
   await pause(50);
   const burst = Buffer.concat([
     frame({ type: FrameType.OPEN, flags: 0, stream: 1, seq: 0, payload: { kind: 'conformance.echo', target: 'wireshark' } }),
     frame({ type: FrameType.DATA, flags: DataFlags.FOLLOWS, stream: 1, seq: 1, payload: Buffer.from('hello ') }),
     frame({ type: FrameType.DATA, flags: 0, stream: 1, seq: 2, payload: Buffer.alloc(3000, 0x61) }),
-    frame({ type: FrameType.DONE, flags: 0, stream: 1, seq: 3, payload: { trailer: { bytes: 3006 } } }),
+    frame({ type: FrameType.DATA, flags: DataFlags.PACKED, stream: 1, seq: 3, payload: packedPayload }),
+    frame({ type: FrameType.DONE, flags: 0, stream: 1, seq: 4, payload: { trailer: { bytes: 3011 } } }),
+    frame({ type: FrameType.OPEN, flags: 0, stream: 3, seq: 0, payload: { kind: 'conformance.echo' } }),
+    frame({ type: FrameType.DATA, flags: DataFlags.PACKED, stream: 3, seq: 1, payload: Buffer.concat([packedPayload, Buffer.alloc(2)]) }),
     frame({ type: FrameType.PING, flags: 0, stream: 0, seq: 1, payload: Buffer.from('01234567') }),
   ]);
   // Cut the burst at awkward places: inside a header, inside a payload.
@@ -81,11 +91,11 @@ function tshark(pcap: string, fields: string[]): string[][] {
 }
 
 describe('Wireshark dissector', () => {
-  it.skipIf(!hasTshark)('dissects a recorded session: every frame, reassembled, with CRC status and control payloads', async () => {
+  it.skipIf(!hasTshark)('dissects a recorded session: every frame, reassembled, with CRC status, control payloads and packed records', async () => {
     const segments = await recordSession();
     const pcap = join(dir, 'session.pcap');
     writeFileSync(pcap, writePcap(segments, 7070));
-    const rows = tshark(pcap, ['framewire.type_name', 'framewire.stream', 'framewire.seq', 'framewire.crc.status', 'framewire.error.code', 'framewire.open.kind', 'framewire.hello.version']);
+    const rows = tshark(pcap, ['framewire.type_name', 'framewire.stream', 'framewire.seq', 'framewire.crc.status', 'framewire.error.code', 'framewire.open.kind', 'framewire.hello.version', 'framewire.data.record.length', 'framewire.data.records', '_ws.col.Info']);
     const split = (col: number): string[] => rows.flatMap((r) => (r[col] ?? '').split('|').filter((x) => x !== ''));
     const expected = expectedFrames(segments);
     expect(split(0)).toEqual(expected.map((f) => f.type));
@@ -95,8 +105,16 @@ describe('Wireshark dissector', () => {
     expect(crc.filter((c) => c === 'bad')).toHaveLength(1);
     expect(crc.filter((c) => c === 'good')).toHaveLength(expected.length - 1);
     expect(split(4)).toContain('0x00000003'); // the server's ERROR BAD_CRC
-    expect(split(5)).toEqual(['conformance.echo']);
+    expect(split(4)).toContain('0x00000001'); // its PROTOCOL_ERROR for the badly tiled PACKED frame (FW-PACK-4)
+    expect(split(5)).toEqual(['conformance.echo', 'conformance.echo']);
     expect(split(6)).toEqual(['1', '1']);
+    // Our PACKED frame shows its 3 records; the bad one its 3 records, then the 2 bytes left over.
+    // The server may pack its echo too (we declared packed_messages = 1): its records follow ours.
+    expect(split(7).slice(0, 6)).toEqual(['2', '0', '3', '2', '0', '3']);
+    expect(split(8)[0]).toBe('3');
+    const info = rows.map((r) => r[9] ?? '').join('\n');
+    expect(info).toContain('DATA s=1 seq=3 len=17 PACKED 3 records');
+    expect(info).toContain('DATA s=3 seq=1 len=19 PACKED 3 records [MALFORMED]');
   }, 20_000);
 
   it.skipIf(!hasTshark)('honours the port preference', () => {

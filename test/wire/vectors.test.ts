@@ -7,7 +7,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.ts';
-import { encodeFrame, FrameType, MAX_PAYLOAD_CEILING } from '../../src/wire/index.ts';
+import { DataFlags, encodeFrame, FrameType, MAX_PAYLOAD_CEILING } from '../../src/wire/index.ts';
 import { bytesToHex, chunkings, decodeChunks, frameToJson, hexToBytes, ignoredFile, invalidFile, jsonToFrame, validFile } from './vector-json.ts';
 
 const allTypes = Object.values(FrameType);
@@ -17,7 +17,8 @@ describe('vector files', () => {
     const count = (t: number): number => validFile.frames.filter((v) => v.frame.type === t).length;
     for (const t of allTypes) expect(count(t), `type ${t}`).toBeGreaterThan(0);
     for (const t of [FrameType.HELLO, FrameType.OPEN, FrameType.ERROR]) expect(count(t)).toBeGreaterThan(1);
-    expect(validFile.frames.some((v) => v.frame.type === FrameType.DATA && (v.frame.flags & 1) === 1)).toBe(true);
+    expect(validFile.frames.some((v) => v.frame.type === FrameType.DATA && (v.frame.flags & DataFlags.FOLLOWS) !== 0)).toBe(true);
+    expect(validFile.frames.some((v) => v.frame.type === FrameType.DATA && v.frame.flags === DataFlags.PACKED)).toBe(true);
     expect(validFile.frames.some((v) => v.frame.type === FrameType.CREDIT && (v.frame.payload as number) > 2 ** 32)).toBe(true);
     expect(validFile.streams.length).toBeGreaterThan(0);
   });

@@ -1,0 +1,91 @@
+/**
+ * The payload of a PACKED DATA frame (spec §8.2.6): whole messages back to back, each behind a u32
+ * big-endian length (FW-PACK-2), as gRPC puts length-prefixed messages in HTTP/2 DATA. The codec
+ * only knows the layout; which messages to pack and what a bad payload means is the session's.
+ */
+
+import { readU32, writeU32 } from './header.ts';
+
+/** Bytes of the length in front of each packed message. */
+export const PACKED_LENGTH_SIZE = 4;
+
+/** What `scanPacked` found: the message count and longest message, or why the payload is malformed. */
+export type PackedScan = { readonly ok: true; readonly messages: number; readonly longest: number } | { readonly ok: false; readonly problem: string };
+
+/** Checks that records fill `payload` exactly (FW-PACK-2, FW-PACK-4) without creating any view. */
+export function scanPacked(payload: Uint8Array): PackedScan {
+  const n = payload.length;
+  if (n === 0) return { ok: false, problem: 'PACKED DATA with an empty payload' };
+  let messages = 0;
+  let longest = 0;
+  for (let at = 0; at < n; messages++) {
+    if (n - at < PACKED_LENGTH_SIZE) return { ok: false, problem: `PACKED DATA: ${n - at} bytes left after ${messages} messages, too few for a length` };
+    const length = readU32(payload, at);
+    const left = n - at - PACKED_LENGTH_SIZE;
+    if (length > left) return { ok: false, problem: `PACKED DATA: message ${messages} claims ${length} bytes, ${left} are left` };
+    if (length > longest) longest = length;
+    at += PACKED_LENGTH_SIZE + length;
+  }
+  return { ok: true, messages, longest };
+}
+
+/** Calls `each` with a view of every message of a payload that `scanPacked` accepted. */
+export function forEachPacked(payload: Uint8Array, each: (message: Uint8Array) => void): void {
+  for (let at = 0; at < payload.length; ) {
+    const start = at + PACKED_LENGTH_SIZE;
+    at = start + readU32(payload, at);
+    each(payload.subarray(start, at));
+  }
+}
+
+/** Bytes of a fresh slab; a payload larger than this gets a slab of its own size. */
+const SLAB_SIZE = 64 * 1024;
+
+/**
+ * Writes packed payloads one after another into a shared slab, so packing costs one allocation
+ * per 64 KiB rather than one per frame. A region is never written again once `finish` handed it
+ * out (the transport may still hold it); a full slab is replaced, and freed by the GC when the last
+ * payload in it has been written.
+ */
+export class PackedWriter {
+  #slab: Buffer = Buffer.allocUnsafeSlow(0);
+  #start = 0;
+  #at = 0;
+
+  /** Starts a payload of at most `room` bytes, discarding one begun and not finished. */
+  begin(room: number): void {
+    if (this.#slab.length - this.#start < room) {
+      this.#slab = Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, room));
+      this.#start = 0;
+    }
+    this.#at = this.#start;
+  }
+
+  /** Appends one message with its length; the caller keeps within the `room` given to begin(). */
+  add(message: Uint8Array): void {
+    const at = this.#at;
+    writeU32(this.#slab, at, message.length);
+    this.#slab.set(message, at + PACKED_LENGTH_SIZE);
+    this.#at = at + PACKED_LENGTH_SIZE + message.length;
+  }
+
+  /** Bytes added since begin(). */
+  get length(): number {
+    return this.#at - this.#start;
+  }
+
+  /** The payload added since begin(), a view of the slab that is never overwritten. */
+  finish(): Buffer {
+    const payload = this.#slab.subarray(this.#start, this.#at);
+    this.#start = this.#at;
+    return payload;
+  }
+}
+
+/** The packed payload of `messages` (in one buffer of their own). */
+export function encodePacked(messages: readonly Uint8Array[]): Buffer {
+  const writer = new PackedWriter();
+  writer.begin(messages.reduce((n, m) => n + PACKED_LENGTH_SIZE + m.length, 0));
+  for (const m of messages) writer.add(m);
+  return writer.finish();
+}
