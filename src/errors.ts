@@ -131,3 +131,10 @@ export class FramewireError extends Error {
 export function isFramewireError(value: unknown): value is FramewireError {
   return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
 }
+
+/** Converts anything thrown by application code into the coded error sent on the wire. */
+export function toFramewireError(error: unknown, fallback: ErrorCodeName = 'INTERNAL'): FramewireError {
+  if (isFramewireError(error)) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new FramewireError(fallback, message, { cause: error });
+}

@@ -48,6 +48,15 @@ export interface SessionLimits {
   readonly goawayDeadlineMs: number;
   /** Interleaving of same-urgency streams' DATA (see SchedulingPolicy). */
   readonly schedulingPolicy: SchedulingPolicy;
+  /**
+   * Pack runs of small queued messages into one DATA frame when the peer accepts it (spec §8.2.6).
+   * Receiving packed frames is governed by the `packedMessages` setting we declare (1 by default).
+   */
+  readonly packMessages: boolean;
+  /** Largest message that is packed (bytes); longer ones get frames of their own. 0 = never pack. */
+  readonly packMaxMessage: number;
+  /** Largest PACKED frame payload (bytes; also bounded by the peer's max_frame_payload and the credit). */
+  readonly packMaxFrame: number;
 }
 
 export const defaultLimits: SessionLimits = {
@@ -67,6 +76,9 @@ export const defaultLimits: SessionLimits = {
   emptyFrameBurst: 5000,
   goawayDeadlineMs: 30_000,
   schedulingPolicy: 'round-robin',
+  packMessages: true,
+  packMaxMessage: 1024,
+  packMaxFrame: 16 * 1024,
 };
 
 /** The server's authentication hook: resolve to a principal (any value) to accept, throw or return false to refuse. */
@@ -105,13 +117,18 @@ export interface ResolvedSessionOptions {
 let nextConnectionId = 1;
 
 export function resolveSessionOptions(options: SessionOptions): ResolvedSessionOptions {
-  const settings: Settings = { ...defaultSettings, ...options.settings };
+  // We accept packed messages unless told otherwise: the protocol default (absent) is 0 (FW-SET-1).
+  const settings: Settings = { ...defaultSettings, packedMessages: 1, ...options.settings };
   const bad = invalidSetting(settings);
   if (bad !== undefined) throw new RangeError(`invalid setting: ${bad}`);
   const limits: SessionLimits = { ...defaultLimits, ...options.limits };
   for (const [key, value] of Object.entries(limits)) {
     if (key === 'schedulingPolicy') {
       if (!schedulingPolicies.includes(value as SchedulingPolicy)) throw new RangeError(`invalid limit ${key}: ${String(value)} (choose from ${schedulingPolicies.join(', ')})`);
+      continue;
+    }
+    if (key === 'packMessages') {
+      if (typeof value !== 'boolean') throw new RangeError(`invalid limit ${key}: ${String(value)} (true or false)`);
       continue;
     }
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new RangeError(`invalid limit ${key}: ${String(value)}`);

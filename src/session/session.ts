@@ -7,9 +7,11 @@
  */
 
 import type { Logger } from 'pino';
-import { ErrorCodes, FramewireError, isFramewireError, type ErrorCodeName } from '../errors.ts';
+import { ErrorCodes, FramewireError, isFramewireError, toFramewireError, type ErrorCodeName } from '../errors.ts';
 import { ReceiveWindow, SendCredit } from '../flow/index.ts';
 import {
+  DataFlags,
+  PackedWriter,
   DEFAULT_URGENCY,
   defaultSettings,
   encodeAckPayload,
@@ -38,7 +40,7 @@ import { Heartbeat } from './heartbeat.ts';
 import { Scheduler } from './scheduler.ts';
 import { StreamTable } from './stream-table.ts';
 import { SessionStats } from './stats.ts';
-import { Stream, toFramewireError, type StreamControlType, type StreamHost } from './stream.ts';
+import { Stream, type StreamControlType, type StreamHost } from './stream.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 /** What the session needs from a transport. */
@@ -192,6 +194,7 @@ export class Session {
         if (stream.log.isLevelEnabled('debug')) stream.log.debug({ outcome: outcome.status, code: outcome.error.code, remote: outcome.error.remote }, 'stream ended');
       },
       logger: this.log,
+      packing: undefined,
     };
   }
 
@@ -382,6 +385,11 @@ export class Session {
     this.#version = version;
     // Absent keys take the registry defaults, not our own choices (FW-SET-1).
     this.#peer = { ...defaultSettings, ...hello.settings };
+    const limits = this.#o.limits;
+    // Only towards a peer that declared it (FW-PACK-1), and only if our limits allow it.
+    if (this.#peer.packedMessages === 1 && limits.packMessages && limits.packMaxMessage > 0) {
+      this.#host.packing = { maxMessage: limits.packMaxMessage, maxFrame: limits.packMaxFrame, writer: new PackedWriter() };
+    }
     this.#connectionSend.raise(this.#peer.initialConnectionCredit);
     this.#transport.setMaxPayload(this.#o.settings.maxFramePayload);
     this.log.debug({ version, peer: this.#peer }, 'handshake complete');
@@ -448,6 +456,12 @@ export class Session {
   }
 
   #onData(stream: Stream, raw: RawFrame): void {
+    if ((raw.flags & DataFlags.PACKED) !== 0) {
+      if (this.#o.settings.packedMessages !== 1) {
+        throw new FramewireError('PROTOCOL_ERROR', `PACKED DATA on stream ${raw.stream}, but we declared packed_messages = 0 (FW-PACK-1)`);
+      }
+      this.stats.packedFramesIn++;
+    }
     // rawPayloadLength: a piecewise payload (RawFrame.parts) must not be joined just to be counted.
     const n = rawPayloadLength(raw);
     if (n === 0 && !this.#emptyBucket.take()) {
@@ -705,6 +719,10 @@ export class Session {
           this.#writeStreamFrame(stream, FrameType.DATA, sendable.flags, sendable.payload as Uint8Array);
           this.#connectionSend.consume(sendable.bytes);
           this.stats.dataBytesOut += sendable.bytes;
+          if (sendable.messages > 0) {
+            this.stats.packedFramesOut++;
+            this.stats.packedMessagesOut += sendable.messages;
+          }
         } else {
           this.#writeStreamFrame(stream, FrameType.DONE, 0, encodeDonePayload(withOptional({ trailer: sendable.payload as ControlMap | undefined })));
         }

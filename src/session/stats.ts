@@ -5,8 +5,14 @@ import type { ErrorCodeName } from '../errors.ts';
 export class SessionStats {
   framesIn = 0;
   framesOut = 0;
+  /** DATA payload bytes as on the wire: a PACKED frame's length fields included (spec §8.2.6). */
   dataBytesIn = 0;
   dataBytesOut = 0;
+  /** PACKED DATA frames sent, and the messages they carried (each cost 4 bytes of length, counted in dataBytesOut). */
+  packedFramesOut = 0;
+  packedMessagesOut = 0;
+  /** PACKED DATA frames received. */
+  packedFramesIn = 0;
   streamsOpened = 0;
   streamsRefused = 0;
   /** Scheduler turns that ended with data queued but no connection credit. */
@@ -33,6 +39,9 @@ export class SessionStats {
       framesOut: this.framesOut,
       dataBytesIn: this.dataBytesIn,
       dataBytesOut: this.dataBytesOut,
+      packedFramesOut: this.packedFramesOut,
+      packedMessagesOut: this.packedMessagesOut,
+      packedFramesIn: this.packedFramesIn,
       streamsOpened: this.streamsOpened,
       streamsRefused: this.streamsRefused,
       creditStalls: this.creditStalls,

@@ -38,18 +38,23 @@ describe('session.stats', () => {
     const s = serverSide().session.stats;
     console.log('[stats] client', JSON.stringify(c), 'server', JSON.stringify(s));
 
-    expect(c.dataBytesOut).toBe(streams * bytes);
-    expect(s.dataBytesIn).toBe(streams * bytes);
-    expect(s.dataBytesOut).toBe(streams * bytes);
-    expect(c.dataBytesIn).toBe(streams * bytes);
-    expect(c.framesOut).toBeGreaterThanOrEqual(streams * (minDataFrames + 2)); // + OPEN + DONE
-    expect(s.framesOut).toBeGreaterThanOrEqual(streams * (minDataFrames + 1)); // + DONE
+    // dataBytes count DATA payloads as on the wire: each packed message adds its 4-byte length (spec §8.2.6).
+    expect(c.dataBytesOut).toBe(streams * bytes + 4 * c.packedMessagesOut);
+    expect(s.dataBytesIn).toBe(c.dataBytesOut);
+    expect(s.dataBytesOut).toBe(streams * bytes + 4 * s.packedMessagesOut);
+    expect(c.dataBytesIn).toBe(s.dataBytesOut);
+    expect(s.packedFramesIn).toBe(c.packedFramesOut);
+    expect(c.packedFramesIn).toBe(s.packedFramesOut);
+    // A packed frame carries several messages in one frame.
+    const packedSaving = (st: typeof c): number => st.packedMessagesOut - st.packedFramesOut;
+    expect(c.framesOut).toBeGreaterThanOrEqual(streams * (minDataFrames + 2) - packedSaving(c)); // + OPEN + DONE
+    expect(s.framesOut).toBeGreaterThanOrEqual(streams * (minDataFrames + 1) - packedSaving(s)); // + DONE
     expect(c.streamsOpened).toBe(streams);
     expect(s.streamsOpened).toBe(streams);
     expect(c.errors.size).toBe(0);
     expect(s.errors.size).toBe(0);
     expect(c.rttMs).toBeGreaterThan(0);
-    expect(c.toJSON()).toMatchObject({ dataBytesOut: streams * bytes, errors: {} });
+    expect(c.toJSON()).toMatchObject({ dataBytesOut: c.dataBytesOut, packedMessagesOut: c.packedMessagesOut, errors: {} });
   });
 
   it('connection errors are counted by code on both sides', async () => {

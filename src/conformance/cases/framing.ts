@@ -183,7 +183,7 @@ export const cases: Case[] = [
     requirements: ['FW-FRAME-9'],
     section: '4.2 Flags',
     level: 'MUST',
-    title: 'PING with flags 0xfe (ACK clear) is answered; DATA with flags 0xfe ends its message',
+    title: 'PING with flags 0xfe (ACK clear) is answered; DATA with flags 0xfc (FOLLOWS and PACKED clear) ends its message',
     quote: 'a receiver MUST ignore such bits',
     needs: ['echo'],
     async run(ctx) {
@@ -191,7 +191,7 @@ export const cases: Case[] = [
       conn.peer.rawFrame({ type: FrameType.PING, flags: 0xfe, stream: 0, payload: pingBytes(7) });
       const id = conn.openEcho();
       const msg = pattern(10);
-      conn.peer.rawFrame({ type: FrameType.DATA, flags: 0xfe, stream: id, payload: msg });
+      conn.peer.rawFrame({ type: FrameType.DATA, flags: 0xfc, stream: id, payload: msg });
       const view = await conn.messages(id, 1);
       await conn.peer.until(() => (pingAnswered(conn.peer, pingBytes(7)) ? true : undefined), ctx.timeoutMs);
       if (!pingAnswered(conn.peer, pingBytes(7))) return outcome.fail('PING with undefined flag bits not answered', 'PING ACK', conn.describeStreamEnd(0));
