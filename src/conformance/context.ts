@@ -7,6 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import {
+  DataFlags,
   defaultSettings,
   FrameType,
   PingFlags,
@@ -15,6 +16,7 @@ import {
   type HelloPayload,
   type Settings,
 } from '../wire/index.ts';
+import { packRecords, unpackRecords } from './packed-records.ts';
 import { describeCode, isEnding, isReceived, RawPeer, type Received } from './raw-peer.ts';
 import { CaseAbort, outcome, type Feature } from './types.ts';
 
@@ -67,16 +69,21 @@ export class CaseContext {
     return peer;
   }
 
-  /** Connects and completes the handshake, or ends the case with `fail`. */
+  /**
+   * Connects and completes the handshake, or ends the case with `fail`. `packed: true` declares
+   * packed_messages = 1 (the target may then send PACKED DATA, §8.2.6); by default the runner
+   * declares nothing, i.e. the protocol default 0.
+   */
   async handshake(
-    hello: { settings?: Partial<Settings>; versions?: number[]; autoPong?: boolean; extra?: Partial<HelloPayload>; before?: (peer: RawPeer) => void } = {},
+    hello: { settings?: Partial<Settings>; packed?: boolean; versions?: number[]; autoPong?: boolean; extra?: Partial<HelloPayload>; before?: (peer: RawPeer) => void } = {},
   ): Promise<Conn> {
     const peer = await this.connect(hello.autoPong === undefined ? {} : { autoPong: hello.autoPong });
     hello.before?.(peer);
-    const ours: Settings = { ...defaultSettings, ...hello.settings };
+    const declared: Partial<Settings> = { ...hello.settings, ...(hello.packed === true ? { packedMessages: 1 } : {}) };
+    const ours: Settings = { ...defaultSettings, ...declared };
     peer.hello({
       versions: hello.versions ?? [1],
-      settings: hello.settings ?? {},
+      settings: declared,
       agent: 'framewire-conformance/1',
       ...(this.run.auth === undefined ? {} : { auth: this.run.auth }),
       ...hello.extra,
@@ -212,30 +219,55 @@ export class Conn {
   }
 
   /**
+   * Sends one DATA frame with PACKED set (plus `extraFlags`) and `payload` as it is, with no regard
+   * for credit; the whole payload, length fields included, counts against credit (§8.2.6).
+   */
+  packedRaw(stream: number, payload: Uint8Array, extraFlags = 0): void {
+    this.#book(stream).sent += payload.length;
+    this.#connSent += payload.length;
+    this.peer.frame({ type: FrameType.DATA, flags: DataFlags.PACKED | extraFlags, stream, payload });
+  }
+
+  /**
+   * Sends `records` as whole messages in one PACKED frame as a well-behaved peer: waits until the
+   * target's stream and connection credit cover the whole payload. The caller keeps the frame
+   * within the target's max_frame_payload. Throws CaseAbort(fail) if credit never comes.
+   */
+  async sendPacked(stream: number, records: readonly Uint8Array[]): Promise<void> {
+    const payload = packRecords(records);
+    await this.#room(stream, payload.length);
+    this.packedRaw(stream, payload);
+  }
+
+  /** Waits until at least `need` bytes (min 1) of stream and connection credit are free; returns them, or ends the case. */
+  async #room(stream: number, need: number): Promise<number> {
+    const book = this.#book(stream);
+    const room = await this.peer.until(() => {
+      const r = Math.min(this.grantedByTarget(stream) - book.sent, this.grantedByTarget(0) - this.#connSent);
+      return r >= Math.max(1, need) ? r : undefined;
+    }, this.ctx.timeoutMs);
+    if (room !== undefined) return room;
+    if (this.peer.targetEnded.get(stream) === 'error') {
+      throw new CaseAbort(outcome.fail(`the target failed stream ${stream} while we were sending: ${this.describeStreamEnd(stream)}`));
+    }
+    throw new CaseAbort(
+      outcome.fail(`no credit from the target to send on stream ${stream} (sent ${book.sent} bytes, connection ${this.#connSent})`, 'CREDIT frames as data is consumed (FW-FLOW-4)', 'none within the timeout'),
+    );
+  }
+
+  /**
    * Sends one message as a well-behaved peer: frames no larger than the target's max_frame_payload,
    * never beyond its stream and connection credit (waiting for CREDIT). `endMessage` false leaves
    * FOLLOWS set on the last frame. Throws CaseAbort(fail) if credit never comes.
    */
   async send(stream: number, message: Uint8Array, endMessage = true): Promise<void> {
-    const book = this.#book(stream);
     let at = 0;
     if (message.length === 0) {
       this.peer.data(stream, message, !endMessage);
       return;
     }
     while (at < message.length) {
-      const room = await this.peer.until(() => {
-        const r = Math.min(this.grantedByTarget(stream) - book.sent, this.grantedByTarget(0) - this.#connSent);
-        return r > 0 ? r : undefined;
-      }, this.ctx.timeoutMs);
-      if (room === undefined) {
-        if (this.peer.targetEnded.get(stream) === 'error') {
-          throw new CaseAbort(outcome.fail(`the target failed stream ${stream} while we were sending: ${this.describeStreamEnd(stream)}`));
-        }
-        throw new CaseAbort(
-          outcome.fail(`no credit from the target to send on stream ${stream} (sent ${book.sent} bytes, connection ${this.#connSent})`, 'CREDIT frames as data is consumed (FW-FLOW-4)', 'none within the timeout'),
-        );
-      }
+      const room = await this.#room(stream, 1);
       const n = Math.min(room, this.target.maxFramePayload, message.length - at);
       const last = at + n === message.length;
       this.dataRaw(stream, message.subarray(at, at + n), !(last && endMessage));
@@ -263,18 +295,28 @@ export class Conn {
     }
   }
 
-  /** What the target sent on a stream: messages (reassembled by FOLLOWS), its DONE, its ERROR/CANCEL. */
+  /**
+   * What the target sent on a stream: messages (reassembled by FOLLOWS, and unpacked from PACKED
+   * frames, each record one message, §8.2.6), its DONE, its ERROR/CANCEL.
+   */
   streamState(stream: number): StreamView {
-    const view: StreamView = { messages: [], partial: undefined, done: false, trailer: undefined, error: undefined, cancel: undefined, frames: 0 };
+    const view: StreamView = { messages: [], partial: undefined, done: false, trailer: undefined, error: undefined, cancel: undefined, frames: 0, packedFrames: 0, badPacked: 0 };
     let parts: Buffer[] | undefined;
     for (const r of this.peer.frames) {
       if (r.raw.stream !== stream || r.frame === undefined) continue;
       view.frames++;
       const f = r.frame;
-      if (f.type === FrameType.DATA) {
+      if (f.type === FrameType.DATA && (f.flags & DataFlags.PACKED) !== 0) {
+        // A bad PACKED frame (FOLLOWS set, inside a message, not tiled: FW-PACK-2, recorded by the
+        // raw peer) delivers none of its records, as a receiver must treat it (FW-PACK-4).
+        view.packedFrames++;
+        const unpacked = unpackRecords(f.payload);
+        if (unpacked.ok && (f.flags & DataFlags.FOLLOWS) === 0 && parts === undefined) view.messages.push(...unpacked.records);
+        else view.badPacked++;
+      } else if (f.type === FrameType.DATA) {
         parts ??= [];
         parts.push(Buffer.from(f.payload));
-        if ((f.flags & 0x01) === 0) {
+        if ((f.flags & DataFlags.FOLLOWS) === 0) {
           view.messages.push(Buffer.concat(parts));
           parts = undefined;
         }
@@ -320,7 +362,7 @@ export class Conn {
     const c = this.connectionError();
     if (c !== undefined) return `connection ERROR ${describeCode(c.code)} "${c.message}"`;
     if (this.peer.ending !== undefined) return `connection closed (${this.peer.ending.how})`;
-    return `${v.messages.length} message(s), no end`;
+    return `${v.messages.length} message(s)${v.badPacked > 0 ? ` and ${v.badPacked} malformed PACKED frame(s)` : ''}, no end`;
   }
 
   /** The target's ERROR on stream 0, if it sent one. */
@@ -357,6 +399,10 @@ export interface StreamView {
   retryAfterMs?: number;
   cancel: number | undefined;
   frames: number;
+  /** DATA frames with PACKED set among them. */
+  packedFrames: number;
+  /** PACKED frames that could not be unpacked (FW-PACK-2); none of their records is in `messages`. */
+  badPacked: number;
 }
 
 export { isEnding, isReceived };

@@ -6,13 +6,15 @@
  * Everything it receives is kept: the raw bytes (to tell a bare close from a coded ERROR), the
  * decoded frames in arrival order, and how the connection ended. Every wait has a timeout.
  * Frames of the target are checked on the way in against the sender-side rules the runner can
- * see (seq numbering, reserved bits, undefined flags, never-sent codes); breaches are recorded
- * in `violations` for the cases that judge them.
+ * see (seq numbering, reserved bits, undefined flags, never-sent codes, PACKED frames only when
+ * we declared packed_messages = 1 and only well formed); breaches are recorded in `violations`
+ * for the cases that judge them.
  */
 
 import * as net from 'node:net';
 import { errorCodeName } from '../errors.ts';
 import { buildFrame, type FrameParts } from './bytes.ts';
+import { unpackRecords } from './packed-records.ts';
 import {
   encodeCreditPayload,
   encodeFrame,
@@ -88,6 +90,10 @@ export class RawPeer {
   readonly #recvSeq = new Map<number, number>();
   /** Streams on which the target sent DONE, ERROR or CANCEL, and on which we sent ERROR/CANCEL. */
   readonly targetEnded = new Map<number, 'done' | 'error' | 'cancel'>();
+  /** Our HELLO declared packed_messages = 1: the target may send PACKED DATA (FW-PACK-1). */
+  declaredPacked = false;
+  /** Streams on which the target's last plain DATA had FOLLOWS set (a message of its is unfinished). */
+  readonly #unfinished = new Set<number>();
 
   private constructor(socket: net.Socket, autoPong: boolean) {
     this.socket = socket;
@@ -170,6 +176,7 @@ export class RawPeer {
   }
 
   hello(payload: Partial<HelloPayload> & { settings?: Partial<Settings> } = {}, send = true): Buffer {
+    this.declaredPacked = payload.settings?.packedMessages === 1;
     return this.frame({ type: FrameType.HELLO, flags: 0, stream: 0, payload: { versions: [1], settings: {}, ...payload } }, send);
   }
 
@@ -317,10 +324,11 @@ export class RawPeer {
       this.violations.push({ requirement: 'FW-SEQ-1', message: `the target sent ${frameTypeName(raw.type)} on stream ${raw.stream} with seq ${raw.seq}, expected ${expected}` });
     }
     this.#recvSeq.set(raw.stream, (raw.seq + 1) >>> 0);
-    const definedFlags = raw.type === FrameType.DATA || raw.type === FrameType.PING ? 0x01 : 0;
+    const definedFlags = raw.type === FrameType.DATA ? DataFlags.FOLLOWS | DataFlags.PACKED : raw.type === FrameType.PING ? PingFlags.ACK : 0;
     if ((raw.flags & ~definedFlags) !== 0) {
       this.violations.push({ requirement: 'FW-FRAME-9', message: `the target sent ${frameTypeName(raw.type)} with undefined flag bits 0x${raw.flags.toString(16)}` });
     }
+    if (raw.type === FrameType.DATA) this.#checkData(raw);
     if (frame === undefined) return;
     const ended = this.targetEnded.get(raw.stream);
     if (raw.stream !== 0 && ended !== undefined && frame.type !== FrameType.CREDIT && frame.type !== FrameType.ACK) {
@@ -339,6 +347,26 @@ export class RawPeer {
     if (frame.type === FrameType.HELLO && frame.payload.auth !== undefined) {
       this.violations.push({ requirement: 'FW-HELLO-2', message: 'the server HELLO carries auth' });
     }
+  }
+
+  /** PACKED only after we declared packed_messages = 1 (FW-PACK-1); never with FOLLOWS, never inside a message, exactly tiled (FW-PACK-2). */
+  #checkData(raw: RawFrame): void {
+    const follows = (raw.flags & DataFlags.FOLLOWS) !== 0;
+    if ((raw.flags & DataFlags.PACKED) === 0) {
+      if (follows) this.#unfinished.add(raw.stream);
+      else this.#unfinished.delete(raw.stream);
+      return;
+    }
+    const what = `PACKED DATA on stream ${raw.stream} (seq ${raw.seq})`;
+    if (!this.declaredPacked) {
+      this.violations.push({ requirement: 'FW-PACK-1', message: `the target sent ${what}, but the runner did not declare packed_messages = 1` });
+    }
+    if (follows) this.violations.push({ requirement: 'FW-PACK-2', message: `the target sent ${what} with FOLLOWS set as well` });
+    if (this.#unfinished.has(raw.stream)) {
+      this.violations.push({ requirement: 'FW-PACK-2', message: `the target sent ${what} inside an unfinished message (its previous DATA had FOLLOWS set)` });
+    }
+    const unpacked = unpackRecords(raw.payload);
+    if (!unpacked.ok) this.violations.push({ requirement: 'FW-PACK-2', message: `the target sent ${what} that is not exactly tiled by records: ${unpacked.problem}` });
   }
 
   #end(how: Ending['how'], error?: string): void {

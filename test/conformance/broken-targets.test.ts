@@ -39,6 +39,19 @@ describe('conformance runner against broken targets', () => {
     expect(verdictOf(report, 'FW-STREAM-13/message-boundaries')).toBe('pass');
   });
 
+  it('a server that packs without negotiation and delivers bad PACKED frames fails the FW-PACK cases', async () => {
+    const report = await run(await naiveServer({ packing: true }), { cases: 'FW-PACK-*,FW-FRAME-1/target-frames-valid', timeoutMs: 500, quietMs: 150 });
+    // It sends PACKED to a runner that declared nothing (FW-PACK-1, sender side) …
+    expect(verdictOf(report, 'FW-PACK-1/not-packed-unless-declared')).toBe('fail');
+    expect(report.results.find((r) => r.id === 'FW-FRAME-1/target-frames-valid')?.detail).toMatch(/FW-PACK-1: the target sent PACKED DATA/u);
+    // … echoes bad PACKED frames as they came, so they come back malformed (FW-PACK-2) and no ERROR is sent (FW-PACK-4).
+    expect(verdictOf(report, 'FW-PACK-2/target-packs-well-formed')).toBe('pass');
+    for (const id of ['FW-PACK-4/packed-with-follows', 'FW-PACK-4/packed-empty', 'FW-PACK-4/bytes-left-over', 'FW-PACK-4/length-overruns-payload', 'FW-PACK-5/record-too-large']) {
+      expect(`${id}: ${verdictOf(report, id) ?? 'missing'}`).toBe(`${id}: fail`);
+    }
+    expect(verdictOf(report, 'FW-PACK-1/undeclared-receiver-rejects')).toBe('unsupported');
+  });
+
   it('a server that answers HELLO and then ignores everything fails the error cases', async () => {
     const report = await run(await naiveServer({ silent: true }), { cases: 'FW-HS-3/*,FW-HS-7/second-hello,FW-FRAME-2/bad-crc-ping,FW-FLOW-6/*,FW-HB-2/ping-answered,FW-STREAM-1/*', timeoutMs: 400, quietMs: 100 });
     expect(verdictOf(report, 'FW-HS-3/server-hello')).toBe('pass');

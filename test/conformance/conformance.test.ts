@@ -13,6 +13,13 @@ import { ourServer, type Target } from './targets.ts';
 // Cases our own server is allowed to miss (none: the two FW-FRAME-4 order cases were fixed in session.ts).
 const KNOWN_DEVIATIONS = new Set<string>();
 
+/**
+ * Cases that are not applicable to the quick settings (unsupported there) and run below against
+ * our server configured for them: FW-PACK-5 needs a max_message_size record to fit in one frame
+ * within the credit (8192 < 20000 here); the FW-PACK-1 receiver case needs packed_messages = 0.
+ */
+const OTHER_CONFIGURATION = new Set(['FW-PACK-5/record-too-large', 'FW-PACK-1/undeclared-receiver-rejects']);
+
 const targets: Target[] = [];
 afterEach(async () => {
   await Promise.all(targets.splice(0).map((t) => t.close()));
@@ -41,7 +48,8 @@ describe('conformance runner', () => {
     const report = await run(await ourServer(), { strict: true });
     // This target has no upload or event-stream profile: those cases are unsupported (profiles.test.ts runs them).
     const profile = (id: string): boolean => /^FW-(UP|EV)-/u.test(id);
-    const problems = report.results.filter((r) => r.verdict !== 'pass' && r.verdict !== 'informational' && !KNOWN_DEVIATIONS.has(r.id) && !(profile(r.id) && r.verdict === 'unsupported'));
+    const elsewhere = (id: string): boolean => profile(id) || OTHER_CONFIGURATION.has(id);
+    const problems = report.results.filter((r) => r.verdict !== 'pass' && r.verdict !== 'informational' && !KNOWN_DEVIATIONS.has(r.id) && !(elsewhere(r.id) && r.verdict === 'unsupported'));
     expect(problems.map((r) => `${r.id}: ${r.verdict}: ${r.detail} (expected ${r.expected ?? '-'}, actual ${r.actual ?? '-'})`)).toEqual([]);
     expect(report.results.filter((r) => profile(r.id)).every((r) => r.verdict === 'unsupported')).toBe(true);
     expect(report.targetInfo.features).toEqual(['echo', 'sink']);
@@ -49,6 +57,9 @@ describe('conformance runner', () => {
     // Under --strict the known deviations are failures; without it they are non-strict.
     expect(verdictOf(report, 'FW-FRAME-4/payload-before-session')).toBe('pass');
     expect(verdictOf(report, 'FW-FRAME-4/credit-range-before-stream-state')).toBe('pass');
+    for (const id of OTHER_CONFIGURATION) expect(verdictOf(report, id)).toBe('unsupported');
+    // The reference server packs its echo when we allow it (and only then).
+    expect(verdictOf(report, 'FW-PACK-2/target-packs-well-formed')).toBe('pass');
 
     const text = formatTerminal(report);
     expect(text).toContain('FW-FLOW-2/stream-overrun');
@@ -65,6 +76,41 @@ describe('conformance runner', () => {
     for (const id of KNOWN_DEVIATIONS) expect(['pass', 'non-strict']).toContain(verdictOf(report, id));
     expect(report.ok).toBe(true);
   });
+});
+
+describe('packed messages (§8.2.6) against our server configured for each case', () => {
+  const packingCases = 'FW-PACK-*,FW-FLOW-2/packed-*';
+
+  it('declaring packed_messages = 0: PACKED is a connection error, and it still packs towards a runner that declared 1', async () => {
+    const report = await run(await ourServer({ settings: { packedMessages: 0 } }), { cases: packingCases, strict: true });
+    const verdicts = Object.fromEntries(report.results.map((r) => [r.id, r.verdict]));
+    expect(verdicts).toEqual({
+      'FW-PACK-1/not-packed-unless-declared': 'pass',
+      'FW-PACK-2/target-packs-well-formed': 'pass',
+      'FW-PACK-3/records-are-messages': 'unsupported',
+      'FW-PACK-3/packed-bulk-within-credit': 'unsupported',
+      'FW-PACK-4/packed-with-follows': 'unsupported',
+      'FW-PACK-4/packed-inside-message': 'unsupported',
+      'FW-PACK-4/packed-empty': 'unsupported',
+      'FW-PACK-4/bytes-left-over': 'unsupported',
+      'FW-PACK-4/length-overruns-payload': 'unsupported',
+      'FW-PACK-5/record-too-large': 'unsupported',
+      'FW-PACK-1/undeclared-receiver-rejects': 'pass',
+      'FW-FLOW-2/packed-length-fields-count': 'unsupported',
+    });
+  }, 30_000);
+
+  it('max_message_size 1000: a longer record fails the stream with MESSAGE_TOO_LARGE, nothing of its frame delivered', async () => {
+    const report = await run(await ourServer({ settings: { maxMessageSize: 1000 } }), { cases: 'FW-PACK-5/*', strict: true });
+    expect(report.results.map((r) => `${r.id}: ${r.verdict} ${r.detail}`)).toEqual([expect.stringMatching(/^FW-PACK-5\/record-too-large: pass ERROR MESSAGE_TOO_LARGE/u)]);
+  });
+
+  it('limits.packMessages false: the server never packs, which is allowed (informational)', async () => {
+    const report = await run(await ourServer({ limits: { packMessages: false } }), { cases: packingCases, strict: true });
+    expect(verdictOf(report, 'FW-PACK-2/target-packs-well-formed')).toBe('informational');
+    expect(report.results.filter((r) => !['pass', 'informational', 'unsupported'].includes(r.verdict))).toEqual([]);
+    expect(report.ok).toBe(true);
+  }, 30_000);
 });
 
 describe('spec/CONFORMANCE.md', () => {

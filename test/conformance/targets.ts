@@ -7,7 +7,8 @@ import * as net from 'node:net';
 import { Connection } from '../../src/connection.ts';
 import { conformanceService } from '../../src/conformance/echo-service.ts';
 import { createServer, type FramewireServer } from '../../src/server.ts';
-import { DataFlags, encodeFrame, FrameDecoder, FrameType, MAX_PAYLOAD_CEILING, parseFrame, PingFlags, type Frame } from '../../src/wire/index.ts';
+import type { SessionLimits } from '../../src/session/index.ts';
+import { DataFlags, encodeFrame, FrameDecoder, FrameType, MAX_PAYLOAD_CEILING, parseFrame, PingFlags, type Frame, type Settings } from '../../src/wire/index.ts';
 
 export interface Target {
   readonly port: number;
@@ -26,9 +27,9 @@ export const quickSettings = {
 
 export const quickLimits = { handshakeTimeoutMs: 800, resetBurst: 100, resetRatePerSecond: 50, pingBurst: 100, emptyFrameBurst: 1000 } as const;
 
-/** Our server with the conformance services. */
-export async function ourServer(): Promise<Target> {
-  const server: FramewireServer = createServer({ services: [conformanceService()], settings: quickSettings, limits: quickLimits });
+/** Our server with the conformance services; `settings` and `limits` override the quick ones. */
+export async function ourServer(options: { settings?: Partial<Settings>; limits?: Partial<SessionLimits> } = {}): Promise<Target> {
+  const server: FramewireServer = createServer({ services: [conformanceService()], settings: { ...quickSettings, ...options.settings }, limits: { ...quickLimits, ...options.limits } });
   const address = await server.listen(0);
   return { port: address.port, close: () => server.close({ deadlineMs: 100 }) };
 }
@@ -67,8 +68,12 @@ export function skipCrcServer(): Promise<Target> {
  * HELLO and PING, echoes every DATA frame at once (ignoring the client's credit and frame size),
  * sends the delayed DONE even after CANCEL, and otherwise ignores every rule.
  * With `silent`, it answers HELLO and then ignores everything.
+ * With `packing`, it declares packed_messages = 1 and gets packing wrong (§8.2.6): it echoes a
+ * PACKED frame as it came, never checking its records (so bad frames are "delivered"), and sends
+ * every other whole message back as a PACKED frame of one record, whether or not the client
+ * declared packed_messages = 1.
  */
-export function naiveServer(options: { silent?: boolean } = {}): Promise<Target> {
+export function naiveServer(options: { silent?: boolean; packing?: boolean } = {}): Promise<Target> {
   return listen((socket) => {
     const seq = new Map<number, number>();
     const send = (f: Omit<Frame, 'seq'>): void => {
@@ -88,7 +93,9 @@ export function naiveServer(options: { silent?: boolean } = {}): Promise<Target>
       if (!helloSeen) {
         if (frame.type === FrameType.HELLO) {
           helloSeen = true;
-          send({ type: FrameType.HELLO, flags: 0, stream: 0, payload: { versions: [1], settings: { ...quickSettings, idleTimeoutMs: 0, heartbeatIntervalMs: 0 }, agent: 'naive' } });
+          // It never sends CREDIT: with `packing` it declares credit enough for every case instead.
+          const packing = options.packing === true ? { packedMessages: 1, initialStreamCredit: 0x7fff_ffff, initialConnectionCredit: 0x7fff_ffff } : {};
+          send({ type: FrameType.HELLO, flags: 0, stream: 0, payload: { versions: [1], settings: { ...quickSettings, idleTimeoutMs: 0, heartbeatIntervalMs: 0, ...packing }, agent: 'naive' } });
         }
         return;
       }
@@ -102,9 +109,20 @@ export function naiveServer(options: { silent?: boolean } = {}): Promise<Target>
           delays.set(frame.stream, typeof d === 'number' ? d : 0);
           return;
         }
-        case FrameType.DATA:
-          send({ type: FrameType.DATA, flags: frame.flags & DataFlags.FOLLOWS, stream: frame.stream, payload: Uint8Array.from(frame.payload) });
+        case FrameType.DATA: {
+          const payload = Uint8Array.from(frame.payload);
+          if (options.packing === true && (frame.flags & DataFlags.PACKED) !== 0) {
+            send({ type: FrameType.DATA, flags: frame.flags & (DataFlags.FOLLOWS | DataFlags.PACKED), stream: frame.stream, payload });
+          } else if (options.packing === true && (frame.flags & DataFlags.FOLLOWS) === 0) {
+            const record = Buffer.alloc(4 + payload.length);
+            record.writeUInt32BE(payload.length, 0);
+            record.set(payload, 4);
+            send({ type: FrameType.DATA, flags: DataFlags.PACKED, stream: frame.stream, payload: record });
+          } else {
+            send({ type: FrameType.DATA, flags: frame.flags & DataFlags.FOLLOWS, stream: frame.stream, payload });
+          }
           return;
+        }
         case FrameType.DONE: {
           const id = frame.stream;
           setTimeout(() => {

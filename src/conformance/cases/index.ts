@@ -10,13 +10,14 @@ import { cases as framing } from './framing.ts';
 import { cases as handshake } from './handshake.ts';
 import type { Case } from './helpers.ts';
 import { cases as limits } from './limits.ts';
+import { cases as packing } from './packing.ts';
 import { cases as streams } from './streams.ts';
 import { cases as upload } from './upload/index.ts';
 import { cases as vectors } from './vectors.ts';
 
 export type { Case } from './helpers.ts';
 
-export const allCases: readonly Case[] = [...handshake, ...framing, ...vectors, ...streams, ...flow, ...connection, ...limits, ...upload, ...events];
+export const allCases: readonly Case[] = [...handshake, ...framing, ...vectors, ...streams, ...packing, ...flow, ...connection, ...limits, ...upload, ...events];
 
 const ids = new Set<string>();
 for (const c of allCases) {
