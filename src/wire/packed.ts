@@ -29,12 +29,37 @@ export function scanPacked(payload: Uint8Array): PackedScan {
   return { ok: true, messages, longest };
 }
 
-/** Calls `each` with a view of every message of a payload that `scanPacked` accepted. */
-export function forEachPacked(payload: Uint8Array, each: (message: Uint8Array) => void): void {
-  for (let at = 0; at < payload.length; ) {
-    const start = at + PACKED_LENGTH_SIZE;
-    at = start + readU32(payload, at);
-    each(payload.subarray(start, at));
+/**
+ * Reads the messages of a payload that `scanPacked` accepted, one view at a time, so a receiver
+ * can queue the frame as one item and slice messages off as they are read.
+ */
+export class PackedReader {
+  readonly #payload: Uint8Array;
+  #at = 0;
+  #left: number;
+
+  constructor(payload: Uint8Array, messages: number) {
+    this.#payload = payload;
+    this.#left = messages;
+  }
+
+  /** Messages not yet read. */
+  get messagesLeft(): number {
+    return this.#left;
+  }
+
+  /** Bytes of the messages not yet read, their length fields not included. */
+  get bytesLeft(): number {
+    return this.#payload.length - this.#at - this.#left * PACKED_LENGTH_SIZE;
+  }
+
+  /** The next message, a view of the payload; only while messagesLeft > 0. */
+  next(): Uint8Array {
+    const start = this.#at + PACKED_LENGTH_SIZE;
+    const end = start + readU32(this.#payload, this.#at);
+    this.#at = end;
+    this.#left--;
+    return this.#payload.subarray(start, end);
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * The stream's async iterators (messages and chunks()) behave like async generators: reads queued
+ * The stream's async iterators (messages, chunks() and batches()) behave like async generators: reads queued
  * before data arrives are served in order, an error ends iteration, return() ends it, and a
  * reader that finds data queued gets it without waiting.
  */
@@ -80,5 +80,54 @@ describe('stream readers', () => {
     expect((await it.next()).done).toBe(true);
     expect(text((await peer.read())!)).toBe('c');
     expect(await peer.read()).toBeUndefined();
+  });
+
+  it('batches() yields every whole message queued, joined across frames, in order, then done', async () => {
+    const p = await pair({ server: { settings: { maxFramePayload: 1024 } } });
+    const s = p.client.open({ kind: 'r' });
+    const sent = ['a', 'bb', '', 'x'.repeat(3000), 'ccc'];
+    for (const m of sent) void s.write(bytes(m));
+    void s.end();
+    await settle();
+    const peer = p.accepted[0]!;
+    const batches: string[][] = [];
+    for await (const batch of peer.batches()) batches.push(batch.map(text));
+    // Everything had arrived: one batch, the 3000-byte message joined from its three frames.
+    expect(batches).toEqual([sent]);
+  });
+
+  it('batches() waits for the first message, and a batch never runs past what has arrived', async () => {
+    const p = await pair();
+    const s = p.client.open({ kind: 'r' });
+    await s.write(bytes('first'));
+    await settle();
+    const peer = p.accepted[0]!;
+    const it = peer.batches();
+    expect((await it.next()).value?.map(text)).toEqual(['first']);
+    const pending = it.next();
+    await s.write(bytes('second'));
+    await s.write(bytes('third'));
+    const got = await pending;
+    // The waiting step takes what is queued when it wakes: at least the first message written.
+    expect(got.value?.map(text)[0]).toBe('second');
+    const rest = got.value!.length === 2 ? [] : ((await it.next()).value ?? []).map(text);
+    expect([...got.value!.map(text), ...rest]).toEqual(['second', 'third']);
+    void s.end();
+    expect((await it.next()).done).toBe(true);
+  });
+
+  it('batches(): a stream that fails delivers the messages read before it, then rejects', async () => {
+    const p = await pair();
+    const s = p.client.open({ kind: 'r' });
+    await s.write(bytes('one'));
+    await s.write(bytes('two'));
+    await settle();
+    const peer = p.accepted[0]!;
+    const it = peer.batches();
+    expect((await it.next()).value?.map(text)).toEqual(['one', 'two']);
+    const pending = it.next();
+    s.fail('INTERNAL', 'boom');
+    await expect(pending).rejects.toMatchObject({ code: 'INTERNAL' });
+    expect((await it.next()).done).toBe(true);
   });
 });
