@@ -61,7 +61,7 @@ async function runCase(conn: ClientConn, spec: CaseSpec): Promise<CaseResult> {
       return { seconds, bytes: spec.streams * spec.bytesPerStream, clientCpu: cpuSince(cpu) };
     }
     case 'msgs': {
-      const pipe = await conn.open('msgs');
+      const pipe = await conn.open(spec.reader === 'batches' ? 'msgs-batches' : 'msgs');
       const r = reply(pipe);
       const size = spec.messageSize;
       const cpu = process.cpuUsage();

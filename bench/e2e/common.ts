@@ -17,11 +17,13 @@ export type Protocol = (typeof PROTOCOLS)[number];
  * - `sink`               read everything until the end, reply `{ bytes }` as JSON and end.
  * - `msgs`               count messages until the end (framewire: whole messages; the others:
  *                        4-byte big-endian length-prefixed records), reply `{ messages, bytes }`.
+ * - `msgs-batches`       framewire only: as `msgs`, read with `stream.batches()` (one await per
+ *                        batch of queued messages) instead of one `for await` step per message.
  * - `echo`               write back every byte read; end when the peer ends.
  * - `stall:<prefix>:<ms>` read `prefix` bytes, stop reading for `ms` milliseconds while sampling
  *                        RSS, then read the rest; reply `{ bytes, stall: StallReport }`.
  */
-export type StreamKind = 'sink' | 'msgs' | 'echo' | `stall:${number}:${number}`;
+export type StreamKind = 'sink' | 'msgs' | 'msgs-batches' | 'echo' | `stall:${number}:${number}`;
 
 export interface StallReport {
   /** RSS when the reader stopped. */
@@ -58,7 +60,7 @@ export function cpuSince(start: NodeJS.CpuUsage): CpuSeconds {
 /** Cases the client runs; sizes in bytes. */
 export type CaseSpec =
   | { readonly case: 'bulk'; readonly streams: number; readonly bytesPerStream: number; readonly writeSize: number }
-  | { readonly case: 'msgs'; readonly messages: number; readonly messageSize: number }
+  | { readonly case: 'msgs'; readonly messages: number; readonly messageSize: number; readonly reader: 'iterator' | 'batches' }
   | { readonly case: 'hol'; readonly bulkBytes: number; readonly writeSize: number; readonly pingSize: number; readonly separate: boolean; readonly minPings: number }
   | { readonly case: 'stall'; readonly bytes: number; readonly writeSize: number; readonly prefix: number; readonly stallMs: number };
 

@@ -332,6 +332,16 @@ async function fwServeStream(stream: FwStream): Promise<void> {
     await reply({ bytes, messages });
     return;
   }
+  if (kind === 'msgs-batches') {
+    let messages = 0;
+    let bytes = 0;
+    for await (const batch of stream.batches()) {
+      messages += batch.length;
+      for (const m of batch) bytes += m.length;
+    }
+    await reply({ bytes, messages });
+    return;
+  }
   const stall = parseStallKind(kind);
   let bytes = 0;
   let report: StallReport | undefined;

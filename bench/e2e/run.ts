@@ -171,7 +171,9 @@ function variants(o: E2EOptions): Variant[] {
           add(`bulk8/${proto}`, { case: 'bulk', streams: 8, bytesPerStream: Math.floor(o.size / 8 / write) * write, writeSize: write });
           break;
         case 'msgs':
-          add(`msgs/${proto}`, { case: 'msgs', messages: o.messages, messageSize: 64 });
+          add(`msgs/${proto}`, { case: 'msgs', messages: o.messages, messageSize: 64, reader: 'iterator' });
+          // The same messages read with stream.batches(): one await per batch, not per message.
+          if (proto === 'framewire') add('msgs/framewire-batches', { case: 'msgs', messages: o.messages, messageSize: 64, reader: 'batches' });
           break;
         case 'hol': {
           const base = { case: 'hol', bulkBytes: o.size, writeSize: write, pingSize: 64, minPings: o.smoke ? 20 : 200 } as const;
@@ -267,15 +269,16 @@ function report(o: E2EOptions, results: VariantResult[], loadAtStart: readonly n
   // 64-byte messages.
   if (o.cases.includes('msgs')) {
     const raw = stat(get('msgs/raw'), msgps).median;
-    const rows = o.protocols.map((proto) => {
-      const v = get(`msgs/${proto}`);
-      if (v === undefined) return [proto, unavailable(`msgs/${proto}`), '', '', ''];
+    const names = o.protocols.flatMap((proto) => (proto === 'framewire' ? ['framewire', 'framewire-batches'] : [proto]));
+    const rows = names.map((name) => {
+      const v = get(`msgs/${name}`);
+      if (v === undefined) return [name, unavailable(`msgs/${name}`), '', '', ''];
       const s = stat(v, msgps);
       const cpuS = stat(v, (x) => x.serverCpu.total / (x.messages ?? 1) * 1e9).median;
-      summary[`msgs/${proto}`] = { messagesPerSec: s.median, spread: s.spread, vsRawBatched: ratio(s.median, raw), serverCpuNsPerMessage: cpuS };
-      return [proto, formatNumber(s.median), pct(s), r2(ratio(s.median, raw)), formatNumber(cpuS)];
+      summary[`msgs/${name}`] = { messagesPerSec: s.median, spread: s.spread, vsRawBatched: ratio(s.median, raw), serverCpuNsPerMessage: cpuS };
+      return [name, formatNumber(s.median), pct(s), r2(ratio(s.median, raw)), formatNumber(cpuS)];
     });
-    sections.push(`### 64-byte messages on one stream (${formatNumber(o.messages)} messages; raw and yamux = 4-byte length prefix, batched into 64 KiB writes; http2 = one write per prefixed message; framewire = one write() per message)\n\n${markdownTable(['protocol', 'messages/s', 'spread', '× raw batched', 'server CPU ns/msg'], rows)}`);
+    sections.push(`### 64-byte messages on one stream (${formatNumber(o.messages)} messages; raw and yamux = 4-byte length prefix, batched into 64 KiB writes; http2 = one write per prefixed message; framewire = one write() per message, read with for-await per message; framewire-batches = read with stream.batches())\n\n${markdownTable(['protocol', 'messages/s', 'spread', '× raw batched', 'server CPU ns/msg'], rows)}`);
   }
 
   // Head-of-line blocking.
@@ -340,6 +343,8 @@ function report(o: E2EOptions, results: VariantResult[], loadAtStart: readonly n
   t('bulk8 framewire / yamux (report)', ratio(s('bulk8/framewire')?.['mbPerSec'] ?? NaN, s('bulk8/yamux')?.['mbPerSec'] ?? NaN), 'report', () => true);
   t('msgs framewire / raw batched', s('msgs/framewire')?.['vsRawBatched'], '>= 0.35', (v) => v >= 0.35);
   t('msgs framewire / http2', ratio(s('msgs/framewire')?.['messagesPerSec'] ?? NaN, s('msgs/http2')?.['messagesPerSec'] ?? NaN), '> 1', (v) => v > 1);
+  t('msgs framewire-batches / raw batched', s('msgs/framewire-batches')?.['vsRawBatched'], '>= 0.35', (v) => v >= 0.35);
+  t('msgs framewire-batches / http2', ratio(s('msgs/framewire-batches')?.['messagesPerSec'] ?? NaN, s('msgs/http2')?.['messagesPerSec'] ?? NaN), '> 1', (v) => v > 1);
   t('HOL penalty framewire (p99 ratio)', s('hol-same/framewire')?.['holPenalty'], '<= 1.5', (v) => v <= 1.5);
   t('HOL bulk framewire / raw bulk1', s('hol-same/framewire')?.['bulkVsRawBulk1'], '>= 0.70', (v) => v >= 0.7);
   const stallFw = s('stall/framewire');
