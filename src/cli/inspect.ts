@@ -9,6 +9,10 @@ import { isFramewireError } from '../errors.ts';
 import {
   crc32,
   CRC_COVERED_HEADER,
+  DataFlags,
+  FrameType,
+  PackedReader,
+  scanPacked,
   frameTypeName,
   HEADER_SIZE,
   isAllowedOn,
@@ -83,7 +87,8 @@ export function inspectBytes(bytes: Uint8Array, options: InspectOptions = {}): I
     } else {
       if (!isAllowedOn(typeCode, stream)) v.push(`WRONG_STREAM_KIND: ${frameTypeName(typeCode)} not allowed on stream ${stream}`);
       try {
-        shown = summarise(parseFrame({ type: typeCode, flags: bytes[at + 5] ?? 0, stream, seq, payload }));
+        const flags = bytes[at + 5] ?? 0;
+        shown = typeCode === FrameType.DATA && (flags & DataFlags.PACKED) !== 0 ? summarisePacked(payload, flags, v) : summarise(parseFrame({ type: typeCode, flags, stream, seq, payload }));
       } catch (error) {
         v.push(isFramewireError(error) ? `${error.code}: ${error.message}` : String(error));
       }
@@ -119,6 +124,20 @@ function summarise(frame: Frame): unknown {
     return `${frame.payload.length} bytes${frame.payload.length > 0 ? ` ${preview}${frame.payload.length > 16 ? '…' : ''}` : ''}`;
   }
   return frame.payload;
+}
+
+/** A PACKED DATA payload (spec §8.2.6): its message count and first lengths, or what is wrong with it. */
+function summarisePacked(payload: Uint8Array, flags: number, violations: string[]): string {
+  if ((flags & DataFlags.FOLLOWS) !== 0) violations.push('PROTOCOL_ERROR: PACKED DATA with FOLLOWS set (FW-PACK-2)');
+  const scan = scanPacked(payload);
+  if (!scan.ok) {
+    violations.push(`PROTOCOL_ERROR: ${scan.problem} (FW-PACK-4)`);
+    return `${payload.length} bytes, malformed PACKED`;
+  }
+  const reader = new PackedReader(payload, scan.messages);
+  const lengths: number[] = [];
+  while (reader.messagesLeft > 0 && lengths.length < 8) lengths.push(reader.next().length);
+  return `PACKED ${scan.messages} messages [${lengths.join(', ')}${scan.messages > lengths.length ? ', …' : ''}] bytes`;
 }
 
 /** One readable line per frame, as `framewire inspect` prints them. */

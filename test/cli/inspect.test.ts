@@ -57,4 +57,17 @@ describe('framewire inspect', () => {
     const result = inspectBytes(Buffer.concat([capture, huge]));
     expect(result.frames.at(-1)!.violations[0]).toMatch(/^FRAME_SIZE/);
   });
+
+  it('shows PACKED DATA as its messages and flags a malformed one (FW-PACK-2, FW-PACK-4)', () => {
+    const record = (n: number): Buffer => Buffer.concat([Buffer.from([0, 0, 0, n]), Buffer.alloc(n, 0x61)]);
+    const good = encodeFrame({ type: FrameType.DATA, flags: 0x02, stream: 1, seq: 1, payload: Buffer.concat([record(2), record(0), record(3)]) });
+    const torn = encodeFrame({ type: FrameType.DATA, flags: 0x02, stream: 1, seq: 2, payload: Buffer.concat([record(2), Buffer.from([0, 0])]) });
+    const both = encodeFrame({ type: FrameType.DATA, flags: 0x03, stream: 1, seq: 3, payload: record(1) });
+    const result = inspectBytes(Buffer.concat([capture.subarray(0, inspectBytes(capture).frames[2]!.offset), good, torn, both]));
+    const [g, t, b] = result.frames.slice(2);
+    expect(g!.payload).toBe('PACKED 3 messages [2, 0, 3] bytes');
+    expect(g!.violations).toEqual([]);
+    expect(t!.violations.join()).toMatch(/PROTOCOL_ERROR: PACKED DATA: 2 bytes left after 1 messages/);
+    expect(b!.violations.join()).toMatch(/FOLLOWS/);
+  });
 });
