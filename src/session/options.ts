@@ -25,7 +25,7 @@ export interface SessionLimits {
   readonly maxStreamWindow: number;
   /** Auto-tuning ceiling for the connection's receive window. */
   readonly maxConnectionWindow: number;
-  /** Bytes a stream may queue for sending before write() waits (memory bound per stream). */
+  /** Bytes a stream may queue for sending before write() waits (memory bound per stream); each queued write counts 20 bytes more, so empty messages are paced too. */
   readonly streamWriteBuffer: number;
   /** Bytes the transport may hold unsent before the scheduler stops producing DATA. */
   readonly transportHighWater: number;

@@ -83,6 +83,9 @@ export type WriteOptions = {
   readonly endOfMessage?: boolean;
 };
 
+/** What one queued write costs against writeBuffer besides its bytes: about a frame header. */
+const QUEUED_ITEM_COST = 20;
+
 /** Shared by every write() that need not wait: awaiting a settled promise twice is harmless. */
 const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -119,6 +122,11 @@ export class Stream implements AsyncIterable<Uint8Array> {
   /** The last DATA we sent had FOLLOWS set: the head ends a message, it is not one to pack (FW-PACK-2). */
   #sendMidMessage = false;
   #queuedBytes = 0;
+  /**
+   * What the queue costs against writeBuffer: its bytes plus QUEUED_ITEM_COST per item, so that
+   * a loop of empty (or tiny) messages is paced like any other instead of queueing without bound.
+   */
+  #queuedCost = 0;
   #writeWaiters: (() => void)[] = [];
   #doneWaiters: { resolve: () => void; reject: (e: FramewireError) => void }[] = [];
   /** 'open' → 'ending' (DONE queued) → 'ended' (DONE written); 'reset' after ERROR/CANCEL either way. */
@@ -201,8 +209,9 @@ export class Stream implements AsyncIterable<Uint8Array> {
     const idle = queue.size === 0;
     queue.push(options?.endOfMessage === false ? new Piece(data) : data);
     this.#queuedBytes += data.length;
+    this.#queuedCost += data.length + QUEUED_ITEM_COST;
     if (idle) this.#host.wake(this);
-    if (this.#queuedBytes <= this.#writeBuffer) return RESOLVED;
+    if (this.#queuedCost <= this.#writeBuffer) return RESOLVED;
     return new Promise((resolve, reject) => {
       this.#writeWaiters.push(() => {
         if (this.#settled !== undefined && this.#settled.status !== 'completed') reject(this.#settled.error);
@@ -429,16 +438,19 @@ export class Stream implements AsyncIterable<Uint8Array> {
       // A PACKED frame: whole messages, the lengths cost credit but were never queued bytes.
       this.#sendQueue.drop(sendable.messages);
       this.#queuedBytes -= sendable.messageBytes;
+      this.#queuedCost -= sendable.messageBytes + sendable.messages * QUEUED_ITEM_COST;
     } else {
       const item = this.#sendQueue.at(0) as Uint8Array | Piece;
       this.#headOffset += sendable.bytes;
       this.#queuedBytes -= sendable.bytes;
+      this.#queuedCost -= sendable.bytes;
       if (this.#headOffset === (isWholeMessage(item) ? item.length : item.data.length)) {
         this.#headOffset = 0;
+        this.#queuedCost -= QUEUED_ITEM_COST;
         this.#sendQueue.shift();
       }
     }
-    if (this.#queuedBytes <= this.#writeBuffer && this.#writeWaiters.length > 0) {
+    if (this.#queuedCost <= this.#writeBuffer && this.#writeWaiters.length > 0) {
       for (const w of this.#writeWaiters.splice(0)) w();
     }
   }
@@ -542,6 +554,7 @@ export class Stream implements AsyncIterable<Uint8Array> {
     this.#sendQueue.clear();
     this.#headOffset = 0;
     this.#queuedBytes = 0;
+    this.#queuedCost = 0;
     this.#settle(outcome);
     for (const w of this.#writeWaiters.splice(0)) w();
     const error = outcome.status === 'completed' ? new FramewireError('STREAM_CLOSED', 'stream closed') : outcome.error;

@@ -449,4 +449,33 @@ describe('packing: two real sessions', () => {
     expect(p.server.stats.packedFramesIn).toBe(p.client.stats.packedFramesOut);
     expect(ofType(p.clientTransport.sent, FrameType.DATA).length).toBeLessThan(want.length / 10);
   });
+
+  it('streamWriteBuffer: an awaited loop of empty messages is paced (each write costs 20 bytes) and all arrive', async () => {
+    let count: Promise<number> | undefined;
+    const p = await pair({
+      client: { limits: { streamWriteBuffer: 64 * 1024 } },
+      onServerStream: (s) =>
+        void (count = (async () => {
+          let n = 0;
+          for await (const m of s) if (m.length === 0) n++;
+          return n;
+        })()),
+    });
+    const s = p.client.open({ kind: 'empty' });
+    const empty = new Uint8Array(0);
+    // A write that need not wait returns one shared settled promise; any other promise means the writer waited.
+    const noWait = s.write(empty);
+    let waited = 0;
+    // Before, a write of 0 bytes never waited: the loop starved the pump (a nextTick) and queued without bound.
+    for (let i = 1; i < 20_000; i++) {
+      const w = s.write(empty);
+      if (w !== noWait) waited++;
+      await w;
+    }
+    await s.end();
+    await settle();
+    expect(await count!).toBe(20_000);
+    // 64 KiB / 20 B per queued write: the writer had to wait every ~3,300 messages.
+    expect(waited).toBeGreaterThanOrEqual(5);
+  });
 });
