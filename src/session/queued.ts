@@ -26,10 +26,6 @@ export type SendItem = Uint8Array | Piece | EndOfData;
 export type Received = Uint8Array | Piece;
 export type ReceivedItem = Received | PackedReader;
 
-export function receivedData(r: Received): Uint8Array {
-  return isWholeMessage(r) ? r : r.data;
-}
-
 /** Bytes of application data an item in the receive queue still holds. */
 export function receivedBytes(r: ReceivedItem): number {
   if (isWholeMessage(r)) return r.length;

@@ -13,7 +13,7 @@ import { FramewireError, type ErrorCodeName } from '../errors.ts';
 import { ReceiveWindow, SendCredit } from '../flow/index.ts';
 import { DataFlags, FrameType, PACKED_LENGTH_SIZE, PackedReader, PackedWriter, scanPacked, type ControlMap } from '../wire/index.ts';
 import { Fifo } from './fifo.ts';
-import { EndOfData, isWholeMessage, Piece, receivedBytes, receivedData, type Received, type ReceivedItem, type SendItem } from './queued.ts';
+import { EndOfData, isWholeMessage, Piece, receivedBytes, type Received, type ReceivedItem, type SendItem } from './queued.ts';
 import { END, StreamReader } from './stream-reader.ts';
 import type { StreamOutcome } from './outcome.ts';
 
@@ -136,6 +136,8 @@ export class Stream implements AsyncIterable<Uint8Array> {
   readonly #received = new Fifo<ReceivedItem>();
   /** Bytes the application has read and the windows have not yet been told of (below CONSUME_BATCH). */
   #unconsumed = 0;
+  /** Report consumption once this many read bytes are unreported: min(CONSUME_BATCH, window / 16), as of the last report. */
+  #consumeBatch = 0;
   #messageBytes = 0;
   #messageOpen = false;
   #reader: (() => void) | undefined;
@@ -275,9 +277,9 @@ export class Stream implements AsyncIterable<Uint8Array> {
   }
 
   /**
-   * Whole messages in batches: each step yields every whole message received so far (at least
-   * one), in order. For consumers of many small messages: one await per batch rather than per
-   * message (bench/README.md: 64-byte messages). A batch is bounded by the receive window.
+   * Whole messages in batches: each step yields the whole messages received so far (at least
+   * one, at most 1024), in order. For consumers of many small messages: one await per batch rather
+   * than per message (bench/README.md: 64-byte messages).
    */
   batches(): AsyncIterableIterator<Uint8Array[]> {
     return new StreamReader<Uint8Array[]>(this.#pollChunk, this.#waitForChunk, 'batches');
@@ -298,20 +300,28 @@ export class Stream implements AsyncIterable<Uint8Array> {
     const head = this.#received.at(0);
     if (head !== undefined) {
       let chunk: Received;
-      if (isWholeMessage(head) || head instanceof Piece) {
+      let length: number;
+      if (isWholeMessage(head)) {
         chunk = head;
+        length = head.length;
         this.#received.shift();
-      } else {
+      } else if (head instanceof PackedReader) {
         chunk = head.next();
+        length = chunk.length;
         if (head.messagesLeft === 0) this.#received.shift();
+      } else {
+        chunk = head;
+        length = head.data.length;
+        this.#received.shift();
       }
       // Consumption is reported in batches of at most 1/16 window (and whenever the queue runs
       // dry): two window updates per small message showed in the profile, and CREDIT goes out per
       // half window anyway (FW-FLOW-4), so it is late by at most 1/16 of a window.
-      this.#unconsumed += receivedData(chunk).length;
-      if (this.#unconsumed >= CONSUME_BATCH || this.#unconsumed >= this._receiveWindow.window >>> 4 || this.#received.size === 0) {
+      this.#unconsumed += length;
+      if (this.#unconsumed >= this.#consumeBatch || this.#received.size === 0) {
         this.#consume(this.#unconsumed);
         this.#unconsumed = 0;
+        this.#consumeBatch = Math.min(CONSUME_BATCH, this._receiveWindow.window >>> 4);
       }
       return chunk;
     }

@@ -5,6 +5,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
+import { MAX_BATCH } from '../../src/session/stream-reader.ts';
 import { bytes, pair, settle, text } from './helpers.ts';
 
 /** The texts of one batches() step ([] when done). */
@@ -132,5 +133,22 @@ describe('stream readers', () => {
     s.fail('INTERNAL', 'boom');
     await expect(pending).rejects.toMatchObject({ code: 'INTERNAL' });
     expect((await it.next()).done).toBe(true);
+  });
+
+  it('batches() yields at most MAX_BATCH messages per step, all of them in order', async () => {
+    const p = await pair();
+    const s = p.client.open({ kind: 'r' });
+    const sent = Array.from({ length: 3000 }, (_, i) => `m${i}`);
+    for (const m of sent) void s.write(bytes(m));
+    void s.end();
+    await settle();
+    const sizes: number[] = [];
+    const got: string[] = [];
+    for await (const batch of p.accepted[0]!.batches()) {
+      sizes.push(batch.length);
+      got.push(...batch.map(text));
+    }
+    expect(got).toEqual(sent);
+    expect(Math.max(...sizes)).toBe(MAX_BATCH);
   });
 });
