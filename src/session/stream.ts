@@ -156,6 +156,7 @@ export class Stream implements AsyncIterable<Uint8Array> {
     this._opened = !init.local;
     this._sendCredit = new SendCredit(init.sendCredit);
     this._receiveWindow = new ReceiveWindow({ initial: init.receiveWindow, max: init.maxReceiveWindow, label: `stream ${init.id}` });
+    this.#consumeBatch = Math.min(CONSUME_BATCH, this._receiveWindow.window >>> 4);
     this.#maxMessageSize = init.maxMessageSize;
     this.#writeBuffer = init.writeBuffer;
     this.signal = this.#abort.signal;
