@@ -45,8 +45,10 @@ import { TokenBucket } from './token-bucket.ts';
 
 /** What the session needs from a transport. */
 export interface FrameTransport {
-  /** Queue one frame; the payload is not copied. */
+  /** Queue one frame. A payload longer than copyLimit is not copied: it must stay unchanged until written. */
   write(type: number, flags: number, stream: number, seq: number, payload: Uint8Array): void;
+  /** write() copies payloads of at most this many bytes: their buffers may be reused once it returns. */
+  readonly copyLimit: number;
   /** The end of a burst: write out what was queued (one syscall for many frames). */
   flush(): void;
   /** Bytes accepted by write() but not yet taken by the OS; the scheduler stops DATA above a high-water mark. */
@@ -388,7 +390,9 @@ export class Session {
     const limits = this.#o.limits;
     // Only towards a peer that declared it (FW-PACK-1), and only if our limits allow it.
     if (this.#peer.packedMessages === 1 && limits.packMessages && limits.packMaxMessage > 0) {
-      this.#host.packing = { maxMessage: limits.packMaxMessage, maxFrame: limits.packMaxFrame, writer: new PackedWriter() };
+      // One scratch buffer for every packed payload when the transport copies them (no allocation per frame).
+      const reuse = this.#transport.copyLimit >= Math.min(limits.packMaxFrame, this.#peer.maxFramePayload);
+      this.#host.packing = { maxMessage: limits.packMaxMessage, maxFrame: limits.packMaxFrame, writer: new PackedWriter(reuse) };
     }
     this.#connectionSend.raise(this.#peer.initialConnectionCredit);
     this.#transport.setMaxPayload(this.#o.settings.maxFramePayload);

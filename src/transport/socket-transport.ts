@@ -16,7 +16,9 @@ export interface SocketTransportOptions {
 
 export class SocketTransport implements FrameTransport {
   readonly #socket: Duplex;
-  readonly #batch = new FrameBatch();
+  // Payloads up to 16 KiB are copied (packed frames among them: see FrameTransport.copyLimit);
+  // at most 4 written slabs are kept for reuse, 256 KiB per connection.
+  readonly #batch = new FrameBatch({ copyThreshold: 16 * 1024, slabSize: 64 * 1024, keepSlabs: 4 });
   readonly #decoder: FrameDecoder;
   #session: Session | undefined;
   #closed = false;
@@ -66,17 +68,25 @@ export class SocketTransport implements FrameTransport {
     this.#batch.push(type, flags, stream, seq, payload);
   }
 
+  get copyLimit(): number {
+    return this.#batch.copyThreshold;
+  }
+
   flush(): void {
     if (this.#batch.byteLength === 0 || this.#closed) return;
-    const chunks = this.#batch.take();
+    // Written in order: the last write's callback means the socket is done with all of them,
+    // and the batch may reuse their slabs (with an error too: then nothing more is written).
+    const { chunks, written } = this.#batch.takeForWrite();
     const socket = this.#socket;
     if (chunks.length === 1) {
-      socket.write(chunks[0]);
+      socket.write(chunks[0], written);
       return;
     }
     // One writev for header/payload pairs and packed small frames.
     socket.cork();
-    for (const chunk of chunks) socket.write(chunk);
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) socket.write(chunks[i]);
+    socket.write(chunks[last], written);
     socket.uncork();
   }
 

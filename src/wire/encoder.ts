@@ -26,27 +26,57 @@ export interface FrameBatchOptions {
   readonly copyThreshold?: number;
   /** Size of each slab that small frames are packed into. */
   readonly slabSize?: number;
+  /** Written-out slabs kept for reuse (see takeForWrite); 0 keeps none. */
+  readonly keepSlabs?: number;
+}
+
+/** A slab and the takes that still reference it. */
+interface Slab {
+  readonly buffer: Buffer;
+  /** Takes handed out and not yet reported written; take() never reports, so its slabs never return. */
+  pending: number;
+  /** No longer the slab being filled. */
+  retired: boolean;
+}
+
+/** What takeForWrite() hands out: the bytes, and the call to make once the OS has taken them. */
+export interface TakenFrames {
+  readonly chunks: Uint8Array[];
+  readonly written: () => void;
 }
 
 /**
  * Packs frames for one socket write. Small frames are copied into a slab so that a burst of
  * CREDIT/ACK/small DATA frames costs one buffer; a large payload is referenced, not copied.
- * Bytes handed out by `take()` are never written again, so the socket may hold them as long as it likes.
+ * Bytes handed out are never written again while they may be in use: after take(), never; after
+ * takeForWrite(), not before `written()` was called, when a full slab is reused instead of a new
+ * one allocated. Slabs are external memory: allocating them at hundreds of MB/s, with little
+ * other garbage to trigger scavenges, made V8 run GCs for "external memory pressure" (bench/e2e).
  */
 export class FrameBatch {
   readonly #copyThreshold: number;
   readonly #slabSize: number;
-  #slab: Buffer;
+  readonly #keepSlabs: number;
+  readonly #free: Slab[] = [];
+  #slab: Slab;
   #start = 0;
   #end = 0;
   #chunks: Uint8Array[] = [];
+  /** Slabs the chunks since the last take refer to. */
+  #chunkSlabs: Slab[] = [];
   #bytes = 0;
   #frames = 0;
 
   constructor(options: FrameBatchOptions = {}) {
     this.#copyThreshold = options.copyThreshold ?? 1024;
     this.#slabSize = Math.max(options.slabSize ?? 64 * 1024, HEADER_SIZE + this.#copyThreshold);
-    this.#slab = Buffer.allocUnsafe(this.#slabSize);
+    this.#keepSlabs = options.keepSlabs ?? 8;
+    this.#slab = this.#allocate();
+  }
+
+  /** Payloads up to this many bytes are copied by push(): the caller may reuse their buffers at once. */
+  get copyThreshold(): number {
+    return this.#copyThreshold;
   }
 
   /** Bytes queued since the last take(). */
@@ -61,11 +91,12 @@ export class FrameBatch {
   push(type: number, flags: number, stream: number, seq: number, payload: Uint8Array): void {
     const small = payload.length <= this.#copyThreshold;
     const need = HEADER_SIZE + (small ? payload.length : 0);
-    if (this.#slab.length - this.#end < need) this.#newSlab();
-    writeHeader(this.#slab, this.#end, type, flags, stream, seq, payload);
+    if (this.#slab.buffer.length - this.#end < need) this.#newSlab();
+    const slab = this.#slab.buffer;
+    writeHeader(slab, this.#end, type, flags, stream, seq, payload);
     this.#end += HEADER_SIZE;
     if (small) {
-      this.#slab.set(payload, this.#end);
+      slab.set(payload, this.#end);
       this.#end += payload.length;
     } else {
       this.#sealSlab();
@@ -79,27 +110,67 @@ export class FrameBatch {
     this.push(frame.type, frame.flags, frame.stream, frame.seq, payloadBytes(frame));
   }
 
-  /** The queued bytes as a list for writev (empty when nothing is queued); resets the batch. */
+  /** The queued bytes as a list for writev (empty when nothing is queued); resets the batch. Its slabs are never reused. */
   take(): Uint8Array[] {
+    const taken = this.#take();
+    for (const s of taken.slabs) s.pending = Infinity;
+    return taken.chunks;
+  }
+
+  /** Like take(); call `written()` once the bytes were written out, and their slabs may be reused. */
+  takeForWrite(): TakenFrames {
+    const { chunks, slabs } = this.#take();
+    for (const s of slabs) s.pending++;
+    let done = false;
+    return {
+      chunks,
+      written: () => {
+        if (done) return;
+        done = true;
+        for (const s of slabs) {
+          s.pending--;
+          this.#maybeReuse(s);
+        }
+      },
+    };
+  }
+
+  #take(): { chunks: Uint8Array[]; slabs: Slab[] } {
     this.#sealSlab();
-    const out = this.#chunks;
+    const taken = { chunks: this.#chunks, slabs: this.#chunkSlabs };
     this.#chunks = [];
+    this.#chunkSlabs = [];
     this.#bytes = 0;
     this.#frames = 0;
-    return out;
+    return taken;
   }
 
   #sealSlab(): void {
     if (this.#end > this.#start) {
-      this.#chunks.push(this.#slab.subarray(this.#start, this.#end));
+      this.#chunks.push(this.#slab.buffer.subarray(this.#start, this.#end));
+      if (this.#chunkSlabs.at(-1) !== this.#slab) this.#chunkSlabs.push(this.#slab);
       this.#start = this.#end;
     }
   }
 
   #newSlab(): void {
     this.#sealSlab();
-    this.#slab = Buffer.allocUnsafe(this.#slabSize);
+    const old = this.#slab;
+    old.retired = true;
+    this.#slab = this.#free.pop() ?? this.#allocate();
     this.#start = 0;
     this.#end = 0;
+    // Sealed chunks of the old slab not yet taken still count: it waits for their take.
+    if (this.#chunkSlabs.at(-1) !== old) this.#maybeReuse(old);
+  }
+
+  #maybeReuse(slab: Slab): void {
+    if (slab.pending !== 0 || !slab.retired || this.#free.length >= this.#keepSlabs) return;
+    slab.retired = false;
+    this.#free.push(slab);
+  }
+
+  #allocate(): Slab {
+    return { buffer: Buffer.allocUnsafe(this.#slabSize), pending: 0, retired: false };
   }
 }

@@ -70,17 +70,24 @@ const SLAB_SIZE = 64 * 1024;
  * Writes packed payloads one after another into a shared slab, so packing costs one allocation
  * per 64 KiB rather than one per frame. A region is never written again once `finish` handed it
  * out (the transport may still hold it); a full slab is replaced, and freed by the GC when the last
- * payload in it has been written.
+ * payload in it has been written. With `reuse` (the transport copies each payload before the next
+ * is begun) one scratch buffer serves every payload and nothing is allocated.
  */
 export class PackedWriter {
+  readonly #reuse: boolean;
   #slab: Buffer = Buffer.allocUnsafeSlow(0);
   #start = 0;
   #at = 0;
 
+  constructor(reuse = false) {
+    this.#reuse = reuse;
+  }
+
   /** Starts a payload of at most `room` bytes, discarding one begun and not finished. */
   begin(room: number): void {
+    if (this.#reuse) this.#start = 0;
     if (this.#slab.length - this.#start < room) {
-      this.#slab = Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, room));
+      this.#slab = Buffer.allocUnsafeSlow(this.#reuse ? room : Math.max(SLAB_SIZE, room));
       this.#start = 0;
     }
     this.#at = this.#start;
@@ -99,7 +106,7 @@ export class PackedWriter {
     return this.#at - this.#start;
   }
 
-  /** The payload added since begin(), a view of the slab that is never overwritten. */
+  /** The payload added since begin(): a view never overwritten, or with `reuse` until the next begin(). */
   finish(): Buffer {
     const payload = this.#slab.subarray(this.#start, this.#at);
     this.#start = this.#at;

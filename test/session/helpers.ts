@@ -52,6 +52,8 @@ export class RecordingTransport implements FrameTransport {
   bufferedBytes = 0;
   closed = false;
   flushes = 0;
+  /** write() copies every payload. */
+  readonly copyLimit = Infinity;
   #taken = 0;
 
   write(type: number, flags: number, stream: number, seq: number, payload: Uint8Array): void {
@@ -300,6 +302,8 @@ export class PairTransport implements FrameTransport {
   maxPayload = HANDSHAKE_MAX_PAYLOAD;
   bufferedBytes = 0;
   closed = false;
+  /** write() copies every payload. */
+  readonly copyLimit = Infinity;
   /** Every frame this side sent, decoded. */
   readonly sent: Frame[] = [];
   #queue: RawFrame[] = [];

@@ -96,6 +96,43 @@ describe('FrameBatch', () => {
     for (const t of taken) expect(concat(t.chunks).equals(t.copy)).toBe(true);
   });
 
+  it('takeForWrite(): slabs are reused only after written(), and no byte still unwritten is overwritten', () => {
+    const batch = new FrameBatch({ copyThreshold: 16, slabSize: 64, keepSlabs: 2 });
+    const inFlight: { chunks: Uint8Array[]; copy: Buffer; written: () => void }[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    for (let round = 0; round < 200; round++) {
+      for (let i = 0; i <= round % 4; i++) batch.pushFrame(data(Buffer.alloc((round * 5 + i) % 17, round & 0xff), i));
+      const { chunks, written } = batch.takeForWrite();
+      for (const c of chunks) buffers.add(c.buffer);
+      inFlight.push({ chunks, copy: Buffer.from(concat(chunks)), written });
+      // The "socket" completes writes two takes late, and checks that nothing changed meanwhile.
+      if (inFlight.length > 2) {
+        const done = inFlight.shift()!;
+        expect(concat(done.chunks).equals(done.copy)).toBe(true);
+        done.written();
+        done.written(); // a second call is harmless
+      }
+    }
+    for (const t of inFlight) expect(concat(t.chunks).equals(t.copy)).toBe(true);
+    // ~200 takes of up to 4 small frames need many 64-byte slabs; reuse keeps the count small.
+    expect(buffers.size).toBeLessThan(20);
+  });
+
+  it('take() slabs are never reused, even once later takes are written', () => {
+    const batch = new FrameBatch({ copyThreshold: 16, slabSize: 64, keepSlabs: 8 });
+    const kept: { chunks: Uint8Array[]; copy: Buffer }[] = [];
+    for (let round = 0; round < 100; round++) {
+      batch.pushFrame(data(Buffer.alloc(10, round & 0xff), round));
+      if (round % 2 === 0) {
+        const chunks = batch.take();
+        kept.push({ chunks, copy: Buffer.from(concat(chunks)) });
+      } else {
+        batch.takeForWrite().written();
+      }
+    }
+    for (const t of kept) expect(concat(t.chunks).equals(t.copy)).toBe(true);
+  });
+
   it('any frames, any threshold and slab size: take() concatenates to the encodeFrame bytes and decodes back', () => {
     fc.assert(
       fc.property(
