@@ -61,12 +61,21 @@ async function runCase(conn: ClientConn, spec: CaseSpec): Promise<CaseResult> {
       return { seconds, bytes: spec.streams * spec.bytesPerStream, clientCpu: cpuSince(cpu) };
     }
     case 'msgs': {
-      const pipe = await conn.open(spec.reader === 'batches' ? 'msgs-batches' : 'msgs');
+      const pipe = await conn.open(spec.api === 'batched' ? 'msgs-batches' : 'msgs');
       const r = reply(pipe);
       const size = spec.messageSize;
       const cpu = process.cpuUsage();
       const t0 = performance.now();
-      if (proto === 'framewire') {
+      if (proto === 'framewire' && spec.api === 'batched') {
+        // The high-rate API: send() queues without a promise, drained() only when it said full
+        // (node's write()/'drain' contract, as the http2 loop below uses it).
+        const m = payload(size);
+        const send = pipe.send!;
+        for (let i = 0; i < spec.messages; i++) {
+          const wait = send(m);
+          if (wait !== undefined) await wait;
+        }
+      } else if (proto === 'framewire') {
         // framewire keeps message boundaries itself: one write() is one message.
         const m = payload(size);
         for (let i = 0; i < spec.messages; i++) await pipe.write(m);

@@ -18,7 +18,8 @@ export type Protocol = (typeof PROTOCOLS)[number];
  * - `msgs`               count messages until the end (framewire: whole messages; the others:
  *                        4-byte big-endian length-prefixed records), reply `{ messages, bytes }`.
  * - `msgs-batches`       framewire only: as `msgs`, read with `stream.batches()` (one await per
- *                        batch of queued messages) instead of one `for await` step per message.
+ *                        batch of queued messages) instead of one `for await` step per message
+ *                        (the client sends with `stream.send()`/`drained()`).
  * - `echo`               write back every byte read; end when the peer ends.
  * - `stall:<prefix>:<ms>` read `prefix` bytes, stop reading for `ms` milliseconds while sampling
  *                        RSS, then read the rest; reply `{ bytes, stall: StallReport }`.
@@ -60,7 +61,7 @@ export function cpuSince(start: NodeJS.CpuUsage): CpuSeconds {
 /** Cases the client runs; sizes in bytes. */
 export type CaseSpec =
   | { readonly case: 'bulk'; readonly streams: number; readonly bytesPerStream: number; readonly writeSize: number }
-  | { readonly case: 'msgs'; readonly messages: number; readonly messageSize: number; readonly reader: 'iterator' | 'batches' }
+  | { readonly case: 'msgs'; readonly messages: number; readonly messageSize: number; readonly api: 'per-message' | 'batched' }
   | { readonly case: 'hol'; readonly bulkBytes: number; readonly writeSize: number; readonly pingSize: number; readonly separate: boolean; readonly minPings: number }
   | { readonly case: 'stall'; readonly bytes: number; readonly writeSize: number; readonly prefix: number; readonly stallMs: number };
 

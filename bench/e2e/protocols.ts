@@ -23,6 +23,8 @@ export interface ClientPipe {
   onData(cb: (chunk: Uint8Array) => void): void;
   /** Resolves when the server ended its direction. */
   readonly ended: Promise<void>;
+  /** framewire only: stream.send(), then drained() when it reported a full buffer. */
+  readonly send?: (chunk: Uint8Array) => Promise<void> | undefined;
 }
 
 export interface ClientConn {
@@ -298,6 +300,7 @@ async function fwClientConnect(port: number): Promise<ClientConn> {
       })();
       return Promise.resolve({
         write: (chunk) => stream.write(chunk),
+        send: (chunk) => (stream.send(chunk) ? undefined : stream.drained()),
         end: () => void stream.end(),
         onData: (cb) => {
           dataCb = cb;

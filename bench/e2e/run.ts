@@ -7,7 +7,7 @@
  * Exported as `runE2E` so the CLI can offer it as `framewire bench`.
  */
 
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import * as hdr from 'hdr-histogram-js';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -59,8 +59,9 @@ class Child {
   #nextId = 1;
   #first: Promise<ChildMessage>;
 
-  constructor(script: string, proto: Protocol, execArgv: readonly string[]) {
+  constructor(script: string, proto: Protocol, execArgv: readonly string[], cpu?: number) {
     this.#proc = fork(join(HERE, script), [proto], { execArgv: ['--import', 'tsx', ...execArgv], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    if (cpu !== undefined && this.#proc.pid !== undefined) execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(this.#proc.pid)], { stdio: 'ignore' });
     this.#first = new Promise((resolve, reject) => {
       this.#proc.once('message', (m) => {
         resolve(m as ChildMessage);
@@ -124,9 +125,10 @@ interface Pair {
 
 async function startPair(proto: Protocol, o: E2EOptions): Promise<Pair> {
   const prof = (role: string): string[] =>
-    o.profileDir !== undefined && proto === 'framewire' ? ['--cpu-prof', `--cpu-prof-dir=${join(o.profileDir, role)}`] : [];
-  const server = new Child('server.ts', proto, prof('server'));
-  const client = new Child('client.ts', proto, prof('client'));
+    o.profileDir !== undefined && proto === 'framewire' ? ['--cpu-prof', `--cpu-prof-dir=${join(o.profileDir, role)}`] : process.env['FW_TRACE_GC'] === '1' ? ['--trace-gc'] : [];
+  const pin = process.env['FW_BENCH_PIN'] === '1';
+  const server = new Child('server.ts', proto, prof('server'), pin ? 0 : undefined);
+  const client = new Child('client.ts', proto, prof('client'), pin ? 1 : undefined);
   const [listening] = await Promise.all([server.started(), client.started()]);
   if (listening.type !== 'listening') throw new Error(`server ${proto}: unexpected ${listening.type}`);
   return { server, client, port: listening.port };
@@ -171,9 +173,9 @@ function variants(o: E2EOptions): Variant[] {
           add(`bulk8/${proto}`, { case: 'bulk', streams: 8, bytesPerStream: Math.floor(o.size / 8 / write) * write, writeSize: write });
           break;
         case 'msgs':
-          add(`msgs/${proto}`, { case: 'msgs', messages: o.messages, messageSize: 64, reader: 'iterator' });
-          // The same messages read with stream.batches(): one await per batch, not per message.
-          if (proto === 'framewire') add('msgs/framewire-batches', { case: 'msgs', messages: o.messages, messageSize: 64, reader: 'batches' });
+          add(`msgs/${proto}`, { case: 'msgs', messages: o.messages, messageSize: 64, api: 'per-message' });
+          // The same messages through the high-rate API: send()/drained() and batches(), no promise per message.
+          if (proto === 'framewire') add('msgs/framewire-batched', { case: 'msgs', messages: o.messages, messageSize: 64, api: 'batched' });
           break;
         case 'hol': {
           const base = { case: 'hol', bulkBytes: o.size, writeSize: write, pingSize: 64, minPings: o.smoke ? 20 : 200 } as const;
@@ -269,7 +271,7 @@ function report(o: E2EOptions, results: VariantResult[], loadAtStart: readonly n
   // 64-byte messages.
   if (o.cases.includes('msgs')) {
     const raw = stat(get('msgs/raw'), msgps).median;
-    const names = o.protocols.flatMap((proto) => (proto === 'framewire' ? ['framewire', 'framewire-batches'] : [proto]));
+    const names = o.protocols.flatMap((proto) => (proto === 'framewire' ? ['framewire', 'framewire-batched'] : [proto]));
     const rows = names.map((name) => {
       const v = get(`msgs/${name}`);
       if (v === undefined) return [name, unavailable(`msgs/${name}`), '', '', ''];
@@ -278,7 +280,7 @@ function report(o: E2EOptions, results: VariantResult[], loadAtStart: readonly n
       summary[`msgs/${name}`] = { messagesPerSec: s.median, spread: s.spread, vsRawBatched: ratio(s.median, raw), serverCpuNsPerMessage: cpuS };
       return [name, formatNumber(s.median), pct(s), r2(ratio(s.median, raw)), formatNumber(cpuS)];
     });
-    sections.push(`### 64-byte messages on one stream (${formatNumber(o.messages)} messages; raw and yamux = 4-byte length prefix, batched into 64 KiB writes; http2 = one write per prefixed message; framewire = one write() per message, read with for-await per message; framewire-batches = read with stream.batches())\n\n${markdownTable(['protocol', 'messages/s', 'spread', '× raw batched', 'server CPU ns/msg'], rows)}`);
+    sections.push(`### 64-byte messages on one stream (${formatNumber(o.messages)} messages; raw and yamux = 4-byte length prefix, batched into 64 KiB writes; http2 = one write per prefixed message; framewire = one write() per message, read with for-await per message; framewire-batched = stream.send()/drained() and stream.batches(): no promise per message)\n\n${markdownTable(['protocol', 'messages/s', 'spread', '× raw batched', 'server CPU ns/msg'], rows)}`);
   }
 
   // Head-of-line blocking.
@@ -343,8 +345,8 @@ function report(o: E2EOptions, results: VariantResult[], loadAtStart: readonly n
   t('bulk8 framewire / yamux (report)', ratio(s('bulk8/framewire')?.['mbPerSec'] ?? NaN, s('bulk8/yamux')?.['mbPerSec'] ?? NaN), 'report', () => true);
   t('msgs framewire / raw batched', s('msgs/framewire')?.['vsRawBatched'], '>= 0.35', (v) => v >= 0.35);
   t('msgs framewire / http2', ratio(s('msgs/framewire')?.['messagesPerSec'] ?? NaN, s('msgs/http2')?.['messagesPerSec'] ?? NaN), '> 1', (v) => v > 1);
-  t('msgs framewire-batches / raw batched', s('msgs/framewire-batches')?.['vsRawBatched'], '>= 0.35', (v) => v >= 0.35);
-  t('msgs framewire-batches / http2', ratio(s('msgs/framewire-batches')?.['messagesPerSec'] ?? NaN, s('msgs/http2')?.['messagesPerSec'] ?? NaN), '> 1', (v) => v > 1);
+  t('msgs framewire-batched / raw batched', s('msgs/framewire-batched')?.['vsRawBatched'], '>= 0.35', (v) => v >= 0.35);
+  t('msgs framewire-batched / http2', ratio(s('msgs/framewire-batched')?.['messagesPerSec'] ?? NaN, s('msgs/http2')?.['messagesPerSec'] ?? NaN), '> 1', (v) => v > 1);
   t('HOL penalty framewire (p99 ratio)', s('hol-same/framewire')?.['holPenalty'], '<= 1.5', (v) => v <= 1.5);
   t('HOL bulk framewire / raw bulk1', s('hol-same/framewire')?.['bulkVsRawBulk1'], '>= 0.70', (v) => v >= 0.7);
   const stallFw = s('stall/framewire');

@@ -205,6 +205,16 @@ export class Stream implements AsyncIterable<Uint8Array> {
    * has room again, so `await stream.write(x)` in a loop is naturally paced by the peer's credit.
    */
   write(data: Uint8Array, options?: WriteOptions): Promise<void> {
+    return this.send(data, options) ? RESOLVED : this.#waitForRoom();
+  }
+
+  /**
+   * Queues one message like write(), and tells whether the send buffer still has room: when it
+   * returns false, `await stream.drained()` before sending more (node's `write()`/'drain'
+   * contract). For producers of many small messages: no promise per message. The payload is not
+   * copied: do not modify it until drained() resolved after a false, or the stream ended.
+   */
+  send(data: Uint8Array, options?: WriteOptions): boolean {
     this.#assertWritable();
     const queue = this.#sendQueue;
     // Only the first queued item needs a wake-up: with more, the stream is already scheduled (or
@@ -214,7 +224,16 @@ export class Stream implements AsyncIterable<Uint8Array> {
     this.#queuedBytes += data.length;
     this.#queuedCost += data.length + QUEUED_ITEM_COST;
     if (idle) this.#host.wake(this);
-    if (this.#queuedCost <= this.#writeBuffer) return RESOLVED;
+    return this.#queuedCost <= this.#writeBuffer;
+  }
+
+  /** Resolves once the send buffer has room (at once if it has); rejects if the stream failed or was cancelled. */
+  drained(): Promise<void> {
+    if (this.#settled !== undefined && this.#settled.status !== 'completed') return Promise.reject(this.#settled.error);
+    return this.#queuedCost <= this.#writeBuffer ? RESOLVED : this.#waitForRoom();
+  }
+
+  #waitForRoom(): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#writeWaiters.push(() => {
         if (this.#settled !== undefined && this.#settled.status !== 'completed') reject(this.#settled.error);
