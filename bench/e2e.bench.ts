@@ -6,6 +6,7 @@
  *   npm run bench:e2e -- --smoke           every case tiny (< 20 s), writes bench/results/e2e.tmp.json
  *   npm run bench:e2e -- --size 256MiB --repeats 5 --protocols framewire,raw --cases bulk1,hol
  *   npm run bench:e2e -- --profile         also write .cpuprofile files of the framewire processes to tmp/prof
+ *   npm run bench:e2e -- --no-pin          let the OS place server and client (default: pinned to CPUs 0 and 1)
  */
 
 import { join } from 'node:path';
@@ -38,6 +39,7 @@ const options = {
   protocols: list<Protocol>('protocols', PROTOCOLS, defaults.protocols),
   cases: list<CaseName>('cases', CASE_NAMES, defaults.cases),
   profileDir: process.argv.includes('--profile') ? (flagValue('profile-dir') ?? join(RESULTS_DIR, '..', '..', 'tmp', 'prof')) : undefined,
+  pin: defaults.pin && !process.argv.includes('--no-pin'),
 };
 
 const result = await runE2E(options);

@@ -10,6 +10,7 @@
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import * as hdr from 'hdr-histogram-js';
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeMachine, formatNumber, formatSize, MiB, machineInfo, markdownTable, summarize, writeResults, type Summary } from '../lib/report.ts';
@@ -30,6 +31,12 @@ export interface E2EOptions {
   readonly cases: readonly CaseName[];
   /** Directory for --cpu-prof profiles of the framewire processes, if profiling. */
   readonly profileDir: string | undefined;
+  /**
+   * Pin the server to CPU 0 and the client to CPU 1 (taskset). On a 2-core VM, leaving placement
+   * to the scheduler made the baselines swing by up to 3× between runs (both processes on one core,
+   * or not); pinned, every protocol gets the same two cores the same way.
+   */
+  readonly pin: boolean;
   readonly log: (line: string) => void;
 }
 
@@ -47,8 +54,20 @@ export function defaultE2EOptions(smoke: boolean): E2EOptions {
     protocols: PROTOCOLS,
     cases: CASE_NAMES,
     profileDir: undefined,
+    pin: canPin(),
     log: (line) => process.stderr.write(`${line}\n`),
   };
+}
+
+/** Two CPUs and taskset (util-linux) to pin the processes to them. */
+export function canPin(): boolean {
+  if (process.platform !== 'linux' || availableParallelism() < 2) return false;
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // ---- child processes -------------------------------------------------------------------------
@@ -126,7 +145,7 @@ interface Pair {
 async function startPair(proto: Protocol, o: E2EOptions): Promise<Pair> {
   const prof = (role: string): string[] =>
     o.profileDir !== undefined && proto === 'framewire' ? ['--cpu-prof', `--cpu-prof-dir=${join(o.profileDir, role)}`] : process.env['FW_TRACE_GC'] === '1' ? ['--trace-gc'] : [];
-  const pin = process.env['FW_BENCH_PIN'] === '1';
+  const pin = o.pin;
   const server = new Child('server.ts', proto, prof('server'), pin ? 0 : undefined);
   const client = new Child('client.ts', proto, prof('client'), pin ? 1 : undefined);
   const [listening] = await Promise.all([server.started(), client.started()]);
@@ -360,11 +379,11 @@ function report(o: E2EOptions, results: VariantResult[], loadAtStart: readonly n
   }
 
   const machine = machineInfo();
-  const header = `## framewire end-to-end benchmark\n\n${describeMachine({ ...machine, loadavg: loadAtStart })}; load at end ${machine.loadavg.join('/')}. Medians of ${o.repeats} repeats after ${o.warmups} warm-up; spread = ±(max−min)/2 of the median. Client and server in separate processes on loopback. MB/s = 10^6 payload bytes per second.`;
+  const header = `## framewire end-to-end benchmark\n\n${describeMachine({ ...machine, loadavg: loadAtStart })}; load at end ${machine.loadavg.join('/')}. Medians of ${o.repeats} repeats after ${o.warmups} warm-up; spread = ±(max−min)/2 of the median. Client and server in separate processes on loopback${o.pin ? ', pinned to CPUs 0 (server) and 1 (client)' : ', placed by the OS'}. MB/s = 10^6 payload bytes per second.`;
   const markdown = [header, ...sections].join('\n\n');
   const json = {
     machine: { ...machine, loadavgAtStart: loadAtStart },
-    options: { smoke: o.smoke, size: o.size, repeats: o.repeats, warmups: o.warmups, messages: o.messages, stallMs: o.stallMs, protocols: o.protocols, cases: o.cases },
+    options: { smoke: o.smoke, size: o.size, repeats: o.repeats, warmups: o.warmups, messages: o.messages, stallMs: o.stallMs, protocols: o.protocols, cases: o.cases, pinned: o.pin },
     summary,
     targets,
     // Raw ping samples are summarised above (pooled percentiles), not stored.
