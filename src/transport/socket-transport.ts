@@ -17,8 +17,8 @@ export interface SocketTransportOptions {
 export class SocketTransport implements FrameTransport {
   readonly #socket: Duplex;
   // Payloads up to 16 KiB are copied (packed frames among them: see FrameTransport.copyLimit);
-  // at most 4 written slabs are kept for reuse, 256 KiB per connection.
-  readonly #batch = new FrameBatch({ copyThreshold: 16 * 1024, slabSize: 64 * 1024, keepSlabs: 4 });
+  // written slabs go back to the process-wide pool.
+  readonly #batch = new FrameBatch({ copyThreshold: 16 * 1024, slabSize: 64 * 1024 });
   readonly #decoder: FrameDecoder;
   #session: Session | undefined;
   #closed = false;

@@ -26,9 +26,50 @@ export interface FrameBatchOptions {
   readonly copyThreshold?: number;
   /** Size of each slab that small frames are packed into. */
   readonly slabSize?: number;
-  /** Written-out slabs kept for reuse (see takeForWrite); 0 keeps none. */
-  readonly keepSlabs?: number;
+  /** Where written-out slabs wait for reuse (see takeForWrite); default: one pool for the whole process. */
+  readonly pool?: SlabPool;
 }
+
+/**
+ * Slabs written out and free for reuse, shared by every FrameBatch of the process so that the
+ * memory kept is bounded per process, not per connection (a server may hold thousands of idle
+ * connections). Only slabs of one size are pooled together.
+ */
+export class SlabPool {
+  readonly #capacity: number;
+  readonly #free = new Map<number, Buffer[]>();
+  #count = 0;
+
+  /** Keeps at most `capacity` slabs in all. */
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  /** Slabs waiting for reuse. */
+  get size(): number {
+    return this.#count;
+  }
+
+  take(size: number): Buffer | undefined {
+    const slab = this.#free.get(size)?.pop();
+    if (slab !== undefined) this.#count--;
+    return slab;
+  }
+
+  give(slab: Buffer): void {
+    if (this.#count >= this.#capacity) return;
+    let list = this.#free.get(slab.length);
+    if (list === undefined) {
+      list = [];
+      this.#free.set(slab.length, list);
+    }
+    list.push(slab);
+    this.#count++;
+  }
+}
+
+/** The default pool: 32 slabs of 64 KiB are 2 MiB kept for the whole process. */
+export const sharedSlabPool = new SlabPool(32);
 
 /** A slab and the takes that still reference it. */
 interface Slab {
@@ -56,9 +97,9 @@ export interface TakenFrames {
 export class FrameBatch {
   readonly #copyThreshold: number;
   readonly #slabSize: number;
-  readonly #keepSlabs: number;
-  readonly #free: Slab[] = [];
-  #slab: Slab;
+  readonly #pool: SlabPool;
+  /** The slab being filled; none until the first frame, so an idle batch holds no memory. */
+  #slab: Slab | undefined;
   #start = 0;
   #end = 0;
   #chunks: Uint8Array[] = [];
@@ -70,8 +111,7 @@ export class FrameBatch {
   constructor(options: FrameBatchOptions = {}) {
     this.#copyThreshold = options.copyThreshold ?? 1024;
     this.#slabSize = Math.max(options.slabSize ?? 64 * 1024, HEADER_SIZE + this.#copyThreshold);
-    this.#keepSlabs = options.keepSlabs ?? 8;
-    this.#slab = this.#allocate();
+    this.#pool = options.pool ?? sharedSlabPool;
   }
 
   /** Payloads up to this many bytes are copied by push(): the caller may reuse their buffers at once. */
@@ -91,8 +131,8 @@ export class FrameBatch {
   push(type: number, flags: number, stream: number, seq: number, payload: Uint8Array): void {
     const small = payload.length <= this.#copyThreshold;
     const need = HEADER_SIZE + (small ? payload.length : 0);
-    if (this.#slab.buffer.length - this.#end < need) this.#newSlab();
-    const slab = this.#slab.buffer;
+    if (this.#slab === undefined || this.#slab.buffer.length - this.#end < need) this.#newSlab();
+    const slab = this.#slab!.buffer;
     writeHeader(slab, this.#end, type, flags, stream, seq, payload);
     this.#end += HEADER_SIZE;
     if (small) {
@@ -146,9 +186,10 @@ export class FrameBatch {
   }
 
   #sealSlab(): void {
-    if (this.#end > this.#start) {
-      this.#chunks.push(this.#slab.buffer.subarray(this.#start, this.#end));
-      if (this.#chunkSlabs.at(-1) !== this.#slab) this.#chunkSlabs.push(this.#slab);
+    const slab = this.#slab;
+    if (slab !== undefined && this.#end > this.#start) {
+      this.#chunks.push(slab.buffer.subarray(this.#start, this.#end));
+      if (this.#chunkSlabs.at(-1) !== slab) this.#chunkSlabs.push(slab);
       this.#start = this.#end;
     }
   }
@@ -156,21 +197,19 @@ export class FrameBatch {
   #newSlab(): void {
     this.#sealSlab();
     const old = this.#slab;
-    old.retired = true;
-    this.#slab = this.#free.pop() ?? this.#allocate();
+    this.#slab = { buffer: this.#pool.take(this.#slabSize) ?? Buffer.allocUnsafeSlow(this.#slabSize), pending: 0, retired: false };
     this.#start = 0;
     this.#end = 0;
+    if (old === undefined) return;
+    old.retired = true;
     // Sealed chunks of the old slab not yet taken still count: it waits for their take.
     if (this.#chunkSlabs.at(-1) !== old) this.#maybeReuse(old);
   }
 
   #maybeReuse(slab: Slab): void {
-    if (slab.pending !== 0 || !slab.retired || this.#free.length >= this.#keepSlabs) return;
-    slab.retired = false;
-    this.#free.push(slab);
-  }
-
-  #allocate(): Slab {
-    return { buffer: Buffer.allocUnsafe(this.#slabSize), pending: 0, retired: false };
+    if (slab.pending !== 0 || !slab.retired) return;
+    // Given away: a later written() of a stale take must not find it again.
+    slab.pending = Infinity;
+    this.#pool.give(slab.buffer);
   }
 }

@@ -16,6 +16,7 @@ import {
   encodeFrameParts,
   encodeHeader,
   FrameBatch,
+  SlabPool,
   FrameType,
   HEADER_SIZE,
   HeaderOffset,
@@ -97,7 +98,7 @@ describe('FrameBatch', () => {
   });
 
   it('takeForWrite(): slabs are reused only after written(), and no byte still unwritten is overwritten', () => {
-    const batch = new FrameBatch({ copyThreshold: 16, slabSize: 64, keepSlabs: 2 });
+    const batch = new FrameBatch({ copyThreshold: 16, slabSize: 64, pool: new SlabPool(8) });
     const inFlight: { chunks: Uint8Array[]; copy: Buffer; written: () => void }[] = [];
     const buffers = new Set<ArrayBufferLike>();
     for (let round = 0; round < 200; round++) {
@@ -114,12 +115,12 @@ describe('FrameBatch', () => {
       }
     }
     for (const t of inFlight) expect(concat(t.chunks).equals(t.copy)).toBe(true);
-    // ~200 takes of up to 4 small frames need many 64-byte slabs; reuse keeps the count small.
+    // ~200 takes of up to 4 small frames need ~290 64-byte slabs without reuse (SlabPool(0): 287); reuse keeps the count small.
     expect(buffers.size).toBeLessThan(20);
   });
 
   it('take() slabs are never reused, even once later takes are written', () => {
-    const batch = new FrameBatch({ copyThreshold: 16, slabSize: 64, keepSlabs: 8 });
+    const batch = new FrameBatch({ copyThreshold: 16, slabSize: 64, pool: new SlabPool(8) });
     const kept: { chunks: Uint8Array[]; copy: Buffer }[] = [];
     for (let round = 0; round < 100; round++) {
       batch.pushFrame(data(Buffer.alloc(10, round & 0xff), round));
@@ -342,5 +343,32 @@ describe('errors.ts', () => {
     }
     // A copy from a duplicate module instance carries the same global-registry brand.
     expect(isFramewireError({ [Symbol.for('framewire.error')]: true })).toBe(true);
+  });
+});
+
+describe('SlabPool', () => {
+  it('keeps at most its capacity, and hands slabs back only by size', () => {
+    const pool = new SlabPool(2);
+    pool.give(Buffer.alloc(64));
+    pool.give(Buffer.alloc(128));
+    pool.give(Buffer.alloc(64));
+    expect(pool.size).toBe(2);
+    expect(pool.take(32)).toBeUndefined();
+    expect(pool.take(128)?.length).toBe(128);
+    expect(pool.take(64)?.length).toBe(64);
+    expect(pool.take(64)).toBeUndefined();
+    expect(pool.size).toBe(0);
+  });
+
+  it('an idle FrameBatch holds no slab until its first frame', () => {
+    const pool = new SlabPool(4);
+    const batch = new FrameBatch({ slabSize: 1024, pool });
+    expect(batch.takeForWrite().chunks).toEqual([]);
+    batch.pushFrame(data(Buffer.from('x')));
+    const { chunks, written } = batch.takeForWrite();
+    expect(chunks).toHaveLength(1);
+    written();
+    // The slab is still the one being filled: it goes back to the pool only once retired and written.
+    expect(pool.size).toBe(0);
   });
 });
