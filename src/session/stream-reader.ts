@@ -42,6 +42,23 @@ export class StreamReader<T extends Uint8Array | Uint8Array[]> implements AsyncI
   }
 
   next(): Promise<IteratorResult<T>> {
+    // The common case in one frame: a whole message queued, nothing half-read, nobody waiting.
+    if (this.#inFlight === undefined && !this.#finished && this.#parts.length === 0 && this.#mode !== 'batches') {
+      let chunk: Received | typeof END | undefined;
+      try {
+        chunk = this.#poll();
+      } catch (error) {
+        this.#finished = true;
+        return Promise.reject(toFramewireError(error));
+      }
+      if (chunk !== undefined && chunk !== END) {
+        if (isWholeMessage(chunk)) return Promise.resolve({ done: false, value: chunk as T });
+        if (this.#mode === 'chunks') return Promise.resolve({ done: false, value: chunk.data as T });
+        // The first piece of a FOLLOWS chain: the general path below assembles the rest.
+        this.#parts.push(chunk.data);
+      }
+      // Nothing queued, or the end: polling again below gives the same answer.
+    }
     if (this.#inFlight !== undefined) {
       const after = (): Promise<IteratorResult<T>> => this.next();
       return this.#inFlight.then(after, after);
