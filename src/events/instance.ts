@@ -423,7 +423,8 @@ export class EventInstance {
             if (!live()) return;
             att.sent = e.id;
             att.lastWriteAt = this.#c.clock.now();
-            const w = stream.write(e.bytes);
+            // send(), not write(): no promise per event, a wait only when the send buffer is full.
+            const room = stream.send(e.bytes);
             next = e.id + 1;
             if (e.id <= replayUntil) {
               this.counters.replayed++;
@@ -432,7 +433,7 @@ export class EventInstance {
               this.counters.delivered++;
               this.#c.totals.delivered++;
             }
-            await w;
+            if (!room) await stream.drained();
           }
           continue;
         }
