@@ -200,9 +200,11 @@ export class Stream implements AsyncIterable<Uint8Array> {
   // ---- writing -------------------------------------------------------------------------------
 
   /**
-   * Queues one message (or part of one, with endOfMessage: false). The payload is not copied:
-   * do not modify it until the returned promise resolves. Resolves when the stream's send buffer
-   * has room again, so `await stream.write(x)` in a loop is naturally paced by the peer's credit.
+   * Queues one message (or part of one, with endOfMessage: false). Resolves when the stream's send
+   * buffer has room again, so `await stream.write(x)` in a loop is naturally paced by the peer's
+   * credit. The payload is not copied (as with node's socket.write): it may still be queued after
+   * the promise resolved, so keep it unchanged until the stream has ended, or write a copy when the
+   * buffer is to be reused.
    */
   write(data: Uint8Array, options?: WriteOptions): Promise<void> {
     return this.send(data, options) ? RESOLVED : this.#waitForRoom();
@@ -212,7 +214,7 @@ export class Stream implements AsyncIterable<Uint8Array> {
    * Queues one message like write(), and tells whether the send buffer still has room: when it
    * returns false, `await stream.drained()` before sending more (node's `write()`/'drain'
    * contract). For producers of many small messages: no promise per message. The payload is not
-   * copied: do not modify it until drained() resolved after a false, or the stream ended.
+   * copied, as with write().
    */
   send(data: Uint8Array, options?: WriteOptions): boolean {
     this.#assertWritable();
