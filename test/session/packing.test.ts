@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Stream } from '../../src/session/index.ts';
+import { resolveSessionOptions } from '../../src/session/options.ts';
 import { DataFlags, FrameType, type Frame, type Settings } from '../../src/wire/index.ts';
 import {
   bytes,
@@ -373,6 +374,18 @@ describe('packing: receiving', () => {
     const { h } = await opened({ packedMessages: 0 });
     h.peer.data(1, packed('hi', 'there'), P);
     await expectConnectionError(h, 'PROTOCOL_ERROR');
+  });
+});
+
+describe('packing: options', () => {
+  it('limits.packMessages must be a boolean, packMaxMessage/packMaxFrame non-negative numbers', () => {
+    expect(() => resolveSessionOptions({ role: 'client', limits: { packMessages: 'yes' as never } })).toThrow(RangeError);
+    expect(() => resolveSessionOptions({ role: 'client', limits: { packMaxFrame: -1 } })).toThrow(RangeError);
+    expect(() => resolveSessionOptions({ role: 'client', limits: { packMaxMessage: Number.NaN } })).toThrow(RangeError);
+    expect(() => resolveSessionOptions({ role: 'client', settings: { packedMessages: 2 } })).toThrow(RangeError);
+    const o = resolveSessionOptions({ role: 'client' });
+    expect(o.settings.packedMessages).toBe(1);
+    expect(o.limits).toMatchObject({ packMessages: true, packMaxMessage: 1024, packMaxFrame: 16384 });
   });
 });
 
