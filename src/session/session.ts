@@ -14,14 +14,9 @@ import {
   PackedWriter,
   DEFAULT_URGENCY,
   defaultSettings,
-  encodeAckPayload,
-  encodeCancelPayload,
-  encodeCreditPayload,
   encodeDonePayload,
   encodeErrorPayload,
-  encodeGoawayPayload,
   encodeHelloPayload,
-  encodeOpenPayload,
   FrameType,
   frameTypeName,
   HANDSHAKE_MAX_PAYLOAD,
@@ -41,6 +36,8 @@ import { Scheduler } from './scheduler.ts';
 import { StreamTable } from './stream-table.ts';
 import { SessionStats } from './stats.ts';
 import { Stream, type StreamControlType, type StreamHost } from './stream.ts';
+import { ControlQueue, errorPayload, type ControlEntry, type ControlSink } from './control-queue.ts';
+import { withOptional } from './optional.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 /** What the session needs from a transport. */
@@ -75,16 +72,6 @@ export interface SessionEnd {
 
 type State = 'handshake' | 'authenticating' | 'open' | 'closed';
 
-type ControlEntry =
-  | { readonly kind: 'open'; readonly stream: Stream }
-  | { readonly kind: 'credit'; readonly stream: Stream | undefined }
-  | { readonly kind: 'ack'; readonly stream: Stream; readonly seq: number }
-  | { readonly kind: 'cancel'; readonly stream: Stream; readonly reason: string | undefined }
-  | { readonly kind: 'error'; readonly stream: Stream; readonly error: FramewireError }
-  | { readonly kind: 'refuse'; readonly streamId: number; readonly error: FramewireError }
-  | { readonly kind: 'ping'; readonly flags: number; readonly payload: Uint8Array }
-  | { readonly kind: 'goaway'; readonly lastStream: number; readonly error: FramewireError; readonly deadlineMs: number };
-
 export class Session {
   readonly id: string;
   readonly role: 'client' | 'server';
@@ -111,11 +98,7 @@ export class Session {
 
   readonly #connectionSend = new SendCredit(0);
   readonly #connectionReceive: ReceiveWindow;
-  #connectionCreditQueued = false;
-  readonly #creditQueued = new WeakSet<Stream>();
-
-  #control: ControlEntry[] = [];
-  #controlHead = 0;
+  readonly #control: ControlQueue;
   #pumpScheduled = false;
   #yielding = false;
 
@@ -152,6 +135,7 @@ export class Session {
       label: 'connection',
     });
     const l = this.#o.limits;
+    this.#control = new ControlQueue(l.maxControlQueue);
     this.#resetBucket = new TokenBucket(l.resetRatePerSecond, l.resetBurst, clock);
     this.#pingBucket = new TokenBucket(l.pingRatePerSecond, l.pingBurst, clock);
     this.#emptyBucket = new TokenBucket(l.emptyFrameRatePerSecond, l.emptyFrameBurst, clock);
@@ -635,11 +619,19 @@ export class Session {
 
   #queueControl(entry: ControlEntry): void {
     if (this.#state === 'closed') return;
-    if (this.#control.length - this.#controlHead >= this.#o.limits.maxControlQueue) {
+    this.#queued(this.#control.push(entry));
+  }
+
+  #queueCredit(stream: Stream | undefined): void {
+    if (this.#state === 'closed') return;
+    this.#queued(this.#control.pushCredit(stream));
+  }
+
+  #queued(accepted: boolean): void {
+    if (!accepted) {
       this.#connectionError(new FramewireError('LIMIT_EXCEEDED', 'control queue full: the peer does not read'));
       return;
     }
-    this.#control.push(entry);
     this.#schedulePump();
   }
 
@@ -647,9 +639,7 @@ export class Session {
     switch (type) {
       case FrameType.CREDIT:
         // Coalesced: one queued CREDIT per stream carries the newest limit when it is written.
-        if (this.#creditQueued.has(stream)) return;
-        this.#creditQueued.add(stream);
-        this.#queueControl({ kind: 'credit', stream });
+        this.#queueCredit(stream);
         return;
       case FrameType.ACK:
         this.#queueControl({ kind: 'ack', stream, seq: payload as number });
@@ -666,10 +656,7 @@ export class Session {
   #connectionConsumed(bytes: number): void {
     if (this.#state === 'closed' || bytes === 0) return;
     const limit = this.#connectionReceive.consume(bytes, this.#clockNow, this.#tuningRttFn);
-    if (limit !== undefined && !this.#connectionCreditQueued) {
-      this.#connectionCreditQueued = true;
-      this.#queueControl({ kind: 'credit', stream: undefined });
-    }
+    if (limit !== undefined) this.#queueCredit(undefined);
   }
 
   /**
@@ -732,7 +719,7 @@ export class Session {
         }
         stream._sent(sendable);
         budget -= sendable.bytes + 20;
-        if (this.#controlHead < this.#control.length) this.#drainControl();
+        if (this.#control.pending) this.#drainControl();
       }
       if (this.#connectionSend.available <= 0 && this.#scheduler.size > 0) this.stats.creditStalls++;
       if (budget <= 0 && this.#scheduler.size > 0) {
@@ -748,63 +735,27 @@ export class Session {
   }
 
   #drainControl(): void {
-    while (this.#controlHead < this.#control.length) {
-      const entry = this.#control[this.#controlHead]!;
-      this.#control[this.#controlHead++] = undefined as unknown as ControlEntry;
-      this.#writeControl(entry);
-      if (this.#state === 'closed') return;
-    }
-    this.#control = [];
-    this.#controlHead = 0;
+    this.#control.drain(this.#controlSink, this.#closedFn);
   }
 
-  #writeControl(entry: ControlEntry): void {
-    switch (entry.kind) {
-      case 'open': {
-        const s = entry.stream;
-        if (s.ended) return;
-        this.#writeStreamFrame(s, FrameType.OPEN, 0, encodeOpenPayload(withOptional({ kind: s.kind, target: s.target, meta: s.meta, urgency: s.urgency === DEFAULT_URGENCY ? undefined : s.urgency })));
-        s._opened = true;
-        if (s._hasPending) this.#scheduler.add(s);
-        return;
-      }
-      case 'credit': {
-        const s = entry.stream;
-        if (s === undefined) {
-          this.#connectionCreditQueued = false;
-          this.#writeConnectionFrame(FrameType.CREDIT, 0, encodeCreditPayload(this.#connectionReceive.limit));
-          return;
-        }
-        this.#creditQueued.delete(s);
-        if (!s.ended && !s._receiveEnded) this.#writeStreamFrame(s, FrameType.CREDIT, 0, encodeCreditPayload(s._receiveWindow.limit));
-        return;
-      }
-      case 'ack':
-        // Nothing more after ERROR or CANCEL, sent or received (FW-STREAM-5).
-        if (entry.stream.signal.aborted) return;
-        this.#writeStreamFrame(entry.stream, FrameType.ACK, 0, encodeAckPayload(entry.seq));
-        return;
-      case 'cancel':
-        if (!entry.stream._opened) return;
-        this.#writeStreamFrame(entry.stream, FrameType.CANCEL, 0, encodeCancelPayload(withOptional({ reason: entry.reason })));
-        return;
-      case 'error':
-        // A local stream whose OPEN never went out needs no frame: the peer never heard of it.
-        if (!entry.stream._opened) return;
-        this.#writeStreamFrame(entry.stream, FrameType.ERROR, 0, encodeErrorPayload(errorPayload(entry.error)));
-        return;
-      case 'refuse':
-        // A refusal of a stream we never created: our first frame on it, so seq 0.
-        this.#write(FrameType.ERROR, 0, entry.streamId, 0, encodeErrorPayload(errorPayload(entry.error)));
-        return;
-      case 'ping':
-        this.#writeConnectionFrame(FrameType.PING, entry.flags, entry.payload);
-        return;
-      case 'goaway':
-        this.#writeConnectionFrame(FrameType.GOAWAY, 0, encodeGoawayPayload({ lastStream: entry.lastStream, code: entry.error.wireCode, message: entry.error.message, deadlineMs: entry.deadlineMs }));
-        return;
-    }
-  }
+  readonly #closedFn = (): boolean => this.#state === 'closed';
+
+  readonly #controlSink: ControlSink = {
+    streamFrame: (stream, type, flags, payload) => {
+      this.#writeStreamFrame(stream, type, flags, payload);
+    },
+    connectionFrame: (type, flags, payload) => {
+      this.#writeConnectionFrame(type, flags, payload);
+    },
+    frame: (type, flags, stream, seq, payload) => {
+      this.#write(type, flags, stream, seq, payload);
+    },
+    opened: (stream) => {
+      stream._opened = true;
+      if (stream._hasPending) this.#scheduler.add(stream);
+    },
+    connectionLimit: () => this.#connectionReceive.limit,
+  };
 
   #writeStreamFrame(stream: Stream, type: number, flags: number, payload: Uint8Array): void {
     const seq = stream._sendSeq;
@@ -937,12 +888,6 @@ const EMPTY = new Uint8Array(0);
 /** RTT samples needed before receive windows may grow (see Session.#tuningRtt). */
 const TUNING_RTT_SAMPLES = 3;
 
-function errorPayload(error: FramewireError): { code: number; message: string; retryable?: boolean; retryAfterMs?: number; details?: ControlMap } {
-  // `retryable` travels only when it overrides the registry's value (FW-ERROR-2).
-  const retryable = error.retryable === ErrorCodes[error.code].retryable ? undefined : error.retryable;
-  return withOptional({ code: error.wireCode, message: error.message, retryable, retryAfterMs: error.retryAfterMs, details: error.details });
-}
-
 /** A handler's failure goes to the peer with everything it said: code, retry hint and details. */
 function failFromHandler(stream: Stream, error: unknown): void {
   const e = toFramewireError(error);
@@ -951,11 +896,4 @@ function failFromHandler(stream: Stream, error: unknown): void {
 
 function frameName(frame: { type: number }): string {
   return frameTypeName(frame.type);
-}
-
-/** Drops undefined values, for exactOptionalPropertyTypes. */
-function withOptional<T extends Record<string, unknown>>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v;
-  return out as { [K in keyof T]: Exclude<T[K], undefined> };
 }

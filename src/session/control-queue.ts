@@ -1,0 +1,146 @@
+/**
+ * Control frames waiting for the pump, which writes them ahead of any queued DATA (FW-SCHED-1).
+ * The queue is bounded (limits.maxControlQueue: a peer that never reads must not grow it without
+ * end), and CREDIT is coalesced: one queued entry per stream, and one for the connection, carries
+ * the newest limit when it is written.
+ */
+
+import { ErrorCodes, type FramewireError } from '../errors.ts';
+import {
+  DEFAULT_URGENCY,
+  encodeAckPayload,
+  encodeCancelPayload,
+  encodeCreditPayload,
+  encodeErrorPayload,
+  encodeGoawayPayload,
+  encodeOpenPayload,
+  FrameType,
+  type ControlMap,
+} from '../wire/index.ts';
+import { withOptional } from './optional.ts';
+import type { Stream } from './stream.ts';
+
+export type ControlEntry =
+  | { readonly kind: 'open'; readonly stream: Stream }
+  | { readonly kind: 'credit'; readonly stream: Stream | undefined }
+  | { readonly kind: 'ack'; readonly stream: Stream; readonly seq: number }
+  | { readonly kind: 'cancel'; readonly stream: Stream; readonly reason: string | undefined }
+  | { readonly kind: 'error'; readonly stream: Stream; readonly error: FramewireError }
+  | { readonly kind: 'refuse'; readonly streamId: number; readonly error: FramewireError }
+  | { readonly kind: 'ping'; readonly flags: number; readonly payload: Uint8Array }
+  | { readonly kind: 'goaway'; readonly lastStream: number; readonly error: FramewireError; readonly deadlineMs: number };
+
+/** What writing the entries needs from the session. */
+export interface ControlSink {
+  /** A frame on `stream`, numbered with the stream's next seq. */
+  streamFrame(stream: Stream, type: number, flags: number, payload: Uint8Array): void;
+  /** A frame on stream 0, numbered with its next seq. */
+  connectionFrame(type: number, flags: number, payload: Uint8Array): void;
+  /** A frame with the seq given (a refusal is our first frame on a stream we never created: seq 0). */
+  frame(type: number, flags: number, stream: number, seq: number, payload: Uint8Array): void;
+  /** The stream's OPEN was written: its DATA may follow. */
+  opened(stream: Stream): void;
+  /** The connection's current receive limit, for its CREDIT. */
+  connectionLimit(): number;
+}
+
+export class ControlQueue {
+  readonly #max: number;
+  #entries: ControlEntry[] = [];
+  #head = 0;
+  #connectionCredit = false;
+  readonly #streamCredit = new WeakSet<Stream>();
+
+  /** Holds at most `max` entries. */
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** True when entries wait to be written. */
+  get pending(): boolean {
+    return this.#head < this.#entries.length;
+  }
+
+  /** Queues an entry; false when the queue is full (the peer does not read). */
+  push(entry: ControlEntry): boolean {
+    if (this.#entries.length - this.#head >= this.#max) return false;
+    this.#entries.push(entry);
+    return true;
+  }
+
+  /** Queues a CREDIT for `stream` (undefined: the connection) unless one already waits; false when full. */
+  pushCredit(stream: Stream | undefined): boolean {
+    if (stream === undefined) {
+      if (this.#connectionCredit) return true;
+      this.#connectionCredit = true;
+    } else {
+      if (this.#streamCredit.has(stream)) return true;
+      this.#streamCredit.add(stream);
+    }
+    return this.push({ kind: 'credit', stream });
+  }
+
+  /** Writes the entries in order; stops early once `stopped()` (the connection closed meanwhile). */
+  drain(sink: ControlSink, stopped: () => boolean): void {
+    while (this.#head < this.#entries.length) {
+      const entry = this.#entries[this.#head]!;
+      this.#entries[this.#head++] = undefined as unknown as ControlEntry;
+      this.#write(entry, sink);
+      if (stopped()) return;
+    }
+    this.#entries = [];
+    this.#head = 0;
+  }
+
+  #write(entry: ControlEntry, sink: ControlSink): void {
+    switch (entry.kind) {
+      case 'open': {
+        const s = entry.stream;
+        if (s.ended) return;
+        sink.streamFrame(s, FrameType.OPEN, 0, encodeOpenPayload(withOptional({ kind: s.kind, target: s.target, meta: s.meta, urgency: s.urgency === DEFAULT_URGENCY ? undefined : s.urgency })));
+        sink.opened(s);
+        return;
+      }
+      case 'credit': {
+        const s = entry.stream;
+        if (s === undefined) {
+          this.#connectionCredit = false;
+          sink.connectionFrame(FrameType.CREDIT, 0, encodeCreditPayload(sink.connectionLimit()));
+          return;
+        }
+        this.#streamCredit.delete(s);
+        if (!s.ended && !s._receiveEnded) sink.streamFrame(s, FrameType.CREDIT, 0, encodeCreditPayload(s._receiveWindow.limit));
+        return;
+      }
+      case 'ack':
+        // Nothing more after ERROR or CANCEL, sent or received (FW-STREAM-5).
+        if (entry.stream.signal.aborted) return;
+        sink.streamFrame(entry.stream, FrameType.ACK, 0, encodeAckPayload(entry.seq));
+        return;
+      case 'cancel':
+        if (!entry.stream._opened) return;
+        sink.streamFrame(entry.stream, FrameType.CANCEL, 0, encodeCancelPayload(withOptional({ reason: entry.reason })));
+        return;
+      case 'error':
+        // A local stream whose OPEN never went out needs no frame: the peer never heard of it.
+        if (!entry.stream._opened) return;
+        sink.streamFrame(entry.stream, FrameType.ERROR, 0, encodeErrorPayload(errorPayload(entry.error)));
+        return;
+      case 'refuse':
+        sink.frame(FrameType.ERROR, 0, entry.streamId, 0, encodeErrorPayload(errorPayload(entry.error)));
+        return;
+      case 'ping':
+        sink.connectionFrame(FrameType.PING, entry.flags, entry.payload);
+        return;
+      case 'goaway':
+        sink.connectionFrame(FrameType.GOAWAY, 0, encodeGoawayPayload({ lastStream: entry.lastStream, code: entry.error.wireCode, message: entry.error.message, deadlineMs: entry.deadlineMs }));
+        return;
+    }
+  }
+}
+
+/** The ERROR payload for `error`: `retryable` travels only when it overrides the registry's value (FW-ERROR-2). */
+export function errorPayload(error: FramewireError): { code: number; message: string; retryable?: boolean; retryAfterMs?: number; details?: ControlMap } {
+  const retryable = error.retryable === ErrorCodes[error.code].retryable ? undefined : error.retryable;
+  return withOptional({ code: error.wireCode, message: error.message, retryable, retryAfterMs: error.retryAfterMs, details: error.details });
+}
