@@ -1,10 +1,10 @@
 /**
  * The case registry, in report order. Each spec area has its own file; the profile cases
- * (spec/UPLOAD.md in upload.ts, spec/EVENTS.md in events.ts) are added here like any other file.
+ * (spec/UPLOAD.md in upload/, spec/EVENTS.md in events/) are added here like any other file.
  */
 
 import { cases as connection } from './connection.ts';
-import { cases as events } from './events.ts';
+import { cases as events } from './events/index.ts';
 import { cases as flow } from './flow.ts';
 import { cases as framing } from './framing.ts';
 import { cases as handshake } from './handshake.ts';
