@@ -244,36 +244,23 @@ export function startServer(options: HarnessOptions = {}, onStream?: StreamHandl
   return h;
 }
 
+type ConnectedOptions = { answerPing?: boolean; rttMs?: number; onStream?: StreamHandler };
+
 /**
  * A client that completed its handshake with the scripted server (which declared `peerSettings`).
  * The frames of the handshake (our HELLO and first PING) are taken, so `transport.take()` starts clean.
  * With `answerPing`, the peer answers our first PING after `rttMs`, so an RTT is known.
  */
-export async function connectedClient(
-  options: HarnessOptions = {},
-  peerSettings: Partial<Settings> = {},
-  opts: { answerPing?: boolean; rttMs?: number; onStream?: StreamHandler } = {},
-): Promise<Harness> {
-  const h = startClient(options, opts.onStream);
-  h.peer.hello({ settings: peerSettings });
-  await h.session.ready;
-  await flush();
-  const hs = h.transport.take();
-  if (opts.answerPing === true) {
-    h.clock.advance(opts.rttMs ?? 10);
-    h.peer.answerPings(hs);
-    await flush();
-  }
-  return h;
+export function connectedClient(options: HarnessOptions = {}, peerSettings: Partial<Settings> = {}, opts: ConnectedOptions = {}): Promise<Harness> {
+  return connected(startClient(options, opts.onStream), peerSettings, opts);
 }
 
 /** A server that accepted the scripted client's HELLO (which declared `peerSettings`). */
-export async function connectedServer(
-  options: HarnessOptions = {},
-  peerSettings: Partial<Settings> = {},
-  opts: { answerPing?: boolean; rttMs?: number; onStream?: StreamHandler } = {},
-): Promise<Harness> {
-  const h = startServer(options, opts.onStream);
+export function connectedServer(options: HarnessOptions = {}, peerSettings: Partial<Settings> = {}, opts: ConnectedOptions = {}): Promise<Harness> {
+  return connected(startServer(options, opts.onStream), peerSettings, opts);
+}
+
+async function connected(h: Harness, peerSettings: Partial<Settings>, opts: ConnectedOptions): Promise<Harness> {
   h.peer.hello({ settings: peerSettings });
   await h.session.ready;
   await flush();
