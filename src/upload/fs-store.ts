@@ -2,6 +2,7 @@
  * The default UploadStore: plain files under one data directory (spec/UPLOAD.md §11.7).
  *
  *   <dataDir>/uploads/<id>/manifest.json         the session (atomic replace: temp + fsync + rename + dir fsync)
+ *   <dataDir>/uploads-tmp/<id>/                  an upload being created; renamed into uploads/ whole
  *   <dataDir>/uploads/<id>/chunks/<i>.<sha256>   stored chunks, immutable once renamed into place
  *   <dataDir>/uploads/<id>/tmp/<i>.<random>      chunks being received; never read, removed on failure and at load
  *   <dataDir>/objects/<id>                       committed objects (atomic rename)
@@ -15,8 +16,9 @@
  * One process owns a data directory: the per-upload lock that serialises token checks, commits and
  * aborts lives in memory. (A store shared by several processes replaces it with a compare-and-set
  * on the manifest; nothing outside this file would change.) After a crash (even SIGKILL) the
- * directory is consistent: a chunk is either renamed into place after fsync or absent, the object
- * either renamed or absent, and leftovers in tmp/ are removed when the upload is next loaded.
+ * directory is consistent: an upload directory is renamed into place with its manifest or absent,
+ * a chunk is renamed into place after fsync or absent, the object renamed or absent. Recovery at
+ * start (fs-recovery.ts) removes every leftover before the store serves anything.
  */
 
 import { createHash, randomBytes } from 'node:crypto';
@@ -24,6 +26,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FramewireError } from '../errors.ts';
+import { MANIFEST, recoverLayout } from './fs-recovery.ts';
 import { CoalescingWriter, fsyncDir, ifExists, writeFileAtomic } from './fs-util.ts';
 import { isUploadId, SHA256_HEX_PATTERN, type ChunkHeader, type CommitRequest, type CommittedObject, type CreateRequest, type UploadState } from './protocol.ts';
 import {
@@ -49,7 +52,28 @@ export interface FsUploadStoreOptions extends UploadStoreOptions {
   readonly durable?: boolean;
   /** Chunk bytes collected before one write to disk. Default 1 MiB. */
   readonly writeBatchBytes?: number;
+  /**
+   * Called at each step of create and commit after which a crash leaves a different state on disk.
+   * For crash tests only (test/upload/fixtures/crash-store.ts kills its own process there); unset in
+   * production. Synchronous: a SIGKILL sent from it lands before the next file-system call.
+   */
+  readonly onStep?: (step: FsStoreStep) => void;
 }
+
+/** The steps `onStep` names, in the order create and commit take them. */
+export const fsStoreSteps = [
+  'create.staged',
+  'create.manifest-temp',
+  'create.manifest-written',
+  'create.published',
+  'create.key-temp',
+  'commit.object-temp',
+  'commit.object-published',
+  'commit.manifest-temp',
+  'commit.recorded',
+  'commit.chunks-removed',
+] as const;
+export type FsStoreStep = (typeof fsStoreSteps)[number];
 
 /** The manifest as stored: snake_case JSON, versioned. */
 interface Manifest {
@@ -86,6 +110,7 @@ export class FsUploadStore implements UploadStore {
   readonly dataDir: string;
   readonly #durable: boolean;
   readonly #batch: number;
+  readonly #step: (step: FsStoreStep) => void;
   readonly #lock = new KeyedMutex();
   readonly #cache = new Map<string, Entry>();
   readonly #loading = new Map<string, Promise<Entry | undefined>>();
@@ -96,15 +121,24 @@ export class FsUploadStore implements UploadStore {
     this.dataDir = options.dataDir;
     this.#durable = options.durable ?? true;
     this.#batch = options.writeBatchBytes ?? 1024 * 1024;
+    this.#step = options.onStep ?? (() => undefined);
     this.#ready = this.#init();
     this.#ready.catch(() => undefined);
   }
 
+  /** Resolves once recovery at start is done (every operation waits for it); rejects if the data directory is unusable. */
+  get ready(): Promise<void> {
+    return this.#ready;
+  }
+
   async #init(): Promise<void> {
     for (const d of ['uploads', 'objects', 'keys']) await mkdir(join(this.dataDir, d), { recursive: true });
-    // Objects half-assembled when the process died: nobody will finish them.
-    await rm(join(this.dataDir, 'objects-tmp'), { recursive: true, force: true });
-    await mkdir(join(this.dataDir, 'objects-tmp'), { recursive: true });
+    // Loading an upload that still holds data finishes what a crash interrupted: a commit whose
+    // object was published, a removal, temp chunks (FW-UP-51).
+    for (const id of await recoverLayout(this.dataDir)) {
+      // An unreadable manifest fails that upload's operations (INTERNAL), not the whole store.
+      await this.#load(id).catch(() => undefined);
+    }
   }
 
   /** Where a committed object's bytes are (the id must come from a commit result). */
@@ -157,14 +191,26 @@ export class FsUploadStore implements UploadStore {
         expires_at: now + this.options.ttlMs,
         ttl_ms: this.options.ttlMs,
       };
-      const dir = this.#dir(id);
-      await mkdir(join(dir, 'chunks'), { recursive: true });
-      await mkdir(join(dir, 'tmp'), { recursive: true });
-      await this.#persist(m);
+      // Assembled in uploads-tmp/ and renamed into uploads/ whole: an upload directory without its
+      // manifest never appears, whenever the process dies (FW-UP-51).
+      const staging = join(this.dataDir, 'uploads-tmp', id);
+      await mkdir(join(staging, 'chunks'), { recursive: true });
+      await mkdir(join(staging, 'tmp'), { recursive: true });
+      this.#step('create.staged');
+      await writeFileAtomic(join(staging, MANIFEST), JSON.stringify(m), this.#durable, () => {
+        this.#step('create.manifest-temp');
+      });
+      this.#step('create.manifest-written');
+      await rename(staging, this.#dir(id));
       if (this.#durable) await fsyncDir(join(this.dataDir, 'uploads'));
+      this.#step('create.published');
       // The key is written after the upload exists: a crash in between leaves an upload nobody
       // refers to, which simply expires.
-      if (keyHash !== undefined) await writeFileAtomic(join(this.dataDir, 'keys', keyHash), JSON.stringify({ upload_id: id }), this.#durable);
+      if (keyHash !== undefined) {
+        await writeFileAtomic(join(this.dataDir, 'keys', keyHash), JSON.stringify({ upload_id: id }), this.#durable, () => {
+          this.#step('create.key-temp');
+        });
+      }
       const e: Entry = { m, committing: false, stored: new Map() };
       this.#cache.set(id, e);
       return { info: this.#info(e), created: true };
@@ -266,10 +312,12 @@ export class FsUploadStore implements UploadStore {
           finished_at: object.committedAt,
           object: { object_id: object.objectId, sha256: object.sha256, size: object.size, committed_at: object.committedAt },
         };
-        await this.#persist(m);
+        await this.#persist(m, 'commit.manifest-temp');
         e.m = m;
+        this.#step('commit.recorded');
         e.stored.clear();
         await this.#removeData(id);
+        this.#step('commit.chunks-removed');
         return object;
       } finally {
         e.committing = false;
@@ -311,10 +359,12 @@ export class FsUploadStore implements UploadStore {
       }
       if (this.#durable) await fh.datasync();
       await fh.close();
+      this.#step('commit.object-temp');
       const final = join(this.dataDir, 'objects', id);
       await rename(tmp, final);
       published = true;
       if (this.#durable) await fsyncDir(join(this.dataDir, 'objects'));
+      this.#step('commit.object-published');
       return { objectId: id, sha256, size: e.m.size, committedAt: this.options.now() };
     } finally {
       await fh.close().catch(() => undefined);
@@ -363,8 +413,10 @@ export class FsUploadStore implements UploadStore {
       return 1;
     }
     if (e.m.state !== 'receiving' && now - (e.m.finished_at ?? now) >= this.options.retainMs) {
-      await rm(this.#dir(id), { recursive: true, force: true });
+      // The key first: a crash in between leaves an upload without key, which the next sweep
+      // forgets, never a key naming an upload that is gone.
       if (e.m.key_hash !== undefined && /^[0-9a-f]{64}$/.test(e.m.key_hash)) await rm(join(this.dataDir, 'keys', e.m.key_hash), { force: true });
+      await rm(this.#dir(id), { recursive: true, force: true });
       this.#cache.delete(id);
       return 1;
     }
@@ -430,7 +482,7 @@ export class FsUploadStore implements UploadStore {
   /** Reads an upload back (after a restart): manifest, stored chunks; removes leftovers of interrupted work. */
   async #loadFromDisk(id: string): Promise<Entry | undefined> {
     const dir = this.#dir(id);
-    const text = await ifExists(() => readFile(join(dir, 'manifest.json'), 'utf8'));
+    const text = await ifExists(() => readFile(join(dir, MANIFEST), 'utf8'));
     if (text === undefined) return undefined;
     let m = JSON.parse(text) as Manifest;
     if ((m as { v: unknown }).v !== 1 || m.id !== id) throw new FramewireError('INTERNAL', `upload ${id}: unreadable manifest`);
@@ -467,8 +519,9 @@ export class FsUploadStore implements UploadStore {
     return e;
   }
 
-  async #persist(m: Manifest): Promise<void> {
-    await writeFileAtomic(join(this.#dir(m.id), 'manifest.json'), JSON.stringify(m), this.#durable);
+  async #persist(m: Manifest, step?: FsStoreStep): Promise<void> {
+    const beforeRename = step === undefined ? undefined : () => { this.#step(step); };
+    await writeFileAtomic(join(this.#dir(m.id), MANIFEST), JSON.stringify(m), this.#durable, beforeRename);
   }
 
   /** Extends the expiry on activity; persisted lazily (when a quarter TTL of extension is pending), reported only once durable. */

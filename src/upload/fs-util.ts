@@ -19,8 +19,14 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Replaces `path` with `data` atomically: readers see the old or the new content, never a mix. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, durable: boolean): Promise<void> {
+/** The suffix of writeFileAtomic's temporary files: `<name>.tmp-<12 hex digits>`; recovery removes them. */
+export const ATOMIC_TEMP = /\.tmp-[0-9a-f]{12}$/;
+
+/**
+ * Replaces `path` with `data` atomically: readers see the old or the new content, never a mix.
+ * `beforeRename` runs once the temporary file is written (and synced): the crash tests stop there.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, durable: boolean, beforeRename?: () => void): Promise<void> {
   const tmp = `${path}.tmp-${randomBytes(6).toString('hex')}`;
   const fh = await open(tmp, 'wx');
   try {
@@ -33,6 +39,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, d
   }
   await fh.close();
   try {
+    beforeRename?.();
     await rename(tmp, path);
   } catch (error) {
     await rm(tmp, { force: true });

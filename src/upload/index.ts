@@ -12,7 +12,7 @@ export {
   type UploadStoreOptions,
 } from './store.ts';
 export { MemoryUploadStore } from './memory-store.ts';
-export { FsUploadStore, type FsUploadStoreOptions } from './fs-store.ts';
+export { FsUploadStore, fsStoreSteps, type FsStoreStep, type FsUploadStoreOptions } from './fs-store.ts';
 export { UploadSweeper } from './sweeper.ts';
 export { defaultPrincipalId, defaultUploadLimits, UploadService, type AuthorizeContext, type UploadLimits, type UploadOperation, type UploadServiceOptions } from './service.ts';
 export { abortUpload, commitUpload, createUpload, getUploadStatus, putChunk, type UploadConnection } from './ops.ts';
