@@ -55,6 +55,7 @@ export const ErrorCodes = {
   BAD_RANGE: { code: 0x107, scope: 'stream', retryable: false, summary: 'chunk index or byte range outside the declared object' },
   ABORTED: { code: 0x108, scope: 'stream', retryable: false, summary: 'the upload was aborted' },
   IDEMPOTENCY_CONFLICT: { code: 0x109, scope: 'stream', retryable: false, summary: 'an upload with this idempotency key exists with other parameters' },
+  ALREADY_COMMITTED: { code: 0x10a, scope: 'stream', retryable: false, summary: 'abort refused: the upload was committed first, its object stays' },
 
   // Event-stream profile (§12).
   RESUME_GAP: { code: 0x200, scope: 'stream', retryable: false, summary: 'the requested event id is no longer retained' },

@@ -291,7 +291,7 @@ export function parseCommitTrailer(t: ControlMap | undefined): CommittedObject {
 }
 
 export interface AbortAck {
-  /** `aborted`, or the final state the upload had already reached (`committed`, `expired`). */
+  /** `aborted`, or `expired` when the upload had expired first (a committed one answers ALREADY_COMMITTED). */
   readonly state: UploadState;
 }
 

@@ -188,6 +188,10 @@ export class UploadService implements StreamService {
     const info = await this.#authorized(stream, session, 'abort');
     const state = await this.store.abort(info.id);
     session.log.debug({ upload: info.id, state }, 'upload abort');
+    if (state === 'committed' || state === 'committing') {
+      // The commit won the race: nothing was deleted, and a DONE would read as if it had been (FW-UP-28).
+      throw new FramewireError('ALREADY_COMMITTED', `upload ${info.id} was committed before this abort; its object stays`, { details: { state: 'committed' } });
+    }
     return encodeAbortTrailer({ state });
   }
 

@@ -66,7 +66,10 @@ export interface UploadStore {
   writeChunk(id: string, chunk: ChunkHeader, data: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<ChunkWriteResult>;
   /** Verifies completeness and the digest, publishes the object atomically; idempotent (FW-UP-25). */
   commit(id: string, request: CommitRequest): Promise<CommittedObject>;
-  /** Deletes the upload's data; returns the final state (`aborted`, or `committed`/`expired` if it was too late). */
+  /**
+   * Deletes the upload's data; returns the final state: `aborted`, or `committed`/`expired` if it
+   * was too late. Serialised with commit, so the answer is the state the upload ends in (FW-UP-28).
+   */
   abort(id: string): Promise<UploadState>;
   /** Deletes the data of expired uploads and forgets finished ones after their retention; returns how many it touched. */
   sweep(): Promise<number>;

@@ -285,23 +285,63 @@ export const cases: Case[] = [
     },
   },
   {
-    id: 'FW-UP-27/abort-committed',
-    requirements: ['FW-UP-27'],
+    id: 'FW-UP-28/abort-after-commit',
+    requirements: ['FW-UP-28', 'FW-UP-27'],
     section: S_ABORT,
     level: 'MUST',
-    title: 'abort a committed upload → {state committed}; status still committed with its object',
-    quote: 'Aborting a committed upload deletes nothing and answers `{"state": "committed"}`.',
+    title: 'abort a committed upload → ERROR ALREADY_COMMITTED; status still committed with its object',
+    quote: 'An abort that comes after a commit succeeded … deletes nothing and MUST fail with `ALREADY_COMMITTED`.',
     needs: ['upload'],
     async run(ctx) {
       const conn = await ctx.handshake();
       const u = await createUpload(conn, { size: 100 });
       await storeAll(conn, u);
       const object = await trailerOf(conn, commit(conn, u), 'upload.commit');
-      const a = await trailerOf(conn, control(conn, KIND.abort, u.id), 'abort of the committed upload');
-      if (a['state'] !== 'committed') return outcome.fail('abort of a committed upload answered another state', '{state: "committed"}', show(a));
-      const t = await status(conn, u);
-      if (t['state'] !== 'committed' || !same(t['object'], object)) return outcome.fail('the committed upload changed', `committed with ${show(object)}`, `${show(t['state'])} with ${show(t['object'])}`);
-      return outcome.pass('committed; abort deleted nothing');
+      return errorThen(conn, control(conn, KIND.abort, u.id), 'ALREADY_COMMITTED', async () => {
+        const t = await status(conn, u);
+        if (t['state'] !== 'committed' || !same(t['object'], object)) return outcome.fail('the committed upload changed', `committed with ${show(object)}`, `${show(t['state'])} with ${show(t['object'])}`);
+        return 'the upload stays committed with its object';
+      });
+    },
+  },
+  {
+    id: 'FW-UP-28/commit-abort-race',
+    requirements: ['FW-UP-28', 'FW-UP-25', 'FW-UP-27'],
+    section: S_ABORT,
+    level: 'MUST',
+    title: 'ten commits and ten aborts of one complete upload opened at once → every answer agrees with the final state',
+    quote: 'When commits and aborts race, either the upload ends committed, every commit answers the same object and every abort `ALREADY_COMMITTED`; or it ends aborted, every abort answers `{"state": "aborted"}` and every commit `ABORTED`.',
+    needs: ['upload'],
+    async run(ctx) {
+      const conn = await ctx.handshake();
+      if (conn.target.maxConcurrentStreams < 20) return outcome.unsupported(`max_concurrent_streams ${conn.target.maxConcurrentStreams} is below the 20 streams the race needs`);
+      const u = await createUpload(conn, { size: 100 });
+      await storeAll(conn, u);
+      const streams: { kind: 'commit' | 'abort'; id: number }[] = [];
+      for (let i = 0; i < 10; i++) {
+        streams.push({ kind: 'commit', id: commit(conn, u) }, { kind: 'abort', id: control(conn, KIND.abort, u.id) });
+      }
+      const answers = await Promise.all(streams.map(async (s) => {
+        const end = await conn.ended(s.id);
+        if (end.error !== undefined) return { ...s, answer: `ERROR ${end.error}`, trailer: undefined };
+        return { ...s, answer: 'DONE', trailer: await trailerOf(conn, s.id, `upload.${s.kind}`) };
+      }));
+      const final = await status(conn, u);
+      const code = (name: keyof typeof ErrorCodes): string => `ERROR ${ErrorCodes[name].code}`;
+      const p: string[] = [];
+      for (const a of answers) {
+        if (final['state'] === 'committed') {
+          if (a.kind === 'commit' && (a.answer !== 'DONE' || !same(a.trailer, final['object']))) p.push(`commit on stream ${a.id}: ${endText(conn, a.id)}`);
+          if (a.kind === 'abort' && a.answer !== code('ALREADY_COMMITTED')) p.push(`abort on stream ${a.id}: ${a.trailer === undefined ? endText(conn, a.id) : show(a.trailer)}`);
+        } else if (final['state'] === 'aborted') {
+          if (a.kind === 'commit' && a.answer !== code('ABORTED')) p.push(`commit on stream ${a.id}: ${endText(conn, a.id)}`);
+          if (a.kind === 'abort' && a.trailer?.['state'] !== 'aborted') p.push(`abort on stream ${a.id}: ${endText(conn, a.id)}`);
+        } else {
+          return outcome.fail('the upload ended neither committed nor aborted', 'committed or aborted', show(final['state']));
+        }
+      }
+      if (p.length > 0) return outcome.fail(`answers disagree with the final state ${show(final['state'])}: ${p.join('; ')}`, `every answer consistent with ${show(final['state'])}`, 'see detail');
+      return outcome.pass(`final state ${show(final['state'])}; all 20 answers agree`);
     },
   },
   {
