@@ -1,6 +1,7 @@
 /**
  * The server `framewire serve` runs (and the demo starts): the file-system upload store, the
- * built-in event streams, optional TLS and token auth, assembled from the library's public parts.
+ * built-in event streams, optional TLS and token auth (one principal per token, tokens.ts),
+ * assembled from the library's public parts.
  */
 
 import { readFile } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { EventService } from '../events/index.ts';
 import { createServer, type FramewireServer } from '../server.ts';
 import { FsUploadStore, UploadService } from '../upload/index.ts';
 import { registerBuiltinStreams, type BuiltinStreamOptions } from './builtin-streams.ts';
+import { tokenAuthenticator, type TokenTable } from './tokens.ts';
 
 export interface ServerAppOptions {
   readonly host: string;
@@ -19,8 +21,8 @@ export interface ServerAppOptions {
   readonly logger: Logger;
   readonly tlsCert?: string;
   readonly tlsKey?: string;
-  /** Clients must send this token in HELLO auth ({ token }). */
-  readonly token?: string;
+  /** Clients must send one of these tokens in HELLO auth ({ token }); each names its principal. Absent: everyone is "anonymous". */
+  readonly tokens?: TokenTable;
   readonly uploadTtlMs?: number;
   readonly tailFile?: string;
   /** fsync uploads (default true); the demo may turn it off on slow disks. */
@@ -46,20 +48,13 @@ export async function startServerApp(o: ServerAppOptions): Promise<ServerApp> {
     ...(o.onProducerStop === undefined ? {} : { onProducerStop: o.onProducerStop }),
   });
   const tls = o.tlsCert !== undefined && o.tlsKey !== undefined ? { cert: await readFile(o.tlsCert), key: await readFile(o.tlsKey) } : undefined;
-  const token = o.token;
+  const tokens = o.tokens;
   const server = createServer({
     // The conformance target services (conformance.echo, conformance.sink) let `framewire conformance` test this server.
     services: [uploads, events, conformanceService()],
     logger: o.logger,
     ...(tls === undefined ? {} : { tls }),
-    ...(token === undefined
-      ? {}
-      : {
-          authenticate: (credentials: unknown) => {
-            const given = (credentials as { token?: unknown } | undefined)?.token;
-            return given === token ? { id: 'token' } : false;
-          },
-        }),
+    ...(tokens === undefined ? {} : { authenticate: tokenAuthenticator(tokens) }),
   });
   const address = await server.listen(o.port, o.host);
   return {

@@ -41,6 +41,7 @@ const notCovered: Readonly<Record<string, string>> = {
   'FW-UP-43': 'the sweeper deletes data on the target\'s storage, not on the wire; forgetting finished uploads takes the retention (24 h by default)',
   'FW-UP-51': 'needs a crash of the target and a look at its storage',
   // Event-stream profile (spec/EVENTS.md).
+  'FW-EV-5': 'needs two principals; the runner sends one set of credentials (`--auth`)',
   'FW-EV-12': 'a subscriber requirement: the runner is the subscriber (it applies the same checks to the target\'s messages)',
   'FW-EV-13': 'needs a producer that fails; the conformance streams (`tokens`, `clock`) never do',
   'FW-EV-20': 'the log limits are the target\'s configuration; their effects are covered by FW-EV-21, FW-EV-22 and FW-EV-23; an event larger than `maxBytes` is refused to the producer, not on the wire',

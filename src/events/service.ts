@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { FramewireError, isFramewireError } from '../errors.ts';
-import { systemClock, type Clock, type Session, type Stream } from '../session/index.ts';
+import { ANONYMOUS, defaultPrincipalId, systemClock, type Clock, type PrincipalId, type Session, type Stream } from '../session/index.ts';
 import { EventInstance } from './instance.ts';
 import { parseSubscribe, SUBSCRIBE_KIND, validateName } from './protocol.ts';
 import { newCounters, type EventCounters, type HandleOptions, type Producer } from './producer.ts';
@@ -28,6 +28,11 @@ export interface EventServiceOptions {
   readonly store?: ReplayStore;
   readonly logger?: Logger;
   readonly clock?: Clock;
+  /**
+   * Maps `session.principal` to a stable id. Instance keys are scoped by it: another principal's
+   * key names nothing for this one (FW-EV-5). Default `defaultPrincipalId`; undefined → FORBIDDEN.
+   */
+  readonly principalId?: PrincipalId;
 }
 
 export const eventDefaults = {
@@ -55,6 +60,7 @@ export class EventService {
   readonly #o: EventServiceOptions;
   readonly #log: Logger;
   readonly #clock: Clock;
+  readonly #principalId: PrincipalId;
   readonly #producers = new Map<string, Registration>();
   readonly #instances = new Map<string, EventInstance>();
   #closed = false;
@@ -63,6 +69,7 @@ export class EventService {
     this.#o = options;
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ service: 'events' });
     this.#clock = options.clock ?? systemClock;
+    this.#principalId = options.principalId ?? defaultPrincipalId;
   }
 
   /** Registers a producer for a stream name (server API), or — as a StreamService — serves one subscription stream. */
@@ -82,13 +89,14 @@ export class EventService {
     return this.#instances.size;
   }
 
-  instance(name: string, key: string): EventInstance | undefined {
-    return this.#instances.get(instanceId(name, key));
+  /** The live instance (name, key) of a principal (an id from the `principalId` mapping). */
+  instance(name: string, key: string, principalId = ANONYMOUS): EventInstance | undefined {
+    return this.#instances.get(instanceId(principalId, name, key));
   }
 
   /** Cancels one instance from the server side: its producer stops, its subscriber gets CANCEL. */
-  cancel(name: string, key: string, reason?: string): boolean {
-    const instance = this.instance(name, key);
+  cancel(name: string, key: string, reason?: string, principalId = ANONYMOUS): boolean {
+    const instance = this.instance(name, key, principalId);
     if (instance === undefined) return false;
     instance.cancel(reason);
     return true;
@@ -133,9 +141,15 @@ export class EventService {
       stream.fail('REFUSED_STREAM', 'the event service is closing', { details: { processed: 'no' } });
       return;
     }
+    const principal = this.#principalId(session.principal);
+    if (principal === undefined) {
+      stream.fail('FORBIDDEN', 'the connection has no principal id event streams can belong to');
+      return;
+    }
     const key = request.key ?? randomUUID();
     const log = session.log.child({ request: key });
-    const existing = this.#instances.get(instanceId(name, key));
+    const id = instanceId(principal, name, key);
+    const existing = this.#instances.get(id);
     if (existing !== undefined) {
       if (!existing.resumable) {
         log.info('attach refused: the event stream is not resumable');
@@ -172,16 +186,17 @@ export class EventService {
       logger: this.#log.child({ events: name, request: key }),
       totals: this.counters,
       onDispose: (i) => {
-        if (this.#instances.get(instanceId(i.name, i.key)) === i) this.#instances.delete(instanceId(i.name, i.key));
+        if (this.#instances.get(id) === i) this.#instances.delete(id);
       },
     });
-    this.#instances.set(instanceId(name, key), instance);
+    this.#instances.set(id, instance);
     log.debug({ events: name }, 'event stream instance started');
     instance.attach(stream, 0, log);
     instance.start(reg.producer);
   }
 }
 
-function instanceId(name: string, key: string): string {
-  return `${name}\u0000${key}`;
+/** Instances are keyed per principal: the same key used by two principals names two instances (FW-EV-5). */
+function instanceId(principal: string, name: string, key: string): string {
+  return `${principal}\u0000${name}\u0000${key}`;
 }

@@ -7,3 +7,4 @@ export { defaultLimits, type Authenticate, type Role, type SchedulingPolicy, typ
 export { ManualClock, systemClock, type Clock, type TimerHandle } from './clock.ts';
 export { toDuplex, toReadableStream, toWritableStream } from './adapters.ts';
 export { routeKind, type StreamService } from './service.ts';
+export { ANONYMOUS, defaultPrincipalId, type PrincipalId } from './principal.ts';

@@ -14,7 +14,8 @@ export {
 export { MemoryUploadStore } from './memory-store.ts';
 export { FsUploadStore, fsStoreSteps, type FsStoreStep, type FsUploadStoreOptions } from './fs-store.ts';
 export { UploadSweeper } from './sweeper.ts';
-export { defaultPrincipalId, defaultUploadLimits, UploadService, type AuthorizeContext, type UploadLimits, type UploadOperation, type UploadServiceOptions } from './service.ts';
+export { defaultPrincipalId } from '../session/index.ts';
+export { defaultUploadLimits, UploadService, type AuthorizeContext, type UploadLimits, type UploadOperation, type UploadServiceOptions } from './service.ts';
 export { abortUpload, commitUpload, createUpload, getUploadStatus, putChunk, type UploadConnection } from './ops.ts';
 export { openSource, type ChunkSource, type UploadSource } from './source.ts';
 export {

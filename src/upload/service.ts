@@ -7,8 +7,7 @@
 
 import type { Logger } from 'pino';
 import { FramewireError, isFramewireError } from '../errors.ts';
-import type { StreamService } from '../session/index.ts';
-import type { Session, Stream } from '../session/index.ts';
+import { defaultPrincipalId, type PrincipalId, type Session, type Stream, type StreamService } from '../session/index.ts';
 import type { ControlMap } from '../wire/index.ts';
 import {
   bitmapFrom,
@@ -62,27 +61,15 @@ export interface UploadServiceOptions {
   readonly limits?: Partial<UploadLimits>;
   /**
    * Maps `session.principal` to a stable id; uploads belong to the id that created them (FW-UP-30).
-   * Default: no principal (no authenticate hook, or `true`) → "anonymous"; a string or number → itself;
-   * an object with a string `id` → that id; anything else is refused with FORBIDDEN.
+   * Default `defaultPrincipalId`; an undefined id is refused with FORBIDDEN.
    */
-  readonly principalId?: (principal: unknown) => string | undefined;
+  readonly principalId?: PrincipalId;
   /** Extra policy, after the owner check: return false to refuse with FORBIDDEN. */
   readonly authorize?: (ctx: AuthorizeContext) => boolean | Promise<boolean>;
   /** Sweeper interval; 0 disables the built-in sweeper. Default 60 s. */
   readonly sweepIntervalMs?: number;
   /** Logger for the sweeper (per-stream logs use the session's logger). */
   readonly logger?: Logger;
-}
-
-export function defaultPrincipalId(principal: unknown): string | undefined {
-  if (principal === undefined || principal === true) return 'anonymous';
-  if (typeof principal === 'string') return `s:${principal}`;
-  if (typeof principal === 'number' || typeof principal === 'bigint') return `n:${principal}`;
-  if (typeof principal === 'object' && principal !== null) {
-    const id = (principal as { id?: unknown }).id;
-    if (typeof id === 'string' || typeof id === 'number') return `id:${id}`;
-  }
-  return undefined;
 }
 
 interface ConnectionUsage {
@@ -95,7 +82,7 @@ export class UploadService implements StreamService {
   readonly store: UploadStore;
   readonly limits: UploadLimits;
   readonly sweeper: UploadSweeper | undefined;
-  readonly #principalId: (principal: unknown) => string | undefined;
+  readonly #principalId: PrincipalId;
   readonly #authorize: UploadServiceOptions['authorize'];
   readonly #perConnection = new WeakMap<Session, ConnectionUsage>();
   readonly #perUpload = new Map<string, number>();
@@ -227,8 +214,9 @@ export class UploadService implements StreamService {
     if (!isUploadId(id)) throw new FramewireError('UPLOAD_NOT_FOUND', 'no such upload');
     const principalId = this.#identify(session);
     const info = await this.store.get(id);
-    if (info === undefined) throw new FramewireError('UPLOAD_NOT_FOUND', `no upload ${id}`);
-    if (info.owner !== principalId) throw new FramewireError('FORBIDDEN', `upload ${id} belongs to another principal`);
+    // Another principal's upload is answered exactly like one that does not exist: an id is a
+    // name, not a capability, and the answer must not even say that it names something (FW-UP-30).
+    if (info?.owner !== principalId) throw new FramewireError('UPLOAD_NOT_FOUND', `no upload ${id}`);
     await this.#policy({ op, principal: session.principal, principalId, upload: info });
     return info;
   }

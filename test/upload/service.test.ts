@@ -108,7 +108,7 @@ describe('upload profile over TCP', () => {
     expectFwError(o2.status === 'failed' ? o2.error : undefined, 'PROTOCOL_ERROR');
   });
 
-  it('FW-UP-30: only the principal that created an upload may see, resume, write, commit or abort it', async () => {
+  it('FW-UP-30: only the principal that created an upload may see, resume, write, commit or abort it; to others it does not exist', async () => {
     const { port } = await uploadServer(h, { memory: true, authenticate: (c) => (typeof c === 'string' ? { id: c } : false) });
     const alice = await h.client({ port, auth: 'alice' });
     const mallory = await h.client({ port, auth: 'mallory' });
@@ -121,9 +121,15 @@ describe('upload profile over TCP', () => {
       commitUpload(mallory, created.uploadId, { token: 1 }),
       abortUpload(mallory, created.uploadId),
     ];
+    // The same answer as for an id nobody ever created: not a hint that alice's exists.
+    const unknown = 'f'.repeat(32);
+    const never = await settle(getUploadStatus(mallory, unknown));
+    const neverError = expectFwError(never.ok ? undefined : never.error, 'UPLOAD_NOT_FOUND');
     for (const attempt of attempts) {
       const r = await settle(attempt);
-      expectFwError(r.ok ? undefined : r.error, 'FORBIDDEN');
+      const e = expectFwError(r.ok ? undefined : r.error, 'UPLOAD_NOT_FOUND');
+      expect(e.message.replace(created.uploadId, unknown)).toBe(neverError.message);
+      expect(e.details).toEqual(neverError.details);
     }
     // Idempotency keys are per principal: mallory's replay of alice's key makes her own upload.
     const a = await createUpload(alice, { size: 10, chunkSize: 10, idempotencyKey: 'k' });

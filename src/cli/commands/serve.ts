@@ -5,6 +5,7 @@ import { cliLogger } from '../logger.ts';
 import { CliError, ExitCode } from '../main.ts';
 import { parseDuration, parsePort } from '../parse.ts';
 import { startServerApp } from '../server-app.ts';
+import { loadTokens, singleToken, type TokenTable } from '../tokens.ts';
 
 interface ServeOptions {
   port: string;
@@ -13,6 +14,7 @@ interface ServeOptions {
   tlsCert?: string;
   tlsKey?: string;
   token?: string;
+  tokens?: string;
   uploadTtl?: string;
   tail?: string;
   shutdownDeadline: string;
@@ -27,7 +29,8 @@ export function registerServe(program: Command): void {
     .option('--data-dir <dir>', 'where uploads and committed objects are stored', './framewire-data')
     .option('--tls-cert <file>', 'TLS certificate (PEM); needs --tls-key')
     .option('--tls-key <file>', 'TLS private key (PEM)')
-    .option('--token <token>', 'require clients to present this token')
+    .option('--token <token>', 'require clients to present this token; all of them are one principal, named "token"')
+    .option('--tokens <file>', 'require clients to present a token listed in FILE, which maps each token to a principal (format below)')
     .option('--upload-ttl <duration>', 'unfinished uploads expire after this long (e.g. 24h)')
     .option('--tail <file>', 'offer the "logtail" event stream: lines appended to this file')
     .option('--shutdown-deadline <duration>', 'on SIGINT/SIGTERM, how long in-flight work may finish', '10s')
@@ -35,9 +38,21 @@ export function registerServe(program: Command): void {
 Examples:
   framewire serve
   framewire serve --port 9000 --data-dir /var/lib/framewire --token s3cret
-  framewire serve --tls-cert cert.pem --tls-key key.pem --tail /var/log/syslog`)
+  framewire serve --tls-cert cert.pem --tls-key key.pem --tail /var/log/syslog
+  framewire serve --tokens /etc/framewire/tokens
+
+Principals: uploads, committed objects and event-stream instances belong to the principal that
+created them; to every other principal their ids are unknown (NOT_FOUND). Without --token or
+--tokens every client is the one principal "anonymous". The tokens file has one entry per line,
+"<token> <principal>" separated by white space; blank lines and lines starting with # are
+ignored; a principal (1..64 of letters, digits and ._@-) may have several tokens:
+  # token                            principal
+  4f9c1d0e8a7b6c5d4e3f2a1b0c9d8e7f   alice
+  0a1b2c3d4e5f60718293a4b5c6d7e8f9   backup-robot`)
     .action(async (options: ServeOptions, command: Command) => {
       if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new CliError('--tls-cert and --tls-key go together', ExitCode.usage);
+      if (options.token !== undefined && options.tokens !== undefined) throw new CliError('--token and --tokens exclude each other (put the token in the file)', ExitCode.usage);
+      const tokens = await tokensFrom(options);
       const log = cliLogger(command);
       const deadlineMs = parseDuration(options.shutdownDeadline, '--shutdown-deadline');
       const app = await startServerApp({
@@ -47,7 +62,7 @@ Examples:
         logger: log,
         ...(options.tlsCert === undefined ? {} : { tlsCert: options.tlsCert }),
         ...(options.tlsKey === undefined ? {} : { tlsKey: options.tlsKey }),
-        ...(options.token === undefined ? {} : { token: options.token }),
+        ...(tokens === undefined ? {} : { tokens }),
         ...(options.uploadTtl === undefined ? {} : { uploadTtlMs: parseDuration(options.uploadTtl, '--upload-ttl') }),
         ...(options.tail === undefined ? {} : { tailFile: options.tail }),
       }).catch((error: unknown) => {
@@ -73,4 +88,13 @@ Examples:
       });
       process.stdout.write('framewire: stopped\n');
     });
+}
+
+async function tokensFrom(options: ServeOptions): Promise<TokenTable | undefined> {
+  try {
+    if (options.tokens !== undefined) return await loadTokens(options.tokens);
+    return options.token === undefined ? undefined : singleToken(options.token);
+  } catch (error) {
+    throw new CliError(`${options.tokens === undefined ? '--token' : '--tokens'}: ${(error as Error).message}`, ExitCode.usage);
+  }
 }
