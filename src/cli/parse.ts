@@ -4,14 +4,21 @@ import { CliError, ExitCode } from './main.ts';
 
 const units: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1000, kb: 1000, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };
 
-/** "4MiB", "64k", "1000" → bytes. */
-export function parseSize(text: string, flag: string): number {
+/** "4MiB", "64k", "1000" → bytes; "0" only with `allowZero`. */
+export function parseSize(text: string, flag: string, options: { allowZero?: boolean } = {}): number {
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text.trim());
   const unit = m === null ? undefined : units[(m[2] ?? '').toLowerCase()];
   if (m === null || unit === undefined) throw new CliError(`${flag}: "${text}" is not a size (e.g. 4MiB, 64KiB, 1000)`, ExitCode.usage);
   const bytes = Math.round(Number(m[1]) * unit);
-  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new CliError(`${flag}: "${text}" must be a positive size`, ExitCode.usage);
+  if (!Number.isSafeInteger(bytes) || bytes < 0 || (bytes === 0 && options.allowZero !== true)) throw new CliError(`${flag}: "${text}" must be a positive size`, ExitCode.usage);
   return bytes;
+}
+
+/** A count: an integer >= 0. */
+export function parseCount(text: string, flag: string): number {
+  const n = Number(text.trim());
+  if (!/^\d+$/u.test(text.trim()) || !Number.isSafeInteger(n)) throw new CliError(`${flag}: "${text}" is not a count (an integer >= 0)`, ExitCode.usage);
+  return n;
 }
 
 /** "500ms", "2s", "1m", "1500" (ms) → milliseconds. */

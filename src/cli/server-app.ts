@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { conformanceService } from '../conformance/index.ts';
 import { EventService } from '../events/index.ts';
 import { createServer, type FramewireServer } from '../server.ts';
-import { FsUploadStore, UploadService } from '../upload/index.ts';
+import { FsUploadStore, UploadService, type UploadQuotaLimits } from '../upload/index.ts';
 import { registerBuiltinStreams, type BuiltinStreamOptions } from './builtin-streams.ts';
 import { tokenAuthenticator, type TokenTable } from './tokens.ts';
 
@@ -24,6 +24,8 @@ export interface ServerAppOptions {
   /** Clients must send one of these tokens in HELLO auth ({ token }); each names its principal. Absent: everyone is "anonymous". */
   readonly tokens?: TokenTable;
   readonly uploadTtlMs?: number;
+  /** Budgets of unfinished uploads (FW-UP-37); absent keys take the defaults. */
+  readonly uploadQuota?: Partial<UploadQuotaLimits>;
   readonly tailFile?: string;
   /** fsync uploads (default true); the demo may turn it off on slow disks. */
   readonly durable?: boolean;
@@ -40,7 +42,12 @@ export interface ServerApp {
 }
 
 export async function startServerApp(o: ServerAppOptions): Promise<ServerApp> {
-  const store = new FsUploadStore({ dataDir: o.dataDir, durable: o.durable ?? true, ...(o.uploadTtlMs === undefined ? {} : { ttlMs: o.uploadTtlMs }) });
+  const store = new FsUploadStore({
+    dataDir: o.dataDir,
+    durable: o.durable ?? true,
+    ...(o.uploadTtlMs === undefined ? {} : { ttlMs: o.uploadTtlMs }),
+    ...(o.uploadQuota === undefined ? {} : { quota: o.uploadQuota }),
+  });
   const uploads = new UploadService({ store, logger: o.logger });
   const events = new EventService({ logger: o.logger });
   const streams = registerBuiltinStreams(events, {

@@ -23,12 +23,15 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FramewireError } from '../errors.ts';
+import { manifestInfo, newManifest, parseManifest, type Manifest } from './fs-manifest.ts';
 import { MANIFEST, recoverLayout } from './fs-recovery.ts';
+import { assembleObject } from './fs-assemble.ts';
 import { CoalescingWriter, fsyncDir, ifExists, writeFileAtomic } from './fs-util.ts';
-import { isUploadId, SHA256_HEX_PATTERN, type ChunkHeader, type CommitRequest, type CommittedObject, type CreateRequest, type UploadState } from './protocol.ts';
+import { UploadQuota, type FreeBytes } from './quota.ts';
+import { chunkLengthOf, isUploadId, SHA256_HEX_PATTERN, type ChunkHeader, type CommitRequest, type CommittedObject, type CreateRequest, type UploadState } from './protocol.ts';
 import {
   assertChunkRange,
   assertNoConflict,
@@ -58,6 +61,8 @@ export interface FsUploadStoreOptions extends UploadStoreOptions {
    * production. Synchronous: a SIGKILL sent from it lands before the next file-system call.
    */
   readonly onStep?: (step: FsStoreStep) => void;
+  /** Free bytes of the data directory's file system, for the quota's free-space rule. Default: statfs. */
+  readonly freeBytes?: FreeBytes;
 }
 
 /** The steps `onStep` names, in the order create and commit take them. */
@@ -75,27 +80,6 @@ export const fsStoreSteps = [
 ] as const;
 export type FsStoreStep = (typeof fsStoreSteps)[number];
 
-/** The manifest as stored: snake_case JSON, versioned. */
-interface Manifest {
-  v: 1;
-  id: string;
-  owner: string;
-  size: number;
-  chunk_size: number;
-  chunk_count: number;
-  sha256?: string;
-  metadata?: Record<string, string>;
-  idempotency_key?: string;
-  key_hash?: string;
-  token: number;
-  state: 'receiving' | 'committed' | 'aborted' | 'expired';
-  created_at: number;
-  expires_at: number;
-  ttl_ms: number;
-  finished_at?: number;
-  object?: { object_id: string; sha256: string; size: number; committed_at: number };
-}
-
 interface Entry {
   m: Manifest;
   /** In memory only: another request is assembling the object. */
@@ -108,6 +92,8 @@ const CHUNK_FILE = /^(0|[1-9]\d{0,15})\.([0-9a-f]{64})$/;
 export class FsUploadStore implements UploadStore {
   readonly options: ResolvedStoreOptions;
   readonly dataDir: string;
+  /** What unfinished uploads hold (FW-UP-37). */
+  readonly quota: UploadQuota;
   readonly #durable: boolean;
   readonly #batch: number;
   readonly #step: (step: FsStoreStep) => void;
@@ -122,6 +108,7 @@ export class FsUploadStore implements UploadStore {
     this.#durable = options.durable ?? true;
     this.#batch = options.writeBatchBytes ?? 1024 * 1024;
     this.#step = options.onStep ?? (() => undefined);
+    this.quota = new UploadQuota(options.quota, options.freeBytes ?? (() => freeBytesOf(this.dataDir)));
     this.#ready = this.#init();
     this.#ready.catch(() => undefined);
   }
@@ -172,50 +159,43 @@ export class FsUploadStore implements UploadStore {
           }
         }
       }
-      const now = this.options.now();
       const id = randomBytes(16).toString('hex');
-      const m: Manifest = {
-        v: 1,
-        id,
-        owner,
-        size: request.size,
-        chunk_size: request.chunkSize,
-        chunk_count: count,
-        ...(request.sha256 === undefined ? {} : { sha256: request.sha256 }),
-        ...(request.metadata === undefined ? {} : { metadata: { ...request.metadata } }),
-        ...(request.idempotencyKey === undefined ? {} : { idempotency_key: request.idempotencyKey }),
-        ...(keyHash === undefined ? {} : { key_hash: keyHash }),
-        token: 1,
-        state: 'receiving',
-        created_at: now,
-        expires_at: now + this.options.ttlMs,
-        ttl_ms: this.options.ttlMs,
-      };
-      // Assembled in uploads-tmp/ and renamed into uploads/ whole: an upload directory without its
-      // manifest never appears, whenever the process dies (FW-UP-51).
-      const staging = join(this.dataDir, 'uploads-tmp', id);
-      await mkdir(join(staging, 'chunks'), { recursive: true });
-      await mkdir(join(staging, 'tmp'), { recursive: true });
-      this.#step('create.staged');
-      await writeFileAtomic(join(staging, MANIFEST), JSON.stringify(m), this.#durable, () => {
-        this.#step('create.manifest-temp');
-      });
-      this.#step('create.manifest-written');
-      await rename(staging, this.#dir(id));
-      if (this.#durable) await fsyncDir(join(this.dataDir, 'uploads'));
-      this.#step('create.published');
-      // The key is written after the upload exists: a crash in between leaves an upload nobody
-      // refers to, which simply expires.
-      if (keyHash !== undefined) {
-        await writeFileAtomic(join(this.dataDir, 'keys', keyHash), JSON.stringify({ upload_id: id }), this.#durable, () => {
-          this.#step('create.key-temp');
-        });
+      await this.quota.admit(id, owner, request.size);
+      try {
+        return await this.#createAdmitted(id, owner, request, count, keyHash);
+      } catch (error) {
+        this.quota.finished(id);
+        throw error;
       }
-      const e: Entry = { m, committing: false, stored: new Map() };
-      this.#cache.set(id, e);
-      return { info: this.#info(e), created: true };
     };
     return keyHash === undefined ? make() : this.#lock.run(`key:${keyHash}`, make);
+  }
+
+  async #createAdmitted(id: string, owner: string, request: CreateRequest, count: number, keyHash: string | undefined): Promise<{ info: UploadInfo; created: boolean }> {
+    const m = newManifest(id, owner, request, count, keyHash, this.options.now(), this.options.ttlMs);
+    // Assembled in uploads-tmp/ and renamed into uploads/ whole: an upload directory without its
+    // manifest never appears, whenever the process dies (FW-UP-51).
+    const staging = join(this.dataDir, 'uploads-tmp', id);
+    await mkdir(join(staging, 'chunks'), { recursive: true });
+    await mkdir(join(staging, 'tmp'), { recursive: true });
+    this.#step('create.staged');
+    await writeFileAtomic(join(staging, MANIFEST), JSON.stringify(m), this.#durable, () => {
+      this.#step('create.manifest-temp');
+    });
+    this.#step('create.manifest-written');
+    await rename(staging, this.#dir(id));
+    if (this.#durable) await fsyncDir(join(this.dataDir, 'uploads'));
+    this.#step('create.published');
+    // The key is written after the upload exists: a crash in between leaves an upload nobody
+    // refers to, which simply expires.
+    if (keyHash !== undefined) {
+      await writeFileAtomic(join(this.dataDir, 'keys', keyHash), JSON.stringify({ upload_id: id }), this.#durable, () => {
+        this.#step('create.key-temp');
+      });
+    }
+    const e: Entry = { m, committing: false, stored: new Map() };
+    this.#cache.set(id, e);
+    return { info: this.#info(e), created: true };
   }
 
   async get(id: string): Promise<UploadInfo | undefined> {
@@ -282,6 +262,7 @@ export class FsUploadStore implements UploadStore {
         handle.kept = true;
         if (this.#durable) await fsyncDir(join(dir, 'chunks'));
         e.stored.set(chunk.index, chunk.sha256);
+        this.quota.chunkStored(id, chunk.length);
         await this.#refreshExpiry(e);
         return { duplicate: false, expiresAt: e.m.expires_at };
       });
@@ -314,6 +295,7 @@ export class FsUploadStore implements UploadStore {
         };
         await this.#persist(m, 'commit.manifest-temp');
         e.m = m;
+        this.quota.finished(id);
         this.#step('commit.recorded');
         e.stored.clear();
         await this.#removeData(id);
@@ -328,48 +310,22 @@ export class FsUploadStore implements UploadStore {
   /** Concatenates the chunks into a temp object, verifies, fsyncs and renames it into objects/. */
   async #assemble(e: Entry, request: CommitRequest): Promise<CommittedObject> {
     const id = e.m.id;
-    const dir = this.#dir(id);
     const expected = [e.m.sha256, request.sha256].filter((x): x is string => x !== undefined);
-    // Without a whole-object digest to check against, re-verify each chunk: bit rot on disk must
-    // not become a silently wrong object.
-    const verifyChunks = expected.length === 0;
-    const tmp = join(this.dataDir, 'objects-tmp', `${id}.${randomBytes(6).toString('hex')}`);
-    const fh = await open(tmp, 'wx');
-    let published = false;
-    try {
-      const writer = new CoalescingWriter(fh, 4 * this.#batch);
-      const whole = createHash('sha256');
-      for (let i = 0; i < e.m.chunk_count; i++) {
-        const sha = e.stored.get(i) ?? '';
-        const part = verifyChunks ? createHash('sha256') : undefined;
-        for await (const piece of createReadStream(join(dir, 'chunks', `${i}.${sha}`), { highWaterMark: this.#batch }) as AsyncIterable<Buffer>) {
-          whole.update(piece);
-          part?.update(piece);
-          await writer.write(piece);
-        }
-        if (part !== undefined && part.digest('hex') !== sha) {
-          throw new FramewireError('DIGEST_MISMATCH', `stored chunk ${i} no longer matches its checksum`, { details: { index: i } });
-        }
-      }
-      await writer.finish();
-      const sha256 = whole.digest('hex');
-      if (writer.written !== e.m.size) throw new FramewireError('INTERNAL', `assembled ${writer.written} bytes, expected ${e.m.size}`);
-      for (const x of expected) {
-        if (x !== sha256) throw new FramewireError('DIGEST_MISMATCH', `the assembled object has SHA-256 ${sha256}, expected ${x}`, { details: { sha256 } });
-      }
-      if (this.#durable) await fh.datasync();
-      await fh.close();
-      this.#step('commit.object-temp');
-      const final = join(this.dataDir, 'objects', id);
-      await rename(tmp, final);
-      published = true;
-      if (this.#durable) await fsyncDir(join(this.dataDir, 'objects'));
-      this.#step('commit.object-published');
-      return { objectId: id, sha256, size: e.m.size, committedAt: this.options.now() };
-    } finally {
-      await fh.close().catch(() => undefined);
-      if (!published) await rm(tmp, { force: true });
-    }
+    const chunks = Array.from({ length: e.m.chunk_count }, (_, i) => {
+      const sha = e.stored.get(i) ?? '';
+      return { path: join(this.#dir(id), 'chunks', `${i}.${sha}`), sha256: sha };
+    });
+    const sha256 = await assembleObject({
+      chunks,
+      size: e.m.size,
+      expected,
+      temp: join(this.dataDir, 'objects-tmp', `${id}.${randomBytes(6).toString('hex')}`),
+      final: join(this.dataDir, 'objects', id),
+      batchBytes: this.#batch,
+      durable: this.#durable,
+      step: this.#step,
+    });
+    return { objectId: id, sha256, size: e.m.size, committedAt: this.options.now() };
   }
 
   async abort(id: string): Promise<UploadState> {
@@ -386,6 +342,7 @@ export class FsUploadStore implements UploadStore {
         await this.#finishExpired(e);
       }
       e.stored.clear();
+      this.quota.finished(id);
       await this.#removeData(id);
       return state === 'expired' ? 'expired' : 'aborted';
     });
@@ -409,6 +366,7 @@ export class FsUploadStore implements UploadStore {
     if (this.#info(e).state === 'expired' && e.m.state === 'receiving') {
       await this.#finishExpired(e);
       e.stored.clear();
+      this.quota.finished(id);
       await this.#removeData(id);
       return 1;
     }
@@ -437,29 +395,7 @@ export class FsUploadStore implements UploadStore {
   // ---- state -----------------------------------------------------------------------------------
 
   #info(e: Entry): UploadInfo {
-    const m = e.m;
-    let state: UploadState = m.state;
-    if (state === 'receiving' && e.committing) state = 'committing';
-    else if (state === 'receiving' && this.options.now() >= m.expires_at) state = 'expired';
-    return {
-      id: m.id,
-      owner: m.owner,
-      size: m.size,
-      chunkSize: m.chunk_size,
-      chunkCount: m.chunk_count,
-      ...(m.sha256 === undefined ? {} : { sha256: m.sha256 }),
-      ...(m.metadata === undefined ? {} : { metadata: m.metadata }),
-      ...(m.idempotency_key === undefined ? {} : { idempotencyKey: m.idempotency_key }),
-      token: m.token,
-      state,
-      createdAt: m.created_at,
-      expiresAt: m.expires_at,
-      ttlMs: m.ttl_ms,
-      stored: new Map(e.stored),
-      ...(m.object === undefined
-        ? {}
-        : { object: { objectId: m.object.object_id, sha256: m.object.sha256, size: m.object.size, committedAt: m.object.committed_at } }),
-    };
+    return manifestInfo(e.m, e.stored, e.committing, this.options.now());
   }
 
   async #require(id: string): Promise<Entry> {
@@ -484,8 +420,7 @@ export class FsUploadStore implements UploadStore {
     const dir = this.#dir(id);
     const text = await ifExists(() => readFile(join(dir, MANIFEST), 'utf8'));
     if (text === undefined) return undefined;
-    let m = JSON.parse(text) as Manifest;
-    if ((m as { v: unknown }).v !== 1 || m.id !== id) throw new FramewireError('INTERNAL', `upload ${id}: unreadable manifest`);
+    let m = parseManifest(text, id);
     const e: Entry = { m, committing: false, stored: new Map() };
     if (m.state === 'receiving') {
       const objectPath = join(this.dataDir, 'objects', id);
@@ -508,6 +443,9 @@ export class FsUploadStore implements UploadStore {
           if (match?.[2] === undefined || index >= m.chunk_count || e.stored.has(index)) continue;
           e.stored.set(index, match[2]);
         }
+        let stored = 0;
+        for (const index of e.stored.keys()) stored += chunkLengthOf(m.size, m.chunk_size, index);
+        this.quota.restore(id, m.owner, m.size, stored);
       }
     } else {
       // A terminal upload keeps no data; finish a removal the crash interrupted.
@@ -544,4 +482,9 @@ export class FsUploadStore implements UploadStore {
     await rm(join(dir, 'chunks'), { recursive: true, force: true });
     await rm(join(dir, 'tmp'), { recursive: true, force: true });
   }
+}
+
+async function freeBytesOf(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return s.bavail * s.bsize;
 }

@@ -12,6 +12,7 @@ export {
   type UploadStoreOptions,
 } from './store.ts';
 export { MemoryUploadStore } from './memory-store.ts';
+export { defaultUploadQuota, UploadQuota, type FreeBytes, type UploadQuotaLimits } from './quota.ts';
 export { FsUploadStore, fsStoreSteps, type FsStoreStep, type FsUploadStoreOptions } from './fs-store.ts';
 export { UploadSweeper } from './sweeper.ts';
 export { defaultPrincipalId } from '../session/index.ts';

@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { FramewireError } from '../errors.ts';
 import type { ChunkHeader, CommitRequest, CommittedObject, CreateRequest, UploadState } from './protocol.ts';
+import { UploadQuota } from './quota.ts';
 import {
   assertChunkRange,
   assertNoConflict,
@@ -34,6 +35,8 @@ interface Entry {
 
 export class MemoryUploadStore implements UploadStore {
   readonly options: ResolvedStoreOptions;
+  /** What unfinished uploads hold (FW-UP-37); no free-space rule: there is no disk. */
+  readonly quota: UploadQuota;
   readonly #uploads = new Map<string, Entry>();
   readonly #keys = new Map<string, string>();
   readonly #objects = new Map<string, Uint8Array>();
@@ -41,6 +44,7 @@ export class MemoryUploadStore implements UploadStore {
 
   constructor(options: UploadStoreOptions = {}) {
     this.options = resolveStoreOptions(options);
+    this.quota = new UploadQuota(options.quota);
   }
 
   /** Test hook: the committed bytes of an object. */
@@ -58,7 +62,7 @@ export class MemoryUploadStore implements UploadStore {
   create(owner: string, request: CreateRequest): Promise<{ info: UploadInfo; created: boolean }> {
     const count = checkCreate(request, this.options);
     const keyId = request.idempotencyKey === undefined ? undefined : `${owner}\u0000${request.idempotencyKey}`;
-    return this.#lock.run<{ info: UploadInfo; created: boolean }>(`key:${keyId ?? ''}`, () => {
+    return this.#lock.run<{ info: UploadInfo; created: boolean }>(`key:${keyId ?? ''}`, async () => {
       if (keyId !== undefined) {
         const existingId = this.#keys.get(keyId);
         const existing = existingId === undefined ? undefined : this.#effective(existingId);
@@ -66,11 +70,12 @@ export class MemoryUploadStore implements UploadStore {
           if (!sameCreate(existing.info, request)) {
             throw new FramewireError('IDEMPOTENCY_CONFLICT', 'an upload with this idempotency key exists with other parameters');
           }
-          return Promise.resolve({ info: existing.info, created: false });
+          return { info: existing.info, created: false };
         }
       }
-      const now = this.options.now();
       const id = randomBytes(16).toString('hex');
+      await this.quota.admit(id, owner, request.size);
+      const now = this.options.now();
       const info: UploadInfo = {
         id,
         owner,
@@ -89,7 +94,7 @@ export class MemoryUploadStore implements UploadStore {
       };
       this.#uploads.set(id, { info, finishedAt: undefined, chunks: new Map() });
       if (keyId !== undefined) this.#keys.set(keyId, id);
-      return Promise.resolve({ info: snapshot(info), created: true });
+      return { info: snapshot(info), created: true };
     });
   }
 
@@ -128,6 +133,7 @@ export class MemoryUploadStore implements UploadStore {
         return Promise.resolve({ duplicate: true, expiresAt: e.info.expiresAt });
       }
       e.chunks.set(chunk.index, Buffer.concat(pieces));
+      this.quota.chunkStored(id, chunk.length);
       const stored = new Map(e.info.stored).set(chunk.index, chunk.sha256);
       e.info = { ...e.info, stored, expiresAt: Math.max(e.info.expiresAt, now + this.options.ttlMs) };
       return Promise.resolve({ duplicate: false, expiresAt: e.info.expiresAt });
@@ -158,6 +164,7 @@ export class MemoryUploadStore implements UploadStore {
       const object: CommittedObject = { objectId: id, sha256, size: bytes.length, committedAt: now };
       this.#objects.set(id, bytes);
       e.chunks.clear();
+      this.quota.finished(id);
       e.info = { ...e.info, state: 'committed', object };
       e.finishedAt = now;
       return Promise.resolve(object);
@@ -170,6 +177,7 @@ export class MemoryUploadStore implements UploadStore {
       if (e === undefined) throw new FramewireError('UPLOAD_NOT_FOUND', `no upload ${id}`);
       if (e.info.state === 'receiving' || e.info.state === 'aborted') {
         e.chunks.clear();
+        this.quota.finished(id);
         if (e.info.state === 'receiving') {
           e.info = { ...e.info, state: 'aborted', stored: new Map() };
           e.finishedAt = this.options.now();
@@ -194,6 +202,7 @@ export class MemoryUploadStore implements UploadStore {
     const now = this.options.now();
     if (e.info.state === 'expired' && e.finishedAt === undefined) {
       e.chunks.clear();
+      this.quota.finished(id);
       e.info = { ...e.info, stored: new Map() };
       e.finishedAt = now;
       return 1;

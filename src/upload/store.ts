@@ -18,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import { FramewireError } from '../errors.ts';
 import type { ChunkHeader, CommitRequest, CommittedObject, CreateRequest, UploadState } from './protocol.ts';
+import type { UploadQuotaLimits } from './quota.ts';
 
 /** Everything a store knows about one upload. A snapshot: later changes do not show in it. */
 export interface UploadInfo {
@@ -89,6 +90,8 @@ export interface UploadStoreOptions {
   readonly maxChunkSize?: number;
   /** Most chunks per upload (the stored bitmap must fit a control payload). Default 1 Mi. */
   readonly maxChunkCount?: number;
+  /** Budgets of unfinished uploads, per principal and in total (FW-UP-37); see UploadQuota. */
+  readonly quota?: Partial<UploadQuotaLimits>;
   /** Wall clock in Unix ms; injected by tests. Default Date.now. */
   readonly now?: () => number;
 }

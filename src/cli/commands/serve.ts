@@ -4,10 +4,11 @@ import type { Command } from 'commander';
 import { cliLogger } from '../logger.ts';
 import { CliError, ExitCode } from '../main.ts';
 import { parseDuration, parsePort } from '../parse.ts';
+import { addProfileLimitFlags, profileLimitsFrom, type ProfileLimitFlags } from '../profile-limits.ts';
 import { startServerApp } from '../server-app.ts';
 import { loadTokens, singleToken, type TokenTable } from '../tokens.ts';
 
-interface ServeOptions {
+interface ServeOptions extends ProfileLimitFlags {
   port: string;
   host: string;
   dataDir: string;
@@ -21,9 +22,10 @@ interface ServeOptions {
 }
 
 export function registerServe(program: Command): void {
-  program
-    .command('serve')
-    .description('run a framewire server: resumable uploads to a data directory and built-in event streams (clock, tokens, logtail)')
+  addProfileLimitFlags(
+    program
+      .command('serve')
+      .description('run a framewire server: resumable uploads to a data directory and built-in event streams (clock, tokens, logtail)')
     .option('--port <port>', 'TCP port (0 picks a free one)', '7070')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--data-dir <dir>', 'where uploads and committed objects are stored', './framewire-data')
@@ -33,7 +35,8 @@ export function registerServe(program: Command): void {
     .option('--tokens <file>', 'require clients to present a token listed in FILE, which maps each token to a principal (format below)')
     .option('--upload-ttl <duration>', 'unfinished uploads expire after this long (e.g. 24h)')
     .option('--tail <file>', 'offer the "logtail" event stream: lines appended to this file')
-    .option('--shutdown-deadline <duration>', 'on SIGINT/SIGTERM, how long in-flight work may finish', '10s')
+    .option('--shutdown-deadline <duration>', 'on SIGINT/SIGTERM, how long in-flight work may finish', '10s'),
+  )
     .addHelpText('after', `
 Examples:
   framewire serve
@@ -53,6 +56,7 @@ ignored; a principal (1..64 of letters, digits and ._@-) may have several tokens
       if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new CliError('--tls-cert and --tls-key go together', ExitCode.usage);
       if (options.token !== undefined && options.tokens !== undefined) throw new CliError('--token and --tokens exclude each other (put the token in the file)', ExitCode.usage);
       const tokens = await tokensFrom(options);
+      const limits = profileLimitsFrom(options);
       const log = cliLogger(command);
       const deadlineMs = parseDuration(options.shutdownDeadline, '--shutdown-deadline');
       const app = await startServerApp({
@@ -63,6 +67,7 @@ ignored; a principal (1..64 of letters, digits and ._@-) may have several tokens
         ...(options.tlsCert === undefined ? {} : { tlsCert: options.tlsCert }),
         ...(options.tlsKey === undefined ? {} : { tlsKey: options.tlsKey }),
         ...(tokens === undefined ? {} : { tokens }),
+        uploadQuota: limits.uploadQuota,
         ...(options.uploadTtl === undefined ? {} : { uploadTtlMs: parseDuration(options.uploadTtl, '--upload-ttl') }),
         ...(options.tail === undefined ? {} : { tailFile: options.tail }),
       }).catch((error: unknown) => {

@@ -345,6 +345,31 @@ export const cases: Case[] = [
     },
   },
   {
+    id: 'FW-UP-37/declared-bytes-bounded',
+    requirements: ['FW-UP-37'],
+    section: S_LIMITS,
+    level: 'MUST',
+    title: 'upload.create declaring 2^46 bytes (64 TiB, in 64 MiB chunks) → LIMIT_EXCEEDED with retry_after_ms (no per-principal quota or free storage covers it), nothing created',
+    quote: 'A server MUST bound, per principal and in total, the uploads that are not finished …, MUST bound the sizes each principal declared for them, and MUST NOT accept a create whose declared size … exceeds the free storage minus a reserve.',
+    needs: ['upload'],
+    async run(ctx) {
+      const conn = await ctx.handshake();
+      const stream = control(conn, KIND.create, undefined, { size: 2 ** 46, chunk_size: 2 ** 26 });
+      const v = await conn.ended(stream);
+      if (v.error === ErrorCodes.NOT_FOUND.code) return outcome.unsupported('the target answers upload.create with NOT_FOUND: it offers no upload profile');
+      if (v.error === ErrorCodes.BAD_RANGE.code) return outcome.info('the target\'s maximum object size is below 2^46: the quota is not reached this way');
+      if (v.done) {
+        const id = v.trailer?.['upload_id'];
+        if (typeof id === 'string') await conn.ended(control(conn, KIND.abort, id));
+        return outcome.info('the target accepted 64 TiB for one principal (its quota and free storage allow it); aborted again');
+      }
+      return errorThen(conn, stream, 'LIMIT_EXCEEDED', () => {
+        const retry = conn.streamState(stream).retryAfterMs;
+        return Promise.resolve(retry === undefined ? outcome.fail('LIMIT_EXCEEDED without retry_after_ms', 'retry_after_ms: uint', 'absent') : `retry_after_ms ${retry}`);
+      });
+    },
+  },
+  {
     id: 'FW-UP-35/chunk-concurrency-bounded',
     requirements: ['FW-UP-35'],
     section: S_LIMITS,
