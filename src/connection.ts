@@ -33,6 +33,11 @@ export class Connection {
     return this.session.closed;
   }
 
+  /** False once the connection failed, closed, or is going away (GOAWAY sent or received). */
+  get isOpen(): boolean {
+    return this.session.isOpen;
+  }
+
   open(options: OpenOptions): Stream {
     return this.session.open(options);
   }

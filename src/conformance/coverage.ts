@@ -26,6 +26,7 @@ const notCovered: Readonly<Record<string, string>> = {
   'FW-SCHED-3': 'a SHOULD needing echo streams of different urgency (not yet written)',
   'FW-CONN-4': 'local reporting of CONNECTION_LOST to the target\'s application, not on the wire',
   'FW-CONN-5': 'local reporting: a close never completes a stream; not on the wire',
+  'FW-ERR-4': 'a client requirement (what a resuming client does after a failure): the runner is the client',
   'FW-LIMIT-5': 'covered only through its named instances (frame size, control payload limits, credit, streams, flood limits)',
   'FW-SEC-1': 'a deployment rule (TLS on untrusted networks)',
   'FW-SEC-2': 'the content of the target\'s error messages cannot be judged mechanically',

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { FramewireError, isFramewireError } from '../errors.ts';
-import type { OpenOptions, Stream, StreamOutcome } from '../session/index.ts';
+import { classifyFailure, type OpenOptions, type Stream, type StreamOutcome } from '../session/index.ts';
 import type { ControlMap } from '../wire/index.ts';
 import { decodeServerMessage, encodeAck, subscribeMeta, SUBSCRIBE_KIND, validateKey, validateName, type StartMessage } from './protocol.ts';
 
@@ -294,7 +294,10 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
     if (this.#att === att) this.#att = undefined;
     if (this.#final !== undefined || outcome.status === 'completed') return;
     const error = outcome.error;
-    const lost = att.timedOut || !att.conn.isOpen || !error.remote || error.code === 'REFUSED_STREAM';
+    // A failed connection (whatever its code) and a refusal before processing are losses to resume
+    // from (FW-ERR-4); so is a local failure of the stream. A coded end from the server is final.
+    const kind = classifyFailure(error, att.conn.isOpen && !att.timedOut);
+    const lost = att.timedOut || !error.remote || kind === 'connection' || kind === 'refused';
     if (!lost) {
       this.#log.info({ code: error.code, err: error.message }, 'event stream ended by the server');
       this.#settle(outcome.status === 'cancelled' ? { status: 'cancelled', error } : { status: 'failed', error });
@@ -349,7 +352,9 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
           this.#closeConnection();
           return undefined;
         }
-        if (this.#attempts > 0) await sleep(Math.min(maxDelay, initial * 2 ** (this.#attempts - 1)) * (0.5 + Math.random() / 2), this.#abort.signal);
+        const backoff = this.#attempts > 0 ? Math.min(maxDelay, initial * 2 ** (this.#attempts - 1)) * (0.5 + Math.random() / 2) : 0;
+        const delay = Math.max(backoff, this.#lossCause.retryAfterMs ?? 0);
+        if (delay > 0) await sleep(delay, this.#abort.signal);
         if (this.#isFinal()) return undefined;
       }
       this.#attempts++;
@@ -371,7 +376,14 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
         this.#watch(att);
         return att;
       } catch (error) {
-        this.#lossCause = isFramewireError(error) ? error : new FramewireError('CONNECTION_LOST', String(error), { cause: error });
+        const cause = isFramewireError(error) ? error : new FramewireError('CONNECTION_LOST', String(error), { cause: error });
+        if (classifyFailure(cause, false) === 'final') {
+          // Credentials or a protocol version every new connection would present again.
+          this.#settle({ status: 'failed', error: cause });
+          this.#closeConnection();
+          return undefined;
+        }
+        this.#lossCause = cause;
         this.#lostAt ??= performance.now();
       }
     }

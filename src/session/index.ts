@@ -8,3 +8,4 @@ export { ManualClock, systemClock, type Clock, type TimerHandle } from './clock.
 export { toDuplex, toReadableStream, toWritableStream } from './adapters.ts';
 export { routeKind, type StreamService } from './service.ts';
 export { ANONYMOUS, defaultPrincipalId, type PrincipalId } from './principal.ts';
+export { classifyFailure, type FailureClass } from './failure.ts';

@@ -30,7 +30,10 @@ import {
 /** What the upload client needs from a connection (a framewire Connection or Session fits). */
 export interface UploadConnection {
   open(options: OpenOptions): Stream;
-  close(): void;
+  /** False once the connection failed, closed, or is going away: then a failure is the connection's, not the upload's. */
+  readonly isOpen: boolean;
+  /** Closes now; with an error, the peer receives it (the uploader says why it gives the connection up). */
+  close(error?: FramewireError): void;
 }
 
 /** Control operations jump ahead of chunk data (FW-SCHED-3): a status query is not stuck behind megabytes. */

@@ -11,6 +11,7 @@
 
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { FramewireError, isFramewireError } from '../errors.ts';
+import { classifyFailure } from '../session/index.ts';
 import { abortUpload, commitUpload, createUpload, getUploadStatus, putChunk, type UploadConnection } from './ops.ts';
 import { bitmapHas, chunkCountOf, chunkLengthOf, isUploadId, SHA256_HEX_PATTERN, type UploadStatus } from './protocol.ts';
 import { openSource, type ChunkSource, type UploadSource } from './source.ts';
@@ -156,6 +157,8 @@ class Uploader {
         this.#stats.connections++;
         return await this.#round(conn, round);
       } catch (thrown) {
+        // Read before the round's cancellations: did the connection fail, or the operation?
+        const connectionUsable = conn?.isOpen === true;
         round.abort();
         if (userSignal?.aborted === true) {
           if (this.#o.keepOnAbort !== true) await this.#abortRemote();
@@ -163,7 +166,7 @@ class Uploader {
         }
         const error = asFramewireError(thrown);
         if (error === undefined) throw thrown;
-        if (!retryable(error)) {
+        if (!resumable(error, connectionUsable)) {
           // A wrong object must not linger: delete what was uploaded (other failures leave it resumable).
           if (error.code === 'DIGEST_MISMATCH') await this.#abortRemote();
           throw error;
@@ -394,13 +397,17 @@ function asFramewireError(error: unknown): FramewireError | undefined {
   return isFramewireError(error) ? error : undefined;
 }
 
-/** Which failures the uploader retries on a new connection (FW-UP-33). */
-function retryable(error: FramewireError): boolean {
+/** Which failures the uploader resumes from on a new connection (FW-UP-33, FW-ERR-4). */
+function resumable(error: FramewireError, connectionUsable: boolean): boolean {
+  const kind = classifyFailure(error, connectionUsable);
+  // Whatever its code (FRAME_SIZE after a flipped bit, PROTOCOL_ERROR, TRUNCATED …), a failed
+  // connection says nothing about the upload.
+  if (kind === 'connection') return true;
   // Fenced: another writer took the upload over. Taking it back would make two writers duel.
   if (error.code === 'LEASE_CONFLICT') return false;
   // The server lost track of a chunk, or a stream was cancelled under us: re-sync and go on.
   if (error.code === 'INCOMPLETE' || error.code === 'CANCELLED') return true;
-  return error.retryable;
+  return kind !== 'final';
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

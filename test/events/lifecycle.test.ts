@@ -167,6 +167,19 @@ describe('events: lifecycle', () => {
     expectFwError(o.status === 'failed' ? o.error : undefined, 'TIMEOUT');
   });
 
+  it('FW-EV-90 FW-ERR-4: refused credentials end the subscription at once with AUTH_FAILED: a new connection would present them again', async () => {
+    const events = new EventService();
+    events.handle('any', async ({ emit }) => {
+      await emit('n', 1);
+    });
+    const { port: serverPort } = await h.server({ services: [events], authenticate: () => false });
+    const { proxy, port } = await proxied(serverPort);
+    const s = sub(port, 'any', { auth: { token: 'wrong' } });
+    const o = await within(s.outcome, 5000, 'outcome');
+    expectFwError(o.status === 'failed' ? o.error : undefined, 'AUTH_FAILED');
+    expect(proxy.accepted).toBe(1);
+  });
+
   it('FW-EV-80: every log line of an instance carries its request key', async () => {
     const { logger, lines } = captureLogs();
     const events = new EventService({ logger });

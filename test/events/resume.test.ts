@@ -6,10 +6,11 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventService, type ProducerContext } from '../../src/index.ts';
+import { FlipProxy } from '../integration/flip-proxy.ts';
 import { abortableSleep, collect, expectFwError, FaultProxy, Harness, prng, sub, waitFor, within } from './helpers.ts';
 
 const h = new Harness();
-const proxies: FaultProxy[] = [];
+const proxies: { close(): Promise<void> }[] = [];
 afterEach(async () => {
   for (const p of proxies.splice(0)) await p.close();
   await h.cleanup();
@@ -34,6 +35,26 @@ function counter(count: number) {
 }
 
 describe('events: resume', () => {
+  it('FW-EV-90 FW-ERR-4: a flipped bit in the length of the subscriber\'s ack fails the connection with FRAME_SIZE at the server; the subscriber resumes, no gap, no duplicate', async () => {
+    const events = new EventService();
+    events.handle('count', async function* ({ signal }: ProducerContext) {
+      for (let i = 1; i <= 100; i++) {
+        yield { type: 'tick', data: i };
+        // Slow enough that acks (ack_ms 50) go out while events still flow.
+        await abortableSleep(2, signal);
+      }
+    });
+    const { port } = await h.server({ services: [events] });
+    const proxy = new FlipProxy(port, (n) => (n === 0 ? { dataFrame: 0 } : undefined));
+    proxies.push(proxy);
+    const s = sub(await proxy.listen(), 'count');
+    const got = await within(collect(s), 10_000, 'collect');
+    expect(proxy.flipped).toBe(1);
+    expect(got.map((e) => e.id)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(s.stats.reconnects).toBe(1);
+    expect((await s.outcome).status).toBe('done');
+  });
+
   it('FW-EV-10 FW-EV-11 FW-EV-30: a subscription delivers ids 1..N in order with their data, ends done with the summary, and the instance is dropped on confirmation', async () => {
     const events = new EventService();
     events.handle('count', counter(200));

@@ -7,7 +7,8 @@
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { upload } from '../../src/index.ts';
+import { upload, type ErrorCodeName } from '../../src/index.ts';
+import { FlipProxy } from '../integration/flip-proxy.ts';
 import { uploadWith, type UploadResult } from '../../src/upload/index.ts';
 import {
   assertNoDebris,
@@ -30,7 +31,7 @@ import {
 } from './helpers.ts';
 
 const h = new Harness();
-const proxies: FaultProxy[] = [];
+const proxies: { close(): Promise<void> }[] = [];
 afterEach(async () => {
   for (const p of proxies.splice(0)) await p.close();
   await h.cleanup();
@@ -98,6 +99,21 @@ describe('uploads under real faults', () => {
     expect(result.stats.reconnects).toBe(0);
     expect(result.stats.chunksResent).toBeGreaterThanOrEqual(1);
     expect(result.stats.chunksResent).toBeLessThanOrEqual(3);
+  });
+
+  it('FW-UP-33 FW-ERR-4: a flipped bit in a frame\'s length field (8 → 134,217,736) fails the connection with FRAME_SIZE; the uploader resumes on a new one', async () => {
+    const { port, store } = await uploadServer(h);
+    // The fourth chunk DATA frame of the first connection claims 2^27 more bytes than it has.
+    const proxy = new FlipProxy(port, (n) => (n === 0 ? { dataFrame: 3 } : undefined));
+    proxies.push(proxy);
+    const proxyPort = await proxy.listen();
+    const file = await randomFile(MiB + 99);
+    const seen: ErrorCodeName[] = [];
+    const result = await upload(file.path, { port: proxyPort, chunkSize: 64 * KiB, inflight: 2, retry: fastRetry, onRetry: (r) => seen.push(r.error.code) });
+    expect(proxy.flipped).toBe(1);
+    expect(seen).toEqual(['FRAME_SIZE']);
+    expect(result.stats.reconnects).toBe(1);
+    expect(sha256Hex(await readAllBytes((await store.openObject(result.objectId))!))).toBe(file.sha256);
   });
 
   it('FW-UP-31 FW-UP-51: the server is killed with SIGKILL twice mid-upload and restarted on the same data dir; the upload resumes, not restarts', { timeout: 60_000 }, async () => {
