@@ -28,7 +28,9 @@ export function subscriberConnection(connection: Connection): SubscriberConnecti
 
 export function subscribe(name: string, options: EventSubscribeOptions): Subscription {
   const { from, key, params, signal, reconnect, heartbeatTimeoutMs, logger, ...connectOptions } = options;
-  const sub: SubscribeOptions = Object.fromEntries(Object.entries({ from, key, params, signal, reconnect, heartbeatTimeoutMs, logger }).filter(([, v]) => v !== undefined));
+  // A clock drives the subscriber's timers and the connections' alike.
+  const clock = connectOptions.clock;
+  const sub: SubscribeOptions = Object.fromEntries(Object.entries({ from, key, params, signal, reconnect, heartbeatTimeoutMs, logger, clock }).filter(([, v]) => v !== undefined));
   return subscribeWith(
     async (abort) => subscriberConnection(await connect({ ...connectOptions, signal: abort, ...(logger === undefined ? {} : { logger }) })),
     name,

@@ -12,9 +12,11 @@ export interface UploadClientOptions extends UploadOptions, Omit<ConnectOptions,
 /** Uploads a file path, byte array or Readable to a framewire server, resuming across failures (spec/UPLOAD.md). */
 export function upload(source: UploadSource, options: UploadClientOptions): Promise<UploadResult> {
   const {
-    size, chunkSize, inflight, sha256, idempotencyKey, uploadId, metadata, signal, keepOnAbort, retry, onProgress, onSession, onRetry,
+    size, chunkSize, inflight, sha256, idempotencyKey, uploadId, metadata, signal, keepOnAbort, retry, stallTimeoutMs, onProgress, onSession, onRetry,
     ...connectOptions
   } = options;
+  // A clock drives the uploader's timers and the connections' alike.
+  const clock = connectOptions.clock;
   const uploadOptions: UploadOptions = {
     ...(size === undefined ? {} : { size }),
     ...(chunkSize === undefined ? {} : { chunkSize }),
@@ -26,6 +28,8 @@ export function upload(source: UploadSource, options: UploadClientOptions): Prom
     ...(signal === undefined ? {} : { signal }),
     ...(keepOnAbort === undefined ? {} : { keepOnAbort }),
     ...(retry === undefined ? {} : { retry }),
+    ...(stallTimeoutMs === undefined ? {} : { stallTimeoutMs }),
+    ...(clock === undefined ? {} : { clock }),
     ...(onProgress === undefined ? {} : { onProgress }),
     ...(onSession === undefined ? {} : { onSession }),
     ...(onRetry === undefined ? {} : { onRetry }),

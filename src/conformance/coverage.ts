@@ -39,6 +39,7 @@ const notCovered: Readonly<Record<string, string>> = {
   'FW-UP-33': 'a client requirement (automatic resume with backoff): the runner is the client',
   'FW-UP-34': 'a client requirement (what is re-sent after a failure): the runner is the client',
   'FW-UP-36': 'credit pacing by the store and the memory held per chunk are internal; on the wire they look like ordinary flow control',
+  'FW-UP-38': 'a client requirement (stall detection): the runner is the client',
   'FW-UP-43': 'the sweeper deletes data on the target\'s storage, not on the wire; forgetting finished uploads takes the retention (24 h by default)',
   'FW-UP-51': 'needs a crash of the target and a look at its storage',
   // Event-stream profile (spec/EVENTS.md).

@@ -340,13 +340,15 @@ export class EventInstance {
     log.debug({ after, lastId: s.lastId }, after < s.lastId ? 'subscriber attached, replaying' : 'subscriber attached');
     const hb = this.#c.heartbeatMs;
     if (hb > 0) {
+      // Checked 8 times per interval: a heartbeat goes out at most hb/8 late, which the subscriber's
+      // timeout of 1.5 × hb allows for (FW-EV-40, FW-EV-41).
       att.heartbeat = this.#c.clock.setInterval(() => {
         if (this.#att !== att || stream.ended || stream.queuedBytes > 0) return;
         const now = this.#c.clock.now();
         if (now - att.lastWriteAt < hb) return;
         att.lastWriteAt = now;
         stream.write(HEARTBEAT_MESSAGE).catch(() => undefined);
-      }, Math.max(5, Math.floor(hb / 2)));
+      }, Math.max(5, Math.floor(hb / 8)));
     }
     void stream.outcome.then((o) => {
       this.#onOutcome(att, o);

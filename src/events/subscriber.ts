@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { FramewireError, isFramewireError } from '../errors.ts';
-import { classifyFailure, type OpenOptions, type Stream, type StreamOutcome } from '../session/index.ts';
+import { classifyFailure, keepAliveClock, type Clock, type OpenOptions, type Stream, type StreamOutcome, type TimerHandle } from '../session/index.ts';
 import type { ControlMap } from '../wire/index.ts';
 import { decodeServerMessage, encodeAck, subscribeMeta, SUBSCRIBE_KIND, validateKey, validateName, type StartMessage } from './protocol.ts';
 
@@ -46,10 +46,19 @@ export interface SubscribeOptions {
   readonly signal?: AbortSignal;
   /** false: no automatic reconnect; a lost connection fails the subscription. */
   readonly reconnect?: ReconnectOptions | false;
-  /** Silence (nothing received, nothing unread) after which the server is declared gone. Default max(3 x hb_ms, hb_ms + 1 s); 45 s before `start`. */
+  /**
+   * Silence (nothing received, nothing unread) after which the server is declared gone and the
+   * subscription resumes on a new connection (FW-EV-41). Default max(1.5 × hb_ms, hb_ms + 250 ms);
+   * 45 s before `start`.
+   */
   readonly heartbeatTimeoutMs?: number;
   readonly logger?: Logger;
+  /** Time for the heartbeat timeout, acks and backoff; injected by tests. Default: the system clock. */
+  readonly clock?: Clock;
 }
+
+/** Before `start` the server's heartbeat interval is unknown: the wait for it. */
+const START_TIMEOUT_MS = 45_000;
 
 export interface DeliveredEvent {
   readonly id: number;
@@ -80,7 +89,7 @@ interface Attachment {
   lastRx: number;
   ackedSent: number;
   timedOut: boolean;
-  liveness: NodeJS.Timeout | undefined;
+  liveness: TimerHandle | undefined;
   handled: boolean;
 }
 
@@ -110,7 +119,8 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
   #graceMs: number | undefined;
   #final: EventOutcome | undefined;
   #resolve!: (o: EventOutcome) => void;
-  #ackTimer: NodeJS.Timeout | undefined;
+  #ackTimer: TimerHandle | undefined;
+  readonly #clock: Clock;
   #iterating = false;
 
   constructor(connect: ConnectFn, name: string, options: SubscribeOptions = {}) {
@@ -122,6 +132,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
     if (!Number.isSafeInteger(this.#after) || this.#after < 0) throw new RangeError(`from.after must be an unsigned integer, got ${this.#after}`);
     this.#started = options.from !== undefined;
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ events: name, request: this.#key });
+    this.#clock = options.clock ?? keepAliveClock;
     this.outcome = new Promise((resolve) => {
       this.#resolve = resolve;
     });
@@ -185,7 +196,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
         continue;
       }
       if (att !== this.#att) continue;
-      att.lastRx = performance.now();
+      att.lastRx = this.#clock.now();
       if (r.done === true) {
         // The session ends the iterator quietly when the connection dies after the server's DONE
         // arrived but before every message was read, dropping the unread ones: only a stream
@@ -216,6 +227,8 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
           return undefined;
         }
         att.start = msg;
+        // Now the heartbeat interval is known: the silence allowed shrinks from the start timeout.
+        this.#arm(att);
         this.#started = true;
         this.#attempts = 0;
         this.#lostAt = undefined;
@@ -260,7 +273,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
       this.#sendAck(att);
       return;
     }
-    this.#ackTimer ??= setTimeout(() => {
+    this.#ackTimer ??= this.#clock.setTimeout(() => {
       this.#ackTimer = undefined;
       if (this.#att !== undefined) this.#sendAck(this.#att);
     }, start.ackMs);
@@ -290,7 +303,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
   #onEnd(att: Attachment, outcome: StreamOutcome): void {
     if (att.handled) return;
     att.handled = true;
-    if (att.liveness !== undefined) clearInterval(att.liveness);
+    att.liveness?.cancel();
     if (this.#att === att) this.#att = undefined;
     if (this.#final !== undefined || outcome.status === 'completed') return;
     const error = outcome.error;
@@ -313,17 +326,18 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
     this.#log.info({ code: cause.code, after: this.#after }, 'event stream lost; resuming');
     this.#lossCause = cause;
     this.#firstLossCause ??= cause;
-    this.#lostAt ??= performance.now();
+    this.#lostAt ??= this.#clock.now();
     this.#graceMs = att.start?.graceMs ?? this.#graceMs;
     // Reconnect now, whether or not the application is reading.
     void this.#attach();
   }
 
   #timeoutMs(att: Attachment): number {
+    if (att.start === undefined) return this.#o.heartbeatTimeoutMs ?? START_TIMEOUT_MS;
     if (this.#o.heartbeatTimeoutMs !== undefined) return this.#o.heartbeatTimeoutMs;
-    const hb = att.start?.hbMs;
-    if (hb === undefined) return 45_000;
-    return hb === 0 ? 0 : Math.max(3 * hb, hb + 1000);
+    const hb = att.start.hbMs;
+    // The server sends hb within hb_ms/8 of hb_ms of silence (FW-EV-40): half an interval of slack.
+    return hb === 0 ? 0 : Math.max(1.5 * hb, hb + 250);
   }
 
   #attach(): Promise<Attachment | undefined> {
@@ -342,7 +356,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
       if (this.#final !== undefined) return undefined;
       if (this.#att !== undefined) return this.#att;
       if (this.#lossCause !== undefined) {
-        const since = performance.now() - (this.#lostAt ?? performance.now());
+        const since = this.#clock.now() - (this.#lostAt ?? this.#clock.now());
         if (r === false || this.#attempts >= maxAttempts || (this.#graceMs !== undefined && since > this.#graceMs)) {
           // The code says why the stream was lost (TIMEOUT for a silent server), the message what the last attempt met.
           const first = this.#firstLossCause ?? this.#lossCause;
@@ -354,7 +368,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
         }
         const backoff = this.#attempts > 0 ? Math.min(maxDelay, initial * 2 ** (this.#attempts - 1)) * (0.5 + Math.random() / 2) : 0;
         const delay = Math.max(backoff, this.#lossCause.retryAfterMs ?? 0);
-        if (delay > 0) await sleep(delay, this.#abort.signal);
+        if (delay > 0) await sleep(this.#clock, delay, this.#abort.signal);
         if (this.#isFinal()) return undefined;
       }
       this.#attempts++;
@@ -370,7 +384,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
         }
         const conn = this.#conn;
         const stream = conn.open({ kind: SUBSCRIBE_KIND, target: this.name, meta: subscribeMeta(this.#key, this.#started ? this.#after : undefined, this.#o.params) });
-        const att: Attachment = { conn, stream, it: stream[Symbol.asyncIterator](), start: undefined, lastRx: performance.now(), ackedSent: this.#after, timedOut: false, liveness: undefined, handled: false };
+        const att: Attachment = { conn, stream, it: stream[Symbol.asyncIterator](), start: undefined, lastRx: this.#clock.now(), ackedSent: this.#after, timedOut: false, liveness: undefined, handled: false };
         if (this.#lossCause !== undefined) this.stats.reconnects++;
         this.#att = att;
         this.#watch(att);
@@ -384,7 +398,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
           return undefined;
         }
         this.#lossCause = cause;
-        this.#lostAt ??= performance.now();
+        this.#lostAt ??= this.#clock.now();
       }
     }
   }
@@ -408,10 +422,24 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
     void att.stream.outcome.then((o) => {
       this.#onEnd(att, o);
     });
+    this.#arm(att);
+  }
+
+  /** (Re)schedules the heartbeat timeout at the moment the allowed silence runs out. */
+  #arm(att: Attachment): void {
+    att.liveness?.cancel();
+    att.liveness = undefined;
+    const timeout = this.#timeoutMs(att);
+    if (timeout === 0 || att.handled || this.#final !== undefined) return;
     const check = (): void => {
-      const timeout = this.#timeoutMs(att);
-      if (timeout === 0 || att.stream.ended || att.stream.bufferedBytes > 0) return;
-      if (performance.now() - att.lastRx < timeout) return;
+      att.liveness = undefined;
+      if (att.stream.ended || att.handled) return;
+      const left = att.lastRx + timeout - this.#clock.now();
+      // Something arrived meanwhile, or the application has not read what did: not silence.
+      if (left > 0 || att.stream.bufferedBytes > 0) {
+        att.liveness = this.#clock.setTimeout(check, left > 0 ? left : timeout);
+        return;
+      }
       att.timedOut = true;
       this.#log.info({ timeoutMs: timeout }, 'server silent: heartbeat timeout');
       att.stream.cancel('heartbeat timeout');
@@ -419,8 +447,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
       if (this.#conn === att.conn) this.#conn = undefined;
       att.conn.close();
     };
-    att.liveness = setInterval(check, Math.max(10, Math.floor(Math.min(this.#timeoutMs(att) || 1000, 4000) / 4)));
-    att.liveness.unref();
+    att.liveness = this.#clock.setTimeout(check, Math.max(0, att.lastRx + timeout - this.#clock.now()));
   }
 
   #isFinal(): boolean {
@@ -430,9 +457,8 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
   #settle(outcome: EventOutcome): void {
     if (this.#final !== undefined) return;
     this.#final = outcome;
-    if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
-    const att = this.#att;
-    if (att?.liveness !== undefined) clearInterval(att.liveness);
+    this.#ackTimer?.cancel();
+    this.#att?.liveness?.cancel();
     this.#abort.abort();
     this.#log.debug({ status: outcome.status, after: this.#after }, 'subscription ended');
     this.#resolve(outcome);
@@ -450,15 +476,15 @@ export function subscribeWith(connect: ConnectFn, name: string, options: Subscri
   return new Subscription(connect, name, options);
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) {
       resolve();
       return;
     }
-    const t = setTimeout(done, ms);
+    const t = clock.setTimeout(done, ms);
     function done(): void {
-      clearTimeout(t);
+      t.cancel();
       signal.removeEventListener('abort', done);
       resolve();
     }

@@ -25,6 +25,23 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * The system clock with timers that keep the process alive: for resuming clients, whose only
+ * pending work during a reconnect backoff is a timer (with systemClock's unref'd timers a CLI
+ * would exit in the middle of a retry).
+ */
+export const keepAliveClock: Clock = {
+  now: () => performance.now(),
+  setTimeout(fn, ms) {
+    const t = setTimeout(fn, ms);
+    return { cancel: () => { clearTimeout(t); } };
+  },
+  setInterval(fn, ms) {
+    const t = setInterval(fn, ms);
+    return { cancel: () => { clearInterval(t); } };
+  },
+};
+
 /** A clock that only moves when told to: for tests. */
 export class ManualClock implements Clock {
   #now = 0;

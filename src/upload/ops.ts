@@ -72,8 +72,11 @@ export async function getUploadStatus(conn: UploadConnection, uploadId: string, 
   return parse(UploadKind.status, await exchange(stream), parseStatusTrailer);
 }
 
-/** Sends one chunk; resolves when the server acknowledged it as durably stored (FW-UP-14). */
-export async function putChunk(conn: UploadConnection, uploadId: string, header: ChunkHeader, data: Uint8Array, signal?: AbortSignal): Promise<ChunkAck> {
+/**
+ * Sends one chunk; resolves when the server acknowledged it as durably stored (FW-UP-14).
+ * `onProgress` is called each time a piece was taken (the server's credit made room for it).
+ */
+export async function putChunk(conn: UploadConnection, uploadId: string, header: ChunkHeader, data: Uint8Array, signal?: AbortSignal, onProgress?: () => void): Promise<ChunkAck> {
   const stream = conn.open({ kind: UploadKind.chunk, target: uploadId, meta: encodeChunkMeta(header), urgency: CHUNK_URGENCY });
   const onAbort = (): void => {
     stream.cancel('upload aborted');
@@ -84,6 +87,7 @@ export async function putChunk(conn: UploadConnection, uploadId: string, header:
       for (let at = 0; at < data.length; at += CHUNK_PIECE) {
         // Resolves when the stream's send buffer has room: paced by the server's credit.
         await stream.write(data.subarray(at, Math.min(at + CHUNK_PIECE, data.length)));
+        onProgress?.();
       }
     });
     const ack = parse(UploadKind.chunk, trailer, parseChunkTrailer);

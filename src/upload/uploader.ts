@@ -11,10 +11,11 @@
 
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { FramewireError, isFramewireError } from '../errors.ts';
-import { classifyFailure } from '../session/index.ts';
+import { classifyFailure, keepAliveClock, type Clock } from '../session/index.ts';
 import { abortUpload, commitUpload, createUpload, getUploadStatus, putChunk, type UploadConnection } from './ops.ts';
 import { bitmapHas, chunkCountOf, chunkLengthOf, isUploadId, SHA256_HEX_PATTERN, type UploadStatus } from './protocol.ts';
 import { openSource, type ChunkSource, type UploadSource } from './source.ts';
+import { StallWatch } from './stall-watch.ts';
 
 export type Connector = (signal: AbortSignal) => Promise<UploadConnection>;
 
@@ -53,6 +54,15 @@ export interface UploadOptions {
   /** On abort through `signal`, leave the upload on the server (resumable until its TTL) instead of deleting it. */
   readonly keepOnAbort?: boolean;
   readonly retry?: Partial<RetryPolicy>;
+  /**
+   * A connection on which the upload made no progress (no chunk bytes taken, no answer) for this
+   * long while the uploader waited on it is given up with TIMEOUT, and the upload resumes on a new
+   * one (FW-UP-38). Commit is exempt: assembling a large object takes its time. Default 15 000
+   * (1.5 × the default heartbeat interval); 0 disables.
+   */
+  readonly stallTimeoutMs?: number;
+  /** Time for the stall timeout and the backoff; injected by tests. Default: the system clock. */
+  readonly clock?: Clock;
   readonly onProgress?: (progress: UploadProgress) => void;
   /** Each time a session is created or taken over: its id, expiry and TTL as the server told them. */
   readonly onSession?: (session: { readonly uploadId: string; readonly expiresAt: number; readonly ttlMs: number; readonly token: number }) => void;
@@ -80,6 +90,7 @@ export interface UploadResult {
 }
 
 export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
+export const DEFAULT_STALL_TIMEOUT_MS = 15_000;
 export const DEFAULT_INFLIGHT = 4;
 const MAX_LIMIT_RETRIES = 100;
 const MAX_CHECKSUM_RETRIES = 3;
@@ -92,6 +103,8 @@ export async function uploadWith(connect: Connector, source: UploadSource, optio
   if (!Number.isSafeInteger(inflight) || inflight < 1) throw new RangeError(`inflight must be a positive integer, got ${inflight}`);
   if (options.sha256 !== undefined && !SHA256_HEX_PATTERN.test(options.sha256)) throw new RangeError('sha256 must be 64 lowercase hex digits');
   if (options.uploadId !== undefined && !isUploadId(options.uploadId)) throw new RangeError('uploadId is not an upload id');
+  const stall = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+  if (!Number.isSafeInteger(stall) || stall < 0) throw new RangeError(`stallTimeoutMs must be an integer >= 0, got ${stall}`);
   options.signal?.throwIfAborted();
   const src = await openSource(source, options.size);
   try {
@@ -109,6 +122,7 @@ class Uploader {
   readonly #inflight: number;
   readonly #count: number;
   readonly #retry: RetryPolicy;
+  readonly #clock: Clock;
   readonly #key: string;
   readonly #started = performance.now();
 
@@ -135,6 +149,7 @@ class Uploader {
     this.#inflight = inflight;
     this.#count = chunkCountOf(src.size, chunkSize);
     this.#retry = { ...defaultRetryPolicy, ...options.retry };
+    this.#clock = options.clock ?? keepAliveClock;
     this.#key = options.idempotencyKey ?? randomBytes(16).toString('hex');
     this.#uploadId = options.uploadId;
     this.#confirmed = new Uint8Array(this.#count);
@@ -178,7 +193,7 @@ class Uploader {
         const exp = Math.min(this.#retry.maxDelayMs, this.#retry.initialDelayMs * 2 ** (this.#attempt - 1));
         const delayMs = Math.max(Math.round(exp * (0.5 + Math.random() * 0.5)), error.retryAfterMs ?? 0);
         this.#o.onRetry?.({ attempt: this.#attempt, delayMs, error });
-        await sleep(delayMs, userSignal).catch(() => undefined);
+        await sleep(this.#clock, delayMs, userSignal).catch(() => undefined);
         this.#stats.reconnects++;
       } finally {
         userSignal?.removeEventListener('abort', onUserAbort);
@@ -189,23 +204,39 @@ class Uploader {
 
   /** One connection's worth: create or take over, send what is missing, commit. */
   async #round(conn: UploadConnection, round: AbortController): Promise<UploadResult> {
-    const status =
+    const stallMs = this.#o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    const watch = new StallWatch(this.#clock, stallMs, () => {
+      // A connection error, so the failure is classified as the connection's (FW-ERR-4).
+      conn.close(new FramewireError('TIMEOUT', `no progress on the connection for ${stallMs} ms: it is stalled`));
+    });
+    try {
+      return await this.#roundOn(conn, round, watch);
+    } finally {
+      watch.stop();
+    }
+  }
+
+  async #roundOn(conn: UploadConnection, round: AbortController, watch: StallWatch): Promise<UploadResult> {
+    const status = await watch.track(
       this.#uploadId === undefined
-        ? await createUpload(conn, {
+        ? createUpload(conn, {
             size: this.#src.size,
             chunkSize: this.#chunkSize,
             idempotencyKey: this.#key,
             ...(this.#o.sha256 === undefined ? {} : { sha256: this.#o.sha256 }),
             ...(this.#o.metadata === undefined ? {} : { metadata: this.#o.metadata }),
           })
-        : await getUploadStatus(conn, this.#uploadId, { acquire: true });
+        : getUploadStatus(conn, this.#uploadId, { acquire: true }),
+    );
     this.#adopt(status);
     const id = status.uploadId;
     if (status.state === 'committed' && status.object !== undefined) return this.#result(id, status.object);
     if (status.token === undefined) throw new FramewireError('PROTOCOL_ERROR', 'the server granted no fencing token');
     this.#token = status.token;
     this.#o.onSession?.({ uploadId: id, expiresAt: status.expiresAt, ttlMs: status.ttlMs, token: status.token });
-    await this.#sendMissing(conn, id, round);
+    await this.#sendMissing(conn, id, round, watch);
+    // Commit is exempt: assembling and hashing a large object legitimately takes long.
+    watch.stop();
     const digest = await this.#digest();
     const object = await commitUpload(conn, id, { token: this.#token, ...(digest === undefined ? {} : { sha256: digest }) });
     if (digest !== undefined && object.sha256 !== digest) {
@@ -244,7 +275,7 @@ class Uploader {
   }
 
   /** Sends every unconfirmed chunk, `inflight` at a time; the first failure stops the round. */
-  async #sendMissing(conn: UploadConnection, id: string, round: AbortController): Promise<void> {
+  async #sendMissing(conn: UploadConnection, id: string, round: AbortController, watch: StallWatch): Promise<void> {
     const missing: number[] = [];
     for (let i = 0; i < this.#count; i++) if (this.#confirmed[i] === 0) missing.push(i);
     let cursor = 0;
@@ -260,7 +291,7 @@ class Uploader {
         const data = reads.then(() => this.#read(index));
         reads = data.catch(() => undefined);
         try {
-          await this.#send(conn, id, index, await data, round.signal);
+          await this.#send(conn, id, index, await data, round.signal, watch);
         } catch (error) {
           if (first === undefined && !stopped()) first = error instanceof Error ? error : new Error(String(error));
           // Stop the others now: their streams are cancelled and the round ends.
@@ -274,7 +305,7 @@ class Uploader {
     round.signal.throwIfAborted();
   }
 
-  async #send(conn: UploadConnection, id: string, index: number, data: Uint8Array, signal: AbortSignal): Promise<void> {
+  async #send(conn: UploadConnection, id: string, index: number, data: Uint8Array, signal: AbortSignal, watch: StallWatch): Promise<void> {
     let sha = this.#sha.get(index);
     if (sha === undefined) {
       sha = createHash('sha256').update(data).digest('hex');
@@ -292,7 +323,7 @@ class Uploader {
         this.#stats.bytesResent += data.length;
       }
       try {
-        await putChunk(conn, id, header, data, signal);
+        await watch.track(putChunk(conn, id, header, data, signal, () => { watch.touch(); }));
         this.#everSent[index] = 1;
         this.#confirm(index, true);
         return;
@@ -306,7 +337,7 @@ class Uploader {
             this.#stats.chunksResent--;
             this.#stats.bytesResent -= data.length;
           }
-          await sleep(error.retryAfterMs ?? 100, signal);
+          await sleep(this.#clock, error.retryAfterMs ?? 100, signal);
           continue;
         }
         this.#everSent[index] = 1;
@@ -410,17 +441,17 @@ function resumable(error: FramewireError, connectionUsable: boolean): boolean {
   return kind !== 'final';
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+function sleep(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted === true) {
       reject(signal.reason as Error);
       return;
     }
     const onAbort = (): void => {
-      clearTimeout(timer);
+      timer.cancel();
       reject(signal?.reason as Error);
     };
-    const timer = setTimeout(() => {
+    const timer = clock.setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);

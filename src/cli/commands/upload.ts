@@ -7,13 +7,14 @@ import { upload } from '../../upload-client.ts';
 import { addClientFlags, connectOptionsFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
 import { CliError, ExitCode } from '../main.ts';
-import { parseHostPort, parseSize } from '../parse.ts';
+import { parseDuration, parseHostPort, parseSize } from '../parse.ts';
 
 interface UploadFlags extends ClientFlags {
   to: string;
   chunkSize: string;
   parallel: string;
   sha256?: string;
+  stallTimeout: string;
   json?: boolean;
 }
 
@@ -27,6 +28,7 @@ export function registerUpload(program: Command): void {
       .option('--chunk-size <size>', 'chunk size', '4MiB')
       .option('--parallel <n>', 'chunks in flight at once', '4')
       .option('--sha256 <hex>', 'expected SHA-256 of the file (the server verifies it at commit)')
+      .option('--stall-timeout <duration>', 'give a connection up after this long without progress and resume on a new one (0: never)', '15s')
       .option('--json', 'progress as JSON lines even on a terminal'),
   )
     .addHelpText('after', `
@@ -36,6 +38,7 @@ Examples:
     .action(async (file: string, flags: UploadFlags, command: Command) => {
       const target = parseHostPort(flags.to, '--to');
       const chunkSize = parseSize(flags.chunkSize, '--chunk-size');
+      const stallTimeoutMs = parseDuration(flags.stallTimeout, '--stall-timeout');
       const inflight = Number(flags.parallel);
       if (!Number.isInteger(inflight) || inflight < 1 || inflight > 256) throw new CliError('--parallel must be an integer in 1..256', ExitCode.usage);
       const size = (await stat(file).catch(() => undefined))?.size;
@@ -60,6 +63,7 @@ Examples:
           inflight,
           signal: abort.signal,
           keepOnAbort: true,
+          stallTimeoutMs,
           ...(flags.sha256 === undefined ? {} : { sha256: flags.sha256 }),
           onProgress: (p) => {
             const seconds = (performance.now() - started) / 1000;
