@@ -39,6 +39,9 @@ export { subscribe, subscriberConnection, type EventSubscribeOptions } from './e
 export {
   EventService,
   MemoryReplayLog,
+  ReplayBudget,
+  defaultEventLimits,
+  EVENT_OVERHEAD_BYTES,
   Subscription,
   defaultReplayLimits,
   eventDefaults,
@@ -48,6 +51,7 @@ export {
   type ConnectFn,
   type DeliveredEvent,
   type EventCounters,
+  type EventLimits,
   type EventOutcome,
   type EventServiceOptions,
   type EventSummary,

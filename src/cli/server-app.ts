@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { conformanceService } from '../conformance/index.ts';
-import { EventService } from '../events/index.ts';
+import { EventService, type EventLimits } from '../events/index.ts';
 import { createServer, type FramewireServer } from '../server.ts';
 import { FsUploadStore, UploadService, type UploadQuotaLimits } from '../upload/index.ts';
 import { registerBuiltinStreams, type BuiltinStreamOptions } from './builtin-streams.ts';
@@ -26,6 +26,8 @@ export interface ServerAppOptions {
   readonly uploadTtlMs?: number;
   /** Budgets of unfinished uploads (FW-UP-37); absent keys take the defaults. */
   readonly uploadQuota?: Partial<UploadQuotaLimits>;
+  /** Aggregate limits of event-stream instances (FW-EV-71); absent keys take the defaults. */
+  readonly eventLimits?: Partial<EventLimits>;
   readonly tailFile?: string;
   /** fsync uploads (default true); the demo may turn it off on slow disks. */
   readonly durable?: boolean;
@@ -49,7 +51,7 @@ export async function startServerApp(o: ServerAppOptions): Promise<ServerApp> {
     ...(o.uploadQuota === undefined ? {} : { quota: o.uploadQuota }),
   });
   const uploads = new UploadService({ store, logger: o.logger });
-  const events = new EventService({ logger: o.logger });
+  const events = new EventService({ logger: o.logger, ...(o.eventLimits === undefined ? {} : { limits: o.eventLimits }) });
   const streams = registerBuiltinStreams(events, {
     ...(o.tailFile === undefined ? {} : { tailFile: o.tailFile }),
     ...(o.onProducerStop === undefined ? {} : { onProducerStop: o.onProducerStop }),

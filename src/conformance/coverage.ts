@@ -53,6 +53,7 @@ const notCovered: Readonly<Record<string, string>> = {
   'FW-EV-61': 'coalescing is a producer option; the conformance streams do not coalesce',
   'FW-EV-62': 'a counter of the target (`droppedByCoalescing`), not on the wire',
   'FW-EV-70': 'the configuration API of an implementation, not wire behaviour',
+  'FW-EV-71': 'needs zero-credit subscriptions until the target\'s aggregate limits are reached, which a black-box run cannot bound in time or memory (test/events/limits.test.ts and exhaustion.test.ts cover the reference server)',
   'FW-EV-80': 'log lines are not on the wire',
   'FW-EV-90': 'a subscriber requirement (automatic resume policy): the runner is the subscriber',
 };

@@ -302,6 +302,11 @@ export class EventInstance {
     this.#changed.notify();
   }
 
+  /** Something outside the instance changed (the replay budget has room again): re-check what waits. */
+  wake(): void {
+    this.#changed.notify();
+  }
+
   /** Server-side cancel (FW-EV-14): the producer stops, the subscriber gets CANCEL. */
   cancel(reason = 'cancelled by the server'): void {
     if (this.#disposed || this.#terminal !== undefined) return;

@@ -61,6 +61,11 @@ export interface ReplayLog {
   read(after: number, max: number): readonly LoggedEvent[] | Promise<readonly LoggedEvent[]>;
   /** Drops acknowledged events older than maxAgeMs. */
   trim(now: number): void;
+  /**
+   * Drops every acknowledged event, when the server-wide replay budget needs the room (FW-EV-71).
+   * Optional: a log without it keeps its acknowledged events until its own limits drop them.
+   */
+  dropAcknowledged?(): void;
   dispose(): void | Promise<void>;
 }
 
@@ -149,6 +154,10 @@ export class MemoryReplayLog implements ReplayLog {
       if (e === undefined || e.id > this.#acked || now - e.at < maxAge) break;
       this.#dropOldestAcked();
     }
+  }
+
+  dropAcknowledged(): void {
+    while (this.#dropOldestAcked());
   }
 
   dispose(): void {

@@ -12,7 +12,9 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { FramewireError, isFramewireError } from '../errors.ts';
 import { ANONYMOUS, defaultPrincipalId, systemClock, type Clock, type PrincipalId, type Session, type Stream } from '../session/index.ts';
+import { ReplayBudget } from './budget.ts';
 import { EventInstance } from './instance.ts';
+import { EVENT_OVERHEAD_BYTES, resolveEventLimits, type EventLimits } from './limits.ts';
 import { parseSubscribe, SUBSCRIBE_KIND, validateName } from './protocol.ts';
 import { newCounters, type EventCounters, type HandleOptions, type Producer } from './producer.ts';
 import { defaultReplayLimits, memoryReplayStore, validateReplayLimits, type ReplayLimits, type ReplayStore } from './replay-log.ts';
@@ -23,8 +25,8 @@ export interface EventServiceOptions {
   readonly graceMs?: number;
   readonly heartbeatMs?: number;
   readonly ackMs?: number;
-  /** Live instances across all names; a new subscription beyond it fails with LIMIT_EXCEEDED. */
-  readonly maxInstances?: number;
+  /** Aggregate limits: instances server-wide, per principal and per connection, replay bytes (FW-EV-71). */
+  readonly limits?: Partial<EventLimits>;
   readonly store?: ReplayStore;
   readonly logger?: Logger;
   readonly clock?: Clock;
@@ -39,7 +41,6 @@ export const eventDefaults = {
   graceMs: 30_000,
   heartbeatMs: 15_000,
   ackMs: 50,
-  maxInstances: 10_000,
 } as const;
 
 interface Registration {
@@ -57,12 +58,17 @@ export class EventService {
   readonly kinds: readonly string[] = [SUBSCRIBE_KIND];
   /** Counters summed over every instance, past and present. */
   readonly counters: EventCounters = newCounters();
+  readonly limits: EventLimits;
+  /** What every instance's replay log retains (FW-EV-71). */
+  readonly budget: ReplayBudget;
   readonly #o: EventServiceOptions;
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #principalId: PrincipalId;
   readonly #producers = new Map<string, Registration>();
   readonly #instances = new Map<string, EventInstance>();
+  readonly #perPrincipal = new Map<string, number>();
+  readonly #perConnection = new WeakMap<Session, number>();
   #closed = false;
 
   constructor(options: EventServiceOptions = {}) {
@@ -70,6 +76,13 @@ export class EventService {
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ service: 'events' });
     this.#clock = options.clock ?? systemClock;
     this.#principalId = options.principalId ?? defaultPrincipalId;
+    this.limits = resolveEventLimits(options.limits);
+    this.budget = new ReplayBudget(this.limits.maxReplayBytes, this.limits.maxReplayBytesPerPrincipal);
+  }
+
+  /** Live instances of one principal. */
+  instancesOf(principalId: string): number {
+    return this.#perPrincipal.get(principalId) ?? 0;
   }
 
   /** Registers a producer for a stream name (server API), or — as a StreamService — serves one subscription stream. */
@@ -156,6 +169,7 @@ export class EventService {
         stream.fail('NOT_RESUMABLE', `event stream "${name}" cannot be resumed or attached twice`, { details: { key } });
         return;
       }
+      if (!this.#admit(stream, session, principal, false)) return;
       existing.attach(stream, after ?? 0, log);
       return;
     }
@@ -166,12 +180,8 @@ export class EventService {
       stream.fail('NOT_FOUND', `no event stream instance "${key}" of "${name}" (expired, ended, or the server restarted)`, { details: { name, key, reason: 'unknown_key' } });
       return;
     }
-    const maxInstances = this.#o.maxInstances ?? eventDefaults.maxInstances;
-    if (this.#instances.size >= maxInstances) {
-      stream.fail('LIMIT_EXCEEDED', `more than ${maxInstances} event stream instances`, { retryAfterMs: 1000 });
-      return;
-    }
-    const instance = new EventInstance({
+    if (!this.#admit(stream, session, principal, true)) return;
+    const instance: EventInstance = new EventInstance({
       name,
       key,
       params,
@@ -181,19 +191,57 @@ export class EventService {
       ackEvery: Math.max(1, Math.floor(reg.replay.maxEvents / 4)),
       ackMs: reg.ackMs,
       coalesce: reg.options.coalesce,
-      log: reg.store.create(name, key, reg.replay),
+      log: this.budget.wrap(reg.store.create(name, key, reg.replay), principal, () => {
+        instance.wake();
+      }),
       clock: this.#clock,
       logger: this.#log.child({ events: name, request: key }),
       totals: this.counters,
       onDispose: (i) => {
-        if (this.#instances.get(id) === i) this.#instances.delete(id);
+        if (this.#instances.get(id) !== i) return;
+        this.#instances.delete(id);
+        const n = (this.#perPrincipal.get(principal) ?? 1) - 1;
+        if (n === 0) this.#perPrincipal.delete(principal);
+        else this.#perPrincipal.set(principal, n);
       },
     });
     this.#instances.set(id, instance);
+    this.#perPrincipal.set(principal, this.instancesOf(principal) + 1);
     log.debug({ events: name }, 'event stream instance started');
     instance.attach(stream, 0, log);
     instance.start(reg.producer);
   }
+
+  /**
+   * Counts a subscription stream against the limits, or refuses it with LIMIT_EXCEEDED +
+   * retry_after_ms and details {limit} (FW-EV-71). An attach to an existing instance counts only
+   * against its connection; a new instance against everything.
+   */
+  #admit(stream: Stream, session: Session, principal: string, isNew: boolean): boolean {
+    const l = this.limits;
+    const connection = this.#perConnection.get(session) ?? 0;
+    const limit = refusal(l, { connection, principal: this.instancesOf(principal), total: this.#instances.size, isNew, budget: this.budget, who: principal });
+    if (limit !== undefined) {
+      stream.fail('LIMIT_EXCEEDED', `event stream refused: the limit ${limit} (${l[limit]}) is reached; retry after ${l.retryAfterMs} ms`, { retryAfterMs: l.retryAfterMs, details: { limit } });
+      return false;
+    }
+    this.#perConnection.set(session, connection + 1);
+    void stream.outcome.then(() => {
+      this.#perConnection.set(session, (this.#perConnection.get(session) ?? 1) - 1);
+    });
+    return true;
+  }
+}
+
+/** Which limit a refused subscription met (FW-EV-71), or undefined when it may go ahead. */
+function refusal(l: EventLimits, o: { connection: number; principal: number; total: number; isNew: boolean; budget: ReplayBudget; who: string }): keyof EventLimits | undefined {
+  if (o.connection >= l.maxSubscriptionsPerConnection) return 'maxSubscriptionsPerConnection';
+  if (!o.isNew) return undefined;
+  if (o.principal >= l.maxInstancesPerPrincipal) return 'maxInstancesPerPrincipal';
+  if (o.total >= l.maxInstances) return 'maxInstances';
+  // A new instance must be able to log at least one event.
+  if (o.budget.fits(o.who, EVENT_OVERHEAD_BYTES)) return undefined;
+  return o.budget.used(o.who) + EVENT_OVERHEAD_BYTES > l.maxReplayBytesPerPrincipal ? 'maxReplayBytesPerPrincipal' : 'maxReplayBytes';
 }
 
 /** Instances are keyed per principal: the same key used by two principals names two instances (FW-EV-5). */

@@ -68,6 +68,7 @@ ignored; a principal (1..64 of letters, digits and ._@-) may have several tokens
         ...(options.tlsKey === undefined ? {} : { tlsKey: options.tlsKey }),
         ...(tokens === undefined ? {} : { tokens }),
         uploadQuota: limits.uploadQuota,
+        eventLimits: limits.eventLimits,
         ...(options.uploadTtl === undefined ? {} : { uploadTtlMs: parseDuration(options.uploadTtl, '--upload-ttl') }),
         ...(options.tail === undefined ? {} : { tailFile: options.tail }),
       }).catch((error: unknown) => {

@@ -1,0 +1,170 @@
+/**
+ * The replay budget (spec/EVENTS.md FW-EV-71): what all instances' replay logs retain, counted
+ * server-wide and per principal. Every log is wrapped, so that an append it cannot fit in the
+ * budget waits exactly like an append its own limits refuse (FW-EV-21): the producer pauses,
+ * nothing unacknowledged is dropped. Acknowledged events are expendable: before refusing, the
+ * budget has the logs that can help drop theirs (FW-EV-22), so history nobody needs never blocks a
+ * producer whose subscriber keeps up.
+ */
+
+import { EVENT_OVERHEAD_BYTES } from './limits.ts';
+import type { LoggedEvent, ReplayLog } from './replay-log.ts';
+
+export class ReplayBudget {
+  readonly maxBytes: number;
+  readonly maxBytesPerPrincipal: number;
+  #used = 0;
+  readonly #byPrincipal = new Map<string, number>();
+  readonly #logs = new Set<BudgetedLog>();
+  /** Logs that were refused room: woken when any log shrinks. */
+  readonly #waiting = new Set<() => void>();
+
+  constructor(maxBytes: number, maxBytesPerPrincipal: number) {
+    this.maxBytes = maxBytes;
+    this.maxBytesPerPrincipal = maxBytesPerPrincipal;
+  }
+
+  /** Bytes retained by every log, or by one principal's. */
+  used(principal?: string): number {
+    return principal === undefined ? this.#used : (this.#byPrincipal.get(principal) ?? 0);
+  }
+
+  /** Wraps a new instance's log; `onRoom` is called when room may have come back after a refusal. */
+  wrap(inner: ReplayLog, principal: string, onRoom: () => void): ReplayLog {
+    const log = new BudgetedLog(this, inner, principal, onRoom);
+    this.#logs.add(log);
+    return log;
+  }
+
+  /** Room for `bytes` more of `principal` (reclaiming acknowledged events where that helps)? */
+  fits(principal: string, bytes: number): boolean {
+    const total = (): boolean => this.#used + bytes <= this.maxBytes;
+    const own = (): boolean => this.used(principal) + bytes <= this.maxBytesPerPrincipal;
+    if (total() && own()) return true;
+    for (const log of this.#logs) {
+      // Another principal's history only helps when the server-wide total is what is short.
+      if (log.principal !== principal && total()) continue;
+      log.reclaim();
+      if (total() && own()) return true;
+    }
+    return false;
+  }
+
+  /** Registers a refused log for the next release. */
+  waitForRoom(onRoom: () => void): void {
+    this.#waiting.add(onRoom);
+  }
+
+  /** @internal A log's retained bytes changed from `before` to `after`. */
+  _account(log: BudgetedLog, before: number, after: number): void {
+    if (before === after) return;
+    this.#used += after - before;
+    const p = (this.#byPrincipal.get(log.principal) ?? 0) + after - before;
+    if (p === 0) this.#byPrincipal.delete(log.principal);
+    else this.#byPrincipal.set(log.principal, p);
+    if (after < before) this.#release();
+  }
+
+  /** @internal */
+  _remove(log: BudgetedLog): void {
+    this.#logs.delete(log);
+  }
+
+  #release(): void {
+    if (this.#waiting.size === 0) return;
+    const woken = [...this.#waiting];
+    this.#waiting.clear();
+    for (const wake of woken) wake();
+  }
+}
+
+/** A replay log whose retained bytes count against the budget. */
+class BudgetedLog implements ReplayLog {
+  readonly principal: string;
+  readonly #budget: ReplayBudget;
+  readonly #inner: ReplayLog;
+  readonly #onRoom: () => void;
+  #held = 0;
+
+  constructor(budget: ReplayBudget, inner: ReplayLog, principal: string, onRoom: () => void) {
+    this.#budget = budget;
+    this.#inner = inner;
+    this.principal = principal;
+    this.#onRoom = onRoom;
+    this.#sync();
+  }
+
+  get firstId(): number {
+    return this.#inner.firstId;
+  }
+
+  get lastId(): number {
+    return this.#inner.lastId;
+  }
+
+  get ackedId(): number {
+    return this.#inner.ackedId;
+  }
+
+  get count(): number {
+    return this.#inner.count;
+  }
+
+  get bytes(): number {
+    return this.#inner.bytes;
+  }
+
+  hasRoom(size: number, now: number): boolean {
+    const own = this.#inner.hasRoom(size, now);
+    this.#sync();
+    if (!own) return false;
+    if (this.#budget.fits(this.principal, size + EVENT_OVERHEAD_BYTES)) return true;
+    this.#budget.waitForRoom(this.#onRoom);
+    return false;
+  }
+
+  append(event: LoggedEvent): void | Promise<void> {
+    const r = this.#inner.append(event);
+    if (r instanceof Promise) return r.finally(() => { this.#sync(); });
+    this.#sync();
+    return r;
+  }
+
+  acknowledge(id: number): void {
+    this.#inner.acknowledge(id);
+  }
+
+  read(after: number, max: number): readonly LoggedEvent[] | Promise<readonly LoggedEvent[]> {
+    return this.#inner.read(after, max);
+  }
+
+  trim(now: number): void {
+    this.#inner.trim(now);
+    this.#sync();
+  }
+
+  dropAcknowledged(): void {
+    this.reclaim();
+  }
+
+  /** Drops this log's acknowledged events, if it can. */
+  reclaim(): void {
+    this.#inner.dropAcknowledged?.();
+    this.#sync();
+  }
+
+  dispose(): void | Promise<void> {
+    const r = this.#inner.dispose();
+    this.#budget._account(this, this.#held, 0);
+    this.#held = 0;
+    this.#budget._remove(this);
+    return r;
+  }
+
+  #sync(): void {
+    const now = this.#inner.bytes + this.#inner.count * EVENT_OVERHEAD_BYTES;
+    const before = this.#held;
+    this.#held = now;
+    this.#budget._account(this, before, now);
+  }
+}
