@@ -139,6 +139,8 @@ class Uploader {
   /** Chunks of a sequential source read but not yet acknowledged: kept for re-sending. */
   readonly #held = new Map<number, Uint8Array>();
   #attempt = 0;
+  /** Whether the connection was still usable when the first chunk of a round failed (before the round's abort closed it). */
+  #usableAtFailure: boolean | undefined;
   readonly #stats = { connections: 0, reconnects: 0, chunksSent: 0, bytesSent: 0, chunksResent: 0, bytesResent: 0 };
 
   constructor(connect: Connector, src: ChunkSource, chunkSize: number, inflight: number, options: UploadOptions) {
@@ -172,8 +174,10 @@ class Uploader {
         this.#stats.connections++;
         return await this.#round(conn, round);
       } catch (thrown) {
-        // Read before the round's cancellations: did the connection fail, or the operation?
-        const connectionUsable = conn?.isOpen === true;
+        // Did the connection fail, or the operation? Read before aborting the round, which closes
+        // the connection (the round's signal is the connect signal).
+        const connectionUsable = this.#usableAtFailure ?? conn?.isOpen === true;
+        this.#usableAtFailure = undefined;
         round.abort();
         if (userSignal?.aborted === true) {
           if (this.#o.keepOnAbort !== true) await this.#abortRemote();
@@ -293,7 +297,10 @@ class Uploader {
         try {
           await this.#send(conn, id, index, await data, round.signal, watch);
         } catch (error) {
-          if (first === undefined && !stopped()) first = error instanceof Error ? error : new Error(String(error));
+          if (first === undefined && !stopped()) {
+            first = error instanceof Error ? error : new Error(String(error));
+            this.#usableAtFailure = conn.isOpen;
+          }
           // Stop the others now: their streams are cancelled and the round ends.
           round.abort();
           return;
