@@ -158,7 +158,16 @@ export class UploadService implements StreamService {
     const { acquire } = parseStatusMeta(stream.meta);
     const info = await this.#authorized(stream, session, acquire ? 'acquire' : 'status');
     if (!acquire || info.state === 'committed') return encodeStatusTrailer(statusOf(info, false));
-    const taken = await this.store.acquire(info.id);
+    let taken: UploadInfo;
+    try {
+      taken = await this.store.acquire(info.id);
+    } catch (error) {
+      // A commit in progress finished while this acquire waited for it: a committed upload answers
+      // with its object, as if the acquire had come a moment later (§11.4.2).
+      const now = await this.store.get(info.id);
+      if (now?.state === 'committed') return encodeStatusTrailer(statusOf(now, false));
+      throw error;
+    }
     session.log.debug({ upload: info.id, token: taken.token }, 'upload acquired');
     return encodeStatusTrailer(statusOf(taken, true));
   }

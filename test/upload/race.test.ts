@@ -49,4 +49,20 @@ describe('commit racing abort', () => {
       expect(await setup.store.openObject(up.uploadId)).toBeUndefined();
     }
   });
+
+  it.each(['memory', 'fs'] as const)('FW-UP-25 FW-UP-12: %s store: an acquire that waited for a commit in progress answers the committed status, not LEASE_CONFLICT', async (store) => {
+    const setup = await uploadServer(h, { memory: store === 'memory' });
+    const conn = await h.client({ port: setup.port });
+    const data = Buffer.alloc(1000, 5);
+    const up = await createUpload(conn, { size: 1000, chunkSize: 1000 });
+    await putChunk(conn, up.uploadId, { index: 0, offset: 0, length: 1000, sha256: sha256Hex(data), token: 1 }, data);
+    const runs = [commitUpload(conn, up.uploadId, { token: 1 }), ...Array.from({ length: 5 }, () => getUploadStatus(conn, up.uploadId, { acquire: true }))] as Promise<unknown>[];
+    const [commit, ...acquires] = await Promise.all(runs.map((r) => settle(r)));
+    expect(commit?.ok).toBe(true);
+    for (const a of acquires) {
+      expect(a.ok).toBe(true);
+      expect(a.ok && (a.value as { state: string; token?: number })).toMatchObject({ state: 'committed' });
+      expect(a.ok && (a.value as { token?: number }).token).toBeUndefined();
+    }
+  });
 });
