@@ -3,8 +3,9 @@
  *
  *   npx tsx spec/vectors/generate.ts
  *
- * The bytes are built here from the header table of ARCHITECTURE.md (Buffer.writeUInt32BE and
- * node's own zlib.crc32) and MessagePack payloads from @msgpack/msgpack directly: nothing is
+ * The bytes are built here from the header table of spec/PROTOCOL.md §3.1 (Buffer.writeUInt32BE
+ * and node's own zlib.crc32) and MessagePack payloads from @msgpack/msgpack directly, or byte by
+ * byte where a payload breaks a rule of §5 that no encoder would break: nothing is
  * imported from src/, so the vectors check the codec instead of echoing it. The expected typed
  * payloads are written out by hand next to the wire maps they describe. See README.md for the
  * JSON conventions. The output is deterministic: running the script twice gives the same files.
@@ -66,6 +67,14 @@ function flipBit(bytes: Buffer, byte: number, bit: number): Buffer {
 }
 
 const mp = (value: unknown): Uint8Array => encode(value);
+/** The nesting limit of control payloads (spec §5.2). */
+const MAX_DEPTH = 32;
+/** Maps nested `levels` deep: {"n": {"n": … {}}}. */
+function nestedMaps(levels: number): Record<string, unknown> {
+  let v: Record<string, unknown> = {};
+  for (let i = 1; i < levels; i++) v = { n: v };
+  return v;
+}
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const bytes = (h: string): Buffer => Buffer.from(h, 'hex');
 const u64 = (hi: number, lo: number): Buffer => {
@@ -137,6 +146,9 @@ function valid(spec: ValidSpec): ValidVector {
 }
 
 const sha = bytes('9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08');
+/** An upload id (UPLOAD.md §11.2: 32 lowercase hex digits) and a chunk meta valid for it. */
+const uploadId = '7f3a9c0e5b2d4f6a8c1e3b5d7f9a2c4e';
+const chunkMeta = { index: 12, offset: 12 * 1024, length: 1024, sha256: sha.toString('hex'), token: 1 };
 const pingData = bytes('0102030405060708');
 
 /**
@@ -156,7 +168,7 @@ const validSpecs: ValidSpec[] = [
   },
   {
     name: 'hello-all-settings',
-    description: 'HELLO offering versions 1 and 2 with every setting, an agent string and a map as auth.',
+    description: 'HELLO offering versions 1 and 2 with every setting, an agent string and auth in the token form of the reference server (§7.1).',
     type: 'HELLO',
     stream: 0,
     wire: mp({
@@ -171,7 +183,7 @@ const validSpecs: ValidSpec[] = [
         idle_timeout_ms: 86400000,
         packed_messages: 1,
       },
-      auth: { user: 'alice', password: 'secret' },
+      auth: { token: 's3cret' },
       agent: 'framewire/0.1.0',
     }),
     payload: {
@@ -186,7 +198,7 @@ const validSpecs: ValidSpec[] = [
         idleTimeoutMs: 86400000,
         packedMessages: 1,
       },
-      auth: { user: 'alice', password: 'secret' },
+      auth: { token: 's3cret' },
       agent: 'framewire/0.1.0',
     },
   },
@@ -216,11 +228,19 @@ const validSpecs: ValidSpec[] = [
   },
   {
     name: 'open-full',
-    description: 'OPEN with kind, target, application metadata (including binary) and urgency 0.',
+    description: 'OPEN with kind, target, metadata and urgency 0: an upload.chunk valid for the upload profile (UPLOAD.md §11.4.3: a 32-hex-digit upload id, index 12 of 1 KiB chunks, the SHA-256 as 64 hex digits, token 1).',
     type: 'OPEN',
     stream: 3,
-    wire: mp({ kind: 'upload.chunk', target: 'up-7f3a', meta: { index: 12, sha256: sha, last: false }, urgency: 0 }),
-    payload: { kind: 'upload.chunk', target: 'up-7f3a', meta: { index: 12, sha256: sha, last: false }, urgency: 0 },
+    wire: mp({ kind: 'upload.chunk', target: uploadId, meta: chunkMeta, urgency: 0 }),
+    payload: { kind: 'upload.chunk', target: uploadId, meta: chunkMeta, urgency: 0 },
+  },
+  {
+    name: 'open-binary-meta',
+    description: 'OPEN of an application kind whose metadata holds a binary, a nil, a float and a nested map.',
+    type: 'OPEN',
+    stream: 5,
+    wire: mp({ kind: 'app.thumbnail', meta: { digest: sha, previous: null, scale: 0.5, size: { w: 640, h: 480 } } }),
+    payload: { kind: 'app.thumbnail', meta: { digest: sha, previous: null, scale: 0.5, size: { w: 640, h: 480 } } },
   },
   {
     name: 'open-urgency-7',
@@ -344,6 +364,22 @@ const validSpecs: ValidSpec[] = [
     stream: 3,
     wire: mp({}),
     payload: { trailer: {} },
+  },
+  {
+    name: 'done-trailer-depth-32',
+    description: 'DONE whose trailer nests maps 32 levels deep (the trailer itself is level 1): the deepest a control payload may go (FW-CTRL-3).',
+    type: 'DONE',
+    stream: 3,
+    wire: mp(nestedMaps(MAX_DEPTH)),
+    payload: { trailer: nestedMaps(MAX_DEPTH) },
+  },
+  {
+    name: 'done-trailer-utf8',
+    description: 'DONE whose trailer has keys and values with 2-, 3- and 4-byte UTF-8 sequences and a byte-order mark, all kept as they are.',
+    type: 'DONE',
+    stream: 3,
+    wire: mp({ 'größe': 'ok', '名前': '\ufeffbom', 'emoji': '😀' }),
+    payload: { trailer: { 'größe': 'ok', '名前': '\ufeffbom', 'emoji': '😀' } },
   },
   {
     name: 'error-connection',
@@ -589,12 +625,34 @@ mal('msgpack-not-a-map-ext', 'DONE whose trailer is a zero-length ext value (ext
 mal('msgpack-ext-in-meta', 'OPEN whose meta is a zero-length ext value, not a map.', 'OPEN', 1, Buffer.concat([bytes('82'), mp('kind'), mp('echo'), mp('meta'), bytes('c70005')]));
 mal('msgpack-trailing-bytes', 'ERROR: a complete map followed by one extra byte.', 'ERROR', 1, Buffer.concat([mp({ code: 1, message: 'x' }), bytes('00')]));
 mal('msgpack-proto-key', 'DONE trailer with the key "__proto__".', 'DONE', 1, Buffer.concat([bytes('81'), mp('__proto__'), mp(1)]));
+// §5.1 keys (FW-CTRL-2): strings only, never twice in one map.
+mal('msgpack-key-duplicate', 'OPEN whose map has the key "kind" twice ("echo", then "other").', 'OPEN', 1, Buffer.concat([bytes('82'), mp('kind'), mp('echo'), mp('kind'), mp('other')]));
+mal('msgpack-key-duplicate-in-meta', 'OPEN whose meta has the key "a" twice.', 'OPEN', 1, Buffer.concat([bytes('82'), mp('kind'), mp('echo'), mp('meta'), bytes('82'), mp('a'), mp(1), mp('a'), mp(2)]));
+mal('msgpack-key-integer', 'OPEN whose map has the integer key 1 beside "kind".', 'OPEN', 1, Buffer.concat([bytes('82'), mp('kind'), mp('echo'), mp(1), mp('x')]));
+mal('msgpack-key-float', 'DONE trailer whose only key is the float64 1.5.', 'DONE', 1, Buffer.concat([bytes('81cb3ff8000000000000'), mp(true)]));
+mal('msgpack-key-float-integral', 'ERROR whose details map has the float64 key 2.0.', 'ERROR', 1, Buffer.concat([bytes('83'), mp('code'), mp(1), mp('message'), mp('x'), mp('details'), bytes('81cb4000000000000000'), mp(0)]));
+mal('msgpack-key-nil', 'CANCEL whose map has a nil key.', 'CANCEL', 1, Buffer.concat([bytes('81c0'), mp('x')]));
+// §5.2 limits (FW-CTRL-3): no extension value at all, no nesting deeper than 32.
+mal('msgpack-ext-empty-in-meta-value', 'OPEN whose meta holds a zero-length ext8 (type 5) as a value.', 'OPEN', 1, Buffer.concat([bytes('82'), mp('kind'), mp('echo'), mp('meta'), bytes('81'), mp('x'), bytes('c70005')]));
+mal('msgpack-ext-fixext1-in-trailer', 'DONE trailer holding a fixext1 value.', 'DONE', 1, Buffer.concat([bytes('81'), mp('x'), bytes('d40501')]));
+mal('msgpack-depth-33', 'DONE trailer whose maps nest 33 levels deep, one more than §5.2 allows.', 'DONE', 1, mp(nestedMaps(MAX_DEPTH + 1)));
+mal('msgpack-depth-33-arrays', 'OPEN whose meta holds arrays nested so that the payload reaches 33 levels.', 'OPEN', 1, mp({ kind: 'echo', meta: { a: JSON.parse(`${'['.repeat(MAX_DEPTH - 1)}${']'.repeat(MAX_DEPTH - 1)}`) as unknown } }));
+// §5.3 strings (FW-CTRL-7): valid UTF-8 everywhere.
+mal('msgpack-utf8-invalid-kind', 'OPEN whose kind is the bytes ff fe fd, not UTF-8.', 'OPEN', 1, Buffer.concat([bytes('81'), mp('kind'), bytes('a3fffefd')]));
+mal('msgpack-utf8-invalid-key', 'DONE trailer whose key is the bytes c3 28 (a cut 2-byte sequence).', 'DONE', 1, Buffer.concat([bytes('81a2c328'), mp(1)]));
+mal('msgpack-utf8-surrogate', 'ERROR whose message encodes the surrogate U+D800 (ed a0 80), which UTF-8 excludes.', 'ERROR', 1, Buffer.concat([bytes('82'), mp('code'), mp(1), mp('message'), bytes('a3eda080')]));
+mal('msgpack-utf8-overlong-in-meta', 'OPEN whose meta holds "/" in an overlong 2-byte form (c0 af).', 'OPEN', 1, Buffer.concat([bytes('82'), mp('kind'), mp('echo'), mp('meta'), bytes('81'), mp('p'), bytes('a2c0af')]));
 mal('open-missing-kind', 'OPEN without the required key kind.', 'OPEN', 1, mp({ target: 'x' }));
 mal('open-kind-not-string', 'OPEN whose kind is an integer.', 'OPEN', 1, mp({ kind: 5 }));
 mal('open-kind-too-long', 'OPEN whose kind is 129 characters (limit 128).', 'OPEN', 1, mp({ kind: 'k'.repeat(129) }));
 mal('open-urgency-8', 'OPEN with urgency 8 (0..7).', 'OPEN', 1, mp({ kind: 'echo', urgency: 8 }));
 mal('open-urgency-negative', 'OPEN with urgency -1.', 'OPEN', 1, mp({ kind: 'echo', urgency: -1 }));
 mal('open-urgency-float', 'OPEN with urgency 1.5.', 'OPEN', 1, mp({ kind: 'echo', urgency: 1.5 }));
+// §5.3 uint (FW-CTRL-6): an integer format, never a float, even one holding an integer.
+mal('open-urgency-float-integral', 'OPEN with urgency as the float64 2.0.', 'OPEN', 1, Buffer.concat([bytes('82'), mp('kind'), mp('echo'), mp('urgency'), bytes('cb4000000000000000')]));
+mal('hello-setting-float-integral', 'HELLO with max_frame_payload as the float32 65536.0.', 'HELLO', 0, Buffer.concat([bytes('82'), mp('versions'), mp([1]), mp('settings'), bytes('81'), mp('max_frame_payload'), bytes('ca47800000')]));
+mal('hello-version-float-integral', 'HELLO whose versions array holds the float64 1.0.', 'HELLO', 0, Buffer.concat([bytes('81'), mp('versions'), bytes('91cb3ff0000000000000')]));
+mal('goaway-last-stream-float-integral', 'GOAWAY with last_stream as the float64 0.0.', 'GOAWAY', 0, Buffer.concat([bytes('82'), mp('last_stream'), bytes('cb0000000000000000'), mp('code'), mp(0)]));
 mal('open-meta-not-map', 'OPEN whose meta is an array.', 'OPEN', 1, mp({ kind: 'echo', meta: [1] }));
 mal('hello-missing-versions', 'HELLO without versions.', 'HELLO', 0, mp({ settings: {} }));
 mal('hello-versions-empty', 'HELLO with an empty versions array.', 'HELLO', 0, mp({ versions: [] }));

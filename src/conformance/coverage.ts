@@ -12,8 +12,6 @@ const notCovered: Readonly<Record<string, string>> = {
   'FW-TRANS-2': 'an internal property (no reliance on cross-stream order); over TCP the order is fixed, so nothing is observable',
   'FW-HS-1': 'a client requirement: the runner is the client',
   'FW-CTRL-5': 'a SHOULD on the target as sender; the target sends no per-key strings near their limits in any case',
-  'FW-CTRL-6': 'sender side: would need a MessagePack walker over the target\'s payloads that rejects float-encoded uints (not yet written)',
-  'FW-CTRL-7': 'sender side: would need a strict UTF-8 check over the target\'s strings (not yet written)',
   'FW-OPEN-2': 'the default urgency is only observable through scheduling order (FW-SCHED-3, a SHOULD)',
   'FW-ERROR-2': 'how the target\'s application treats `retryable` is not visible on the wire',
   'FW-GOAWAY-2': 'needs the target to send GOAWAY; nothing in the protocol lets a client ask for one',

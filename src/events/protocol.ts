@@ -9,7 +9,7 @@
 
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { FramewireError } from '../errors.ts';
-import type { ControlMap } from '../wire/index.ts';
+import { encodedAsFloat, type ControlMap } from '../wire/index.ts';
 
 /** The OPEN kind of a subscription (FW-EV-1). */
 export const SUBSCRIBE_KIND = 'events.subscribe';
@@ -55,7 +55,7 @@ export function parseSubscribe(target: string | undefined, meta: ControlMap | un
   const after = m['after'];
   const params = m['params'];
   if (key !== undefined && typeof key !== 'string') throw new FramewireError('MALFORMED_PAYLOAD', 'events.subscribe: meta.key must be a string');
-  if (after !== undefined && (typeof after !== 'number' || !Number.isSafeInteger(after) || after < 0)) {
+  if (after !== undefined && (typeof after !== 'number' || !Number.isSafeInteger(after) || after < 0 || encodedAsFloat(m, 'after'))) {
     throw new FramewireError('MALFORMED_PAYLOAD', 'events.subscribe: meta.after must be an unsigned integer');
   }
   if (after !== undefined && key === undefined) throw new FramewireError('MALFORMED_PAYLOAD', 'events.subscribe: meta.after needs meta.key');

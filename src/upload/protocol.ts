@@ -8,7 +8,7 @@
  */
 
 import { FramewireError } from '../errors.ts';
-import type { ControlMap } from '../wire/index.ts';
+import { encodedAsFloat, type ControlMap } from '../wire/index.ts';
 
 /** OPEN kinds of the profile, one per operation (FW-UP-1). */
 export const UploadKind = {
@@ -45,7 +45,8 @@ function bad(op: string, why: string): FramewireError {
 function uint(op: string, map: ControlMap, key: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
   const v = map[key];
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw bad(op, `"${key}" must be an unsigned integer <= ${max}`);
+  // A float, even 2.0, is not a uint (PROTOCOL.md §5.3, FW-CTRL-6).
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max || encodedAsFloat(map, key)) throw bad(op, `"${key}" must be an unsigned integer <= ${max}`);
   return v;
 }
 

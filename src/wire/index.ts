@@ -11,6 +11,7 @@ export * from './decoder.ts';
 export * from './packed.ts';
 export { crc32, crc32Range, SMALL_INPUT, crc32ImplName, crc32Implementations, crc32Js, type Crc32Fn, type Crc32ImplName } from './crc32.ts';
 export { ControlLimits, type ControlMap } from './msgpack.ts';
+export { encodedAsFloat } from './strict-msgpack.ts';
 export * from './frames/hello.ts';
 export * from './frames/open.ts';
 export * from './frames/credit.ts';

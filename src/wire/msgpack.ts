@@ -1,23 +1,28 @@
 /**
- * MessagePack for control payloads (spec/PROTOCOL.md §5): one shared encoder and a decoder with
- * limits, plus the small validators every control frame uses. A payload that is not a map, has a
- * known key of the wrong type, or lacks a required key is MALFORMED_PAYLOAD, never a crash.
+ * MessagePack for control payloads (spec/PROTOCOL.md §5): one shared encoder, the strict decoder
+ * (strict-msgpack.ts) with the limits of §5.2, and the small validators every control frame uses.
+ * A payload that is not a map, breaks a rule of §5, has a known key of the wrong type, or lacks a
+ * required key is MALFORMED_PAYLOAD, never a crash.
  */
 
-import { Decoder, Encoder } from '@msgpack/msgpack';
+import { Encoder } from '@msgpack/msgpack';
 import { FramewireError } from '../errors.ts';
+import { decodeStrict, encodedAsFloat, StrictDecodeError } from './strict-msgpack.ts';
 
-/** Bounds on what a control payload may contain (FW-CTRL-3); the frame length bounds the rest. */
+/**
+ * Bounds on what a control payload may contain (FW-CTRL-3); the frame length bounds the rest.
+ * maxDepth sits far below the encoder's own nesting limit (100), so that a peer's value can always
+ * be encoded again (an echoed trailer gains one level).
+ */
 export const ControlLimits = {
   maxStrLength: 64 * 1024,
   maxBinLength: 1024 * 1024,
   maxArrayLength: 1024,
   maxMapLength: 256,
-  maxExtLength: 0,
+  maxDepth: 32,
 } as const;
 
 const encoder = new Encoder({ ignoreUndefined: true, initialBufferSize: 256 });
-const decoder = new Decoder({ ...ControlLimits, useBigInt64: false });
 
 export type ControlMap = Readonly<Record<string, unknown>>;
 
@@ -34,19 +39,16 @@ export function malformed(frame: string, why: string): FramewireError {
 export function decodeControl(frame: string, payload: Uint8Array): ControlMap {
   let value: unknown;
   try {
-    value = decoder.decode(payload);
+    value = decodeStrict(payload, ControlLimits);
   } catch (cause) {
-    throw new FramewireError('MALFORMED_PAYLOAD', `${frame} payload is not valid MessagePack: ${(cause as Error).message}`, { cause });
+    if (!(cause instanceof StrictDecodeError)) throw cause;
+    throw new FramewireError('MALFORMED_PAYLOAD', `${frame} payload is not a valid control map: ${cause.message}`, { cause });
   }
   if (!isMap(value)) throw malformed(frame, 'must be a MessagePack map');
   return value;
 }
 
-/**
- * The decoder builds every MessagePack map as a plain object. Anything else that is an object
- * (an array, binary, or the ExtData of a zero-length ext value, which maxExtLength: 0 lets
- * through) is not a map.
- */
+/** The decoder builds every MessagePack map as a plain object; arrays and binaries are not maps. */
 function isMap(v: unknown): v is ControlMap {
   return typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
 }
@@ -56,8 +58,8 @@ export const read = {
   uint(frame: string, map: ControlMap, key: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
     const v = map[key];
     if (v === undefined) return undefined;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
-      throw malformed(frame, `"${key}" must be an unsigned integer <= ${max}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max || encodedAsFloat(map, key)) {
+      throw malformed(frame, `"${key}" must be an unsigned integer <= ${max}, encoded as an integer`);
     }
     return v;
   },

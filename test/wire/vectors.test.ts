@@ -7,6 +7,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../../src/errors.ts';
+import { parseSubscribe, SUBSCRIBE_KIND } from '../../src/events/protocol.ts';
+import { isUploadId, parseChunkMeta, parseCommitMeta, parseCreateMeta, parseStatusMeta, UploadKind } from '../../src/upload/protocol.ts';
 import { DataFlags, encodeFrame, FrameType, MAX_PAYLOAD_CEILING } from '../../src/wire/index.ts';
 import { bytesToHex, chunkings, decodeChunks, frameToJson, hexToBytes, ignoredFile, invalidFile, jsonToFrame, validFile } from './vector-json.ts';
 
@@ -21,6 +23,44 @@ describe('vector files', () => {
     expect(validFile.frames.some((v) => v.frame.type === FrameType.DATA && v.frame.flags === DataFlags.PACKED)).toBe(true);
     expect(validFile.frames.some((v) => v.frame.type === FrameType.CREDIT && (v.frame.payload as number) > 2 ** 32)).toBe(true);
     expect(validFile.streams.length).toBeGreaterThan(0);
+  });
+
+  it('use the profiles\' kinds only as the profiles define them: valid meta, only known keys, a well-formed target', () => {
+    const profileKeys: Readonly<Record<string, readonly string[]>> = {
+      [UploadKind.create]: ['size', 'chunk_size', 'sha256', 'idempotency_key', 'metadata'],
+      [UploadKind.status]: ['acquire'],
+      [UploadKind.chunk]: ['index', 'offset', 'length', 'sha256', 'token'],
+      [UploadKind.commit]: ['token', 'sha256'],
+      [UploadKind.abort]: [],
+      [SUBSCRIBE_KIND]: ['key', 'after', 'params'],
+    };
+    const parsers: Readonly<Record<string, (target: string | undefined, meta: Record<string, unknown> | undefined) => unknown>> = {
+      [UploadKind.create]: (_t, m) => parseCreateMeta(m),
+      [UploadKind.status]: (_t, m) => parseStatusMeta(m),
+      [UploadKind.chunk]: (_t, m) => parseChunkMeta(m),
+      [UploadKind.commit]: (_t, m) => parseCommitMeta(m),
+      [UploadKind.abort]: () => undefined,
+      [SUBSCRIBE_KIND]: (t, m) => parseSubscribe(t, m),
+    };
+    const opens = [...validFile.frames.map((v) => ({ name: v.name, frame: v.frame })), ...validFile.streams.flatMap((s) => s.frames.map((frame) => ({ name: s.name, frame })))].filter(
+      (v) => v.frame.type === FrameType.OPEN,
+    );
+    let checked = 0;
+    for (const { name, frame } of opens) {
+      const open = jsonToFrame(frame);
+      if (open.type !== FrameType.OPEN) continue;
+      const { kind, target, meta } = open.payload;
+      const known = profileKeys[kind];
+      if (known === undefined) {
+        expect(kind.startsWith('upload.') || kind.startsWith('events.'), `${name}: ${kind} is not a kind of its profile`).toBe(false);
+        continue;
+      }
+      checked++;
+      expect(() => parsers[kind]?.(target, meta), name).not.toThrow();
+      for (const key of Object.keys(meta ?? {})) expect(known, `${name}: meta key "${key}" of ${kind}`).toContain(key);
+      if (kind.startsWith('upload.') && kind !== UploadKind.create) expect(isUploadId(target ?? ''), `${name}: target`).toBe(true);
+    }
+    expect(checked).toBeGreaterThan(1);
   });
 
   it('name only registered error codes and have unique names', () => {

@@ -59,18 +59,22 @@ function requirementsFor(v: InvalidVector): string[] {
     case 'FLOW_CONTROL':
       r.push('FW-FLOW-6');
       break;
-    case 'MALFORMED_PAYLOAD':
+    case 'MALFORMED_PAYLOAD': {
       if (v.name.startsWith('open-')) r.push('FW-OPEN-1');
       else if (v.name.startsWith('hello-setting')) r.push('FW-SET-2');
       else if (v.name.startsWith('hello-')) r.push('FW-HELLO-1');
       else if (v.name.startsWith('error-')) r.push('FW-ERROR-1');
       else if (v.name.startsWith('goaway-')) r.push('FW-GOAWAY-1');
-      else if (v.name.includes('proto')) r.push('FW-CTRL-2');
-      else if (v.name.includes('ext')) r.push('FW-CTRL-3');
+      else if (v.name.includes('proto') || v.name.includes('-key')) r.push('FW-CTRL-2');
+      else if (v.name.includes('ext') || v.name.includes('depth')) r.push('FW-CTRL-3');
+      else if (v.name.includes('utf8')) r.push('FW-CTRL-7');
       else r.push('FW-CTRL-1');
+      const keyRule = v.name.includes('-key');
+      if (v.name.includes('float-integral') && !keyRule) r.push('FW-CTRL-6');
       if (v.name.includes('missing')) r.push('FW-CTRL-9');
-      if (/not-string|not-bool|not-map|negative|float|over|too-long|urgency-8|version-0|wrong-type/u.test(v.name)) r.push('FW-CTRL-8');
+      if (!keyRule && /not-string|not-bool|not-map|negative|float|over|too-long|urgency-8|version-0|wrong-type/u.test(v.name)) r.push('FW-CTRL-8');
       break;
+    }
     default:
       break;
   }

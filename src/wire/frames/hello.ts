@@ -1,6 +1,7 @@
 /** HELLO (0x01), stream 0 only: the first frame each side sends (spec/PROTOCOL.md §7.1). */
 
 import { decodeControl, encodeControl, malformed, read, type ControlMap } from '../msgpack.ts';
+import { encodedAsFloat } from '../strict-msgpack.ts';
 import { invalidSetting, settingBounds, settingKeys, type Settings } from '../settings.ts';
 
 export interface HelloPayload {
@@ -34,8 +35,10 @@ export function decodeHelloPayload(payload: Uint8Array): HelloPayload {
   if (!Array.isArray(versions) || versions.length === 0 || versions.length > 16) {
     throw malformed(F, '"versions" must be a non-empty array of at most 16 unsigned integers');
   }
-  for (const v of versions) {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 0xffff) throw malformed(F, '"versions" entries must be integers in [1, 65535]');
+  for (const [i, v] of versions.entries()) {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 0xffff || encodedAsFloat(versions, i)) {
+      throw malformed(F, '"versions" entries must be integers in [1, 65535], encoded as integers');
+    }
   }
   const rawSettings: ControlMap = read.map(F, map, 'settings') ?? {};
   const settings: Partial<Record<keyof Settings, number>> = {};
