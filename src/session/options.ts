@@ -27,7 +27,10 @@ export interface SessionLimits {
   readonly maxConnectionWindow: number;
   /** Bytes a stream may queue for sending before write() waits (memory bound per stream); each queued write counts 20 bytes more, so empty messages are paced too. */
   readonly streamWriteBuffer: number;
-  /** Bytes the transport may hold unsent before the scheduler stops producing DATA. */
+  /**
+   * Bytes the transport may hold unsent before the scheduler stops passing it DATA, which then
+   * stays queued where control frames overtake it: at most 1 MiB (FW-SCHED-6, spec §8.4).
+   */
   readonly transportHighWater: number;
   /** DATA bytes the scheduler sends in one turn before yielding the event loop. */
   readonly sendBurstBytes: number;
@@ -59,12 +62,15 @@ export interface SessionLimits {
   readonly packMaxFrame: number;
 }
 
+/** FW-SCHED-6: the most a sender may hold between its scheduler and the transport. */
+export const MAX_TRANSPORT_HIGH_WATER = 1024 * 1024;
+
 export const defaultLimits: SessionLimits = {
   handshakeTimeoutMs: 10_000,
   maxStreamWindow: 16 * 1024 * 1024,
   maxConnectionWindow: 64 * 1024 * 1024,
   streamWriteBuffer: 1024 * 1024,
-  transportHighWater: 1024 * 1024,
+  transportHighWater: MAX_TRANSPORT_HIGH_WATER,
   sendBurstBytes: 1024 * 1024,
   maxPendingOpens: 1024,
   maxControlQueue: 65_536,
@@ -132,6 +138,9 @@ export function resolveSessionOptions(options: SessionOptions): ResolvedSessionO
       continue;
     }
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new RangeError(`invalid limit ${key}: ${String(value)}`);
+  }
+  if (limits.transportHighWater > MAX_TRANSPORT_HIGH_WATER) {
+    throw new RangeError(`invalid limit transportHighWater: ${limits.transportHighWater} is above ${MAX_TRANSPORT_HIGH_WATER} (FW-SCHED-6)`);
   }
   const versions = options.versions ?? [PROTOCOL_VERSION];
   if (versions.length === 0) throw new RangeError('versions must not be empty');

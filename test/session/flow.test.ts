@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { isFramewireError } from '../../src/errors.ts';
 import { ReceiveWindow, SendCredit } from '../../src/flow/index.ts';
-import { FrameType, PingFlags } from '../../src/wire/index.ts';
-import { bytes, connectedClient, connectedServer, dataBytes, expectConnectionError, expectStillOpen, flush, ofType } from './helpers.ts';
+import { DataFlags, FrameType, PingFlags } from '../../src/wire/index.ts';
+import { bytes, codeOf, connectedClient, connectedServer, dataBytes, expectConnectionError, expectStillOpen, flush, ofType } from './helpers.ts';
 
 const creditOffsets = (frames: Parameters<typeof ofType>[0], stream: number): number[] => ofType(frames, FrameType.CREDIT, stream).map((f) => f.payload);
 
@@ -170,6 +170,49 @@ describe('flow control: receiving', () => {
     expect(h.session.bufferedBytes).toBe(0);
     expect(creditOffsets(h.transport.frames, 0)).toEqual([2048 + 4096]);
     expect(creditOffsets(h.transport.frames, 1)).toEqual([]);
+  });
+
+  it('FW-FLOW-8: a message three windows long completes while the application waits for it; nobody reading, no credit', async () => {
+    const h = await connectedServer({ settings: { initialStreamCredit: 4096, initialConnectionCredit: 1 << 20, maxMessageSize: 1 << 20 } });
+    h.peer.open(1);
+    h.peer.data(1, 4096, DataFlags.FOLLOWS);
+    await flush();
+    // Nobody waits for the message: the unfinished bytes are not consumed (a sink never returns credit).
+    expect(creditOffsets(h.transport.frames, 1)).toEqual([]);
+    const s = h.accepted[0]!;
+    const whole = s.read();
+    await flush();
+    // The application waits: the 4096 unfinished bytes count as consumed, and credit returns for them.
+    expect(creditOffsets(h.transport.frames, 1)).toEqual([4096 + 4096]);
+    h.peer.data(1, 4096, DataFlags.FOLLOWS);
+    await flush();
+    expect(creditOffsets(h.transport.frames, 1)).toEqual([8192, 8192 + 4096]);
+    h.peer.data(1, 4096);
+    const message = await whole;
+    expect(message?.length).toBe(3 * 4096);
+    expectStillOpen(h);
+    // Held at most: the message (up to max_message_size) plus one window beyond what was counted.
+    expect(s.bufferedBytes).toBe(0);
+  });
+
+  it('FW-FLOW-9: credit is checked before the message size: DATA beyond the limit is FLOW_CONTROL even when the message is too large too', async () => {
+    const h = await connectedServer({ settings: { initialStreamCredit: 1000, maxMessageSize: 500 } });
+    h.peer.open(1);
+    h.peer.data(1, 1001);
+    await expectConnectionError(h, 'FLOW_CONTROL');
+  });
+
+  it('FW-FLOW-9: after MESSAGE_TOO_LARGE the stream\'s later DATA is discarded and credited back at the connection level', async () => {
+    const h = await connectedServer({ settings: { initialStreamCredit: 4096, initialConnectionCredit: 4096, maxMessageSize: 1000 } });
+    h.peer.open(1);
+    h.peer.data(1, 1001, DataFlags.FOLLOWS);
+    await flush();
+    expect(ofType(h.transport.frames, FrameType.ERROR, 1).map(codeOf)).toEqual(['MESSAGE_TOO_LARGE']);
+    h.peer.data(1, 3095);
+    await flush();
+    expectStillOpen(h);
+    expect(h.session.bufferedBytes).toBe(0);
+    expect(creditOffsets(h.transport.frames, 0).at(-1)).toBe(4096 + 4096);
   });
 
   it('FW-FLOW-5: with a known RTT, a window consumed quickly doubles in the next CREDIT', async () => {

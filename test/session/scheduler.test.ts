@@ -25,6 +25,25 @@ describe('scheduler', () => {
     expect(trace(h.transport.take())).toEqual(['DATA 1', 'DATA 1', 'DATA 1', 'DATA 1']);
   });
 
+  it('FW-SCHED-6: DATA is passed to the transport only while its backlog is below the high-water mark, which may not exceed 1 MiB', async () => {
+    const h = await connectedClient({ limits: { transportHighWater: 4096 } }, { maxFramePayload: 1024, initialStreamCredit: 1 << 20, initialConnectionCredit: 1 << 20 });
+    const s = h.session.open({ kind: 'bulk' });
+    await flush();
+    h.transport.take();
+    // A backlog at the mark: the DATA stays queued.
+    h.transport.bufferedBytes = 4096;
+    void s.write(bytes(8192));
+    await flush();
+    expect(dataFrames(h.transport.frames)).toEqual([]);
+    // One byte below it: DATA flows again (this transport does not grow its backlog as it is written to).
+    h.transport.bufferedBytes = 4095;
+    h.session.writable();
+    await flush();
+    expect(dataBytes(h.transport.frames)).toBe(8192);
+    expect(() => resolveSessionOptions({ role: 'client', limits: { transportHighWater: 1024 * 1024 + 1 } })).toThrow(/FW-SCHED-6/u);
+    expect(resolveSessionOptions({ role: 'client' }).limits.transportHighWater).toBe(1024 * 1024);
+  });
+
   it('FW-SCHED-1: a CREDIT is written before queued DATA', async () => {
     const h = await connectedServer({ settings: { initialStreamCredit: 2048 } }, { maxFramePayload: 1024 });
     h.peer.open(1);
