@@ -1,7 +1,8 @@
 /**
  * The event streams `framewire serve` offers out of the box, so a person can try `framewire tail`
  * at once: a clock, a synthetic token generator (an LLM stand-in) and, when asked, a live tail of
- * a file. Each one honours its AbortSignal, so a cancelled subscription really stops it.
+ * a file. Each one honours its AbortSignal, so a cancelled subscription really stops it. Their
+ * params, events and ends are specified in spec/PROTOCOL.md §13.3: interop tests rely on them.
  */
 
 import { open, stat } from 'node:fs/promises';
@@ -10,9 +11,10 @@ import type { EventService, ProducerContext } from '../events/index.ts';
 
 const WORDS = 'the quick brown fox jumps over the lazy dog while framewire streams every token exactly once'.split(' ');
 
+/** An integer param clamped to [min, max]; absent or not an integer: the default (spec §13.3). */
 function numberParam(ctx: ProducerContext, key: string, fallback: number, min: number, max: number): number {
   const v = ctx.params[key];
-  return typeof v === 'number' && Number.isFinite(v) ? Math.min(max, Math.max(min, v)) : fallback;
+  return typeof v === 'number' && Number.isInteger(v) ? Math.min(max, Math.max(min, v)) : fallback;
 }
 
 export interface BuiltinStreamOptions {

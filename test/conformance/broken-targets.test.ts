@@ -28,12 +28,18 @@ describe('conformance runner against broken targets', () => {
   });
 
   it('a naive echo server fails flow control, cancellation and every error case', async () => {
-    const report = await run(await naiveServer(), { cases: 'FW-STREAM-5/*,FW-HS-8/*,FW-FLOW-1/*,FW-STREAM-7/*,FW-SEQ-2/*,FW-HB-2/ping-answered,FW-STREAM-13/*', timeoutMs: 500, quietMs: 150 });
+    const report = await run(await naiveServer(), { cases: 'FW-STREAM-5/*,FW-HS-8/*,FW-FLOW-1/*,FW-FLOW-8/*,FW-GOAWAY-2/*,FW-STREAM-7/*,FW-SEQ-2/*,FW-HB-2/*,FW-STREAM-13/*', timeoutMs: 500, quietMs: 150 });
     expect(verdictOf(report, 'FW-STREAM-5/cancel-stops-pending-done')).toBe('fail');
     expect(verdictOf(report, 'FW-HS-8/obeys-our-settings')).toBe('fail');
     expect(verdictOf(report, 'FW-FLOW-1/zero-credit')).toBe('fail');
     expect(verdictOf(report, 'FW-STREAM-7/data-after-done')).toBe('fail');
     expect(verdictOf(report, 'FW-SEQ-2/gap-on-stream-0')).toBe('fail');
+    // It never returns credit, so a message longer than its window never arrives (FW-FLOW-8) …
+    expect(verdictOf(report, 'FW-FLOW-8/message-larger-than-window')).toBe('fail');
+    // … it never sends GOAWAY when conformance.goaway asks for one …
+    expect(verdictOf(report, 'FW-GOAWAY-2/refused-after-goaway')).toBe('fail');
+    // … and it sends DATA beyond our credit, ahead of a PING answer (FW-HB-2).
+    expect(verdictOf(report, 'FW-HB-2/ping-answer-ahead-of-data')).toBe('fail');
     // What it gets right still passes: the runner does not fail everything.
     expect(verdictOf(report, 'FW-HB-2/ping-answered')).toBe('pass');
     expect(verdictOf(report, 'FW-STREAM-13/message-boundaries')).toBe('pass');

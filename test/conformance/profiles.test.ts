@@ -34,9 +34,9 @@ async function tempDir(): Promise<{ dir: string; remove: () => Promise<void> }> 
 }
 
 /** `framewire serve` as the CLI assembles it, with a 3 s upload TTL so that the expiry case runs. */
-async function serveApp(): Promise<Target> {
+async function serveApp(options: { token?: string } = {}): Promise<Target> {
   const { dir, remove } = await tempDir();
-  const app = await startServerApp({ host: '127.0.0.1', port: 0, dataDir: dir, logger: silent, uploadTtlMs: 3000 });
+  const app = await startServerApp({ host: '127.0.0.1', port: 0, dataDir: dir, logger: silent, uploadTtlMs: 3000, ...options });
   return {
     port: app.address.port,
     close: async () => {
@@ -141,6 +141,16 @@ describe('profile conformance cases', () => {
     // The expiry case waited for the 3 s TTL instead of being informational.
     expect(verdictOf(report, 'FW-UP-41/expired')).toBe('FW-UP-41/expired: pass');
   }, 30_000);
+
+  it('serve --token: {"token": T} is accepted, every other auth is AUTH_FAILED (spec §13.4, FW-HS-9)', async () => {
+    const token = 'conformance-token';
+    const report = await runConformance({ ...(await (async () => {
+      const target = await serveApp({ token });
+      targets.push(target);
+      return { target: { host: '127.0.0.1', port: target.port } };
+    })()), cases: 'FW-HS-6/*,FW-HS-9/*,FW-STREAM-3/echo-basic', strict: true, auth: { token } });
+    for (const id of ['FW-HS-6/authentication', 'FW-HS-9/refusals-are-auth-failed', 'FW-STREAM-3/echo-basic']) expect(verdictOf(report, id)).toBe(`${id}: pass`);
+  });
 
   it('with short heartbeat and grace periods, the event timer cases pass too', async () => {
     const report = await run(await shortTimersServer(), { cases: 'FW-EV-40/*,FW-EV-50/*', timeoutMs: 1000 });

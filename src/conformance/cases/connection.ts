@@ -1,15 +1,40 @@
 /** §8.5 Heartbeat and idle timeout, §8.6 GOAWAY, §8.7 Connection errors, §9 error-code rules. */
 
 import { ErrorCodes } from '../../errors.ts';
-import { FrameType, PingFlags } from '../../wire/index.ts';
-import { expectAccepted, expectConnectionError, pingAnswered } from '../expect.ts';
+import { FrameType, PingFlags, type GoawayPayload } from '../../wire/index.ts';
+import type { Conn } from '../context.ts';
+import { expectAccepted, expectConnectionError, expectStreamError, pingAnswered } from '../expect.ts';
 import { describeCode } from '../raw-peer.ts';
-import { outcome } from '../types.ts';
+import { outcome, type Outcome } from '../types.ts';
 import { connectionErrorAfter, pattern, pingBytes, sleep, type Case } from './helpers.ts';
 
 const HB = '8.5 Heartbeat and idle timeout';
 const GA = '8.6 GOAWAY';
 const CE = '8.7 Connection errors and loss';
+
+/** DATA payload bytes the target sent on a stream, among its first `upTo` frames (default: all). */
+function echoBytes(conn: Conn, stream: number, upTo = conn.peer.frames.length): number {
+  let n = 0;
+  for (const r of conn.peer.frames.slice(0, upTo)) if (r.raw.stream === stream && r.frame?.type === FrameType.DATA) n += r.frame.payload.length;
+  return n;
+}
+
+/** The conformance kind that makes a target send GOAWAY (spec §13.2). */
+const GOAWAY_KIND = 'conformance.goaway';
+
+/**
+ * Waits for the GOAWAY that opening `conformance.goaway` (stream `id`) makes the target send.
+ * Returns its payload, or the outcome: unsupported when the target does not know the kind.
+ */
+async function targetGoaway(conn: Conn, id: number, timeoutMs: number): Promise<GoawayPayload | Outcome> {
+  const found = await conn.peer.until(() => {
+    for (const r of conn.peer.frames) if (r.frame?.type === FrameType.GOAWAY) return r.frame.payload;
+    return conn.streamState(id).error === undefined ? undefined : null;
+  }, timeoutMs);
+  if (found !== undefined && found !== null) return found;
+  if (conn.streamState(id).error === ErrorCodes.NOT_FOUND.code) return outcome.unsupported(`the target does not offer ${GOAWAY_KIND} (NOT_FOUND)`);
+  return outcome.fail(`no GOAWAY after opening ${GOAWAY_KIND}`, 'GOAWAY on stream 0', conn.describeStreamEnd(id));
+}
 
 export const cases: Case[] = [
   {
@@ -28,28 +53,37 @@ export const cases: Case[] = [
   },
   {
     id: 'FW-HB-2/ping-answer-ahead-of-data',
-    requirements: ['FW-HB-2', 'FW-SCHED-1'],
+    requirements: ['FW-HB-2', 'FW-SCHED-1', 'FW-FLOW-1'],
     section: HB,
     level: 'MUST',
-    title: 'while the echo is sending 4 MiB back, a PING is answered before the echo completes',
-    quote: 'a PING answer MUST go ahead of queued DATA (FW-HB-2).',
+    title: 'the echo holds DATA our stream credit (1 KiB) does not let it send; a PING, then a CREDIT for the rest, in one write: the PING answer comes before any DATA beyond the first 1 KiB',
+    quote: 'A peer that receives a PING without the ACK flag MUST answer it promptly with a PING that has the ACK flag set and the same 8 payload bytes, ahead of queued DATA: the answer is passed to the transport before any DATA frame the peer had not yet passed to it when it received the PING.',
     needs: ['echo'],
     async run(ctx) {
-      const conn = await ctx.handshake({ settings: { initialStreamCredit: 16 * 1024 * 1024, initialConnectionCredit: 16 * 1024 * 1024, maxFramePayload: 16 * 1024 } });
-      const id = conn.openEcho();
+      const allowed = 1024;
+      const conn = await ctx.handshake({ settings: { initialStreamCredit: allowed } });
+      conn.autoCredit = false;
+      // Within the target's own initial credit, so that it reads all of it without waiting for us.
+      const total = Math.min(conn.target.initialStreamCredit, conn.target.initialConnectionCredit, 128 * 1024);
+      if (total <= allowed) return outcome.unsupported(`the target's initial credit (${total} bytes) leaves it nothing to hold beyond our ${allowed}`);
       const piece = Math.min(16 * 1024, conn.target.maxMessageSize === 0 ? 16 * 1024 : conn.target.maxMessageSize);
-      const count = Math.ceil((4 * 1024 * 1024) / piece);
-      for (let i = 0; i < count; i++) await conn.send(id, pattern(piece, i));
-      await conn.peer.until(() => (conn.streamState(id).frames > 0 ? true : undefined), ctx.timeoutMs * 4);
-      conn.peer.ping(pingBytes(24));
-      const view = await conn.messages(id, count, ctx.timeoutMs * 4);
-      await conn.peer.until(() => (pingAnswered(conn.peer, pingBytes(24)) ? true : undefined), ctx.timeoutMs);
-      const pingAt = conn.peer.frames.findIndex((r) => r.frame?.type === FrameType.PING && (r.frame.flags & PingFlags.ACK) !== 0 && Buffer.from(r.frame.payload).equals(Buffer.from(pingBytes(24))));
-      const lastData = conn.peer.frames.map((r) => r.raw.stream).lastIndexOf(id);
+      const id = conn.openEcho();
+      for (let at = 0; at < total; at += piece) conn.dataRaw(id, pattern(Math.min(piece, total - at), at));
+      // The target sends what our credit allows and holds the rest: the DATA the PING must overtake.
+      await conn.peer.until(() => (echoBytes(conn, id) >= allowed ? true : undefined), ctx.timeoutMs);
+      await sleep(ctx.quietMs);
+      if (echoBytes(conn, id) !== allowed) return outcome.fail('the echo did not stop at our stream credit (FW-FLOW-1)', `${allowed} bytes`, `${echoBytes(conn, id)} bytes`);
+      const ping = pingBytes(24);
+      conn.peer.sendBytes(Buffer.concat([conn.peer.ping(ping, false, false), conn.peer.credit(id, total, false)]));
+      await conn.peer.until(() => (pingAnswered(conn.peer, ping) && echoBytes(conn, id) >= total ? true : undefined), ctx.timeoutMs * 2);
+      const pingAt = conn.peer.frames.findIndex((r) => r.frame?.type === FrameType.PING && (r.frame.flags & PingFlags.ACK) !== 0 && Buffer.from(r.frame.payload).equals(Buffer.from(ping)));
       if (pingAt < 0) return outcome.fail('PING not answered', 'PING ACK', 'none');
-      if (view.messages.length !== count) return outcome.fail('echo incomplete', `${count} messages`, conn.describeStreamEnd(id));
-      if (pingAt > lastData) return outcome.nonStrict('the PING answer came after all the queued DATA', 'PING ACK before the end of the echo', 'after');
-      return outcome.pass(`answered with ${conn.peer.frames.slice(pingAt).filter((r) => r.raw.stream === id).length} echo frames still to come`);
+      const before = echoBytes(conn, id, pingAt);
+      if (before > allowed) {
+        return outcome.fail('DATA the target still held when it read the PING went out before the answer', `PING ACK after at most ${allowed} echo bytes`, `after ${before} echo bytes`);
+      }
+      if (echoBytes(conn, id) !== total) return outcome.fail('the echo did not complete after our CREDIT', `${total} bytes back`, `${echoBytes(conn, id)} bytes; ${conn.describeStreamEnd(id)}`);
+      return outcome.pass(`answered before the ${total - allowed} echo bytes that were held back`);
     },
   },
   {
@@ -134,15 +168,79 @@ export const cases: Case[] = [
     },
   },
   {
+    id: 'FW-GOAWAY-2/refused-after-goaway',
+    requirements: ['FW-GOAWAY-2', 'FW-GOAWAY-1', 'FW-GOAWAY-4', 'FW-GOAWAY-6', 'FW-REF-3'],
+    section: GA,
+    level: 'MUST',
+    title: 'conformance.goaway: the target sends GOAWAY {last_stream = that stream, NO_ERROR}; a stream opened after it → REFUSED_STREAM; the goaway stream still echoes; after both DONEs the target closes, having opened no stream',
+    quote: 'The sender of GOAWAY sets `last_stream` to the highest stream id opened by the receiver that it has accepted, and MUST refuse every later OPEN from the receiver (id above `last_stream`) with ERROR `REFUSED_STREAM`.',
+    async run(ctx) {
+      const conn = await ctx.handshake();
+      const id = conn.open(GOAWAY_KIND, { meta: { deadline_ms: 10_000 } });
+      const goaway = await targetGoaway(conn, id, ctx.timeoutMs);
+      if (!('lastStream' in goaway)) return goaway;
+      if (goaway.lastStream !== id || goaway.code !== 0) return outcome.fail('a GOAWAY other than §13.2 describes', `last_stream ${id}, code NO_ERROR`, `last_stream ${goaway.lastStream}, code ${describeCode(goaway.code)}`);
+      const late = conn.open('conformance.echo');
+      const refused = await expectStreamError(conn, late, 'REFUSED_STREAM');
+      if (refused.verdict !== 'pass') return { ...refused, detail: `the OPEN after GOAWAY: ${refused.detail}` };
+      // Streams up to last_stream run to completion (FW-GOAWAY-4).
+      conn.dataRaw(id, pattern(5));
+      const echoed = await conn.messages(id, 1);
+      if (echoed.messages.length !== 1) return outcome.fail('the stream GOAWAY accepted stopped working', 'its echo', conn.describeStreamEnd(id));
+      conn.peer.done(id);
+      const end = await conn.ended(id);
+      if (!end.done) return outcome.fail('the stream GOAWAY accepted did not complete', 'DONE', conn.describeStreamEnd(id));
+      const ending = await conn.peer.waitEnd(ctx.timeoutMs);
+      const err = conn.connectionError();
+      if (err !== undefined) return outcome.fail('a connection ERROR instead of a graceful close', 'close', `ERROR ${describeCode(err.code)} "${err.message}"`);
+      if (ending === undefined) return outcome.fail('the target did not close once no stream was left (FW-GOAWAY-4)', 'close', 'still open');
+      const opened = conn.peer.frames.filter((r) => r.frame?.type === FrameType.OPEN);
+      if (opened.length > 0) return outcome.nonStrict('the target opened a stream after its own GOAWAY (FW-GOAWAY-6)', 'no OPEN', `OPEN of stream ${opened[0]?.raw.stream ?? '?'}`);
+      return outcome.pass(`GOAWAY last_stream ${id}; stream ${late} refused; stream ${id} completed; then closed (${ending.how})`);
+    },
+  },
+  {
+    id: 'FW-GOAWAY-4/deadline',
+    requirements: ['FW-GOAWAY-4', 'FW-REF-3'],
+    section: GA,
+    level: 'MUST',
+    title: 'conformance.goaway with deadline_ms 300, the stream left open: GOAWAY {deadline_ms 300}, then ERROR TIMEOUT on the stream after about 300 ms, then close',
+    quote: 'when `deadline_ms` … has passed, the GOAWAY\'s sender MUST fail each stream still open with ERROR `TIMEOUT` on that stream and then close the transport.',
+    async run(ctx) {
+      const conn = await ctx.handshake();
+      const started = Date.now();
+      const id = conn.open(GOAWAY_KIND, { meta: { deadline_ms: 300 } });
+      const goaway = await targetGoaway(conn, id, ctx.timeoutMs);
+      if (!('lastStream' in goaway)) return goaway;
+      if (goaway.deadlineMs !== 300) return outcome.fail('the GOAWAY does not carry the deadline asked for', 'deadline_ms 300', String(goaway.deadlineMs ?? 'absent'));
+      const end = await conn.ended(id, 300 + ctx.timeoutMs);
+      const elapsed = Date.now() - started;
+      if (end.error !== ErrorCodes.TIMEOUT.code) return outcome.fail('the stream still open at the deadline did not fail with TIMEOUT', 'ERROR TIMEOUT on the stream', conn.describeStreamEnd(id));
+      if (elapsed < 270) return outcome.fail(`TIMEOUT after ${elapsed} ms, before the deadline`, 'after 300 ms', `${elapsed} ms`);
+      const ending = await conn.peer.waitEnd(ctx.timeoutMs);
+      if (ending === undefined) return outcome.fail('the target did not close at the deadline', 'close', 'still open');
+      return outcome.pass(`ERROR TIMEOUT on stream ${id} after ${elapsed} ms, then closed (${ending.how})`);
+    },
+  },
+  {
     id: 'FW-GOAWAY-5/last-stream-increases',
     requirements: ['FW-GOAWAY-5'],
     section: GA,
     level: 'MUST',
-    title: 'GOAWAY last_stream 0, then GOAWAY last_stream 2 → PROTOCOL_ERROR',
+    title: 'with an echo stream of ours open, GOAWAY last_stream 0 and GOAWAY last_stream 2 in one write → PROTOCOL_ERROR',
     quote: '`last_stream` MUST NOT increase from one GOAWAY to the next; a receiver that sees it increase fails with `PROTOCOL_ERROR` (connection error).',
-    run: connectionErrorAfter('PROTOCOL_ERROR', (conn) => {
-      conn.peer.frame({ type: FrameType.GOAWAY, flags: 0, stream: 0, payload: { lastStream: 0, code: 0 } });
-      conn.peer.frame({ type: FrameType.GOAWAY, flags: 0, stream: 0, payload: { lastStream: 2, code: 0 } });
+    // A receiver of GOAWAY may close the transport as soon as no stream is left (§8.6). With none
+    // open, and the two GOAWAYs read apart, a target could close in between and never see the
+    // second: a bare close, which --strict counts as a failure. Our open stream and one write rule that out.
+    run: connectionErrorAfter('PROTOCOL_ERROR', async (conn) => {
+      if (conn.ctx.features.has('echo')) {
+        const id = conn.openEcho();
+        conn.dataRaw(id, pattern(3));
+        await conn.messages(id, 1);
+      }
+      const first = conn.peer.frame({ type: FrameType.GOAWAY, flags: 0, stream: 0, payload: { lastStream: 0, code: 0 } }, false);
+      const second = conn.peer.frame({ type: FrameType.GOAWAY, flags: 0, stream: 0, payload: { lastStream: 2, code: 0 } }, false);
+      conn.peer.sendBytes(Buffer.concat([first, second]));
     }),
   },
   {

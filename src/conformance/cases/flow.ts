@@ -8,14 +8,31 @@ import { connectionErrorAfter, pattern, sleep, type Case } from './helpers.ts';
 
 const S = '8.3 Flow control';
 
-/** Sends `bytes` DATA bytes on a stream in frames the target accepts, with no regard for credit. */
-function blast(conn: Conn, stream: number, bytes: number): void {
+/**
+ * Sends `bytes` DATA bytes on a stream in frames the target accepts, with no regard for credit,
+ * as messages no longer than its max_message_size: credit is checked before the message size
+ * (FW-FLOW-9), but a message that failed its stream first would have its later bytes discarded
+ * and credited back (FW-FLOW-7), and the overrun would never come.
+ */
+function blast(conn: Conn, stream: number, bytes: number, endLastMessage = false): void {
   const frame = Math.min(conn.target.maxFramePayload, 16 * 1024);
+  const maxMessage = conn.target.maxMessageSize;
+  let inMessage = 0;
   for (let sent = 0; sent < bytes; ) {
-    const n = Math.min(frame, bytes - sent);
-    conn.dataRaw(stream, pattern(n, sent), true);
+    const n = Math.min(frame, bytes - sent, maxMessage === 0 ? Infinity : maxMessage - inMessage);
+    inMessage += n;
+    const endOfMessage = inMessage === maxMessage || (endLastMessage && sent + n === bytes);
+    conn.dataRaw(stream, pattern(n, sent), !endOfMessage);
+    if (endOfMessage) inMessage = 0;
     sent += n;
   }
+}
+
+/** Frames blast() needs for `bytes`: a tiny max_message_size makes a flood of them. */
+function blastFrames(conn: Conn, bytes: number): number {
+  const maxMessage = conn.target.maxMessageSize;
+  const perFrame = Math.min(conn.target.maxFramePayload, 16 * 1024, maxMessage === 0 ? Infinity : maxMessage);
+  return Math.ceil(bytes / perFrame);
 }
 
 /** DATA bytes the target sent on a stream, and the largest frame. */
@@ -33,7 +50,7 @@ function received(conn: Conn, stream: number): { bytes: number; largest: number 
 export const cases: Case[] = [
   {
     id: 'FW-FLOW-2/stream-overrun',
-    requirements: ['FW-FLOW-2', 'FW-FLOW-1'],
+    requirements: ['FW-FLOW-2', 'FW-FLOW-1', 'FW-REF-2'],
     section: S,
     level: 'MUST',
     title: 'initial_stream_credit + 1 bytes of DATA on a sink stream → FLOW_CONTROL',
@@ -42,7 +59,9 @@ export const cases: Case[] = [
     async run(ctx) {
       const conn = await ctx.handshake();
       const credit = conn.target.initialStreamCredit;
-      if (credit > 64 * 1024 * 1024) return outcome.unsupported(`initial_stream_credit ${credit} is too large to overrun quickly`);
+      if (credit > 64 * 1024 * 1024 || blastFrames(conn, credit + 1) > 100_000) {
+        return outcome.unsupported(`initial_stream_credit ${credit} in messages of at most max_message_size ${conn.target.maxMessageSize} is too much to overrun quickly`);
+      }
       const id = conn.openSink();
       blast(conn, id, credit + 1);
       return expectConnectionError(conn.peer, 'FLOW_CONTROL', { timeoutMs: ctx.timeoutMs });
@@ -62,7 +81,7 @@ export const cases: Case[] = [
       const per = conn.target.initialStreamCredit;
       if (per === 0) return outcome.unsupported('initial_stream_credit is 0: every DATA byte is a stream overrun');
       const streams = Math.ceil(total / per);
-      if (streams > conn.target.maxConcurrentStreams || streams > 1000 || total > 64 * 1024 * 1024) {
+      if (streams > conn.target.maxConcurrentStreams || streams > 1000 || total > 64 * 1024 * 1024 || blastFrames(conn, total) > 100_000) {
         return outcome.unsupported(`needs ${streams} streams of ${per} bytes (max_concurrent_streams ${conn.target.maxConcurrentStreams})`);
       }
       if (per >= total) return outcome.unsupported('initial_stream_credit exceeds the connection credit: covered by stream-overrun');
@@ -74,6 +93,40 @@ export const cases: Case[] = [
         left -= n;
       }
       return expectConnectionError(conn.peer, 'FLOW_CONTROL', { timeoutMs: ctx.timeoutMs });
+    },
+  },
+  {
+    id: 'FW-FLOW-9/check-order',
+    requirements: ['FW-FLOW-9', 'FW-STREAM-11', 'FW-SEQ-2', 'FW-FLOW-2', 'FW-STREAM-7'],
+    section: '8.3.1 Receiving DATA',
+    level: 'MUST',
+    title: 'three connections, each with one DATA frame that breaks two rules: on an unopened id with a wrong seq → PROTOCOL_ERROR; with a seq gap beyond the stream credit → SEQ_ERROR; after our DONE and beyond the stream credit → FLOW_CONTROL',
+    quote: 'A receiver MUST run step 6 of §3.3 for a DATA frame in this order and report the first check that fails, checking nothing after it.',
+    needs: ['sink'],
+    async run(ctx) {
+      const a = await ctx.handshake();
+      const credit = a.target.initialStreamCredit;
+      if (credit > 64 * 1024 * 1024 || blastFrames(a, credit) > 100_000) return outcome.unsupported(`initial_stream_credit ${credit} is too much to fill quickly`);
+      // 6.1 (the id was opened) before 6.2 (seq).
+      a.peer.frame({ type: FrameType.DATA, flags: 0, stream: 101, seq: 7, payload: pattern(4) });
+      let o = await expectConnectionError(a.peer, 'PROTOCOL_ERROR', { timeoutMs: ctx.timeoutMs });
+      if (o.verdict !== 'pass') return { ...o, detail: `DATA on an unopened id with seq 7: ${o.detail}` };
+      // 6.2 (seq) before 6.5 (credit): the stream's window full, then one byte with a seq gap.
+      const b = await ctx.handshake();
+      const sb = b.openSink();
+      blast(b, sb, credit);
+      b.peer.frame({ type: FrameType.DATA, flags: 0, stream: sb, seq: b.peer.peekSeq(sb) + 1, payload: pattern(1) });
+      o = await expectConnectionError(b.peer, 'SEQ_ERROR', { timeoutMs: ctx.timeoutMs });
+      if (o.verdict !== 'pass') return { ...o, detail: `a seq gap beyond the stream credit: ${o.detail}` };
+      // 6.5 (credit) before 6.7 (DATA after DONE): the window full in whole messages, DONE, one byte more.
+      const c = await ctx.handshake();
+      const sc = c.openSink();
+      blast(c, sc, credit, true);
+      c.peer.done(sc);
+      c.dataRaw(sc, pattern(1));
+      o = await expectConnectionError(c.peer, 'FLOW_CONTROL', { timeoutMs: ctx.timeoutMs });
+      if (o.verdict !== 'pass') return { ...o, detail: `DATA after DONE beyond the stream credit: ${o.detail}` };
+      return outcome.pass('PROTOCOL_ERROR, SEQ_ERROR and FLOW_CONTROL, each the earlier check of its pair');
     },
   },
   {
@@ -192,7 +245,7 @@ export const cases: Case[] = [
       const per = conn.target.initialStreamCredit;
       const fill = conn.target.initialConnectionCredit - 100;
       const streams = per === 0 ? Infinity : Math.ceil(fill / per);
-      if (fill < 0 || streams + 1 > conn.target.maxConcurrentStreams || streams > 1000 || fill > 64 * 1024 * 1024) {
+      if (fill < 0 || streams + 1 > conn.target.maxConcurrentStreams || streams > 1000 || fill > 64 * 1024 * 1024 || blastFrames(conn, fill) > 100_000) {
         return outcome.unsupported(`filling the connection window needs ${streams} sink streams`);
       }
       const refused = conn.open('conformance.no-such-kind');
@@ -225,6 +278,32 @@ export const cases: Case[] = [
       const after = await conn.peer.until(() => (conn.grantedByTarget(0) > before ? conn.grantedByTarget(0) : undefined), ctx.timeoutMs);
       if (after === undefined) return outcome.fail(`no connection CREDIT after ${bytes} bytes on a refused stream`, 'CREDIT on stream 0', 'none');
       return outcome.pass(`connection limit raised from ${before} to ${after}`);
+    },
+  },
+  {
+    id: 'FW-FLOW-8/message-larger-than-window',
+    requirements: ['FW-FLOW-8', 'FW-STREAM-13', 'FW-FLOW-1'],
+    section: S,
+    level: 'MUST',
+    title: 'one message of 4 × the target\'s initial_stream_credit (at most max_message_size and 8 MiB) to the echo: credit comes while the echo waits for it, and the message comes back whole',
+    quote: 'A receiver MUST count the bytes of an unfinished message as consumed while its application waits for that message, and MUST then return credit for them as FW-FLOW-4 describes.',
+    needs: ['echo'],
+    async run(ctx) {
+      const conn = await ctx.handshake();
+      const window = conn.target.initialStreamCredit;
+      const maxMessage = conn.target.maxMessageSize === 0 ? Infinity : conn.target.maxMessageSize;
+      const size = Math.min(4 * window, maxMessage, 8 * 1024 * 1024);
+      if (window === 0) return outcome.unsupported('initial_stream_credit is 0');
+      if (size <= window) return outcome.unsupported(`max_message_size ${conn.target.maxMessageSize} does not exceed initial_stream_credit ${window}: no message is longer than the window`);
+      const id = conn.openEcho();
+      const message = pattern(size, 77);
+      // Waits for the target's CREDIT at every window: a target that credits only whole messages never sends it.
+      await conn.send(id, message);
+      const view = await conn.messages(id, 1, ctx.timeoutMs * 4);
+      if (view.messages.length !== 1 || view.messages[0]?.equals(message) !== true) {
+        return outcome.fail('the message did not come back whole', `one message of ${size} bytes`, conn.describeStreamEnd(id));
+      }
+      return outcome.pass(`${size} bytes in one message (${(size / window).toFixed(1)} windows of ${window}), echoed whole`);
     },
   },
   {

@@ -209,6 +209,34 @@ export const cases: Case[] = [
     },
   },
   {
+    id: 'FW-HS-9/refusals-are-auth-failed',
+    requirements: ['FW-HS-9', 'FW-HS-6', 'FW-REF-5'],
+    section: S,
+    level: 'MUST',
+    title: 'against a target that refuses made-up credentials: HELLO with auth 42, {"token": 7}, {} and without auth → AUTH_FAILED each time, never MALFORMED_PAYLOAD (informational when the target accepts everyone)',
+    quote: 'Whatever a server\'s hook does not accept — wrong credentials, `auth` of a type or shape the hook does not expect, or no `auth` at all — it refuses with `AUTH_FAILED`, never with `MALFORMED_PAYLOAD`.',
+    async run(ctx) {
+      const probe = await ctx.connect();
+      probe.hello({ auth: 'conformance-invalid-credentials' });
+      const first = await probe.waitFor(() => true, ctx.timeoutMs);
+      probe.destroy();
+      if (isReceived(first) && first.frame?.type === FrameType.HELLO) return outcome.info('the target accepts made-up credentials: it has no authentication to refuse with');
+      const variants: [string, Record<string, unknown>][] = [
+        ['auth 42', { auth: 42 }],
+        ['auth {"token": 7}', { auth: { token: 7 } }],
+        ['auth {}', { auth: {} }],
+        ['no auth', {}],
+      ];
+      for (const [what, extra] of variants) {
+        const peer = await ctx.connect();
+        peer.hello(extra);
+        const o = await expectConnectionError(peer, 'AUTH_FAILED', { timeoutMs: ctx.timeoutMs });
+        if (o.verdict !== 'pass') return { ...o, detail: `${what}: ${o.detail}` };
+      }
+      return outcome.pass(`${variants.map(([w]) => w).join(', ')}: AUTH_FAILED each`);
+    },
+  },
+  {
     id: 'FW-HELLO-1/agent-too-long',
     requirements: ['FW-HELLO-1', 'FW-CTRL-8'],
     section: '7.1 HELLO',

@@ -339,6 +339,37 @@ export const cases: Case[] = [
     },
   },
   {
+    id: 'FW-REF-1/echo-trailer',
+    requirements: ['FW-REF-1', 'FW-CTRL-3', 'FW-FRAME-3'],
+    section: '13.2 Conformance kinds',
+    level: 'MUST',
+    title: 'we declare max_frame_payload 1024; echo streams ended with the trailers {"x":1}, a 990-character string, and maps nested 32 deep → DONE {messages, bytes} with client_trailer {"x":1}, then client_trailer_omitted twice; every frame valid for us',
+    quote: '`"client_trailer"`: the client\'s DONE trailer, when the client sent one and the resulting DONE is still a valid control payload for the client … when it would not be, `"client_trailer_omitted": true` instead.',
+    needs: ['echo'],
+    async run(ctx) {
+      const conn = await ctx.handshake({ settings: { maxFramePayload: 1024 } });
+      let nested: Record<string, unknown> = {};
+      for (let level = 1; level < 32; level++) nested = { n: nested };
+      const a = conn.openEcho();
+      conn.dataRaw(a, pattern(3));
+      conn.dataRaw(a, pattern(4));
+      conn.peer.done(a, { x: 1 });
+      const b = conn.openEcho();
+      conn.peer.done(b, { pad: 'p'.repeat(990) });
+      const c = conn.openEcho();
+      conn.peer.done(c, nested);
+      const views = [await conn.ended(a), await conn.ended(b), await conn.ended(c)];
+      const bad = [...violationsOf(conn.peer, 'FW-CTRL-1'), ...conn.peer.frames.filter((r) => r.raw.payload.length > 1024).map((r) => `a ${r.raw.payload.length}-byte frame on stream ${r.raw.stream}`)];
+      if (bad.length > 0) return outcome.fail('the echo sent a frame that is not valid for us', 'frames within 1024 bytes and §5', bad.join('; '));
+      if (!views.every((v) => v.done)) return outcome.fail('an echo did not end with DONE', 'three DONEs', [a, b, c].map((s) => conn.describeStreamEnd(s)).join('; '));
+      const got = views.map((v) => JSON.stringify(v.trailer ?? null));
+      const want = ['{"messages":2,"bytes":7,"client_trailer":{"x":1}}', '{"messages":0,"bytes":0,"client_trailer_omitted":true}', '{"messages":0,"bytes":0,"client_trailer_omitted":true}'];
+      const wrong = got.map((g, i) => (g === want[i] ? undefined : `stream ${[a, b, c][i] ?? '?'}: ${g}`)).filter((x) => x !== undefined);
+      if (wrong.length > 0) return outcome.fail('the echo\'s DONE trailer is not the one §13.2 describes', want.join(' / '), wrong.join('; '));
+      return outcome.pass('client_trailer echoed when it fits, omitted (and said so) when it would break our limits');
+    },
+  },
+  {
     id: 'FW-OPEN-1/target-too-long',
     requirements: ['FW-OPEN-1', 'FW-CTRL-8'],
     section: '7.2 OPEN',

@@ -1,5 +1,6 @@
 /** §12 event streams after the first attach: resume, the replay log and acknowledgements, cancellation, heartbeats, the grace period (spec/EVENTS.md §12.4-12.9). */
 
+import { encode } from '@msgpack/msgpack';
 import { ErrorCodes } from '../../../errors.ts';
 import { FrameType } from '../../../wire/index.ts';
 import { expectStreamError } from '../../expect.ts';
@@ -64,10 +65,10 @@ export const cases: Case[] = [
   },
   {
     id: 'FW-EV-23/resume-gap',
-    requirements: ['FW-EV-23', 'FW-EV-22', 'FW-EV-31', 'FW-EV-24'],
+    requirements: ['FW-EV-23', 'FW-EV-22', 'FW-EV-31', 'FW-EV-24', 'FW-EV-4'],
     section: S_RESUME,
     level: 'MUST',
-    title: 'subscribe "tokens" with 4 × ack_every + 64 events (beyond the replay log), acknowledging as we read; then resume with after 0 → RESUME_GAP {key, earliest, last}; resume with after earliest − 1 → continues there',
+    title: 'subscribe "tokens" with 4 × ack_every + 64 events (beyond the replay log), acknowledging as we read; then resume with after 0, and attach with the key and no after → RESUME_GAP {key, earliest, last} both times; resume with after earliest − 1 → continues there',
     quote: 'If event `after` + 1 is no longer retained, the stream fails with `RESUME_GAP`, details `{key, earliest, last}`: `earliest` is the lowest id the server can still send … The client decides: resume with `after` = `earliest` − 1 accepting the gap, or give up.',
     needs: ['events'],
     async run(ctx) {
@@ -106,6 +107,10 @@ export const cases: Case[] = [
       if (o.verdict !== 'pass') return o;
       const earliest = b.view().errorDetails?.['earliest'];
       if (!isUint(earliest)) return outcome.fail('no earliest');
+      // An attach with the key and no `after` is a resume with after 0 (FW-EV-4): the same gap.
+      const plain = Subscription.open(conn, 'tokens', { key });
+      const p = await expectEventError(plain, 'RESUME_GAP', { key: (v) => v === key, earliest: (v) => v === earliest, last: (v) => v === count });
+      if (p.verdict !== 'pass') return { ...p, detail: `attach without after: ${p.detail}` };
       const c = Subscription.open(conn, 'tokens', { key, after: earliest - 1 });
       const start = await c.started();
       await c.until((s) => s.view().done, ctx.timeoutMs * 2);
@@ -113,7 +118,7 @@ export const cases: Case[] = [
       if (start.next !== earliest || c.events[0]?.id !== earliest || c.lastId !== count) {
         return outcome.fail('the resume at earliest − 1 did not continue there', `next ${earliest}, events ${earliest}..${count}`, `next ${start.next}, events ${c.events[0]?.id ?? '-'}..${c.lastId}; ${c.describeEnd()}`);
       }
-      return outcome.pass(`${count} events; after 0 → RESUME_GAP ${show(b.view().errorDetails)}; after ${earliest - 1} → events ${earliest}..${count}`);
+      return outcome.pass(`${count} events; after 0 and no after → RESUME_GAP ${show(b.view().errorDetails)}; after ${earliest - 1} → events ${earliest}..${count}`);
     },
   },
   {
@@ -227,7 +232,7 @@ export const cases: Case[] = [
   },
   {
     id: 'FW-EV-31/ack-above-sent',
-    requirements: ['FW-EV-31'],
+    requirements: ['FW-EV-31', 'FW-REF-4'],
     section: S_LOG,
     level: 'MUST',
     title: 'a "clock" subscription with event 1 sent; an ack of id 1000 → PROTOCOL_ERROR on the stream',
@@ -239,6 +244,24 @@ export const cases: Case[] = [
       await a.started();
       if (!(await a.eventsUpTo(1))) return outcome.fail('the clock sent no first event', 'event 1', a.describeEnd());
       await a.ack(1000);
+      return expectStreamError(conn, a.id, 'PROTOCOL_ERROR');
+    },
+  },
+  {
+    id: 'FW-EV-31/packed-acks',
+    requirements: ['FW-EV-31', 'FW-PACK-3'],
+    section: S_LOG,
+    level: 'MUST',
+    title: 'a "clock" subscription with event 1 sent; one PACKED frame with the records ack 1 and ack 1000 → PROTOCOL_ERROR on the stream (the second record was read as an ack)',
+    quote: '`ack` messages may be PACKED like any message (§12.3): towards a server that declared `packed_messages` = 1 a subscriber may send several in one PACKED frame, and the server MUST handle each record as one `ack`, in order.',
+    needs: ['events'],
+    async run(ctx) {
+      const conn = await ctx.handshake();
+      if (conn.target.packedMessages !== 1) return outcome.unsupported('the target declares packed_messages = 0: acks cannot be PACKED towards it');
+      const a = Subscription.open(conn, 'clock', { key: newKey(), params: { interval_ms: 60_000 } });
+      await a.started();
+      if (!(await a.eventsUpTo(1))) return outcome.fail('the clock sent no first event', 'event 1', a.describeEnd());
+      await conn.sendPacked(a.id, [encode({ t: 'ack', id: 1 }), encode({ t: 'ack', id: 1000 })]);
       return expectStreamError(conn, a.id, 'PROTOCOL_ERROR');
     },
   },

@@ -8,7 +8,7 @@ import { expectEventError, finishedTokens, KEY, newKey, S_ENDS, S_MSG, S_OPEN, s
 export const cases: Case[] = [
   {
     id: 'FW-EV-11/finite-stream',
-    requirements: ['FW-EV-11', 'FW-EV-1', 'FW-EV-10', 'FW-EV-4', 'FW-EV-30'],
+    requirements: ['FW-EV-11', 'FW-EV-1', 'FW-EV-10', 'FW-EV-4', 'FW-EV-30', 'FW-REF-4'],
     section: S_MSG,
     level: 'MUST',
     title: 'subscribe "tokens" {count 5} with a new key → start {key, next 1}, events 1..5, then DONE with the summary {tokens: 5}',
@@ -49,6 +49,27 @@ export const cases: Case[] = [
       s.confirm();
       await conn.alive();
       const again = Subscription.open(conn, 'tokens', { key, after: 3 });
+      return expectEventError(again, 'NOT_FOUND', { key: (v) => v === key, reason: (v) => v === 'unknown_key' });
+    },
+  },
+  {
+    id: 'FW-EV-30/confirmed-then-resumed-elsewhere',
+    requirements: ['FW-EV-30', 'FW-EV-26'],
+    section: S_ENDS,
+    level: 'MUST',
+    title: 'a finished subscription confirmed with our DONE and a PING answered after it; then a resume of its key on a new connection → NOT_FOUND {reason: "unknown_key"}',
+    quote: 'the server MUST drop the instance when it processes the subscriber\'s DONE: every resume of that key the server processes after that DONE, on any connection, fails with `NOT_FOUND`.',
+    needs: ['events'],
+    async run(ctx) {
+      const first = await ctx.handshake();
+      const key = newKey();
+      const s = await finishedTokens(first, key);
+      if (!(s instanceof Subscription)) return s;
+      s.confirm();
+      // The PING after our DONE is answered only once the DONE was processed.
+      if (!(await first.alive())) return outcome.fail('no PING answer after our DONE', 'PING ACK', first.describeStreamEnd(0));
+      const other = await ctx.handshake();
+      const again = Subscription.open(other, 'tokens', { key, after: 3 });
       return expectEventError(again, 'NOT_FOUND', { key: (v) => v === key, reason: (v) => v === 'unknown_key' });
     },
   },
