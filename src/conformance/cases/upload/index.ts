@@ -2,6 +2,7 @@
 
 import { cases as data } from './data.ts';
 import { cases as operations } from './operations.ts';
+import { cases as order } from './order.ts';
 import type { Case } from '../helpers.ts';
 
-export const cases: Case[] = [...operations, ...data];
+export const cases: Case[] = [...operations, ...data, ...order];
