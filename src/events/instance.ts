@@ -113,6 +113,16 @@ export class EventInstance {
     return this.#disposed;
   }
 
+  /**
+   * The subscriber's DONE confirmed the end (FW-EV-30), even if the stream's outcome callback, a
+   * microtask away, has not dropped the instance yet: a resume read in the same chunk as that DONE
+   * must already find it gone.
+   */
+  get endConfirmed(): boolean {
+    const att = this.#att;
+    return att !== undefined && att.terminalSent && this.#terminal?.kind === 'done' && att.stream.status === 'completed';
+  }
+
   /** Memory this instance holds for replay: bounded by the replay limits (FW-EV-21). */
   get retained(): { readonly events: number; readonly bytes: number; readonly firstId: number; readonly lastId: number; readonly ackedId: number } {
     const s = this.#store;

@@ -162,7 +162,12 @@ export class EventService {
     const key = request.key ?? randomUUID();
     const log = session.log.child({ request: key });
     const id = instanceId(principal, name, key);
-    const existing = this.#instances.get(id);
+    let existing = this.#instances.get(id);
+    if (existing?.endConfirmed === true) {
+      // Confirmed but not yet dropped (the DONE came in the same read as this OPEN): gone from now on (FW-EV-30).
+      existing.dispose();
+      existing = undefined;
+    }
     if (existing !== undefined) {
       if (!existing.resumable) {
         log.info('attach refused: the event stream is not resumable');

@@ -197,6 +197,11 @@ export class Stream implements AsyncIterable<Uint8Array> {
     return this.#settled !== undefined;
   }
 
+  /** How the stream ended, known at once (`outcome` settles a microtask later); 'open' until then. */
+  get status(): 'open' | StreamOutcome['status'] {
+    return this.#settled?.status ?? 'open';
+  }
+
   // ---- writing -------------------------------------------------------------------------------
 
   /**

@@ -53,6 +53,26 @@ export const cases: Case[] = [
     },
   },
   {
+    id: 'FW-EV-30/done-and-resume-in-one-write',
+    requirements: ['FW-EV-30', 'FW-EV-26'],
+    section: S_ENDS,
+    level: 'MUST',
+    title: 'a finished subscription: our DONE and a resume of its key in one write on the same connection → NOT_FOUND {reason: "unknown_key"} (the DONE is processed first)',
+    quote: 'the server MUST drop the instance when it processes the subscriber\'s DONE: every resume of that key the server processes after that DONE, on any connection, fails with `NOT_FOUND`.',
+    needs: ['events'],
+    async run(ctx) {
+      const conn = await ctx.handshake();
+      const key = newKey();
+      const s = await finishedTokens(conn, key);
+      if (!(s instanceof Subscription)) return s;
+      const done = conn.peer.done(s.id, undefined, false);
+      const id = conn.newStreamId();
+      const open = conn.peer.open(id, 'events.subscribe', { target: 'tokens', meta: { key, after: 3 } }, false);
+      conn.peer.sendBytes(Buffer.concat([done, open]));
+      return expectEventError(new Subscription(conn, id, 'tokens'), 'NOT_FOUND', { key: (v) => v === key, reason: (v) => v === 'unknown_key' });
+    },
+  },
+  {
     id: 'FW-EV-30/confirmed-then-resumed-elsewhere',
     requirements: ['FW-EV-30', 'FW-EV-26'],
     section: S_ENDS,
