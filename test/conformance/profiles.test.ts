@@ -15,6 +15,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { registerBuiltinStreams } from '../../src/cli/builtin-streams.ts';
 import { startServerApp } from '../../src/cli/server-app.ts';
+import { singleToken } from '../../src/cli/tokens.ts';
 import { conformanceService, runConformance, type Report } from '../../src/conformance/index.ts';
 import { EventService } from '../../src/events/index.ts';
 import { createServer } from '../../src/server.ts';
@@ -36,7 +37,8 @@ async function tempDir(): Promise<{ dir: string; remove: () => Promise<void> }> 
 /** `framewire serve` as the CLI assembles it, with a 3 s upload TTL so that the expiry case runs. */
 async function serveApp(options: { token?: string } = {}): Promise<Target> {
   const { dir, remove } = await tempDir();
-  const app = await startServerApp({ host: '127.0.0.1', port: 0, dataDir: dir, logger: silent, uploadTtlMs: 3000, ...options });
+  const tokens = options.token === undefined ? {} : { tokens: singleToken(options.token) };
+  const app = await startServerApp({ host: '127.0.0.1', port: 0, dataDir: dir, logger: silent, uploadTtlMs: 3000, ...tokens });
   return {
     port: app.address.port,
     close: async () => {
@@ -142,7 +144,7 @@ describe('profile conformance cases', () => {
     expect(verdictOf(report, 'FW-UP-41/expired')).toBe('FW-UP-41/expired: pass');
   }, 30_000);
 
-  it('serve --token: {"token": T} is accepted, every other auth is AUTH_FAILED (spec §13.4, FW-HS-9)', async () => {
+  it('serve --token: {"token": T} is accepted, every other auth is AUTH_FAILED (spec §13.4, FW-HS-9, FW-REF-5)', async () => {
     const token = 'conformance-token';
     const report = await runConformance({ ...(await (async () => {
       const target = await serveApp({ token });
