@@ -38,6 +38,7 @@ export class CaseContext {
   readonly run: RunSettings;
   readonly features: ReadonlySet<Feature>;
   readonly #peers: RawPeer[] = [];
+  readonly #deferred: (() => Promise<void>)[] = [];
   readonly notes: string[] = [];
 
   constructor(run: RunSettings, features: ReadonlySet<Feature>) {
@@ -98,6 +99,29 @@ export class CaseContext {
       throw new CaseAbort(outcome.fail('handshake failed', 'the server HELLO as the first frame', actual));
     }
     return new Conn(this, peer, f.payload, ours);
+  }
+
+  /**
+   * Work to run when the case has ended, before its connections close: undoing what the case left
+   * on the target (uploads it did not finish), so that repeated runs do not fill the target's
+   * per-principal budgets (UPLOAD.md FW-UP-37). Never fails the case.
+   */
+  defer(work: () => Promise<void>): void {
+    this.#deferred.push(work);
+  }
+
+  /** Runs the deferred work, each item bounded by the reply timeout. */
+  async runDeferred(): Promise<void> {
+    for (const work of this.#deferred.splice(0)) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        work().catch(() => undefined),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, this.run.timeoutMs * 2);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
   }
 
   /** Closes every connection the case opened. */

@@ -105,6 +105,7 @@ async function runOne(c: Case, run: RunSettings, features: ReadonlySet<Feature>)
       o = error instanceof CaseAbort ? error.outcome : outcome.fail(`runner error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     } finally {
       clearTimeout(timer);
+      await ctx.runDeferred();
       ctx.cleanup();
     }
     if (ctx.notes.length > 0) o = { ...o, detail: `${o.detail} (${ctx.notes.join('; ')})` };

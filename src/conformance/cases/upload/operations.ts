@@ -31,6 +31,7 @@ import {
   commit,
   errorThen,
   endText,
+  leaveNothingBehind,
   type Upload,
 } from './support.ts';
 
@@ -64,6 +65,7 @@ export const cases: Case[] = [
       if (early.length > 0) return outcome.fail('the target answered before the request\'s DONE', 'nothing until DONE', endText(conn, id));
       conn.peer.done(id);
       const t = await trailerOf(conn, id, 'upload.create');
+      leaveNothingBehind(conn, t['upload_id']);
       const p = statusProblems(t, { size: 10, chunkSize: 10, state: 'receiving' });
       if (p.length > 0) return outcome.fail(`the status trailer is wrong: ${p.join('; ')}`, 'the status trailer', show(t));
       return outcome.pass('no answer before DONE; the status trailer after it');
@@ -175,6 +177,7 @@ export const cases: Case[] = [
       const u = await createUpload(conn, { size: 1, chunkSize: 1 });
       const id = control(conn, KIND.create, undefined, { size: 30, chunk_size: 10, x_future: [1, 'a'], x_nil: null });
       const t = await trailerOf(conn, id, 'upload.create with unknown keys');
+      leaveNothingBehind(conn, t['upload_id']);
       const p = statusProblems(t, { size: 30, chunkSize: 10, state: 'receiving' });
       const s = await trailerOf(conn, control(conn, KIND.status, u.id, { x_future: { a: 1 } }), 'upload.status with unknown keys');
       p.push(...statusProblems(s, { id: u.id, size: 1, chunkSize: 1 }));

@@ -15,7 +15,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { ErrorCodes } from '../../../errors.ts';
-import type { Conn } from '../../context.ts';
+import type { CaseContext, Conn } from '../../context.ts';
 import { expectStreamError } from '../../expect.ts';
 import { CaseAbort, outcome, type Outcome } from '../../types.ts';
 
@@ -170,6 +170,10 @@ export async function createUpload(conn: Conn, o: CreateOptions = {}): Promise<U
   const stream = control(conn, KIND.create, undefined, meta);
   const v = await conn.ended(stream);
   if (v.error === ErrorCodes.NOT_FOUND.code) throw new CaseAbort(outcome.unsupported('the target answers upload.create with NOT_FOUND: it offers no upload profile'));
+  if (v.error === ErrorCodes.LIMIT_EXCEEDED.code) {
+    // A target that bounds unfinished uploads per principal (FW-UP-37) may be full of someone else's: not a failure of this case.
+    throw new CaseAbort(outcome.info(`the target refused to create an upload for this case: ${conn.describeStreamEnd(stream)} (its upload budget, FW-UP-37; run with a principal of its own)`));
+  }
   if (!v.done) throw new CaseAbort(outcome.fail('upload.create did not succeed', 'DONE with the status trailer', conn.describeStreamEnd(stream)));
   const t = v.trailer ?? {};
   const id = t['upload_id'];
@@ -177,7 +181,28 @@ export async function createUpload(conn: Conn, o: CreateOptions = {}): Promise<U
   if (typeof id !== 'string' || !UPLOAD_ID.test(id) || !isUint(token)) {
     throw new CaseAbort(outcome.fail('the create trailer lacks a usable upload_id or token', '{upload_id: 32 hex digits, token: uint, …}', show(t)));
   }
+  leaveNothingBehind(conn, id);
   return { id, size, chunkSize, count: size === 0 ? 0 : Math.ceil(size / chunkSize), data, token, trailer: t };
+}
+
+/** Uploads each case created, aborted when the case ends: unfinished ones count against the target's budget (FW-UP-37). */
+const created = new WeakMap<CaseContext, string[]>();
+
+export function leaveNothingBehind(conn: Conn, id: unknown): void {
+  if (typeof id !== 'string' || !UPLOAD_ID.test(id)) return;
+  const ctx = conn.ctx;
+  let ids = created.get(ctx);
+  if (ids === undefined) {
+    const list: string[] = [];
+    ids = list;
+    created.set(ctx, list);
+    ctx.defer(async () => {
+      const cleaner = await ctx.handshake();
+      // Committed ones answer ALREADY_COMMITTED and stay; the rest are deleted.
+      await Promise.all(list.map((upload) => cleaner.ended(control(cleaner, KIND.abort, upload))));
+    });
+  }
+  ids.push(id);
 }
 
 interface ChunkOptions {
