@@ -17,8 +17,7 @@
  */
 
 import { build, type Histogram } from 'hdr-histogram-js';
-import { connect, createServer, EventService, subscribeWith, type Connection, type SubscriberConnection, type Subscription } from '../src/index.ts';
-import { subscriberConnection } from '../src/events-client.ts';
+import { connect, createServer, EventService, subscribeWith, type ClientConnection, type Connection, type Subscription } from '../src/index.ts';
 import { benchArgs, describeMachine, formatNumber, machineInfo, markdownTable, writeResults } from './lib/report.ts';
 
 const { smoke } = benchArgs();
@@ -69,10 +68,11 @@ const server = createServer({ services: [events] });
 const { port } = await server.listen(0);
 
 /** One shared connection for many subscriptions; closing a subscription does not close it. */
-async function sharedConnection(): Promise<{ connection: Connection; connect: () => Promise<SubscriberConnection> }> {
+async function sharedConnection(): Promise<{ connection: Connection; connect: () => Promise<ClientConnection> }> {
   const connection = await connect({ port });
-  const shared = subscriberConnection(connection);
-  return { connection, connect: () => Promise.resolve({ open: (o) => shared.open(o), get isOpen() { return shared.isOpen; }, close: () => undefined }) };
+  // A subscription that ends closes its connection: this one is shared, so closing is a no-op.
+  const shared: ClientConnection = { open: (o) => connection.open(o), get isOpen() { return connection.isOpen; }, close: () => undefined };
+  return { connection, connect: () => Promise.resolve(shared) };
 }
 
 async function drain(sub: Subscription, h: Histogram): Promise<number> {
@@ -126,7 +126,7 @@ async function resume(cuts: number): Promise<{ cuts: number; resumeMs: { p50: nu
   const sub = subscribeWith(
     async () => {
       current = await connect({ port });
-      return subscriberConnection(current);
+      return current;
     },
     'steady',
     { reconnect: { initialDelayMs: 5, maxDelayMs: 50 } },

@@ -5,11 +5,11 @@
 
 import type { Duplex } from 'node:stream';
 import type { FramewireError } from './errors.ts';
-import type { OpenOptions, Session, SessionEnd, SessionOptions, StreamHandler, Stream } from './session/index.ts';
+import type { ClientConnection, OpenOptions, Session, SessionEnd, SessionOptions, StreamHandler, Stream } from './session/index.ts';
 import { Session as SessionImpl } from './session/index.ts';
 import { SocketTransport, type SocketTransportOptions } from './transport/index.ts';
 
-export class Connection {
+export class Connection implements ClientConnection {
   readonly session: Session;
   readonly socket: Duplex;
   readonly #transport: SocketTransport;

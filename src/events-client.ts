@@ -8,32 +8,15 @@
  */
 
 import { connect, type ConnectOptions } from './client.ts';
-import type { Connection } from './connection.ts';
-import { subscribeWith, type SubscribeOptions, type SubscriberConnection, type Subscription } from './events/index.ts';
+import { subscribeWith, type SubscribeOptions, type Subscription } from './events/index.ts';
 
 export type EventSubscribeOptions = SubscribeOptions & Omit<ConnectOptions, 'signal' | 'onStream' | 'logger'>;
-
-/** Adapts a framewire Connection to what the subscriber needs. */
-export function subscriberConnection(connection: Connection): SubscriberConnection {
-  return {
-    open: (options) => connection.open(options),
-    get isOpen() {
-      return connection.session.isOpen;
-    },
-    close: () => {
-      connection.close();
-    },
-  };
-}
 
 export function subscribe(name: string, options: EventSubscribeOptions): Subscription {
   const { from, key, params, signal, reconnect, heartbeatTimeoutMs, logger, ...connectOptions } = options;
   // A clock drives the subscriber's timers and the connections' alike.
   const clock = connectOptions.clock;
   const sub: SubscribeOptions = Object.fromEntries(Object.entries({ from, key, params, signal, reconnect, heartbeatTimeoutMs, logger, clock }).filter(([, v]) => v !== undefined));
-  return subscribeWith(
-    async (abort) => subscriberConnection(await connect({ ...connectOptions, signal: abort, ...(logger === undefined ? {} : { logger }) })),
-    name,
-    sub,
-  );
+  // A Connection is what the subscriber needs from a connection: no adapter between them.
+  return subscribeWith((abort) => connect({ ...connectOptions, signal: abort, ...(logger === undefined ? {} : { logger }) }), name, sub);
 }

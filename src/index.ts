@@ -3,6 +3,7 @@ export { connect, type ConnectOptions } from './client.ts';
 export { createServer, FramewireServer, type ServerOptions } from './server.ts';
 export { Connection } from './connection.ts';
 export { routeKind, type StreamService } from './session/index.ts';
+export type { ClientConnection, Connector, RetryPolicy } from './session/index.ts';
 export { ErrorCodes, FramewireError, isFramewireError, errorCodeName, type ErrorCodeName } from './errors.ts';
 export { toDuplex, toReadableStream, toWritableStream } from './session/index.ts';
 export { Session, Stream, defaultLimits, type OpenOptions, type SessionEnd, type SessionLimits, type SessionOptions, type StreamHandler, type StreamOutcome } from './session/index.ts';
@@ -15,6 +16,7 @@ export {
   UploadKind,
   UploadQuota,
   defaultUploadQuota,
+  defaultRetryPolicy,
   uploadWith,
   abortUpload,
   commitUpload,
@@ -22,7 +24,6 @@ export {
   getUploadStatus,
   putChunk,
   type FsUploadStoreOptions,
-  type UploadConnection,
   type UploadInfo,
   type UploadLimits,
   type UploadOptions,
@@ -35,7 +36,7 @@ export {
   type UploadStore,
   type UploadStoreOptions,
 } from './upload/index.ts';
-export { subscribe, subscriberConnection, type EventSubscribeOptions } from './events-client.ts';
+export { subscribe, type EventSubscribeOptions } from './events-client.ts';
 export {
   EventService,
   MemoryReplayLog,
@@ -46,9 +47,9 @@ export {
   defaultReplayLimits,
   eventDefaults,
   memoryReplayStore,
+  defaultReconnectPolicy,
   subscribeWith,
   type CoalesceOptions,
-  type ConnectFn,
   type DeliveredEvent,
   type EventCounters,
   type EventLimits,
@@ -60,11 +61,9 @@ export {
   type ProducedEvent,
   type Producer,
   type ProducerContext,
-  type ReconnectOptions,
   type ReplayLimits,
   type ReplayLog,
   type ReplayStore,
   type SubscribeOptions,
-  type SubscriberConnection,
   type SubscriberStats,
 } from './events/index.ts';

@@ -3,7 +3,7 @@ export { EventService, eventDefaults, type EventServiceOptions } from './service
 export { EventInstance } from './instance.ts';
 export { ReplayBudget } from './budget.ts';
 export { defaultEventLimits, EVENT_OVERHEAD_BYTES, type EventLimits } from './limits.ts';
-export { Subscription, subscribeWith, type ConnectFn, type DeliveredEvent, type EventOutcome, type ReconnectOptions, type SubscribeOptions, type SubscriberConnection, type SubscriberStats } from './subscriber.ts';
+export { defaultReconnectPolicy, Subscription, subscribeWith, type DeliveredEvent, type EventOutcome, type SubscribeOptions, type SubscriberStats } from './subscriber.ts';
 export { MemoryReplayLog, memoryReplayStore, defaultReplayLimits, type LoggedEvent, type ReplayLimits, type ReplayLog, type ReplayStore } from './replay-log.ts';
 export type { CoalesceOptions, EventCounters, EventSummary, HandleOptions, ProducedEvent, Producer, ProducerContext } from './producer.ts';
 export { SUBSCRIBE_KIND } from './protocol.ts';

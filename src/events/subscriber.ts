@@ -3,39 +3,40 @@
  * delivers each event to the application exactly once, in id order, across reconnects.
  *
  * It remembers the last id it handed to the application (the cursor), acknowledges it to the
- * server, and when the connection is lost or goes silent it reconnects with backoff through the
- * injected `connect` and resumes after the cursor. The end is exactly one outcome: done (with the
- * producer's summary), failed (a coded error) or cancelled. L3: no sockets here; the L5 wrapper
- * (src/events-client.ts) injects a `connect()` of framewire connections.
+ * server, and when the connection is lost or goes silent it reconnects through the injected
+ * Connector, with the shared retry policy (src/session/retry.ts) on the injected clock, and resumes
+ * after the cursor. The end is exactly one outcome: done (with the producer's summary), failed (a
+ * coded error) or cancelled. L3: no sockets here; the L5 wrapper (src/events-client.ts) injects a
+ * connector of framewire connections.
  */
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { FramewireError, isFramewireError } from '../errors.ts';
-import { classifyFailure, keepAliveClock, type Clock, type OpenOptions, type Stream, type StreamOutcome, type TimerHandle } from '../session/index.ts';
+import {
+  classifyFailure,
+  keepAliveClock,
+  Retrier,
+  resolveRetryPolicy,
+  type ClientConnection,
+  type Clock,
+  type Connector,
+  type RetryDecision,
+  type RetryPolicy,
+  type Stream,
+  type StreamOutcome,
+  type TimerHandle,
+} from '../session/index.ts';
 import type { ControlMap } from '../wire/index.ts';
 import { decodeServerMessage, encodeAck, subscribeMeta, SUBSCRIBE_KIND, validateKey, validateName, type StartMessage } from './protocol.ts';
 
-/** What the subscriber needs from a connection. */
-export interface SubscriberConnection {
-  open(options: OpenOptions): Stream;
-  /** False once the connection failed, closed, or is going away (GOAWAY). */
-  readonly isOpen: boolean;
-  /** The subscriber is done with it (a shared connection may treat this as a release). */
-  close(): void;
-}
-
-export type ConnectFn = (signal: AbortSignal) => Promise<SubscriberConnection>;
-
-export interface ReconnectOptions {
-  /** Delay before the second attempt; doubles per attempt (the first retry is immediate). Default 50. */
-  readonly initialDelayMs?: number;
-  /** Default 2000. */
-  readonly maxDelayMs?: number;
-  /** Consecutive attempts without a `start` before giving up. Default 10. */
-  readonly maxAttempts?: number;
-}
+/**
+ * At most 10 failed attempts in a row without a `start`; after a lost stream that had started, the
+ * first attempt at once, then 25–50 ms doubling to 2 s (FW-EV-90); never later than the server's
+ * grace period after the loss.
+ */
+export const defaultReconnectPolicy: RetryPolicy = { maxAttempts: 10, initialDelayMs: 50, maxDelayMs: 2000 };
 
 export interface SubscribeOptions {
   /** Resume a known instance after this id (a cursor the application saved). */
@@ -44,8 +45,8 @@ export interface SubscribeOptions {
   readonly key?: string;
   readonly params?: ControlMap;
   readonly signal?: AbortSignal;
-  /** false: no automatic reconnect; a lost connection fails the subscription. */
-  readonly reconnect?: ReconnectOptions | false;
+  /** Overrides of defaultReconnectPolicy; false: no automatic reconnect, a lost connection fails the subscription. */
+  readonly reconnect?: Partial<RetryPolicy> | false;
   /**
    * Silence (nothing received, nothing unread) after which the server is declared gone and the
    * subscription resumes on a new connection (FW-EV-41). Default max(1.5 × hb_ms, hb_ms + 250 ms);
@@ -82,7 +83,7 @@ export interface SubscriberStats {
 }
 
 interface Attachment {
-  readonly conn: SubscriberConnection;
+  readonly conn: ClientConnection;
   readonly stream: Stream;
   readonly it: AsyncIterator<Uint8Array>;
   start: StartMessage | undefined;
@@ -99,7 +100,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
   readonly outcome: Promise<EventOutcome>;
   readonly stats: SubscriberStats = { delivered: 0, duplicates: 0, reconnects: 0 };
 
-  readonly #connect: ConnectFn;
+  readonly #connect: Connector;
   readonly #o: SubscribeOptions;
   readonly #log: Logger;
   readonly #abort = new AbortController();
@@ -107,23 +108,19 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
   #after: number;
   /** A `start` was received (or `from` given): reattach with `after`. */
   #started: boolean;
-  #conn: SubscriberConnection | undefined;
+  #conn: ClientConnection | undefined;
   #att: Attachment | undefined;
   #attaching: Promise<Attachment | undefined> | undefined;
-  #attempts = 0;
-  #lostAt: number | undefined;
-  #lossCause: FramewireError | undefined;
-  /** Why the current loss episode began (kept while reconnect attempts fail for other reasons). */
-  #firstLossCause: FramewireError | undefined;
-  /** The server's grace period, from `start`: resuming later than this is futile. */
-  #graceMs: number | undefined;
+  readonly #retry: Retrier;
+  /** What the retry policy said about the last failure, until the next attempt acts on it. */
+  #afterFailure: RetryDecision | undefined;
   #final: EventOutcome | undefined;
   #resolve!: (o: EventOutcome) => void;
   #ackTimer: TimerHandle | undefined;
   readonly #clock: Clock;
   #iterating = false;
 
-  constructor(connect: ConnectFn, name: string, options: SubscribeOptions = {}) {
+  constructor(connect: Connector, name: string, options: SubscribeOptions = {}) {
     this.name = validateName(name);
     this.#connect = connect;
     this.#o = options;
@@ -133,6 +130,8 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
     this.#started = options.from !== undefined;
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ events: name, request: this.#key });
     this.#clock = options.clock ?? keepAliveClock;
+    const r = options.reconnect;
+    this.#retry = new Retrier(r === false ? { ...defaultReconnectPolicy, maxAttempts: 0 } : resolveRetryPolicy(defaultReconnectPolicy, r), this.#clock);
     this.outcome = new Promise((resolve) => {
       this.#resolve = resolve;
     });
@@ -230,10 +229,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
         // Now the heartbeat interval is known: the silence allowed shrinks from the start timeout.
         this.#arm(att);
         this.#started = true;
-        this.#attempts = 0;
-        this.#lostAt = undefined;
-        this.#lossCause = undefined;
-        this.#firstLossCause = undefined;
+        this.#retry.progress();
         return undefined;
       case 'ev': {
         if (att.start === undefined) {
@@ -324,10 +320,13 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
       return;
     }
     this.#log.info({ code: cause.code, after: this.#after }, 'event stream lost; resuming');
-    this.#lossCause = cause;
-    this.#firstLossCause ??= cause;
-    this.#lostAt ??= this.#clock.now();
-    this.#graceMs = att.start?.graceMs ?? this.#graceMs;
+    if (att.start === undefined) {
+      this.#afterFailure = this.#retry.failed(cause);
+    } else {
+      // Resuming later than the server's grace period is futile: it has dropped the instance.
+      this.#retry.maxEpisodeMs = att.start.graceMs;
+      this.#afterFailure = this.#retry.interrupted(cause);
+    }
     // Reconnect now, whether or not the application is reading.
     void this.#attach();
   }
@@ -348,30 +347,24 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
   }
 
   async #doAttach(): Promise<Attachment | undefined> {
-    const r = this.#o.reconnect;
-    const maxAttempts = r === false ? 1 : (r?.maxAttempts ?? 10);
-    const initial = r === false ? 0 : (r?.initialDelayMs ?? 50);
-    const maxDelay = r === false ? 0 : (r?.maxDelayMs ?? 2000);
     for (;;) {
       if (this.#final !== undefined) return undefined;
       if (this.#att !== undefined) return this.#att;
-      if (this.#lossCause !== undefined) {
-        const since = this.#clock.now() - (this.#lostAt ?? this.#clock.now());
-        if (r === false || this.#attempts >= maxAttempts || (this.#graceMs !== undefined && since > this.#graceMs)) {
-          // The code says why the stream was lost (TIMEOUT for a silent server), the message what the last attempt met.
-          const first = this.#firstLossCause ?? this.#lossCause;
-          const last = this.#lossCause;
-          const tail = last === first ? first.message : `${first.message}; last attempt: ${last.message}`;
-          this.#settle({ status: 'failed', error: new FramewireError(first.code, `event stream lost after ${this.#attempts} attempt(s) in ${Math.round(since)} ms: ${tail}`, { cause: last, details: { key: this.#key, after: this.#after } }) });
-          this.#closeConnection();
+      const next = this.#afterFailure;
+      this.#afterFailure = undefined;
+      if (next !== undefined) {
+        if (!next.retry) {
+          this.#giveUp(next);
           return undefined;
         }
-        const backoff = this.#attempts > 0 ? Math.min(maxDelay, initial * 2 ** (this.#attempts - 1)) * (0.5 + Math.random() / 2) : 0;
-        const delay = Math.max(backoff, this.#lossCause.retryAfterMs ?? 0);
-        if (delay > 0) await sleep(this.#clock, delay, this.#abort.signal);
+        try {
+          await this.#retry.wait(next.delayMs, this.#abort.signal);
+        } catch {
+          // Only the end of the subscription (cancel) aborts the wait.
+          return undefined;
+        }
         if (this.#isFinal()) return undefined;
       }
-      this.#attempts++;
       try {
         if (this.#conn?.isOpen !== true) {
           this.#conn?.close();
@@ -385,7 +378,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
         const conn = this.#conn;
         const stream = conn.open({ kind: SUBSCRIBE_KIND, target: this.name, meta: subscribeMeta(this.#key, this.#started ? this.#after : undefined, this.#o.params) });
         const att: Attachment = { conn, stream, it: stream[Symbol.asyncIterator](), start: undefined, lastRx: this.#clock.now(), ackedSent: this.#after, timedOut: false, liveness: undefined, handled: false };
-        if (this.#lossCause !== undefined) this.stats.reconnects++;
+        if (this.#retry.recovering) this.stats.reconnects++;
         this.#att = att;
         this.#watch(att);
         return att;
@@ -397,14 +390,22 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
           this.#closeConnection();
           return undefined;
         }
-        this.#lossCause = cause;
-        this.#lostAt ??= this.#clock.now();
+        this.#afterFailure = this.#retry.failed(cause);
       }
     }
   }
 
+  /** The retries are exhausted: fail with the code of the loss that began the episode (FW-EV-90). */
+  #giveUp(end: Extract<RetryDecision, { retry: false }>): void {
+    // The code says why the stream was lost (TIMEOUT for a silent server), the message what the last attempt met.
+    const { first, last } = end;
+    const tail = last === first ? first.message : `${first.message}; last attempt: ${last.message}`;
+    this.#settle({ status: 'failed', error: new FramewireError(first.code, `event stream lost after ${end.failures} attempt(s) in ${Math.round(end.elapsedMs)} ms: ${tail}`, { cause: last, details: { key: this.#key, after: this.#after } }) });
+    this.#closeConnection();
+  }
+
   /** One connect, abortable by cancel() while it runs; the connection it returns outlives the signal. */
-  async #connectOnce(): Promise<SubscriberConnection> {
+  async #connectOnce(): Promise<ClientConnection> {
     const ac = new AbortController();
     const onAbort = (): void => {
       ac.abort();
@@ -472,22 +473,6 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
 }
 
 /** Subscribes through an injected connect function (L3). */
-export function subscribeWith(connect: ConnectFn, name: string, options: SubscribeOptions = {}): Subscription {
+export function subscribeWith(connect: Connector, name: string, options: SubscribeOptions = {}): Subscription {
   return new Subscription(connect, name, options);
-}
-
-function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const t = clock.setTimeout(done, ms);
-    function done(): void {
-      t.cancel();
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

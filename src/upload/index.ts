@@ -17,15 +17,13 @@ export { FsUploadStore, fsStoreSteps, type FsStoreStep, type FsUploadStoreOption
 export { UploadSweeper } from './sweeper.ts';
 export { defaultPrincipalId } from '../session/index.ts';
 export { defaultUploadLimits, UploadService, type AuthorizeContext, type UploadLimits, type UploadOperation, type UploadServiceOptions } from './service.ts';
-export { abortUpload, commitUpload, createUpload, getUploadStatus, putChunk, type UploadConnection } from './ops.ts';
+export { abortUpload, commitUpload, createUpload, getUploadStatus, putChunk } from './ops.ts';
 export { openSource, type ChunkSource, type UploadSource } from './source.ts';
 export {
   DEFAULT_CHUNK_SIZE,
   DEFAULT_INFLIGHT,
   defaultRetryPolicy,
   uploadWith,
-  type Connector,
-  type RetryPolicy,
   type UploadOptions,
   type UploadProgress,
   type UploadResult,

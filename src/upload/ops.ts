@@ -2,11 +2,12 @@
  * The client side of each upload operation, one stream each (spec/UPLOAD.md §11.3): open with
  * the operation's kind, target and meta, send the request (nothing, or the chunk's bytes), end
  * with DONE, and read the answer from the server's DONE trailer — or throw the coded error it sent.
- * The resuming uploader is built from these; tests use them to misbehave on purpose.
+ * The resuming uploader is built from these; tests use them to misbehave on purpose. Any
+ * ClientConnection carries them (a framewire Connection or Session).
  */
 
 import { FramewireError } from '../errors.ts';
-import type { OpenOptions, Stream } from '../session/index.ts';
+import type { ClientConnection, Stream } from '../session/index.ts';
 import type { ControlMap } from '../wire/index.ts';
 import {
   encodeChunkMeta,
@@ -26,15 +27,6 @@ import {
   type CreateRequest,
   type UploadStatus,
 } from './protocol.ts';
-
-/** What the upload client needs from a connection (a framewire Connection or Session fits). */
-export interface UploadConnection {
-  open(options: OpenOptions): Stream;
-  /** False once the connection failed, closed, or is going away: then a failure is the connection's, not the upload's. */
-  readonly isOpen: boolean;
-  /** Closes now; with an error, the peer receives it (the uploader says why it gives the connection up). */
-  close(error?: FramewireError): void;
-}
 
 /** Control operations jump ahead of chunk data (FW-SCHED-3): a status query is not stuck behind megabytes. */
 export const CONTROL_URGENCY = 1;
@@ -62,12 +54,12 @@ function parse<T>(kind: string, trailer: ControlMap | undefined, parser: (t: Con
   }
 }
 
-export async function createUpload(conn: UploadConnection, request: CreateRequest): Promise<UploadStatus> {
+export async function createUpload(conn: ClientConnection, request: CreateRequest): Promise<UploadStatus> {
   const stream = conn.open({ kind: UploadKind.create, meta: encodeCreateMeta(request), urgency: CONTROL_URGENCY });
   return parse(UploadKind.create, await exchange(stream), parseStatusTrailer);
 }
 
-export async function getUploadStatus(conn: UploadConnection, uploadId: string, options: { acquire?: boolean } = {}): Promise<UploadStatus> {
+export async function getUploadStatus(conn: ClientConnection, uploadId: string, options: { acquire?: boolean } = {}): Promise<UploadStatus> {
   const stream = conn.open({ kind: UploadKind.status, target: uploadId, meta: encodeStatusMeta({ acquire: options.acquire ?? false }), urgency: CONTROL_URGENCY });
   return parse(UploadKind.status, await exchange(stream), parseStatusTrailer);
 }
@@ -76,7 +68,7 @@ export async function getUploadStatus(conn: UploadConnection, uploadId: string, 
  * Sends one chunk; resolves when the server acknowledged it as durably stored (FW-UP-14).
  * `onProgress` is called each time a piece was taken (the server's credit made room for it).
  */
-export async function putChunk(conn: UploadConnection, uploadId: string, header: ChunkHeader, data: Uint8Array, signal?: AbortSignal, onProgress?: () => void): Promise<ChunkAck> {
+export async function putChunk(conn: ClientConnection, uploadId: string, header: ChunkHeader, data: Uint8Array, signal?: AbortSignal, onProgress?: () => void): Promise<ChunkAck> {
   const stream = conn.open({ kind: UploadKind.chunk, target: uploadId, meta: encodeChunkMeta(header), urgency: CHUNK_URGENCY });
   const onAbort = (): void => {
     stream.cancel('upload aborted');
@@ -98,12 +90,12 @@ export async function putChunk(conn: UploadConnection, uploadId: string, header:
   }
 }
 
-export async function commitUpload(conn: UploadConnection, uploadId: string, request: CommitRequest): Promise<CommittedObject> {
+export async function commitUpload(conn: ClientConnection, uploadId: string, request: CommitRequest): Promise<CommittedObject> {
   const stream = conn.open({ kind: UploadKind.commit, target: uploadId, meta: encodeCommitMeta(request), urgency: CONTROL_URGENCY });
   return parse(UploadKind.commit, await exchange(stream), parseCommitTrailer);
 }
 
-export async function abortUpload(conn: UploadConnection, uploadId: string): Promise<AbortAck> {
+export async function abortUpload(conn: ClientConnection, uploadId: string): Promise<AbortAck> {
   const stream = conn.open({ kind: UploadKind.abort, target: uploadId, urgency: CONTROL_URGENCY });
   return parse(UploadKind.abort, await exchange(stream), parseAbortTrailer);
 }

@@ -5,27 +5,24 @@
  * token), asks which chunks are stored and sends only the rest; then commits with the SHA-256 it
  * computed while reading the source in order. Progress is reported per confirmed chunk.
  *
- * It takes a `connect` function instead of host and port: this file is L3 and must not know
- * sockets (src/upload-client.ts wires it to connect()).
+ * It takes a Connector instead of host and port: this file is L3 and must not know sockets
+ * (src/upload-client.ts wires it to connect()). When and how often to retry is the shared retry
+ * policy's (src/session/retry.ts), on the injected clock.
  */
 
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { FramewireError, isFramewireError } from '../errors.ts';
-import { classifyFailure, keepAliveClock, type Clock } from '../session/index.ts';
-import { abortUpload, commitUpload, createUpload, getUploadStatus, putChunk, type UploadConnection } from './ops.ts';
+import { classifyFailure, keepAliveClock, Retrier, resolveRetryPolicy, wait, type ClientConnection, type Clock, type Connector, type RetryPolicy } from '../session/index.ts';
+import { abortUpload, commitUpload, createUpload, getUploadStatus, putChunk } from './ops.ts';
 import { bitmapHas, chunkCountOf, chunkLengthOf, isUploadId, SHA256_HEX_PATTERN, type UploadStatus } from './protocol.ts';
 import { openSource, type ChunkSource, type UploadSource } from './source.ts';
 import { StallWatch } from './stall-watch.ts';
 
-export type Connector = (signal: AbortSignal) => Promise<UploadConnection>;
-
-export interface RetryPolicy {
-  /** Consecutive failed attempts without a confirmed chunk before giving up. Default 10. */
-  readonly maxAttempts: number;
-  readonly initialDelayMs: number;
-  readonly maxDelayMs: number;
-}
-
+/**
+ * Failed attempts in a row without a newly confirmed chunk before giving up: 10; the first retry
+ * after 50–100 ms, doubling to 5 s (FW-UP-33). A round that fails counts as a failed attempt even
+ * when it confirmed chunks first.
+ */
 export const defaultRetryPolicy: RetryPolicy = { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 5000 };
 
 export interface UploadProgress {
@@ -53,6 +50,7 @@ export interface UploadOptions {
   readonly signal?: AbortSignal;
   /** On abort through `signal`, leave the upload on the server (resumable until its TTL) instead of deleting it. */
   readonly keepOnAbort?: boolean;
+  /** Overrides of defaultRetryPolicy. */
   readonly retry?: Partial<RetryPolicy>;
   /**
    * A connection on which the upload made no progress (no chunk bytes taken, no answer) for this
@@ -93,6 +91,10 @@ export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
 export const DEFAULT_STALL_TIMEOUT_MS = 15_000;
 export const DEFAULT_INFLIGHT = 4;
 const MAX_LIMIT_RETRIES = 100;
+/** The wait before re-sending a chunk refused with LIMIT_EXCEEDED that carried no retry_after_ms. */
+const LIMIT_RETRY_FALLBACK_MS = 100;
+/** How long the best-effort delete of an aborted upload may take. */
+const ABORT_REMOTE_TIMEOUT_MS = 5000;
 const MAX_CHECKSUM_RETRIES = 3;
 
 /** Uploads `source` through connections made by `connect`, resuming across failures. */
@@ -105,10 +107,11 @@ export async function uploadWith(connect: Connector, source: UploadSource, optio
   if (options.uploadId !== undefined && !isUploadId(options.uploadId)) throw new RangeError('uploadId is not an upload id');
   const stall = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
   if (!Number.isSafeInteger(stall) || stall < 0) throw new RangeError(`stallTimeoutMs must be an integer >= 0, got ${stall}`);
+  const policy = resolveRetryPolicy(defaultRetryPolicy, options.retry);
   options.signal?.throwIfAborted();
   const src = await openSource(source, options.size);
   try {
-    return await new Uploader(connect, src, chunkSize, inflight, options).run();
+    return await new Uploader(connect, src, { chunkSize, inflight, policy }, options).run();
   } finally {
     await src.close();
   }
@@ -121,10 +124,10 @@ class Uploader {
   readonly #chunkSize: number;
   readonly #inflight: number;
   readonly #count: number;
-  readonly #retry: RetryPolicy;
+  readonly #retry: Retrier;
   readonly #clock: Clock;
   readonly #key: string;
-  readonly #started = performance.now();
+  readonly #started: number;
 
   #uploadId: string | undefined;
   #token = 0;
@@ -138,20 +141,20 @@ class Uploader {
   #nextInOrder = 0;
   /** Chunks of a sequential source read but not yet acknowledged: kept for re-sending. */
   readonly #held = new Map<number, Uint8Array>();
-  #attempt = 0;
   /** Whether the connection was still usable when the first chunk of a round failed (before the round's abort closed it). */
   #usableAtFailure: boolean | undefined;
   readonly #stats = { connections: 0, reconnects: 0, chunksSent: 0, bytesSent: 0, chunksResent: 0, bytesResent: 0 };
 
-  constructor(connect: Connector, src: ChunkSource, chunkSize: number, inflight: number, options: UploadOptions) {
+  constructor(connect: Connector, src: ChunkSource, geometry: { chunkSize: number; inflight: number; policy: RetryPolicy }, options: UploadOptions) {
     this.#connect = connect;
     this.#src = src;
     this.#o = options;
-    this.#chunkSize = chunkSize;
-    this.#inflight = inflight;
-    this.#count = chunkCountOf(src.size, chunkSize);
-    this.#retry = { ...defaultRetryPolicy, ...options.retry };
+    this.#chunkSize = geometry.chunkSize;
+    this.#inflight = geometry.inflight;
+    this.#count = chunkCountOf(src.size, geometry.chunkSize);
     this.#clock = options.clock ?? keepAliveClock;
+    this.#retry = new Retrier(geometry.policy, this.#clock);
+    this.#started = this.#clock.now();
     this.#key = options.idempotencyKey ?? randomBytes(16).toString('hex');
     this.#uploadId = options.uploadId;
     this.#confirmed = new Uint8Array(this.#count);
@@ -167,7 +170,7 @@ class Uploader {
         round.abort(userSignal?.reason);
       };
       userSignal?.addEventListener('abort', onUserAbort, { once: true });
-      let conn: UploadConnection | undefined;
+      let conn: ClientConnection | undefined;
       try {
         userSignal?.throwIfAborted();
         conn = await this.#connect(round.signal);
@@ -179,10 +182,7 @@ class Uploader {
         const connectionUsable = this.#usableAtFailure ?? conn?.isOpen === true;
         this.#usableAtFailure = undefined;
         round.abort();
-        if (userSignal?.aborted === true) {
-          if (this.#o.keepOnAbort !== true) await this.#abortRemote();
-          throw new FramewireError('CANCELLED', 'upload aborted by the application', { cause: userSignal.reason });
-        }
+        if (userSignal?.aborted === true) throw await this.#cancelled(userSignal);
         const error = asFramewireError(thrown);
         if (error === undefined) throw thrown;
         if (!resumable(error, connectionUsable)) {
@@ -190,14 +190,17 @@ class Uploader {
           if (error.code === 'DIGEST_MISMATCH') await this.#abortRemote();
           throw error;
         }
-        this.#attempt++;
-        if (this.#attempt >= this.#retry.maxAttempts) {
-          throw new FramewireError(error.code, `upload gave up after ${this.#attempt} attempts without progress: ${error.message}`, { cause: error, details: { attempts: this.#attempt } });
+        const next = this.#retry.failed(error);
+        if (!next.retry) {
+          throw new FramewireError(error.code, `upload gave up after ${next.failures} attempts without progress: ${error.message}`, { cause: error, details: { attempts: next.failures } });
         }
-        const exp = Math.min(this.#retry.maxDelayMs, this.#retry.initialDelayMs * 2 ** (this.#attempt - 1));
-        const delayMs = Math.max(Math.round(exp * (0.5 + Math.random() * 0.5)), error.retryAfterMs ?? 0);
-        this.#o.onRetry?.({ attempt: this.#attempt, delayMs, error });
-        await sleep(this.#clock, delayMs, userSignal).catch(() => undefined);
+        this.#o.onRetry?.({ attempt: next.failures, delayMs: next.delayMs, error });
+        try {
+          await this.#retry.wait(next.delayMs, userSignal);
+        } catch {
+          // Only the application's signal ends the wait early.
+          throw await this.#cancelled(userSignal);
+        }
         this.#stats.reconnects++;
       } finally {
         userSignal?.removeEventListener('abort', onUserAbort);
@@ -206,8 +209,14 @@ class Uploader {
     }
   }
 
+  /** The application aborted: delete the upload unless asked to keep it, and say so. */
+  async #cancelled(signal: AbortSignal | undefined): Promise<FramewireError> {
+    if (this.#o.keepOnAbort !== true) await this.#abortRemote();
+    return new FramewireError('CANCELLED', 'upload aborted by the application', { cause: signal?.reason });
+  }
+
   /** One connection's worth: create or take over, send what is missing, commit. */
-  async #round(conn: UploadConnection, round: AbortController): Promise<UploadResult> {
+  async #round(conn: ClientConnection, round: AbortController): Promise<UploadResult> {
     const stallMs = this.#o.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
     const watch = new StallWatch(this.#clock, stallMs, () => {
       // A connection error, so the failure is classified as the connection's (FW-ERR-4).
@@ -220,7 +229,7 @@ class Uploader {
     }
   }
 
-  async #roundOn(conn: UploadConnection, round: AbortController, watch: StallWatch): Promise<UploadResult> {
+  async #roundOn(conn: ClientConnection, round: AbortController, watch: StallWatch): Promise<UploadResult> {
     const status = await watch.track(
       this.#uploadId === undefined
         ? createUpload(conn, {
@@ -279,7 +288,7 @@ class Uploader {
   }
 
   /** Sends every unconfirmed chunk, `inflight` at a time; the first failure stops the round. */
-  async #sendMissing(conn: UploadConnection, id: string, round: AbortController, watch: StallWatch): Promise<void> {
+  async #sendMissing(conn: ClientConnection, id: string, round: AbortController, watch: StallWatch): Promise<void> {
     const missing: number[] = [];
     for (let i = 0; i < this.#count; i++) if (this.#confirmed[i] === 0) missing.push(i);
     let cursor = 0;
@@ -312,7 +321,7 @@ class Uploader {
     round.signal.throwIfAborted();
   }
 
-  async #send(conn: UploadConnection, id: string, index: number, data: Uint8Array, signal: AbortSignal, watch: StallWatch): Promise<void> {
+  async #send(conn: ClientConnection, id: string, index: number, data: Uint8Array, signal: AbortSignal, watch: StallWatch): Promise<void> {
     let sha = this.#sha.get(index);
     if (sha === undefined) {
       sha = createHash('sha256').update(data).digest('hex');
@@ -344,7 +353,7 @@ class Uploader {
             this.#stats.chunksResent--;
             this.#stats.bytesResent -= data.length;
           }
-          await sleep(this.#clock, error.retryAfterMs ?? 100, signal);
+          await wait(this.#clock, error.retryAfterMs ?? LIMIT_RETRY_FALLBACK_MS, signal);
           continue;
         }
         this.#everSent[index] = 1;
@@ -396,7 +405,7 @@ class Uploader {
     this.#bytesConfirmed += this.#length(index);
     this.#held.delete(index);
     // Progress: the retry budget counts failures in a row, not over the whole upload.
-    this.#attempt = 0;
+    this.#retry.progress();
     if (report) this.#progress();
   }
 
@@ -412,20 +421,25 @@ class Uploader {
   }
 
   #result(uploadId: string, object: { objectId: string; sha256: string; size: number; committedAt: number }): UploadResult {
-    return { uploadId, ...object, stats: { ...this.#stats, durationMs: performance.now() - this.#started } };
+    return { uploadId, ...object, stats: { ...this.#stats, durationMs: this.#clock.now() - this.#started } };
   }
 
   /** Best effort: delete the upload on the server over a fresh connection, bounded in time. */
   async #abortRemote(): Promise<void> {
     const id = this.#uploadId;
     if (id === undefined) return;
-    let conn: UploadConnection | undefined;
+    const deadline = new AbortController();
+    const timer = this.#clock.setTimeout(() => {
+      deadline.abort(new FramewireError('TIMEOUT', `the upload's delete took over ${ABORT_REMOTE_TIMEOUT_MS} ms`));
+    }, ABORT_REMOTE_TIMEOUT_MS);
+    let conn: ClientConnection | undefined;
     try {
-      conn = await this.#connect(AbortSignal.timeout(5000));
+      conn = await this.#connect(deadline.signal);
       await abortUpload(conn, id);
     } catch {
       // The TTL sweeper deletes it in the end (FW-UP-43).
     } finally {
+      timer.cancel();
       conn?.close();
     }
   }
@@ -446,22 +460,4 @@ function resumable(error: FramewireError, connectionUsable: boolean): boolean {
   // The server lost track of a chunk, or a stream was cancelled under us: re-sync and go on.
   if (error.code === 'INCOMPLETE' || error.code === 'CANCELLED') return true;
   return kind !== 'final';
-}
-
-function sleep(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted === true) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const onAbort = (): void => {
-      timer.cancel();
-      reject(signal?.reason as Error);
-    };
-    const timer = clock.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

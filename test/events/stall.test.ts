@@ -7,7 +7,7 @@
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, EventService, subscribeWith, subscriberConnection, type Connection, type DeliveredEvent } from '../../src/index.ts';
+import { connect, EventService, subscribeWith, type Connection, type DeliveredEvent } from '../../src/index.ts';
 import { ManualClock } from '../../src/session/index.ts';
 import { FaultProxy, Harness, sleep, waitFor, within } from './helpers.ts';
 
@@ -53,7 +53,7 @@ describe('events: stall detection', () => {
     const s = subscribeWith(async (signal) => {
       const c = h.track(await connect({ port: connects++ === 0 ? proxyPort : port, signal, connectTimeoutMs: 2000 }));
       conns.push(c);
-      return subscriberConnection(c);
+      return c;
     }, 'slow', {
       clock,
       reconnect: { initialDelayMs: 10, maxDelayMs: 10, maxAttempts: 5 },

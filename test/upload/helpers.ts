@@ -16,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { crc32 } from 'node:zlib';
 import type { Connection, FramewireServer } from '../../src/index.ts';
 import { FsUploadStore, MemoryUploadStore, UploadService, type UploadServiceOptions, type UploadStore } from '../../src/index.ts';
-import type { UploadConnection } from '../../src/upload/index.ts';
+import type { ClientConnection } from '../../src/session/index.ts';
 import { FrameDecoder, FrameType, parseFrame, type RawFrame } from '../../src/wire/index.ts';
 import { Harness, within } from '../integration/helpers.ts';
 
@@ -133,7 +133,7 @@ export function wrapChunks(inner: UploadStore, transform: (data: AsyncIterable<U
 
 /** A connector for uploadWith() that records each connection (tests cut them). */
 export function recordingConnector(h: Harness, port: number, options: { auth?: unknown } = {}): {
-  connect: (signal: AbortSignal) => Promise<UploadConnection>;
+  connect: (signal: AbortSignal) => Promise<ClientConnection>;
   connections: Connection[];
 } {
   const connections: Connection[] = [];
