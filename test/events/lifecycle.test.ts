@@ -1,16 +1,22 @@
 /**
- * Producers that really stop, ends that are exactly one outcome, heartbeats and timeouts, over
- * real TCP loopback (spec/EVENTS.md §12.4, §12.7, §12.10).
+ * Producers that really stop, ends that are exactly one outcome, heartbeats and timeouts
+ * (spec/EVENTS.md §12.4, §12.7, §12.10). Where time is what a test is about (a cancel that takes
+ * none, a grace period, heartbeats and their timeout), client and server run in memory on one
+ * manual clock; the rest over real TCP loopback.
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventService, FramewireError } from '../../src/index.ts';
-import { abortableSleep, captureLogs, collect, expectFwError, FaultProxy, Harness, sleep, sub, waitFor, within } from './helpers.ts';
+import { EventService, FramewireError, subscribeWith, type Subscription } from '../../src/index.ts';
+import { ManualClock, wait } from '../../src/session/index.ts';
+import { advance, MemoryNetwork, until } from '../integration/memory-network.ts';
+import { captureLogs, collect, expectFwError, FaultProxy, Harness, sleep, sub, within } from './helpers.ts';
 
 const h = new Harness();
 const proxies: FaultProxy[] = [];
+const networks: MemoryNetwork[] = [];
 afterEach(async () => {
   for (const p of proxies.splice(0)) await p.close();
+  for (const n of networks.splice(0)) n.close();
   await h.cleanup();
 });
 
@@ -20,76 +26,103 @@ async function proxied(port: number): Promise<{ proxy: FaultProxy; port: number 
   return { proxy, port: await proxy.listen() };
 }
 
-/** A producer that counts its work and records when its finally ran. */
-function probe() {
+/** Client and server in memory, on `clock`. */
+function memory(clock: ManualClock, events: EventService, client: ConstructorParameters<typeof MemoryNetwork>[0]['client'] = {}): MemoryNetwork {
+  const net = new MemoryNetwork({ clock, services: [events], client });
+  networks.push(net);
+  return net;
+}
+
+/** A producer that counts its work (a tick every 2 ms of `clock`) and records when its finally ran. */
+function probe(clock: { now(): number } & Parameters<typeof wait>[0]) {
   const state = { work: 0, finallyAt: undefined as number | undefined, reason: undefined as unknown };
   const producer = async function* ({ signal }: { signal: AbortSignal }) {
     try {
       for (;;) {
         state.work++;
         yield { type: 'tick', data: state.work };
-        await abortableSleep(2, signal);
+        await wait(clock, 2, signal);
       }
     } finally {
-      state.finallyAt = performance.now();
+      state.finallyAt = clock.now();
       state.reason = signal.reason;
     }
   };
   return { state, producer };
 }
 
+/** Reads `s` to its end while the clock runs in 2 ms steps; `stop()` (called from `onEvent`) stops the clock. */
+async function collectTicking(clock: ManualClock, s: Subscription, onEvent: (id: number, stop: () => void) => void): Promise<void> {
+  let ticking = true;
+  const stop = (): void => {
+    ticking = false;
+  };
+  const reading = collect(s, (e) => {
+    onEvent(e.id, stop);
+  });
+  while (ticking) await advance(clock, 2, 2);
+  await reading;
+}
+
 describe('events: lifecycle', () => {
   it('FW-EV-14 FW-EV-51: client cancel stops the producer (its finally runs, no more work) within a bounded time', async () => {
-    const events = new EventService();
-    const { state, producer } = probe();
+    const clock = new ManualClock();
+    const events = new EventService({ clock });
+    const { state, producer } = probe(clock);
     events.handle('ticks', producer);
-    const { port } = await h.server({ services: [events] });
-    const s = sub(port, 'ticks');
+    const net = memory(clock, events);
+    const s = subscribeWith(net.connect, 'ticks', { clock });
     let cancelledAt = 0;
-    await collect(s, (e) => {
-      if (e.id === 20) {
-        cancelledAt = performance.now();
+    await collectTicking(clock, s, (id, stop) => {
+      if (id === 20) {
+        cancelledAt = clock.now();
+        stop();
         s.cancel('user closed the tab');
       }
     });
-    await waitFor(() => state.finallyAt !== undefined, 2000, 'producer finally');
-    const stopMs = state.finallyAt! - cancelledAt;
-    console.log(`[events] client cancel -> producer finally: ${stopMs.toFixed(2)} ms`);
-    expect(stopMs).toBeLessThan(1000);
+    // The cancel travels in event-loop turns: no time passes on the clock.
+    await until(() => state.finallyAt !== undefined, 'producer finally');
+    expect(state.finallyAt! - cancelledAt).toBe(0);
     expect((await s.outcome).status).toBe('cancelled');
     expect(expectFwError(state.reason, 'CANCELLED').remote).toBe(true);
     const work = state.work;
-    await sleep(50);
+    // A producer still running would tick 500 times in a second.
+    await advance(clock, 1000, 100);
     expect(state.work).toBe(work);
     expect(events.size).toBe(0);
   });
 
   it('FW-EV-50 FW-EV-51: a subscriber that disconnects and does not resume stops the producer after the grace period, not before', async () => {
-    const events = new EventService({ graceMs: 300 });
-    const { state, producer } = probe();
+    const clock = new ManualClock();
+    const events = new EventService({ graceMs: 300, clock });
+    const { state, producer } = probe(clock);
     events.handle('ticks', producer);
-    const { port: serverPort } = await h.server({ services: [events] });
-    const { proxy, port } = await proxied(serverPort);
-    const s = sub(port, 'ticks', { reconnect: false });
+    const net = memory(clock, events);
+    const s = subscribeWith(net.connect, 'ticks', { clock, reconnect: false });
     let cutAt = 0;
-    await collect(s, (e) => {
-      if (e.id === 5) {
-        cutAt = performance.now();
-        proxy.cut();
+    await collectTicking(clock, s, (id, stop) => {
+      if (id === 5) {
+        cutAt = clock.now();
+        stop();
+        net.cut();
       }
     });
     expectFwError((await s.outcome).status === 'failed' ? ((await s.outcome) as { error: unknown }).error : undefined, 'CONNECTION_LOST');
-    await sleep(150);
+    // The server noticed the loss (its grace period starts now, the clock still at the cut).
+    await until(() => events.instance('ticks', s.key)?.attached === false, 'the server sees the subscriber gone');
+    expect(clock.now()).toBe(cutAt);
+    await advance(clock, 299, 1);
     expect(state.finallyAt).toBeUndefined();
     expect(events.size).toBe(1);
-    await waitFor(() => state.finallyAt !== undefined, 3000, 'producer stopped after grace');
+    await advance(clock, 1, 1);
+    await until(() => state.finallyAt !== undefined, 'producer stopped after grace');
     const afterMs = state.finallyAt! - cutAt;
-    console.log(`[events] disconnect -> producer finally after ${afterMs.toFixed(0)} ms (graceMs 300)`);
-    expect(afterMs).toBeGreaterThanOrEqual(250);
+    console.log(`[events] disconnect -> producer finally after ${afterMs} ms of the clock (graceMs 300)`);
+    expect(afterMs).toBe(300);
     expect(expectFwError(state.reason, 'TIMEOUT').message).toMatch(/grace|resumed within/);
     expect(events.size).toBe(0);
     const work = state.work;
-    await sleep(50);
+    await advance(clock, 1000, 100);
     expect(state.work).toBe(work);
   });
 
@@ -118,18 +151,22 @@ describe('events: lifecycle', () => {
   });
 
   it('FW-EV-14: a server-side cancel ends the subscription as cancelled and stops the producer', async () => {
-    const events = new EventService();
-    const { state, producer } = probe();
+    const clock = new ManualClock();
+    const events = new EventService({ clock });
+    const { state, producer } = probe(clock);
     events.handle('ticks', producer);
-    const { port } = await h.server({ services: [events] });
-    const s = sub(port, 'ticks');
-    await collect(s, (e) => {
-      if (e.id === 3) events.cancel('ticks', s.key, 'maintenance');
+    const net = memory(clock, events);
+    const s = subscribeWith(net.connect, 'ticks', { clock });
+    await collectTicking(clock, s, (id, stop) => {
+      if (id === 3) {
+        stop();
+        events.cancel('ticks', s.key, 'maintenance');
+      }
     });
     const o = await s.outcome;
     expect(o.status).toBe('cancelled');
     expect(o.status === 'cancelled' ? o.error.message : '').toContain('maintenance');
-    await waitFor(() => state.finallyAt !== undefined, 2000, 'producer finally');
+    await until(() => state.finallyAt !== undefined, 'producer finally');
   });
 
   it('FW-EV-2: an unknown stream name fails with NOT_FOUND; a malformed key with MALFORMED_PAYLOAD', async () => {
@@ -144,27 +181,39 @@ describe('events: lifecycle', () => {
   });
 
   it('FW-EV-40 FW-EV-41: heartbeats keep an idle stream alive; when the server stops answering the client ends with TIMEOUT, not a hang', async () => {
-    const events = new EventService({ heartbeatMs: 40 });
+    const clock = new ManualClock();
+    const events = new EventService({ heartbeatMs: 40, clock });
     events.handle('idle', async ({ emit, signal }) => {
       await emit('hello', 'world');
-      await abortableSleep(60_000, signal);
+      await wait(clock, 60_000, signal).catch(() => undefined);
     });
-    const { port: serverPort } = await h.server({ services: [events] });
-    const { proxy, port } = await proxied(serverPort);
-    const s = sub(port, 'idle', { heartbeatTimeoutMs: 200, connectTimeoutMs: 300, limits: { handshakeTimeoutMs: 300 }, reconnect: { initialDelayMs: 10, maxDelayMs: 50, maxAttempts: 3 } });
+    const net = memory(clock, events, { limits: { handshakeTimeoutMs: 300 } });
+    const s = subscribeWith(net.connect, 'idle', { clock, heartbeatTimeoutMs: 200, reconnect: { initialDelayMs: 10, maxDelayMs: 50, maxAttempts: 3 } });
     const it = s[Symbol.asyncIterator]();
     expect((await within(it.next(), 5000, 'first event')).value).toMatchObject({ id: 1, type: 'hello', data: 'world' });
-    const next = it.next();
+    const next = it.next().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     // Idle for 5 heartbeat timeouts: heartbeats keep it alive.
-    await sleep(1000);
+    await advance(clock, 1000, 10);
     expect(s.stats.reconnects).toBe(0);
+    expect(net.attempts).toBe(1);
     // The server stops answering: nothing flows either way, new connections hang in the handshake.
-    proxy.blackhole = true;
-    const started = performance.now();
-    await expect(within(next, 5000, 'next after blackhole')).rejects.toThrow(/no event or heartbeat/);
+    net.silent = true;
+    const started = clock.now();
+    const end = { reached: false };
+    void s.outcome.then(() => (end.reached = true));
+    // The timeout (200 ms) and three handshakes of 300 ms with short waits: the end comes in about 1.1 s.
+    for (let i = 0; i < 300 && !end.reached; i++) await advance(clock, 10, 10);
+    expect(String(await next)).toMatch(/no event or heartbeat/);
     const o = await s.outcome;
-    console.log(`[events] server silent -> client outcome ${o.status === 'failed' ? o.error.code : o.status} after ${Math.round(performance.now() - started)} ms`);
+    const elapsed = clock.now() - started;
+    console.log(`[events] server silent -> client outcome ${o.status === 'failed' ? o.error.code : o.status} after ${elapsed} ms of the clock`);
     expectFwError(o.status === 'failed' ? o.error : undefined, 'TIMEOUT');
+    expect(net.attempts).toBe(4);
+    expect(elapsed).toBeGreaterThanOrEqual(200 + 3 * 300);
+    expect(elapsed).toBeLessThan(200 + 3 * 300 + 100);
   });
 
   it('FW-EV-90 FW-ERR-4: refused credentials end the subscription at once with AUTH_FAILED: a new connection would present them again', async () => {
