@@ -1,26 +1,22 @@
 /**
  * A stalled connection is noticed at heartbeat scale (spec/EVENTS.md FW-EV-40, FW-EV-41): on one
- * manual clock shared by the server's instance and the subscriber, heartbeats every hb_ms keep an
- * idle subscription attached; once the connection stops carrying anything (a proxy swallows every
- * byte, the sockets stay open, as after a flipped length field), the subscriber resumes on a new
- * connection 1.5 × hb_ms after the last thing it received — not at the idle timeout.
+ * manual clock shared by the server's instance, both sessions and the subscriber, heartbeats every
+ * hb_ms keep an idle subscription attached; once the connection stops carrying anything (every
+ * byte swallowed, both ends open, as after a flipped length field), the subscriber resumes on a
+ * new connection 1.5 × hb_ms after the last thing it received — not at the idle timeout.
+ * Client and server run in memory: frames cross in event-loop turns, no time passes meanwhile.
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, EventService, subscribeWith, type Connection, type DeliveredEvent } from '../../src/index.ts';
+import { EventService, subscribeWith, type DeliveredEvent } from '../../src/index.ts';
 import { ManualClock } from '../../src/session/index.ts';
-import { FaultProxy, Harness, sleep, waitFor, within } from './helpers.ts';
+import { MemoryNetwork, turn, until } from '../integration/memory-network.ts';
+import { within } from './helpers.ts';
 
-const h = new Harness();
-const proxies: FaultProxy[] = [];
-afterEach(async () => {
-  for (const p of proxies.splice(0)) await p.close();
-  await h.cleanup();
+const networks: MemoryNetwork[] = [];
+afterEach(() => {
+  for (const n of networks.splice(0)) n.close();
 });
-
-const turns = async (n = 5): Promise<void> => {
-  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
-};
 
 describe('events: stall detection', () => {
   it('FW-EV-40 FW-EV-41: heartbeats keep an idle subscription; silence resumes it after 1.5 × hb_ms', async () => {
@@ -36,25 +32,16 @@ describe('events: stall detection', () => {
       await second;
       await emit('second', 2);
     });
-    const { port } = await h.server({ services: [events] });
-    const proxy = new FaultProxy(port);
-    proxies.push(proxy);
-    const proxyPort = await proxy.listen();
-    let connects = 0;
-    const conns: Connection[] = [];
-    /** The manual clock stands still while frames cross loopback: wait until one more arrived and was read. */
+    const net = new MemoryNetwork({ clock, services: [events] });
+    networks.push(net);
+    /** The manual clock stands still while frames cross: wait until one more arrived and was read. */
     const received = async (label: string): Promise<void> => {
-      const c = conns.at(-1)!;
+      const c = net.clients.at(-1)!;
       const before = c.session.stats.framesIn;
-      await waitFor(() => c.session.stats.framesIn > before, 5000, label);
-      await turns();
+      await until(() => c.session.stats.framesIn > before, label);
+      for (let i = 0; i < 5; i++) await turn();
     };
-    // The first connection through the proxy (to be silenced), later ones straight to the server.
-    const s = subscribeWith(async (signal) => {
-      const c = h.track(await connect({ port: connects++ === 0 ? proxyPort : port, signal, connectTimeoutMs: 2000 }));
-      conns.push(c);
-      return c;
-    }, 'slow', {
+    const s = subscribeWith(net.connect, 'slow', {
       clock,
       reconnect: { initialDelayMs: 10, maxDelayMs: 10, maxAttempts: 5 },
     });
@@ -68,22 +55,18 @@ describe('events: stall detection', () => {
       await received(`heartbeat ${i + 1}`);
     }
     expect(s.stats.reconnects).toBe(0);
-    expect(connects).toBe(1);
-    // The connection goes silent, both ways, sockets open.
-    proxy.blackhole = true;
+    expect(net.attempts).toBe(1);
+    // The connection goes silent, both ways, both ends open.
+    net.silence();
     clock.advance(HB); // the server's hb is swallowed
     clock.advance(HB / 2 - 1); // 1.5 × hb after the last heartbeat received, less 1 ms
-    await sleep(50);
-    expect(connects).toBe(1);
+    for (let i = 0; i < 50; i++) await turn();
+    expect(net.attempts).toBe(1);
     clock.advance(1);
     // On the manual clock, at once: not after any real-time timeout (the idle timeout, or 3 × hb).
-    await waitFor(() => connects === 2, 2000, 'reconnect after the heartbeat timeout');
-    // The resume's backoff runs on the same clock.
-    for (let i = 0; i < 100 && s.stats.reconnects === 0; i++) {
-      clock.advance(10);
-      await sleep(10);
-    }
-    expect(s.stats.reconnects).toBe(1);
+    await until(() => net.attempts === 2, 'reconnect after the heartbeat timeout');
+    // A stream that had started is resumed at once (FW-EV-90): no backoff to wait out.
+    await until(() => s.stats.reconnects === 1, 'resumed');
     release();
     const next = await within(pending, 5000, 'the event after the resume');
     expect((next.value as DeliveredEvent).id).toBe(2);

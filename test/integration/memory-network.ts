@@ -44,7 +44,7 @@ export async function advance(clock: { advance(ms: number): void }, ms: number, 
 }
 
 export class MemoryNetwork {
-  /** Swallow every byte, both ways, on live links and new ones. */
+  /** Swallow every byte, both ways, on live links and new ones (see also silence()). */
   silent = false;
   /** Connect attempts so far, refused ones included. */
   attempts = 0;
@@ -54,7 +54,7 @@ export class MemoryNetwork {
   readonly servers: Connection[] = [];
   readonly #o: MemoryNetworkOptions;
   readonly #route: StreamHandler;
-  readonly #relays = new Set<Duplex>();
+  readonly #relays = new Map<Duplex, { silent: boolean }>();
   readonly #refusals: FramewireError[] = [];
 
   constructor(options: MemoryNetworkOptions) {
@@ -96,8 +96,13 @@ export class MemoryNetwork {
 
   /** Every live link dies, both ends see it. */
   cut(): void {
-    for (const r of this.#relays) r.destroy();
+    for (const r of this.#relays.keys()) r.destroy();
     this.#relays.clear();
+  }
+
+  /** The live links swallow every byte from now on (new links are not affected). */
+  silence(): void {
+    for (const link of this.#relays.values()) link.silent = true;
   }
 
   close(): void {
@@ -106,11 +111,12 @@ export class MemoryNetwork {
   }
 
   #relay(a: Duplex, b: Duplex): void {
+    const link = { silent: false };
     for (const [from, to] of [[a, b], [b, a]] as const) {
-      this.#relays.add(from);
+      this.#relays.set(from, link);
       from.on('error', () => undefined);
       from.on('data', (bytes: Buffer) => {
-        if (!this.silent && !to.destroyed) to.write(bytes);
+        if (!this.silent && !link.silent && !to.destroyed) to.write(bytes);
       });
       from.on('close', () => {
         this.#relays.delete(from);
