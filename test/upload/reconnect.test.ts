@@ -6,7 +6,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FramewireError, MemoryUploadStore, UploadKind, UploadService, uploadWith, type StreamService, type UploadOptions } from '../../src/index.ts';
+import { FramewireError, MemoryUploadStore, UploadKind, UploadService, uploadWith, type StreamService, type UploadOptions, type UploadResult } from '../../src/index.ts';
 import { getUploadStatus } from '../../src/upload/index.ts';
 import { ManualClock } from '../../src/session/index.ts';
 import { advance, MemoryNetwork, until } from '../integration/memory-network.ts';
@@ -60,7 +60,14 @@ function start(net: MemoryNetwork, clock: ManualClock, options: Partial<UploadOp
   );
   let done = false;
   void settled.then(() => (done = true));
-  return { retries, settled, done: () => done };
+  /** The result, once the upload ended without the clock moving any further. */
+  const result = async (label: string): Promise<UploadResult> => {
+    await until(() => done, label);
+    const r = await settled;
+    if (!r.ok) throw r.error;
+    return r.value;
+  };
+  return { retries, settled, done: () => done, result };
 }
 
 describe('uploader: resume on a manual clock', () => {
@@ -79,16 +86,14 @@ describe('uploader: resume on a manual clock', () => {
     await advance(clock, retry.delayMs - 1, 1);
     expect(net.attempts).toBe(1);
     clock.advance(1);
-    await until(up.done, 'the upload after the resume');
+    const result = await up.result('the upload after the resume');
     expect(net.attemptsAt[1]).toBe(retry.at + retry.delayMs);
-    const r = await up.settled;
-    if (!r.ok) throw r.error;
-    expect(r.value.sha256).toBe(sha256);
-    expect(r.value.stats).toMatchObject({ connections: 2, reconnects: 1 });
+    expect(result.sha256).toBe(sha256);
+    expect(result.stats).toMatchObject({ connections: 2, reconnects: 1 });
     // At most the chunk in flight at the cut is sent again.
-    expect(r.value.stats.chunksSent - 8).toBe(r.value.stats.chunksResent);
-    expect(r.value.stats.chunksResent).toBeLessThanOrEqual(1);
-    expect(createHash('sha256').update(await readAllBytes((await store.openObject(r.value.objectId))!)).digest('hex')).toBe(sha256);
+    expect(result.stats.chunksSent - 8).toBe(result.stats.chunksResent);
+    expect(result.stats.chunksResent).toBeLessThanOrEqual(1);
+    expect(createHash('sha256').update(await readAllBytes((await store.openObject(result.objectId))!)).digest('hex')).toBe(sha256);
   });
 
   it('FW-UP-33: it gives up after maxAttempts failed attempts in a row, with the last failure\'s code and the count', async () => {
@@ -135,9 +140,7 @@ describe('uploader: resume on a manual clock', () => {
     await advance(clock, 29_999, 1000);
     expect(opened[UploadKind.create]).toHaveLength(1);
     clock.advance(1);
-    await until(up.done, 'the upload after the wait');
-    const r = await up.settled;
-    if (!r.ok) throw r.error;
+    await up.result('the upload after the wait');
     expect(opened[UploadKind.create]).toEqual([0, 30_000]);
   });
 
@@ -149,11 +152,9 @@ describe('uploader: resume on a manual clock', () => {
     await advance(clock, 199, 1);
     expect(opened[UploadKind.chunk]).toHaveLength(1);
     clock.advance(1);
-    await until(up.done, 'the upload');
-    const r = await up.settled;
-    if (!r.ok) throw r.error;
+    const result = await up.result('the upload');
     expect(opened[UploadKind.chunk]?.[1]).toBe(200);
-    expect(r.value.stats).toMatchObject({ connections: 1, reconnects: 0, chunksSent: 8, chunksResent: 0 });
+    expect(result.stats).toMatchObject({ connections: 1, reconnects: 0, chunksSent: 8, chunksResent: 0 });
     expect(up.retries).toEqual([]);
   });
 });
