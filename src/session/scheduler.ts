@@ -41,8 +41,12 @@ export class Scheduler {
     return this.#members.size;
   }
 
-  /** The next frame to send, honouring urgency and fairness, or undefined when nothing can go. The result is reused: valid until the next call. */
-  next(maxFramePayload: number, connectionCredit: number): Pick | undefined {
+  /**
+   * The next frame to send, honouring urgency and fairness, or undefined when nothing can go. The
+   * result is reused: valid until the next call. `transportBlocked` names streams whose own
+   * transport queue is full (QUIC): they keep their place and are skipped.
+   */
+  next(maxFramePayload: number, connectionCredit: number, transportBlocked?: (stream: number) => boolean): Pick | undefined {
     for (let level = 0; level < this.#rings.length; level++) {
       const ring = this.#rings[level]!;
       if (this.#fifo) this.#cursor[level] = 0;
@@ -58,8 +62,12 @@ export class Scheduler {
           this.#cursor[level] = at;
           continue;
         }
-        const sendable = stream._nextSendable(maxFramePayload, connectionCredit);
         checked++;
+        if (transportBlocked?.(stream.id) === true) {
+          this.#cursor[level] = at + 1;
+          continue;
+        }
+        const sendable = stream._nextSendable(maxFramePayload, connectionCredit);
         if (sendable === undefined) {
           // Not yet opened, or waiting for connection credit: stays, the next one gets its turn.
           this.#cursor[level] = at + 1;

@@ -50,6 +50,11 @@ export interface FrameTransport {
   flush(): void;
   /** Bytes accepted by write() but not yet taken by the OS; the scheduler stops DATA above a high-water mark. */
   readonly bufferedBytes: number;
+  /**
+   * A transport with a queue per stream (QUIC: spec FW-QUIC-5) says which streams' queues are full;
+   * the scheduler serves other streams meanwhile, and `writable()` brings them back. Absent: one queue.
+   */
+  streamBlocked?(stream: number): boolean;
   /** The largest payload the decoder accepts from now on. */
   setMaxPayload(maxPayload: number): void;
   /** Flush and close; no frame is written after this. */
@@ -84,6 +89,8 @@ export class Session {
 
   readonly #o: ResolvedSessionOptions;
   readonly #transport: FrameTransport;
+  /** Per-stream transport backpressure (QUIC), absent over one byte stream. */
+  readonly #streamBlocked: ((stream: number) => boolean) | undefined;
   readonly #onStream: StreamHandler | undefined;
   readonly #host: StreamHost;
   readonly #scheduler: Scheduler;
@@ -126,6 +133,7 @@ export class Session {
     this.role = this.#o.role;
     this.log = this.#o.logger;
     this.#transport = transport;
+    this.#streamBlocked = transport.streamBlocked === undefined ? undefined : (stream) => transport.streamBlocked!(stream);
     this.#onStream = onStream;
     this.#table = new StreamTable(this.role);
     const clock = this.#o.clock;
@@ -673,6 +681,7 @@ export class Session {
 
   readonly #clockNow = (): number => this.#o.clock.now();
 
+
   /**
    * The RTT window auto-tuning works from (FW-FLOW-5): the smallest sample, not the smoothed RTT,
    * because samples taken while our windows fill the queues grow with the windows (bufferbloat),
@@ -703,7 +712,7 @@ export class Session {
       const maxFrame = this.#peer.maxFramePayload;
       let budget = this.#o.limits.sendBurstBytes;
       while (budget > 0 && this.#transport.bufferedBytes < highWater) {
-        const pick = this.#scheduler.next(maxFrame, this.#connectionSend.available);
+        const pick = this.#scheduler.next(maxFrame, this.#connectionSend.available, this.#streamBlocked);
         if (pick === undefined) break;
         const { stream, sendable } = pick;
         if (sendable.type === FrameType.DATA) {
