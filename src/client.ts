@@ -5,10 +5,18 @@ import * as tls from 'node:tls';
 import { Connection } from './connection.ts';
 import { FramewireError } from './errors.ts';
 import type { SessionOptions, StreamHandler } from './session/index.ts';
+import { dialQuic, type QuicEndpointOptions } from './transport/index.ts';
 
 export interface ConnectOptions extends Omit<SessionOptions, 'role'> {
+  /**
+   * `tcp://host:port` or `quic://host:port` (QUIC: spec §16; `?peer=<peer id>` pins the server's
+   * identity). Instead of host and port.
+   */
+  readonly url?: string;
   readonly host?: string;
-  readonly port: number;
+  readonly port?: number;
+  /** Connect over QUIC; `peerId` pins the server's identity (FW-QUIC-11). Implied by a quic:// url. */
+  readonly quic?: QuicEndpointOptions & { readonly peerId?: string };
   /** TLS: `true` for defaults, or node:tls options (ca, servername, rejectUnauthorized …). */
   readonly tls?: true | tls.ConnectionOptions;
   /** Aborts the connect and handshake; after that, closes the connection. */
@@ -21,10 +29,15 @@ export interface ConnectOptions extends Omit<SessionOptions, 'role'> {
 
 /** Connects and completes the handshake. Rejects with a FramewireError (CONNECTION_LOST, HANDSHAKE, AUTH_FAILED …). */
 export async function connect(options: ConnectOptions): Promise<Connection> {
-  const { host = '127.0.0.1', port, signal, connectTimeoutMs = 10_000, onStream } = options;
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new RangeError(`port must be 1..65535, got ${port}`);
+  const { signal, connectTimeoutMs = 10_000, onStream } = options;
+  const target = resolveTarget(options);
+  const { host, port } = target;
   if (signal?.aborted === true) throw new FramewireError('CANCELLED', 'connect aborted', { cause: signal.reason });
   const startedAt = performance.now();
+  if (target.quic) {
+    const transport = await withDeadline(dialQuic({ ...options.quic, host, port, ...(target.peerId === undefined ? {} : { peerId: target.peerId }) }), connectTimeoutMs, signal, `quic://${host}:${port}`);
+    return handshake(new Connection(transport, { ...options, role: 'client' }, onStream), options, startedAt, `quic://${host}:${port}`);
+  }
   const socket = await new Promise<net.Socket>((resolve, reject) => {
     const s: net.Socket =
       options.tls === undefined
@@ -55,7 +68,12 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
       resolve(s);
     });
   });
-  const connection = new Connection(socket, { ...options, role: 'client' }, onStream);
+  return handshake(new Connection(socket, { ...options, role: 'client' }, onStream), options, startedAt, `${host}:${port}`);
+}
+
+/** Waits for the HELLO exchange; `connectTimeoutMs` covers it too, and the signal closes the connection. */
+async function handshake(connection: Connection, options: ConnectOptions, startedAt: number, where: string): Promise<Connection> {
+  const { signal, connectTimeoutMs = 10_000 } = options;
   const onAbort = (): void => {
     connection.close(new FramewireError('CANCELLED', 'aborted by the application'));
   };
@@ -63,7 +81,7 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
   void connection.closed.then(() => signal?.removeEventListener('abort', onAbort));
   // connectTimeoutMs covers the handshake too, not only the TCP (and TLS) connect.
   const handshakeTimer = setTimeout(() => {
-    connection.close(new FramewireError('TIMEOUT', `handshake with ${host}:${port} not done within ${connectTimeoutMs} ms`));
+    connection.close(new FramewireError('TIMEOUT', `handshake with ${where} not done within ${connectTimeoutMs} ms`));
   }, Math.max(0, connectTimeoutMs - (performance.now() - startedAt)));
   try {
     await connection.ready;
@@ -71,4 +89,63 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     clearTimeout(handshakeTimer);
   }
   return connection;
+}
+
+interface Target {
+  readonly host: string;
+  readonly port: number;
+  readonly quic: boolean;
+  readonly peerId: string | undefined;
+}
+
+/** Host, port and transport from `url`, or from `host`/`port`/`quic`. */
+function resolveTarget(options: ConnectOptions): Target {
+  let host = options.host ?? '127.0.0.1';
+  let port = options.port;
+  let quic = options.quic !== undefined;
+  let peerId = options.quic?.peerId;
+  if (options.url !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(options.url);
+    } catch {
+      throw new RangeError(`url must be tcp://host:port or quic://host:port, got ${options.url}`);
+    }
+    if (url.protocol !== 'tcp:' && url.protocol !== 'quic:') throw new RangeError(`url must be tcp://host:port or quic://host:port, got ${options.url}`);
+    quic = url.protocol === 'quic:';
+    host = url.hostname.replace(/^\[|\]$/g, '');
+    port = Number(url.port);
+    peerId = url.searchParams.get('peer') ?? peerId;
+  }
+  if (port === undefined || !Number.isInteger(port) || port <= 0 || port > 65535) throw new RangeError(`port must be 1..65535, got ${port}`);
+  return { host, port, quic, peerId };
+}
+
+/** `promise`, or a TIMEOUT / CANCELLED FramewireError (a late success is closed, not leaked). */
+async function withDeadline<T extends { destroy(): void }>(promise: Promise<T>, ms: number, signal: AbortSignal | undefined, where: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const stop = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new FramewireError('TIMEOUT', `connect to ${where} timed out after ${ms} ms`));
+    }, ms);
+    onAbort = () => {
+      reject(new FramewireError('CANCELLED', 'connect aborted', { cause: signal?.reason }));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, stop]);
+  } catch (error) {
+    promise.then(
+      (late) => {
+        late.destroy();
+      },
+      () => undefined,
+    );
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+  }
 }

@@ -1,24 +1,42 @@
 /**
- * A session bound to a socket: what `connect()` returns and what a server holds per client.
- * Delegates the stream API to the session and adds what only the socket can do (destroy, address).
+ * A session bound to a transport: what `connect()` returns and what a server holds per client.
+ * Delegates the stream API to the session and adds what only the transport can do (destroy, the
+ * socket over TCP, the peer's proven identity over QUIC).
  */
 
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import type { FramewireError } from './errors.ts';
-import type { ClientConnection, OpenOptions, Session, SessionEnd, SessionOptions, StreamHandler, Stream } from './session/index.ts';
+import type { ClientConnection, FrameTransport, OpenOptions, Session, SessionEnd, SessionOptions, StreamHandler, Stream } from './session/index.ts';
 import { Session as SessionImpl } from './session/index.ts';
-import { SocketTransport, type SocketTransportOptions } from './transport/index.ts';
+import { QuicTransport, SocketTransport, type SocketTransportOptions } from './transport/index.ts';
+
+/** A transport that can drive a session: TCP (SocketTransport) or QUIC (QuicTransport). */
+export interface AttachableTransport extends FrameTransport {
+  attach(session: Session): void;
+  destroy(): void;
+}
 
 export class Connection implements ClientConnection {
   readonly session: Session;
-  readonly socket: Duplex;
-  readonly #transport: SocketTransport;
+  /** The TCP (or TLS) socket; undefined over QUIC. */
+  readonly socket: Duplex | undefined;
+  readonly #transport: AttachableTransport;
 
-  constructor(socket: Duplex, options: SessionOptions, onStream?: StreamHandler, transportOptions?: SocketTransportOptions) {
-    this.socket = socket;
-    this.#transport = new SocketTransport(socket, transportOptions);
+  constructor(over: Duplex | AttachableTransport, options: SessionOptions, onStream?: StreamHandler, transportOptions?: SocketTransportOptions) {
+    this.socket = over instanceof Duplex ? over : undefined;
+    this.#transport = over instanceof Duplex ? new SocketTransport(over, transportOptions) : over;
     this.session = new SessionImpl(options, this.#transport, onStream);
     this.#transport.attach(this.session);
+  }
+
+  /** 'quic' or 'tcp'. */
+  get transport(): 'quic' | 'tcp' {
+    return this.#transport instanceof QuicTransport ? 'quic' : 'tcp';
+  }
+
+  /** Over QUIC, the peer id its TLS certificate proved (spec FW-QUIC-11); undefined over TCP. */
+  get peerId(): string | undefined {
+    return this.#transport instanceof QuicTransport ? this.#transport.peerId : undefined;
   }
 
   get id(): string {
@@ -56,7 +74,7 @@ export class Connection implements ClientConnection {
     this.session.close(error);
   }
 
-  /** Cuts the socket without a word, as a network failure would. */
+  /** Cuts the connection without a word, as a network failure would. */
   destroy(): void {
     this.#transport.destroy();
   }

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { Connection } from './connection.ts';
 import type { SessionOptions, StreamHandler } from './session/index.ts';
 import { routeKind, type StreamService } from './session/index.ts';
+import { QuicListener, type QuicListenOptions, type QuicTransport } from './transport/index.ts';
 
 export interface ServerOptions extends Omit<SessionOptions, 'role' | 'connectionId'> {
   /** Services that claim OPEN kinds (uploads, event streams, your own). */
@@ -17,6 +18,11 @@ export interface ServerOptions extends Omit<SessionOptions, 'role' | 'connection
   readonly tls?: tls.TlsOptions;
   /** Connections accepted at once; more are closed at accept (default 1024). */
   readonly maxConnections?: number;
+  /**
+   * Also serve framewire over QUIC (spec §16): `listen()` binds a UDP port too (`port` 0 picks a
+   * free one). Without `identity`, a throw-away one is generated; its peer id is `quicAddress.peerId`.
+   */
+  readonly quic?: QuicListenOptions;
 }
 
 export class FramewireServer {
@@ -26,6 +32,7 @@ export class FramewireServer {
   readonly #log: Logger;
   #nextId = 1;
   readonly #route: StreamHandler;
+  #quic: QuicListener | undefined;
 
   constructor(options: ServerOptions) {
     this.#options = options;
@@ -46,17 +53,23 @@ export class FramewireServer {
     this.#server.maxConnections = options.maxConnections ?? 1024;
   }
 
-  #accept(socket: net.Socket): void {
-    socket.setNoDelay(true);
-    const connection = new Connection(socket, { ...this.#options, role: 'server', connectionId: `s${(this.#nextId++).toString(36)}`, logger: this.#log }, this.#route);
+  #accept(over: net.Socket | QuicTransport): void {
+    if (over instanceof net.Socket) over.setNoDelay(true);
+    const connection = new Connection(over, { ...this.#options, role: 'server', connectionId: `s${(this.#nextId++).toString(36)}`, logger: this.#log }, this.#route);
     this.connections.add(connection);
     void connection.closed.then(() => {
       this.connections.delete(connection);
     });
   }
 
-  /** Listens; resolves with the bound address (port 0 picks a free one). */
-  listen(port = 0, host = '127.0.0.1'): Promise<net.AddressInfo> {
+  /** Listens on TCP (and on QUIC when configured); resolves with the TCP address (port 0 picks a free one). */
+  async listen(port = 0, host = '127.0.0.1'): Promise<net.AddressInfo> {
+    const quic = this.#options.quic;
+    if (quic !== undefined && this.#quic === undefined) {
+      this.#quic = await QuicListener.listen({ host, ...quic, logger: quic.logger ?? this.#log, maxConnections: this.#options.maxConnections ?? 1024 }, (transport) => {
+        this.#accept(transport);
+      });
+    }
     return new Promise((resolve, reject) => {
       this.#server.once('error', reject);
       this.#server.listen(port, host, () => {
@@ -64,6 +77,12 @@ export class FramewireServer {
         resolve(this.#server.address() as net.AddressInfo);
       });
     });
+  }
+
+  /** The QUIC endpoint once listening: its UDP port and the peer id clients pin. */
+  get quicAddress(): { host: string; port: number; peerId: string } | undefined {
+    const q = this.#quic;
+    return q === undefined ? undefined : { host: q.host, port: q.port, peerId: q.peerId };
   }
 
   get address(): net.AddressInfo | undefined {
@@ -79,6 +98,7 @@ export class FramewireServer {
     });
     await Promise.all([...this.connections].map((c) => c.goaway(options)));
     await stopped;
+    await this.#quic?.close();
     for (const service of this.#options.services ?? []) await service.close?.();
   }
 }

@@ -1,3 +1,4 @@
 /** L4 transport: the only layer that touches sockets. */
 export { SocketTransport, type SocketTransportOptions } from './socket-transport.ts';
 export { createMemoryPair, type MemoryPairOptions } from './memory-pair.ts';
+export * from './quic/index.ts';

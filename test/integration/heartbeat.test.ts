@@ -117,9 +117,9 @@ describe('heartbeat over TCP', () => {
     await client.ping();
     await waitFor(() => server.connections.size === 1, 2000, 'server connection');
     const serverSide = [...server.connections][0]!;
-    serverSide.socket.pause();
+    serverSide.socket!.pause();
     const end = await within(client.closed, 5000, 'client closed');
     expectFwError(end.error, 'IDLE_TIMEOUT');
-    serverSide.socket.resume();
+    serverSide.socket!.resume();
   });
 });

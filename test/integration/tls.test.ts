@@ -50,7 +50,7 @@ describe.skipIf(!opensslAvailable)('TLS over TCP loopback', () => {
   it('FW-TRANS-1: echo of random-size messages over TLS is byte-identical and completes', async () => {
     const { port } = await h.server({ tls: { key, cert }, onStream: echoHandler(), settings: { maxFramePayload: 16 * KiB } });
     const client = await h.client({ port, tls: { ca: cert, servername: 'localhost' }, settings: { maxFramePayload: 16 * KiB } });
-    expect(client.socket.constructor.name).toBe('TLSSocket');
+    expect(client.socket!.constructor.name).toBe('TLSSocket');
     const streams = Array.from({ length: 3 }, async (_, i) => {
       const messages = randomMessages(100 + i, 1024 * KiB, 16 * KiB);
       const s = client.open({ kind: 'echo' });
