@@ -1,7 +1,7 @@
 /**
  * What one byte stream gave the session for free and QUIC does not: the order of frames across
  * streams. An in-memory QUIC connection (fake-quic.ts) holds back one QUIC stream's bytes, as a
- * lost packet would, so each ordering rule of spec §16 is exercised deterministically:
+ * lost packet would, so each ordering rule of spec §13 is exercised deterministically:
  * OPENs reach the session in id order (FW-QUIC-4), no stream frame overtakes the peer's HELLO
  * (FW-QUIC-4), and the end of the control stream does not overtake the last frames of the other
  * streams (FW-QUIC-8).
@@ -98,5 +98,18 @@ describe('QUIC transport: order across QUIC streams', () => {
     const outcome = await s.outcome;
     expect(outcome.status).toBe('completed');
     expect((await client.closed).error).toBeUndefined();
+  });
+
+  it("FW-QUIC-6: a peer that ends a live stream's QUIC stream (FIN before its framewire stream ended) fails the connection with PROTOCOL_ERROR", async () => {
+    const { client, server, clientConn } = pair();
+    await within(client.ready, 2000, 'handshake');
+    const s = client.open({ kind: 'echo' });
+    await s.write(new Uint8Array([1]));
+    await sleep(20);
+    // Below the session: the client's side of QUIC stream 4 is finished while stream 1 is live.
+    await clientConn.streams.find((x) => x.index === 4)!.finishWrite();
+    const end = await within(server.closed, 2000, 'server closed');
+    expect(end.error?.code).toBe('PROTOCOL_ERROR');
+    expect(end.error?.message).toMatch(/FW-QUIC-6/);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * framewire over one QUIC connection (spec §16): the session's frames are routed by stream id, so
+ * framewire over one QUIC connection (spec §13): the session's frames are routed by stream id, so
  * a lost packet stalls only the framewire stream whose QUIC stream it belonged to.
  *
  * - Stream 0 (HELLO, PING, GOAWAY, connection CREDIT and ERROR) rides the control stream, the first
@@ -334,6 +334,11 @@ export class QuicTransport implements FrameTransport, ChannelHost {
   }
 
   readEnded(channel: Channel): void {
+    if (channel !== this.#control && !channel.over && channel.id > 0) {
+      // The peer ended its half while the framewire stream was live for it: its frames will never come (FW-QUIC-6).
+      this.failed(channel, new FramewireError('PROTOCOL_ERROR', `the peer ended the QUIC stream of stream ${channel.id} before the framewire stream ended (FW-QUIC-6)`));
+      return;
+    }
     if (channel === this.#control) {
       this.#peerEnded = true;
       if (this.#closing) {
