@@ -9,7 +9,7 @@ import { pino, type Logger } from 'pino';
 import { subscribe, type DeliveredEvent, type EventSubscribeOptions, type Subscription } from '../../src/index.ts';
 import { within } from '../integration/helpers.ts';
 
-export { Harness, within, waitFor, sleep, prng, expectFwError } from '../integration/helpers.ts';
+export { Harness, within, waitFor, sleep, prng, expectFwError, transports } from '../integration/helpers.ts';
 
 /**
  * A loopback TCP proxy between client and server. `cut()` destroys every live pair (both sides see

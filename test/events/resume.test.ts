@@ -1,5 +1,6 @@
 /**
- * Resume over real TCP loopback with real faults (spec/EVENTS.md §12.5, §12.9): connections cut at
+ * Delivery and resume over TCP and QUIC loopback (connections cut by destroying them on the
+ * server), and over real TCP with a fault proxy (spec/EVENTS.md §12.5, §12.9): connections cut at
  * random event positions, resumed with no duplicate and no gap; resume beyond retention; server
  * restart; a non-resumable stream.
  */
@@ -7,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventService, type ProducerContext } from '../../src/index.ts';
 import { FlipProxy } from '../integration/flip-proxy.ts';
-import { abortableSleep, collect, expectFwError, FaultProxy, Harness, prng, sub, waitFor, within } from './helpers.ts';
+import { abortableSleep, collect, expectFwError, FaultProxy, Harness, prng, sub, transports, waitFor, within } from './helpers.ts';
 
 const h = new Harness();
 const proxies: { close(): Promise<void> }[] = [];
@@ -53,21 +54,6 @@ describe('events: resume', () => {
     expect(got.map((e) => e.id)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     expect(s.stats.reconnects).toBe(1);
     expect((await s.outcome).status).toBe('done');
-  });
-
-  it('FW-EV-10 FW-EV-11 FW-EV-30: a subscription delivers ids 1..N in order with their data, ends done with the summary, and the instance is dropped on confirmation', async () => {
-    const events = new EventService();
-    events.handle('count', counter(200));
-    const { port } = await h.server({ services: [events] });
-    const s = sub(port, 'count');
-    const got = await within(collect(s), 10_000, 'collect');
-    expect(got.map((e) => e.id)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
-    expect(got.every((e) => (e.data as { n: number }).n === e.id)).toBe(true);
-    expect(got[6]!.type).toBe('tick7');
-    expect(await s.outcome).toEqual({ status: 'done', summary: { count: 200 } });
-    await waitFor(() => events.size === 0, 5000, 'instance dropped after the confirmed end');
-    expect(events.counters.delivered).toBe(200);
-    expect(events.counters.replayed).toBe(0);
   });
 
   it('FW-EV-12 FW-EV-24 FW-EV-31 FW-EV-90: 20 seeds, connections cut at random event positions, resume with no duplicate and no gap', async () => {
@@ -220,5 +206,82 @@ describe('events: resume', () => {
     expectFwError(r.status === 'failed' ? r.error : undefined, 'NOT_RESUMABLE');
     again.cancel();
     await reading;
+  });
+});
+
+describe.each(transports)('events over %s', (transport) => {
+  const ht = new Harness(transport);
+  afterEach(() => ht.cleanup());
+
+  it('FW-EV-10 FW-EV-11 FW-EV-30: a subscription delivers ids 1..N in order with their data, ends done with the summary, and the instance is dropped on confirmation', async () => {
+    const events = new EventService();
+    events.handle('count', counter(200));
+    const { port } = await ht.server({ services: [events] });
+    const s = sub(port, 'count', ht.via());
+    const got = await within(collect(s), 10_000, 'collect');
+    expect(got.map((e) => e.id)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(got.every((e) => (e.data as { n: number }).n === e.id)).toBe(true);
+    expect(got[6]!.type).toBe('tick7');
+    expect(await s.outcome).toEqual({ status: 'done', summary: { count: 200 } });
+    await waitFor(() => events.size === 0, 5000, 'instance dropped after the confirmed end');
+    expect(events.counters.delivered).toBe(200);
+    expect(events.counters.replayed).toBe(0);
+  });
+
+  it('FW-EV-12 FW-EV-24 FW-EV-31: 6 subscriptions, every connection cut 3 times at event positions, resume with no duplicate and no gap', async () => {
+    const N = 200;
+    const events = new EventService({ replay: { maxEvents: 64 }, graceMs: 1000 });
+    events.handle('count', counter(N));
+    const { port } = await ht.server({ services: [events] });
+    const cuts = new Set([40, 90, 150]);
+    const subs = Array.from({ length: 6 }, (_, i) => sub(port, 'count', { ...ht.via(), params: { pauseEvery: 5 + i } }));
+    const results = await within(
+      Promise.all(
+        subs.map((s, i) =>
+          collect(s, (e) => {
+            // The first subscription drives the cuts; they hit every subscription's connection.
+            if (i === 0 && cuts.delete(e.id)) ht.cutAll();
+          }),
+        ),
+      ),
+      20_000,
+      'cut and resume',
+    );
+    for (const [i, got] of results.entries()) {
+      expect(await subs[i]!.outcome, `subscription ${i}`).toEqual({ status: 'done', summary: { count: N } });
+      expect(got.map((e) => e.id), `subscription ${i}`).toEqual(Array.from({ length: N }, (_, k) => k + 1));
+      expect(subs[i]!.stats.duplicates).toBe(0);
+    }
+    expect(subs[0]!.stats.reconnects).toBe(3);
+  });
+
+  it('FW-EV-14: a client cancel stops the producer (its finally runs) and the outcome is cancelled', async () => {
+    const events = new EventService();
+    let finallyRan = false;
+    let reason: unknown;
+    events.handle('ticks', async function* ({ signal }: ProducerContext) {
+      try {
+        for (let i = 1; ; i++) {
+          yield { type: 'tick', data: i };
+          await abortableSleep(2, signal);
+        }
+      } finally {
+        finallyRan = true;
+        reason = signal.reason;
+      }
+    });
+    const { port } = await ht.server({ services: [events] });
+    const s = sub(port, 'ticks', ht.via());
+    await within(
+      collect(s, (e) => {
+        if (e.id === 20) s.cancel('user closed the tab');
+      }),
+      10_000,
+      'collect until cancel',
+    );
+    await waitFor(() => finallyRan, 5000, 'producer finally');
+    expect((await s.outcome).status).toBe('cancelled');
+    expect(expectFwError(reason, 'CANCELLED').remote).toBe(true);
+    await waitFor(() => events.size === 0, 5000, 'instance dropped');
   });
 });

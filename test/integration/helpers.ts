@@ -9,6 +9,7 @@ import * as net from 'node:net';
 import { connect, createServer, type Connection, type ConnectOptions, type FramewireServer, type ServerOptions, type Stream } from '../../src/index.ts';
 import { encodeFrame, FrameDecoder, FrameType, parseFrame, type Frame, type RawFrame, type Settings } from '../../src/wire/index.ts';
 import { isFramewireError, type ErrorCodeName, type FramewireError } from '../../src/errors.ts';
+import { quicAvailable } from '../../src/transport/index.ts';
 
 export const MiB = 1024 * 1024;
 export const KiB = 1024;
@@ -121,24 +122,54 @@ export function echoHandler(): (stream: Stream) => Promise<void> {
   };
 }
 
-/** Tracks everything a test opens and tears it all down, bounded, in afterEach. */
+/** The transports end-to-end suites run over: TCP always, QUIC where its binding loads (loudly skipped otherwise). */
+export type TransportName = 'tcp' | 'quic';
+export const transports: readonly TransportName[] = quicAvailable() ? ['tcp', 'quic'] : ['tcp'];
+if (!quicAvailable()) console.warn('[transports] QUIC SKIPPED: the QUIC binding does not load here; end-to-end suites run over TCP only');
+
+/**
+ * Tracks everything a test opens and tears it all down, bounded, in afterEach. Over `transport`:
+ * server() listens on it and returns its port, client() and via() connect over it.
+ */
 export class Harness {
+  readonly transport: TransportName;
   readonly #servers: FramewireServer[] = [];
   readonly #clients: Connection[] = [];
   readonly #rawServers: net.Server[] = [];
   readonly #sockets = new Set<net.Socket>();
 
+  constructor(transport: TransportName = 'tcp') {
+    this.transport = transport;
+  }
+
   async server(options: ServerOptions): Promise<{ server: FramewireServer; port: number }> {
-    const server = createServer(options);
+    const server = createServer(this.transport === 'quic' ? { ...options, quic: { ...options.quic } } : options);
     this.#servers.push(server);
     const address = await server.listen(0, '127.0.0.1');
-    return { server, port: address.port };
+    return { server, port: this.transport === 'quic' ? server.quicAddress!.port : address.port };
+  }
+
+  /** What connect(), upload() and subscribe() need besides the port to use this harness's transport. */
+  via(): { quic?: Record<string, never> } {
+    return this.transport === 'quic' ? { quic: {} } : {};
   }
 
   async client(options: ConnectOptions): Promise<Connection> {
-    const connection = await connect({ connectTimeoutMs: 5000, ...options });
+    const connection = await connect({ connectTimeoutMs: 5000, ...this.via(), ...options });
     this.#clients.push(connection);
     return connection;
+  }
+
+  /** Cuts every connection the harness's servers hold, as a network failure would (any transport). */
+  cutAll(): number {
+    let n = 0;
+    for (const server of this.#servers) {
+      for (const c of server.connections) {
+        c.destroy();
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Registers a connection obtained otherwise (e.g. from a settled connect()). */

@@ -1,5 +1,5 @@
 /**
- * The happy path over TCP loopback, FS and memory stores: upload() of a file, bytes and a stream,
+ * The happy path over TCP and QUIC loopback, FS and memory stores: upload() of a file, bytes and a stream,
  * progress reporting, commit visible atomically and committing twice (spec/UPLOAD.md).
  */
 
@@ -7,20 +7,20 @@ import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { upload } from '../../src/index.ts';
 import { commitUpload, getUploadStatus, type UploadProgress } from '../../src/upload/index.ts';
-import { assertNoDebris, Harness, KiB, MiB, randomFile, readAllBytes, removeTempDirs, sha256File, sha256Hex, uploadServer } from './helpers.ts';
+import { assertNoDebris, Harness, KiB, MiB, randomFile, readAllBytes, removeTempDirs, sha256File, sha256Hex, transports, uploadServer } from './helpers.ts';
 
-const h = new Harness();
-afterEach(async () => {
-  await h.cleanup();
-  await removeTempDirs();
-});
+describe.each(transports)('upload over %s loopback', (transport) => {
+  const h = new Harness(transport);
+  afterEach(async () => {
+    await h.cleanup();
+    await removeTempDirs();
+  });
 
-describe('upload over TCP loopback', () => {
   it('FW-UP-14 FW-UP-25 FW-UP-32: a 3 MiB file in 64 KiB chunks commits byte-identical to the FS store, with progress', async () => {
     const { port, store, dataDir } = await uploadServer(h);
     const file = await randomFile(3 * MiB + 123);
     const progress: UploadProgress[] = [];
-    const result = await upload(file.path, { port, chunkSize: 64 * KiB, inflight: 4, onProgress: (p) => progress.push(p) });
+    const result = await upload(file.path, { port, ...h.via(), chunkSize: 64 * KiB, inflight: 4, onProgress: (p) => progress.push(p) });
     expect(result.sha256).toBe(file.sha256);
     expect(result.size).toBe(file.bytes.length);
     expect(result.stats.chunksResent).toBe(0);
@@ -37,7 +37,7 @@ describe('upload over TCP loopback', () => {
   it('FW-UP-25: committing twice returns the same result; status reports committed', async () => {
     const { port } = await uploadServer(h, { memory: true });
     const file = await randomFile(200 * KiB);
-    const result = await upload(file.bytes, { port, chunkSize: 64 * KiB });
+    const result = await upload(file.bytes, { port, ...h.via(), chunkSize: 64 * KiB });
     const conn = await h.client({ port });
     const again = await commitUpload(conn, result.uploadId, { token: 1 });
     expect(again).toEqual({ objectId: result.objectId, sha256: result.sha256, size: result.size, committedAt: result.committedAt });
@@ -52,9 +52,9 @@ describe('upload over TCP loopback', () => {
     const stream = Readable.from((function* () {
       for (let at = 0; at < file.bytes.length; at += 10_000) yield file.bytes.subarray(at, at + 10_000);
     })());
-    const result = await upload(stream, { port, size: file.bytes.length, chunkSize: 64 * KiB, inflight: 3 });
+    const result = await upload(stream, { port, ...h.via(), size: file.bytes.length, chunkSize: 64 * KiB, inflight: 3 });
     expect(result.sha256).toBe(file.sha256);
-    const empty = await upload(new Uint8Array(0), { port });
+    const empty = await upload(new Uint8Array(0), { port, ...h.via() });
     expect(empty.size).toBe(0);
     expect(empty.sha256).toBe(sha256Hex(new Uint8Array(0)));
     expect((await readAllBytes((await store.openObject(empty.objectId))!)).length).toBe(0);

@@ -1,6 +1,7 @@
 /**
  * Real faults, end to end over TCP loopback (spec/UPLOAD.md §11.9): connections cut at random
- * bytes (20 seeds), chunk bytes corrupted in flight with the frame CRC recomputed (so only the
+ * bytes (20 seeds; and, over TCP and QUIC alike, cut at random chunks by destroying the client's
+ * connection), chunk bytes corrupted in flight with the frame CRC recomputed (so only the
  * chunk checksum can notice), and the server process killed with SIGKILL and restarted on the
  * same data directory. Every upload ends byte-identical (SHA-256), re-sends at most the chunks
  * that were in flight at each failure, and leaves nothing half-written behind.
@@ -26,6 +27,7 @@ import {
   sha256Hex,
   spawnServer,
   tempDir,
+  transports,
   uploadServer,
   within,
 } from './helpers.ts';
@@ -163,6 +165,48 @@ describe('uploads under real faults', () => {
     } finally {
       await restarting;
       await kill9(server.child);
+    }
+  });
+});
+
+describe.each(transports)('uploads with connections cut over %s', (transport) => {
+  const ht = new Harness(transport);
+  afterEach(async () => {
+    await ht.cleanup();
+    await removeTempDirs();
+  });
+
+  it('FW-UP-31 FW-UP-34: 6 seeds, the connection destroyed after 1-3 random confirmed chunks: byte-identical, re-sending only in-flight chunks', async () => {
+    const { port, store } = await uploadServer(ht);
+    for (let seed = 0; seed < 6; seed++) {
+      const rnd = prng(0xcafe + seed);
+      const size = Math.floor((0.5 + rnd()) * MiB);
+      const inflight = 1 + Math.floor(rnd() * 4);
+      const chunks = Math.ceil(size / (64 * KiB));
+      const cutAt = new Set(Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => 1 + Math.floor(rnd() * (chunks - 2))));
+      const file = await randomFile(size);
+      const connector = recordingConnector(ht, port);
+      let cuts = 0;
+      const result = await within(
+        uploadWith(connector.connect, file.path, {
+          chunkSize: 64 * KiB,
+          inflight,
+          retry: fastRetry,
+          onProgress: (p) => {
+            if (cutAt.delete(p.chunksConfirmed)) {
+              cuts++;
+              connector.connections.at(-1)?.destroy();
+            }
+          },
+        }),
+        15_000,
+        `seed ${seed}`,
+      );
+      expect(result.sha256, `seed ${seed}`).toBe(file.sha256);
+      expect(sha256Hex(await readAllBytes((await store.openObject(result.objectId))!)), `seed ${seed}`).toBe(file.sha256);
+      expect(cuts, `seed ${seed}`).toBeGreaterThanOrEqual(1);
+      expect(result.stats.reconnects, `seed ${seed}`).toBe(cuts);
+      expect(result.stats.chunksResent, `seed ${seed}`).toBeLessThanOrEqual(cuts * inflight);
     }
   });
 });

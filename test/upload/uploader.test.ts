@@ -7,15 +7,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { upload } from '../../src/index.ts';
 import { getUploadStatus } from '../../src/upload/index.ts';
-import { assertNoDebris, expectFwError, Harness, KiB, MiB, randomFile, removeTempDirs, settle, uploadServer } from './helpers.ts';
+import { assertNoDebris, expectFwError, Harness, KiB, MiB, randomFile, removeTempDirs, settle, transports, uploadServer } from './helpers.ts';
 
-const h = new Harness();
-afterEach(async () => {
-  await h.cleanup();
-  await removeTempDirs();
-});
+describe.each(transports)('resuming uploader over %s', (transport) => {
+  const h = new Harness(transport);
+  afterEach(async () => {
+    await h.cleanup();
+    await removeTempDirs();
+  });
 
-describe('resuming uploader', () => {
   it('FW-UP-27 FW-UP-34: aborting through the signal deletes the upload on the server', async () => {
     const { port, dataDir } = await uploadServer(h);
     const file = await randomFile(2 * MiB);
@@ -23,6 +23,7 @@ describe('resuming uploader', () => {
     let uploadId: string | undefined;
     const r = await settle(upload(file.path, {
       port,
+      ...h.via(),
       chunkSize: 64 * KiB,
       inflight: 2,
       signal: controller.signal,
@@ -44,6 +45,7 @@ describe('resuming uploader', () => {
     let confirmedBefore = 0;
     const first = await settle(upload(file.path, {
       port,
+      ...h.via(),
       chunkSize: 64 * KiB,
       inflight: 1,
       idempotencyKey: 'nightly-backup-42',
@@ -56,13 +58,13 @@ describe('resuming uploader', () => {
     }));
     expectFwError(first.ok ? undefined : first.error, 'CANCELLED');
     const sessions: number[] = [];
-    const second = await upload(file.path, { port, chunkSize: 64 * KiB, idempotencyKey: 'nightly-backup-42', onSession: (s) => sessions.push(s.token) });
+    const second = await upload(file.path, { port, ...h.via(), chunkSize: 64 * KiB, idempotencyKey: 'nightly-backup-42', onSession: (s) => sessions.push(s.token) });
     expect(second.sha256).toBe(file.sha256);
     // Taken over with a newer token; only the chunks not stored before were sent.
     expect(sessions[0]).toBeGreaterThan(1);
     expect(second.stats.chunksSent).toBe(16 - confirmedBefore);
     // The same key after commit: the same result, nothing sent.
-    const third = await upload(file.path, { port, chunkSize: 64 * KiB, idempotencyKey: 'nightly-backup-42' });
+    const third = await upload(file.path, { port, ...h.via(), chunkSize: 64 * KiB, idempotencyKey: 'nightly-backup-42' });
     expect(third.objectId).toBe(second.objectId);
     expect(third.stats.chunksSent).toBe(0);
   });
@@ -70,7 +72,7 @@ describe('resuming uploader', () => {
   it('FW-UP-26: a declared digest that does not match the bytes fails with DIGEST_MISMATCH, the upload is deleted and nothing is visible', async () => {
     const { port, dataDir } = await uploadServer(h);
     const file = await randomFile(300 * KiB);
-    const r = await settle(upload(file.path, { port, chunkSize: 64 * KiB, sha256: 'b'.repeat(64) }));
+    const r = await settle(upload(file.path, { port, ...h.via(), chunkSize: 64 * KiB, sha256: 'b'.repeat(64) }));
     expectFwError(r.ok ? undefined : r.error, 'DIGEST_MISMATCH');
     await assertNoDebris(dataDir!, []);
   });
