@@ -9,8 +9,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 /** Why this machine cannot run namespace benchmarks, or undefined when it can. */
 export function netnsUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (network namespaces and nftables)';
-  for (const tool of ['ip', 'nft']) {
-    if (spawnSync('which', [tool]).status !== 0) return `needs ${tool} (Debian: iproute2, nftables)`;
+  for (const tool of ['ip', 'nft', 'ethtool']) {
+    if (spawnSync('which', [tool]).status !== 0) return `needs ${tool} (Debian: iproute2, nftables, ethtool)`;
   }
   return undefined;
 }
@@ -66,4 +66,51 @@ export function setInputLoss(ns: string, percent: number): void {
   if (percent <= 0) return;
   const perMillion = Math.round(percent * 10_000);
   run(ns, ['nft', '-f', '-'], `table inet fwloss {\n  chain input {\n    type filter hook input priority 0;\n    numgen random mod 1000000 < ${perMillion} drop\n  }\n}\n`);
+}
+
+/** Connects two namespaces with a veth pair: `a` gets addrA, `b` gets addrB (both /24). Returns the device names. */
+export function connectNamespaces(a: string, b: string, addrA: string, addrB: string, tag: string): { devA: string; devB: string } {
+  // Interface names are at most 15 bytes.
+  const devA = `fwa${tag}`.slice(0, 15);
+  const devB = `fwb${tag}`.slice(0, 15);
+  run(undefined, ['ip', 'link', 'add', devA, 'netns', a, 'type', 'veth', 'peer', 'name', devB, 'netns', b]);
+  run(a, ['ip', 'addr', 'add', `${addrA}/24`, 'dev', devA]);
+  run(b, ['ip', 'addr', 'add', `${addrB}/24`, 'dev', devB]);
+  run(a, ['ip', 'link', 'set', devA, 'up']);
+  run(b, ['ip', 'link', 'set', devB, 'up']);
+  return { devA, devB };
+}
+
+/** The offloads that merge or split packets (a drop would remove a whole aggregate). */
+export const SEGMENTATION_OFFLOADS = ['tcp-segmentation-offload', 'generic-segmentation-offload', 'generic-receive-offload', 'large-receive-offload', 'tx-udp-segmentation', 'rx-gro-list', 'rx-udp-gro-forwarding'] as const;
+
+const ETHTOOL_SHORT: Record<string, string> = {
+  'tcp-segmentation-offload': 'tso',
+  'generic-segmentation-offload': 'gso',
+  'generic-receive-offload': 'gro',
+  'large-receive-offload': 'lro',
+  'tx-udp-segmentation': 'tx-udp-segmentation',
+  'rx-gro-list': 'rx-gro-list',
+  'rx-udp-gro-forwarding': 'rx-udp-gro-forwarding',
+};
+
+/**
+ * Turns the segmentation offloads of `dev` off with ethtool; returns which were on before and
+ * which are still on after (a feature marked [fixed] cannot be changed).
+ */
+export function disableOffloads(ns: string, dev: string): { wereOn: string[]; stillOn: string[] } {
+  const state = (): Map<string, boolean> => {
+    const out = run(ns, ['ethtool', '-k', dev]);
+    const m = new Map<string, boolean>();
+    for (const line of out.split('\n')) {
+      const match = /^\s*([\w-]+):\s+(on|off)/.exec(line);
+      if (match !== null) m.set(match[1]!, match[2] === 'on');
+    }
+    return m;
+  };
+  const before = state();
+  const wereOn = SEGMENTATION_OFFLOADS.filter((f) => before.get(f) === true);
+  for (const f of wereOn) spawnSync('ip', ['netns', 'exec', ns, 'ethtool', '-K', dev, ETHTOOL_SHORT[f]!, 'off']);
+  const after = state();
+  return { wereOn, stillOn: SEGMENTATION_OFFLOADS.filter((f) => after.get(f) === true) };
 }

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { CliError, ExitCode } from '../main.ts';
 
 /** In the order a full run takes them: cheapest first. */
-export const suites = ['crc', 'codec', 'e2e', 'upload', 'events', 'hol'] as const;
+export const suites = ['crc', 'codec', 'e2e', 'upload', 'events', 'hol', 'hol-loss'] as const;
 type Suite = (typeof suites)[number];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -41,7 +41,8 @@ export function registerBench(program: Command): void {
 Examples:
   framewire bench codec
   framewire bench --smoke --json
-  framewire bench e2e --size 256MiB`)
+  framewire bench e2e --size 256MiB
+  framewire bench hol-loss --smoke      (root: network namespaces, nftables, ethtool)`)
     .action(async (names: string[], flags: { smoke?: boolean; json?: boolean; size?: string }) => {
       const chosen = (names.length === 0 ? [...suites] : names) as Suite[];
       for (const name of chosen) {
