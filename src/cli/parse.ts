@@ -1,4 +1,4 @@
-/** Argument parsing shared by the commands: sizes, durations, host:port. Errors are CliErrors (exit 2). */
+/** Argument parsing shared by the commands: sizes, durations, host:port, server addresses. Errors are CliErrors (exit 2). */
 
 import { CliError, ExitCode } from './main.ts';
 
@@ -50,4 +50,24 @@ export function parsePort(text: string, flag: string): number {
   const port = Number(text);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`${flag}: "${text}" is not a port (0..65535)`, ExitCode.usage);
   return port;
+}
+
+/** Where a client command connects: host and port, and over QUIC the peer id to pin, if given. */
+export interface ServerTarget extends HostPort {
+  readonly quic?: { readonly peerId?: string };
+}
+
+/**
+ * "host:port" or "tcp://host:port" (TCP), "quic://host:port" or "quic://host:port?peer=<peer id>"
+ * (QUIC, pinning the server's identity as `framewire serve` prints it).
+ */
+export function parseServerTarget(text: string, flag: string): ServerTarget {
+  const scheme = /^(tcp|quic):\/\/([^?]*?)\/?(?:\?(.*))?$/i.exec(text);
+  if (scheme === null) return parseHostPort(text, flag);
+  const [, protocol = '', hostPort = '', query] = scheme;
+  const target = parseHostPort(hostPort, flag);
+  if (protocol.toLowerCase() === 'tcp') return target;
+  const peerId = query === undefined ? undefined : new URLSearchParams(query).get('peer') ?? undefined;
+  if (query !== undefined && peerId === undefined) throw new CliError(`${flag}: "${text}": the only parameter of a quic:// address is peer=<peer id>`, ExitCode.usage);
+  return { ...target, quic: peerId === undefined ? {} : { peerId } };
 }

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { conformanceService } from '../conformance/index.ts';
 import { EventService, type EventLimits } from '../events/index.ts';
 import { createServer, type FramewireServer } from '../server.ts';
+import type { QuicIdentity } from '../transport/index.ts';
 import { FsUploadStore, UploadService, type UploadQuotaLimits } from '../upload/index.ts';
 import { registerBuiltinStreams, type BuiltinStreamOptions } from './builtin-streams.ts';
 import { tokenAuthenticator, type TokenTable } from './tokens.ts';
@@ -32,11 +33,17 @@ export interface ServerAppOptions {
   /** fsync uploads (default true); the demo may turn it off on slow disks. */
   readonly durable?: boolean;
   readonly onProducerStop?: BuiltinStreamOptions['onProducerStop'];
+  /** Also serve over QUIC on this UDP port (0 picks a free one). */
+  readonly quicPort?: number;
+  /** The QUIC identity; a throw-away one when absent. */
+  readonly quicIdentity?: QuicIdentity;
 }
 
 export interface ServerApp {
   readonly server: FramewireServer;
   readonly address: AddressInfo;
+  /** The QUIC endpoint, when serving QUIC: its port and the peer id clients pin. */
+  readonly quic: { readonly port: number; readonly peerId: string } | undefined;
   readonly streams: readonly string[];
   readonly uploads: UploadService;
   readonly events: EventService;
@@ -63,12 +70,14 @@ export async function startServerApp(o: ServerAppOptions): Promise<ServerApp> {
     services: [uploads, events, conformanceService()],
     logger: o.logger,
     ...(tls === undefined ? {} : { tls }),
+    ...(o.quicPort === undefined ? {} : { quic: { port: o.quicPort, ...(o.quicIdentity === undefined ? {} : { identity: o.quicIdentity }) } }),
     ...(tokens === undefined ? {} : { authenticate: tokenAuthenticator(tokens) }),
   });
   const address = await server.listen(o.port, o.host);
   return {
     server,
     address,
+    quic: server.quicAddress,
     streams,
     uploads,
     events,

@@ -1,5 +1,6 @@
 /** `framewire serve`: a server with the file-system upload store and the built-in event streams. */
 
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { cliLogger } from '../logger.ts';
 import { CliError, ExitCode } from '../main.ts';
@@ -7,6 +8,7 @@ import { parseDuration, parsePort } from '../parse.ts';
 import { addProfileLimitFlags, profileLimitsFrom, type ProfileLimitFlags } from '../profile-limits.ts';
 import { startServerApp } from '../server-app.ts';
 import { loadTokens, singleToken, type TokenTable } from '../tokens.ts';
+import { generateQuicIdentity, quicIdentityFromBytes, type QuicIdentity } from '../../transport/index.ts';
 
 interface ServeOptions extends ProfileLimitFlags {
   port: string;
@@ -19,6 +21,8 @@ interface ServeOptions extends ProfileLimitFlags {
   uploadTtl?: string;
   tail?: string;
   shutdownDeadline: string;
+  quicPort?: string;
+  quicKey?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -35,7 +39,9 @@ export function registerServe(program: Command): void {
     .option('--tokens <file>', 'require clients to present a token listed in FILE, which maps each token to a principal (format below)')
     .option('--upload-ttl <duration>', 'unfinished uploads expire after this long (e.g. 24h)')
     .option('--tail <file>', 'offer the "logtail" event stream: lines appended to this file')
-    .option('--shutdown-deadline <duration>', 'on SIGINT/SIGTERM, how long in-flight work may finish', '10s'),
+    .option('--shutdown-deadline <duration>', 'on SIGINT/SIGTERM, how long in-flight work may finish', '10s')
+    .option('--quic-port <port>', 'also serve framewire over QUIC on this UDP port (0 picks a free one)')
+    .option('--quic-key <file>', 'QUIC identity (a libp2p key, protobuf); created there if missing. Without it: a throw-away identity'),
   )
     .addHelpText('after', `
 Examples:
@@ -43,6 +49,7 @@ Examples:
   framewire serve --port 9000 --data-dir /var/lib/framewire --token s3cret
   framewire serve --tls-cert cert.pem --tls-key key.pem --tail /var/log/syslog
   framewire serve --tokens /etc/framewire/tokens
+  framewire serve --quic-port 7071 --quic-key ./quic.key
 
 Principals: uploads, committed objects and event-stream instances belong to the principal that
 created them; to every other principal their ids are unknown (NOT_FOUND). Without --token or
@@ -59,6 +66,9 @@ ignored; a principal (1..64 of letters, digits and ._@-) may have several tokens
       const limits = profileLimitsFrom(options);
       const log = cliLogger(command);
       const deadlineMs = parseDuration(options.shutdownDeadline, '--shutdown-deadline');
+      const quicPort = options.quicPort === undefined ? undefined : parsePort(options.quicPort, '--quic-port');
+      if (options.quicKey !== undefined && quicPort === undefined) throw new CliError('--quic-key needs --quic-port', ExitCode.usage);
+      const quicIdentity = options.quicKey === undefined ? undefined : await loadOrCreateQuicKey(options.quicKey);
       const app = await startServerApp({
         host: options.host,
         port: parsePort(options.port, '--port'),
@@ -71,11 +81,19 @@ ignored; a principal (1..64 of letters, digits and ._@-) may have several tokens
         eventLimits: limits.eventLimits,
         ...(options.uploadTtl === undefined ? {} : { uploadTtlMs: parseDuration(options.uploadTtl, '--upload-ttl') }),
         ...(options.tail === undefined ? {} : { tailFile: options.tail }),
+        ...(quicPort === undefined ? {} : { quicPort }),
+        ...(quicIdentity === undefined ? {} : { quicIdentity }),
       }).catch((error: unknown) => {
         throw new CliError(`cannot start the server: ${(error as Error).message}`);
       });
       const where = `${app.address.address}:${app.address.port}`;
       process.stdout.write(`framewire listening on ${where} (data: ${options.dataDir}; event streams: ${app.streams.join(', ')})\n`);
+      if (app.quic !== undefined) {
+        const quicWhere = `quic://${options.host}:${app.quic.port}?peer=${app.quic.peerId}`;
+        process.stdout.write(`framewire listening on QUIC ${options.host}:${app.quic.port}, peer id ${app.quic.peerId}${options.quicKey === undefined ? ' (throw-away: changes at every start; keep one with --quic-key FILE)' : ''}\n`);
+        process.stdout.write(`  clients pin it with: --to '${quicWhere}'\n`);
+        log.info({ quic: quicWhere }, 'listening on QUIC');
+      }
       log.info({ address: where, dataDir: options.dataDir }, 'listening');
       await new Promise<void>((resolve) => {
         let stopping = false;
@@ -103,4 +121,24 @@ async function tokensFrom(options: ServeOptions): Promise<TokenTable | undefined
   } catch (error) {
     throw new CliError(`${options.tokens === undefined ? '--token' : '--tokens'}: ${(error as Error).message}`, ExitCode.usage);
   }
+}
+
+/** The QUIC identity stored in `file`, or a new one written there (mode 0600) when the file does not exist. */
+async function loadOrCreateQuicKey(file: string): Promise<QuicIdentity> {
+  let bytes: Buffer | undefined;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new CliError(`--quic-key: cannot read ${file}: ${(error as Error).message}`, ExitCode.usage);
+  }
+  if (bytes !== undefined) {
+    try {
+      return quicIdentityFromBytes(bytes);
+    } catch (error) {
+      throw new CliError(`--quic-key: ${(error as Error).message}`, ExitCode.usage);
+    }
+  }
+  const identity = await generateQuicIdentity();
+  await writeFile(file, identity.privateKeyProto, { mode: 0o600, flag: 'wx' });
+  return identity;
 }

@@ -1,11 +1,11 @@
-/** `framewire tail NAME --from host:port`: subscribe to an event stream and print its events. */
+/** `framewire tail NAME --from host:port` (or `--from quic://host:port`): subscribe to an event stream and print its events. */
 
 import type { Command } from 'commander';
 import { subscribe } from '../../events-client.ts';
 import { addClientFlags, connectOptionsFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
 import { CliError, ExitCode } from '../main.ts';
-import { parseHostPort } from '../parse.ts';
+import { parseServerTarget } from '../parse.ts';
 
 interface TailFlags extends ClientFlags {
   from: string;
@@ -21,7 +21,7 @@ export function registerTail(program: Command): void {
       .command('tail')
       .description('subscribe to an event stream and print its events, resuming across disconnects; Ctrl-C cancels it on the server')
       .argument('<name>', 'event stream name (the built-in server offers clock, tokens and logtail)')
-      .requiredOption('--from <host:port>', 'the framewire server')
+      .requiredOption('--from <address>', 'the framewire server: host:port (TCP) or quic://host:port[?peer=<peer id>]')
       .option('--key <key>', 'instance key (request id): attach to a running instance, or name a new one')
       .option('--from-id <n>', 'resume after this event id (with --key)')
       .option('--params <json>', 'producer parameters as a JSON object, e.g. \'{"count":100}\'')
@@ -31,9 +31,10 @@ export function registerTail(program: Command): void {
 Examples:
   framewire tail clock --from 127.0.0.1:7070
   framewire tail tokens --from 127.0.0.1:7070 --params '{"count":50,"interval_ms":100}' --json
-  framewire tail tokens --from 127.0.0.1:7070 --key my-request --from-id 42`)
+  framewire tail tokens --from 127.0.0.1:7070 --key my-request --from-id 42
+  framewire tail clock --from 'quic://127.0.0.1:7071?peer=12D3KooW…'`)
     .action(async (name: string, flags: TailFlags, command: Command) => {
-      const target = parseHostPort(flags.from, '--from');
+      const target = parseServerTarget(flags.from, '--from');
       let params: Record<string, unknown> | undefined;
       if (flags.params !== undefined) {
         try {

@@ -1,4 +1,4 @@
-/** `framewire upload FILE --to host:port`: a resumable upload with progress, survives dropped connections. */
+/** `framewire upload FILE --to host:port` (or `--to quic://host:port`): a resumable upload with progress, survives dropped connections. */
 
 import { stat } from 'node:fs/promises';
 import { SingleBar } from 'cli-progress';
@@ -7,7 +7,7 @@ import { upload } from '../../upload-client.ts';
 import { addClientFlags, connectOptionsFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
 import { CliError, ExitCode } from '../main.ts';
-import { parseDuration, parseHostPort, parseSize } from '../parse.ts';
+import { parseDuration, parseServerTarget, parseSize } from '../parse.ts';
 
 interface UploadFlags extends ClientFlags {
   to: string;
@@ -24,7 +24,7 @@ export function registerUpload(program: Command): void {
       .command('upload')
       .description('upload a file resumably: retries and resumes across dropped connections and server restarts, then commits and verifies')
       .argument('<file>', 'the file to upload')
-      .requiredOption('--to <host:port>', 'the framewire server')
+      .requiredOption('--to <address>', 'the framewire server: host:port (TCP) or quic://host:port[?peer=<peer id>]')
       .option('--chunk-size <size>', 'chunk size', '4MiB')
       .option('--parallel <n>', 'chunks in flight at once', '4')
       .option('--sha256 <hex>', 'expected SHA-256 of the file (the server verifies it at commit)')
@@ -34,9 +34,10 @@ export function registerUpload(program: Command): void {
     .addHelpText('after', `
 Examples:
   framewire upload ./video.mp4 --to 127.0.0.1:7070
-  framewire upload big.iso --to files.example:7070 --chunk-size 8MiB --parallel 8 --tls --token s3cret`)
+  framewire upload big.iso --to files.example:7070 --chunk-size 8MiB --parallel 8 --tls --token s3cret
+  framewire upload ./video.mp4 --to 'quic://127.0.0.1:7071?peer=12D3KooW…'   (the peer id serve printed)`)
     .action(async (file: string, flags: UploadFlags, command: Command) => {
-      const target = parseHostPort(flags.to, '--to');
+      const target = parseServerTarget(flags.to, '--to');
       const chunkSize = parseSize(flags.chunkSize, '--chunk-size');
       const stallTimeoutMs = parseDuration(flags.stallTimeout, '--stall-timeout');
       const inflight = Number(flags.parallel);
