@@ -75,7 +75,7 @@ async function runCase(conn: ClientConn, spec: CaseSpec): Promise<CaseResult> {
           const wait = send(m);
           if (wait !== undefined) await wait;
         }
-      } else if (proto === 'framewire') {
+      } else if (proto === 'framewire' || proto === 'framewire-quic') {
         // framewire keeps message boundaries itself: one write() is one message.
         const m = payload(size);
         for (let i = 0; i < spec.messages; i++) await pipe.write(m);

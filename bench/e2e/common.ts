@@ -8,7 +8,7 @@
  * table is the protocol stack.
  */
 
-export const PROTOCOLS = ['raw', 'http2', 'yamux', 'framewire'] as const;
+export const PROTOCOLS = ['raw', 'http2', 'yamux', 'framewire', 'framewire-quic'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
 /**

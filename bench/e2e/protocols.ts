@@ -1,5 +1,5 @@
 /**
- * The four protocol stacks behind one client interface (`ClientConn` / `ClientPipe`) and one
+ * The protocol stacks (framewire over TCP and over QUIC among them) behind one client interface (`ClientConn` / `ClientPipe`) and one
  * `serve()` per protocol. Each is used the way its own documentation suggests: node:net and
  * node:http2 with write()/'drain', yamux with send()/onDrain(), framewire with `await write()`
  * and its async iterators; framewire runs with default settings.
@@ -289,8 +289,8 @@ const fwOverrides = ((): { limits?: Record<string, number>; settings?: Record<st
   return text === undefined || text === '' ? {} : (JSON.parse(text) as { limits?: Record<string, number>; settings?: Record<string, number> });
 })();
 
-async function fwClientConnect(port: number): Promise<ClientConn> {
-  const conn = await fwConnect({ port, ...fwOverrides });
+async function fwClientConnect(port: number, over: 'tcp' | 'quic' = 'tcp'): Promise<ClientConn> {
+  const conn = await fwConnect(over === 'quic' ? { url: `quic://127.0.0.1:${port}`, ...fwOverrides } : { port, ...fwOverrides });
   return {
     open(kind) {
       const stream = conn.open({ kind: 'bench', target: kind });
@@ -376,28 +376,31 @@ async function fwServeStream(stream: FwStream): Promise<void> {
 }
 const fwSessions = new WeakMap<FwStream, { readonly rttMs: number }>();
 
-async function fwServe(): Promise<number> {
+async function fwServe(over: 'tcp' | 'quic' = 'tcp'): Promise<number> {
   const server = fwCreateServer({
     ...fwOverrides,
+    ...(over === 'quic' ? { quic: {} } : {}),
     onStream: (stream, session) => {
       fwSessions.set(stream, session);
       return fwServeStream(stream);
     },
   });
   const address = await server.listen(0, '127.0.0.1');
-  return address.port;
+  return over === 'quic' ? server.quicAddress!.port : address.port;
 }
 
 export const clients: Record<Protocol, (port: number) => Promise<ClientConn>> = {
   raw: rawConnect,
   http2: h2Connect,
   yamux: yamuxConnect,
-  framewire: fwClientConnect,
+  framewire: (port) => fwClientConnect(port),
+  'framewire-quic': (port) => fwClientConnect(port, 'quic'),
 };
 
 export const servers: Record<Protocol, () => Promise<number>> = {
   raw: rawServe,
   http2: h2Serve,
   yamux: yamuxServe,
-  framewire: fwServe,
+  framewire: () => fwServe(),
+  'framewire-quic': () => fwServe('quic'),
 };
