@@ -13,7 +13,7 @@ import * as net from 'node:net';
 import { connect, type Connection } from '../../src/index.ts';
 import { encodeKindHeader } from '../e2e/common.ts';
 import { eachBuffer, yamuxOver } from '../e2e/yamux-socket.ts';
-import { decodePing, encodePing, pingRecords, pingStats, type RunResult, type RunSpec } from './common.ts';
+import { decodePing, encodePing, fwOverrides, pingRecords, pingStats, type RunResult, type RunSpec } from './common.ts';
 
 interface PingChannel {
   send(record: Buffer): void;
@@ -72,8 +72,8 @@ function fwBulk(conn: Connection, rate: number): BulkChannel {
 async function framewire(spec: RunSpec, over: 'tcp' | 'tcp-separate' | 'quic'): Promise<Setup> {
   const open = (): Promise<Connection> =>
     over === 'quic'
-      ? connect({ url: `quic://${spec.host}:${spec.ports.quic}?peer=${spec.ports.quicPeerId}` })
-      : connect({ host: spec.host, port: spec.ports.framewire });
+      ? connect({ ...fwOverrides, url: `quic://${spec.host}:${spec.ports.quic}?peer=${spec.ports.quicPeerId}` })
+      : connect({ ...fwOverrides, host: spec.host, port: spec.ports.framewire });
   const conns: Connection[] = [await open()];
   const ping = fwPing(conns[0]!);
   const bulk: BulkChannel[] = [];

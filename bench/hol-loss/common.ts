@@ -130,3 +130,12 @@ export function pingStats(rtts: readonly number[], sent: number, lostMs: number)
 function round(x: number): number {
   return Math.round(x * 100) / 100;
 }
+
+/**
+ * For experiments only, as in bench/e2e: FW_BENCH_OPTIONS='{"settings":{...},"limits":{...}}'
+ * overrides framewire's defaults on both sides. The committed results use the defaults.
+ */
+export const fwOverrides = ((): { limits?: Record<string, number>; settings?: Record<string, number> } => {
+  const text = process.env['FW_BENCH_OPTIONS'];
+  return text === undefined || text === '' ? {} : (JSON.parse(text) as { limits?: Record<string, number>; settings?: Record<string, number> });
+})();

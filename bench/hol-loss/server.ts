@@ -16,7 +16,7 @@ import * as net from 'node:net';
 import { createServer } from '../../src/index.ts';
 import type { Stream } from '../../src/session/index.ts';
 import { eachBuffer, yamuxOver } from '../e2e/yamux-socket.ts';
-import type { ServerPorts } from './common.ts';
+import { fwOverrides, type ServerPorts } from './common.ts';
 
 const host = process.argv[2] ?? '127.0.0.1';
 const H2_MAX_WINDOW = 2 ** 31 - 1;
@@ -97,7 +97,7 @@ function budgeted(w: { write(c: Uint8Array): boolean; writableLength: number; on
 }
 
 async function main(): Promise<void> {
-  const fw = createServer({ quic: { host }, onStream: (stream) => fwStream(stream) });
+  const fw = createServer({ ...fwOverrides, quic: { host }, onStream: (stream) => fwStream(stream) });
   const fwAddress = await fw.listen(0, host);
 
   const h2 = http2.createServer(h2Options);
