@@ -56,3 +56,10 @@ if (result.skipped !== undefined) {
   });
   process.stdout.write(`${result.markdown}\n\nResults: ${result.path}\nCharts: ${charts.join(', ')}\n`);
 }
+
+// A run that produced no result is a broken harness, not a data point: fail, so CI's smoke catches it.
+const failed = result.summaries.flatMap((s) => s.runs.filter((r) => r.error !== undefined).map((r) => `${s.caseName} at ${s.loss} %: ${r.error}`));
+if (failed.length > 0) {
+  process.stderr.write(`hol-loss: ${failed.length} run(s) failed:\n  ${failed.join('\n  ')}\n`);
+  process.exitCode = 1;
+}
