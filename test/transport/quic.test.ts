@@ -10,7 +10,7 @@ import { connect, createServer, type Connection, type FramewireError, type Frame
 import { loadQuicBinding, quicAvailable, QuicListener } from '../../src/transport/index.ts';
 import type { QuicBinding, QuicClient, QuicConnection, QuicServer, QuicStream, QuinnConfig } from '../../src/transport/quic/binding.ts';
 import { quinnConfig } from '../../src/transport/quic/config.ts';
-import { generateQuicIdentity } from '../../src/transport/quic/identity.ts';
+import { generateQuicIdentity, quicIdentityFromBytes } from '../../src/transport/quic/identity.ts';
 import { encodeHelloPayload, FrameBatch, FrameType } from '../../src/wire/index.ts';
 import { echoHandler, expectFwError, KiB, MiB, readAll, settle, sha256, within } from '../integration/helpers.ts';
 
@@ -37,6 +37,17 @@ async function quicClient(port: number, extra: Partial<Parameters<typeof connect
   clients.push(c);
   return c;
 }
+
+describe('QUIC identities', () => {
+  it('FW-QUIC-11: a stored identity gives back the same peer id; bytes that are not a key fail with a coded error', async () => {
+    const id = await generateQuicIdentity();
+    expect(id.peerId).toMatch(/^12D3KooW\w+$/);
+    expect((await quicIdentityFromBytes(id.privateKeyProto)).peerId).toBe(id.peerId);
+    const bad = await settle(quicIdentityFromBytes(new Uint8Array([1, 2, 3])));
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expectFwError(bad.error, 'INTERNAL');
+  });
+});
 
 describe.skipIf(!available)('framewire over QUIC', () => {
   it('FW-QUIC-2 FW-QUIC-3: 8 streams echo 1 MiB each byte-identical, each on its own QUIC stream', async () => {

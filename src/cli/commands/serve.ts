@@ -133,7 +133,7 @@ async function loadOrCreateQuicKey(file: string): Promise<QuicIdentity> {
   }
   if (bytes !== undefined) {
     try {
-      return quicIdentityFromBytes(bytes);
+      return await quicIdentityFromBytes(bytes);
     } catch (error) {
       throw new CliError(`--quic-key: ${(error as Error).message}`, ExitCode.usage);
     }

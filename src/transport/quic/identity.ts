@@ -6,9 +6,17 @@
  * the way SSH pins host keys. framewire's HELLO token authenticates the client on top, as over TCP.
  */
 
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { FramewireError } from '../../errors.ts';
+
+/**
+ * The libp2p key libraries, loaded on first use: they cost hundreds of milliseconds at import,
+ * which every process importing framewire would pay even without QUIC (a restarted server is then
+ * slower to come back).
+ */
+async function libp2p(): Promise<typeof import('@libp2p/crypto/keys') & typeof import('@libp2p/peer-id')> {
+  const [keys, peerId] = await Promise.all([import('@libp2p/crypto/keys'), import('@libp2p/peer-id')]);
+  return { ...keys, ...peerId };
+}
 
 export interface QuicIdentity {
   /** The libp2p private key, protobuf-encoded (what the binding and a key file hold). */
@@ -19,12 +27,14 @@ export interface QuicIdentity {
 
 /** A fresh Ed25519 identity: for tests, the demo, and `serve` when no key file is given. */
 export async function generateQuicIdentity(): Promise<QuicIdentity> {
+  const { generateKeyPair, privateKeyToProtobuf, peerIdFromPrivateKey } = await libp2p();
   const key = await generateKeyPair('Ed25519');
   return { privateKeyProto: privateKeyToProtobuf(key), peerId: peerIdFromPrivateKey(key).toString() };
 }
 
 /** The identity stored in a key file (the protobuf bytes that generateQuicIdentity produced). */
-export function quicIdentityFromBytes(bytes: Uint8Array): QuicIdentity {
+export async function quicIdentityFromBytes(bytes: Uint8Array): Promise<QuicIdentity> {
+  const { privateKeyFromProtobuf, privateKeyToProtobuf, peerIdFromPrivateKey } = await libp2p();
   try {
     const key = privateKeyFromProtobuf(bytes);
     return { privateKeyProto: privateKeyToProtobuf(key), peerId: peerIdFromPrivateKey(key).toString() };
