@@ -9,7 +9,7 @@ import { dialQuic, type QuicEndpointOptions } from './transport/index.ts';
 
 export interface ConnectOptions extends Omit<SessionOptions, 'role'> {
   /**
-   * `tcp://host:port` or `quic://host:port` (QUIC: spec §13; `?peer=<peer id>` pins the server's
+   * `tcp://host:port` or `quic://host:port` (QUIC: spec §14; `?peer=<peer id>` pins the server's
    * identity). Instead of host and port.
    */
   readonly url?: string;

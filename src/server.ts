@@ -19,7 +19,7 @@ export interface ServerOptions extends Omit<SessionOptions, 'role' | 'connection
   /** Connections accepted at once; more are closed at accept (default 1024). */
   readonly maxConnections?: number;
   /**
-   * Also serve framewire over QUIC (spec §13): `listen()` binds a UDP port too (`port` 0 picks a
+   * Also serve framewire over QUIC (spec §14): `listen()` binds a UDP port too (`port` 0 picks a
    * free one). Without `identity`, a throw-away one is generated; its peer id is `quicAddress.peerId`.
    */
   readonly quic?: QuicListenOptions;

@@ -1,7 +1,7 @@
 /**
  * What one byte stream gave the session for free and QUIC does not: the order of frames across
  * streams. An in-memory QUIC connection (fake-quic.ts) holds back one QUIC stream's bytes, as a
- * lost packet would, so each ordering rule of spec §13 is exercised deterministically:
+ * lost packet would, so each ordering rule of spec §14 is exercised deterministically:
  * OPENs reach the session in id order (FW-QUIC-4), no stream frame overtakes the peer's HELLO
  * (FW-QUIC-4), and the end of the control stream does not overtake the last frames of the other
  * streams (FW-QUIC-8).

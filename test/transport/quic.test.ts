@@ -1,5 +1,5 @@
 /**
- * framewire over QUIC (spec §13) with the real library on loopback: echo, many streams (more than
+ * framewire over QUIC (spec §14) with the real library on loopback: echo, many streams (more than
  * QUIC's stream limit over the connection's life), cancel, identity pinning, and the library's
  * failure paths (an exception, a close that hangs) ending as coded errors or bounded closes.
  * Skipped, loudly, where the QUIC binding does not load.

@@ -1,6 +1,6 @@
 /**
  * One QUIC stream as the QUIC transport uses it: the control stream, or the stream of one framewire
- * stream (spec §13.2). Frames out are packed by a FrameBatch and written one write at a time (the
+ * stream (spec §14.2). Frames out are packed by a FrameBatch and written one write at a time (the
  * binding's writes must not overlap), frames in come from a decoder of their own: a lost packet
  * delays only this channel's frames. Every library call is guarded: a synchronous throw or a
  * rejection is reported to the host, never left to escape.

@@ -1,7 +1,7 @@
 /**
  * Options of the QUIC transport and the quinn settings they become. QUIC's own flow control only
  * has to cover the path's bandwidth-delay product: the transport reads every stream eagerly, so
- * what bounds memory is framewire's credit (spec §13.3), not these windows.
+ * what bounds memory is framewire's credit (spec §14.3), not these windows.
  */
 
 import type { QuinnConfigInput } from './binding.ts';

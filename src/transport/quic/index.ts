@@ -1,4 +1,4 @@
-/** framewire over QUIC (spec §13): the transport, its endpoints and identities. */
+/** framewire over QUIC (spec §14): the transport, its endpoints and identities. */
 export { QuicTransport, type QuicTransportTuning } from './quic-transport.ts';
 export { QuicListener, dialQuic, type QuicDialOptions, type QuicEndpointOptions, type QuicListenOptions } from './endpoint.ts';
 export { generateQuicIdentity, quicIdentityFromBytes, type QuicIdentity } from './identity.ts';

@@ -1,5 +1,5 @@
 /**
- * framewire over one QUIC connection (spec §13): the session's frames are routed by stream id, so
+ * framewire over one QUIC connection (spec §14): the session's frames are routed by stream id, so
  * a lost packet stalls only the framewire stream whose QUIC stream it belonged to.
  *
  * - Stream 0 (HELLO, PING, GOAWAY, connection CREDIT and ERROR) rides the control stream, the first
