@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import { connect, createServer, type Connection, type ConnectOptions, type FramewireServer, type ServerOptions, type Stream } from '../../src/index.ts';
 import { encodeFrame, FrameDecoder, FrameType, parseFrame, type Frame, type RawFrame, type Settings } from '../../src/wire/index.ts';
 import { isFramewireError, type ErrorCodeName, type FramewireError } from '../../src/errors.ts';
-import { quicAvailable } from '../../src/transport/index.ts';
+import { quicInstalled } from '../../src/transport/index.ts';
 
 export const MiB = 1024 * 1024;
 export const KiB = 1024;
@@ -122,10 +122,14 @@ export function echoHandler(): (stream: Stream) => Promise<void> {
   };
 }
 
-/** The transports end-to-end suites run over: TCP always, QUIC where its binding loads (loudly skipped otherwise). */
+/**
+ * The transports end-to-end suites run over: TCP always, QUIC where its binding is installed
+ * (loudly skipped otherwise). Checked without loading the binding, so test files that never reach a
+ * QUIC test do not start the library's runtime.
+ */
 export type TransportName = 'tcp' | 'quic';
-export const transports: readonly TransportName[] = quicAvailable() ? ['tcp', 'quic'] : ['tcp'];
-if (!quicAvailable()) console.warn('[transports] QUIC SKIPPED: the QUIC binding does not load here; end-to-end suites run over TCP only');
+export const transports: readonly TransportName[] = quicInstalled() ? ['tcp', 'quic'] : ['tcp'];
+if (!quicInstalled()) console.warn('[transports] QUIC SKIPPED: the QUIC binding is not installed here; end-to-end suites run over TCP only');
 
 /**
  * Tracks everything a test opens and tears it all down, bounded, in afterEach. Over `transport`:

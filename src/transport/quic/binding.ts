@@ -108,6 +108,21 @@ export function loadQuicBinding(): QuicBinding {
   return cached;
 }
 
+/**
+ * True when this platform's binding package is installed, without loading it: loading starts the
+ * library's runtime in the process, which a process that may never use QUIC should not pay for.
+ */
+export function quicInstalled(): boolean {
+  const name = bindingPackage();
+  if (name === undefined) return false;
+  try {
+    createRequire(import.meta.url).resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** True when the binding loads (for tests that skip loudly without it). */
 export function quicAvailable(): boolean {
   try {

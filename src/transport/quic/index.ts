@@ -3,4 +3,4 @@ export { QuicTransport, type QuicTransportTuning } from './quic-transport.ts';
 export { QuicListener, dialQuic, type QuicDialOptions, type QuicEndpointOptions, type QuicListenOptions } from './endpoint.ts';
 export { generateQuicIdentity, quicIdentityFromBytes, type QuicIdentity } from './identity.ts';
 export { quicDefaults, type QuicTransportOptions } from './config.ts';
-export { quicAvailable, loadQuicBinding } from './binding.ts';
+export { quicAvailable, quicInstalled, loadQuicBinding } from './binding.ts';
