@@ -1,16 +1,17 @@
 /**
- * The FS upload store's manifest (`uploads/<id>/manifest.json`): one upload's durable record, as
- * snake_case JSON with a version. The store replaces it atomically at every state change; this
- * file says what it holds and how it maps to the store-neutral UploadInfo.
+ * The FS backend's manifest (`uploads/<id>/manifest.json`): one upload's record and its version, as
+ * snake_case JSON. FsMetaStore replaces it atomically at every change; this file says what it
+ * holds and how it maps to the store-neutral UploadRecord.
  */
 
 import { FramewireError } from '../errors.ts';
-import type { CreateRequest, UploadState } from './protocol.ts';
-import type { UploadInfo } from './store.ts';
+import type { UploadRecord } from './backends.ts';
+import type { UploadState } from './protocol.ts';
 
-/** The manifest as stored: snake_case JSON, versioned. */
-export interface Manifest {
-  v: 1;
+/** The manifest as stored. `v` is the format (2: versioned records, chunks in chunks.log); `version` the record's. */
+interface Manifest {
+  v: 2;
+  version: number;
   id: string;
   owner: string;
   size: number;
@@ -21,7 +22,7 @@ export interface Manifest {
   idempotency_key?: string;
   key_hash?: string;
   token: number;
-  state: 'receiving' | 'committed' | 'aborted' | 'expired';
+  state: UploadState;
   created_at: number;
   expires_at: number;
   ttl_ms: number;
@@ -29,39 +30,36 @@ export interface Manifest {
   object?: { object_id: string; sha256: string; size: number; committed_at: number };
 }
 
-/** The manifest of a new upload: token 1, receiving, expiring `ttlMs` from `now`. */
-export function newManifest(id: string, owner: string, request: CreateRequest, chunkCount: number, keyHash: string | undefined, now: number, ttlMs: number): Manifest {
-  return {
-    v: 1,
-    id,
-    owner,
-    size: request.size,
-    chunk_size: request.chunkSize,
-    chunk_count: chunkCount,
-    ...(request.sha256 === undefined ? {} : { sha256: request.sha256 }),
-    ...(request.metadata === undefined ? {} : { metadata: { ...request.metadata } }),
-    ...(request.idempotencyKey === undefined ? {} : { idempotency_key: request.idempotencyKey }),
-    ...(keyHash === undefined ? {} : { key_hash: keyHash }),
-    token: 1,
-    state: 'receiving',
-    created_at: now,
-    expires_at: now + ttlMs,
-    ttl_ms: ttlMs,
+export function encodeManifest(r: UploadRecord, version: number): string {
+  const m: Manifest = {
+    v: 2,
+    version,
+    id: r.id,
+    owner: r.owner,
+    size: r.size,
+    chunk_size: r.chunkSize,
+    chunk_count: r.chunkCount,
+    ...(r.sha256 === undefined ? {} : { sha256: r.sha256 }),
+    ...(r.metadata === undefined ? {} : { metadata: { ...r.metadata } }),
+    ...(r.idempotencyKey === undefined ? {} : { idempotency_key: r.idempotencyKey }),
+    ...(r.indexKey === undefined ? {} : { key_hash: r.indexKey }),
+    token: r.token,
+    state: r.state,
+    created_at: r.createdAt,
+    expires_at: r.expiresAt,
+    ttl_ms: r.ttlMs,
+    ...(r.finishedAt === undefined ? {} : { finished_at: r.finishedAt }),
+    ...(r.object === undefined
+      ? {}
+      : { object: { object_id: r.object.objectId, sha256: r.object.sha256, size: r.object.size, committed_at: r.object.committedAt } }),
   };
+  return JSON.stringify(m);
 }
 
-export function parseManifest(text: string, id: string): Manifest {
+export function parseManifest(text: string, id: string): { record: UploadRecord; version: number } {
   const m = JSON.parse(text) as Manifest;
-  if ((m as { v: unknown }).v !== 1 || m.id !== id) throw new FramewireError('INTERNAL', `upload ${id}: unreadable manifest`);
-  return m;
-}
-
-/** The upload as the store reports it: an unfinished upload past its expiry reads as expired (FW-UP-41). */
-export function manifestInfo(m: Manifest, stored: ReadonlyMap<number, string>, committing: boolean, now: number): UploadInfo {
-  let state: UploadState = m.state;
-  if (state === 'receiving' && committing) state = 'committing';
-  else if (state === 'receiving' && now >= m.expires_at) state = 'expired';
-  return {
+  if ((m as { v: unknown }).v !== 2 || m.id !== id || !Number.isSafeInteger(m.version)) throw new FramewireError('INTERNAL', `upload ${id}: unreadable manifest`);
+  const record: UploadRecord = {
     id: m.id,
     owner: m.owner,
     size: m.size,
@@ -70,14 +68,16 @@ export function manifestInfo(m: Manifest, stored: ReadonlyMap<number, string>, c
     ...(m.sha256 === undefined ? {} : { sha256: m.sha256 }),
     ...(m.metadata === undefined ? {} : { metadata: m.metadata }),
     ...(m.idempotency_key === undefined ? {} : { idempotencyKey: m.idempotency_key }),
+    ...(m.key_hash === undefined ? {} : { indexKey: m.key_hash }),
     token: m.token,
-    state,
+    state: m.state,
     createdAt: m.created_at,
     expiresAt: m.expires_at,
     ttlMs: m.ttl_ms,
-    stored: new Map(stored),
+    ...(m.finished_at === undefined ? {} : { finishedAt: m.finished_at }),
     ...(m.object === undefined
       ? {}
       : { object: { objectId: m.object.object_id, sha256: m.object.sha256, size: m.object.size, committedAt: m.object.committed_at } }),
   };
+  return { record, version: m.version };
 }

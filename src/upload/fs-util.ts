@@ -1,8 +1,7 @@
 /**
  * Durable file-system primitives for the FS upload store: fsync of files and directories, atomic
- * replace (write temp + fsync + rename + fsync dir), and a sequential writer that coalesces small
- * pieces into large writes while keeping at most one write in flight (bounded memory, and the
- * disk's pace reaches the network through the awaiting caller).
+ * replace (write temp + fsync + rename + fsync dir), and a writer that coalesces small pieces into
+ * large positioned writes while keeping at most one write in flight.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -59,25 +58,24 @@ export async function ifExists<T>(fn: () => Promise<T>): Promise<T | undefined> 
 }
 
 /**
- * Appends pieces to a file in order. Pieces are collected until `batchBytes`, then written with
- * one writev while the next batch collects; `write()` waits only when a batch is full and the
- * previous write has not finished. Memory: at most two batches (plus what the caller holds).
+ * Writes pieces at consecutive positions of a file from `position` on (positioned writes: several
+ * writers may fill different ranges of one file at once). Pieces are collected until `batchBytes`,
+ * then written with one writev while the next batch collects; `write()` waits only when a batch is
+ * full and the previous write has not finished. Memory: at most two batches (plus what the caller
+ * holds), and the disk's pace reaches the network through the awaiting caller.
  */
-export class CoalescingWriter {
+export class PositionedWriter {
   readonly #fh: FileHandle;
   readonly #batchBytes: number;
+  #position: number;
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   #inflight: Promise<void> | undefined;
-  #written = 0;
 
-  constructor(fh: FileHandle, batchBytes: number) {
+  constructor(fh: FileHandle, batchBytes: number, position: number) {
     this.#fh = fh;
     this.#batchBytes = batchBytes;
-  }
-
-  get written(): number {
-    return this.#written;
+    this.#position = position;
   }
 
   async write(piece: Uint8Array): Promise<void> {
@@ -94,31 +92,32 @@ export class CoalescingWriter {
     this.#inflight = undefined;
   }
 
+  /** After a failure: waits for the write in flight, whatever its outcome, so the file may be closed. */
+  async settle(): Promise<void> {
+    await this.#inflight?.catch(() => undefined);
+  }
+
   async #flush(): Promise<void> {
     if (this.#inflight !== undefined) await this.#inflight;
     this.#inflight = undefined;
     if (this.#pendingBytes === 0) return;
     const batch = this.#pending;
-    const bytes = this.#pendingBytes;
+    const at = this.#position;
+    this.#position += this.#pendingBytes;
     this.#pending = [];
     this.#pendingBytes = 0;
-    const p = this.#writeAll(batch, bytes);
+    const p = this.#writeAll(batch, at);
     // Surfaced by the next flush/finish; never an unhandled rejection in between.
     p.catch(() => undefined);
     this.#inflight = p;
   }
 
-  async #writeAll(batch: Uint8Array[], bytes: number): Promise<void> {
-    let { bytesWritten } = await this.#fh.writev(batch);
-    this.#written += bytesWritten;
-    if (bytesWritten === bytes) return;
-    // A short write (rare on regular files): write the rest piece by piece.
+  async #writeAll(batch: Uint8Array[], at: number): Promise<void> {
+    const { bytesWritten } = await this.#fh.writev(batch, at);
     const rest = Buffer.concat(batch).subarray(bytesWritten);
-    let at = 0;
-    while (at < rest.length) {
-      ({ bytesWritten } = await this.#fh.write(rest, at, rest.length - at));
-      at += bytesWritten;
-      this.#written += bytesWritten;
+    // A short write (rare on regular files): write the rest in place.
+    for (let done = 0; done < rest.length; ) {
+      done += (await this.#fh.write(rest, done, rest.length - done, at + bytesWritten + done)).bytesWritten;
     }
   }
 }

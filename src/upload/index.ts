@@ -2,8 +2,6 @@
 export * from './protocol.ts';
 export {
   defaultStoreOptions,
-  KeyedMutex,
-  receiveChunk,
   resolveStoreOptions,
   type ChunkWriteResult,
   type ResolvedStoreOptions,
@@ -11,9 +9,16 @@ export {
   type UploadStore,
   type UploadStoreOptions,
 } from './store.ts';
+export { UploadStateMachine, type UploadBackends } from './state-machine.ts';
+export type { AddChunkResult, StagedChunk, StoredUpload, UploadBlobStore, UploadGeometry, UploadMetaStore, UploadRecord } from './backends.ts';
 export { MemoryUploadStore } from './memory-store.ts';
+export { MemoryMetaStore } from './memory-meta.ts';
+export { MemoryBlobStore } from './memory-blobs.ts';
 export { defaultUploadQuota, UploadQuota, type FreeBytes, type UploadQuotaLimits } from './quota.ts';
-export { FsUploadStore, fsStoreSteps, type FsStoreStep, type FsUploadStoreOptions } from './fs-store.ts';
+export { FsUploadStore, type FsUploadStoreOptions } from './fs-store.ts';
+export { fsStoreSteps, type FsStoreStep } from './fs-steps.ts';
+export { FsMetaStore } from './fs-meta.ts';
+export { FsBlobStore } from './fs-blobs.ts';
 export { UploadSweeper } from './sweeper.ts';
 export { defaultPrincipalId } from '../session/index.ts';
 export { defaultUploadLimits, UploadService, type AuthorizeContext, type UploadLimits, type UploadOperation, type UploadServiceOptions } from './service.ts';

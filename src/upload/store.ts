@@ -1,22 +1,21 @@
 /**
- * `UploadStore`: where upload sessions, their chunks and committed objects live (spec/UPLOAD.md §11.7).
+ * `UploadStore`: what the protocol code (service.ts) asks of upload storage (spec/UPLOAD.md §11.9).
  *
- * The protocol code (service.ts) parses requests, authorises and applies limits; the store owns
- * every state transition and enforces the invariants that make uploads safe, so a new store (a
- * shared one for several server processes) can be added without touching protocol code:
+ * The service parses requests, authorises and applies per-connection limits; a store owns every
+ * state transition. There is one implementation of the transitions, `UploadStateMachine`
+ * (state-machine.ts), over two small backend interfaces (backends.ts); `FsUploadStore` and
+ * `MemoryUploadStore` are that machine over the file-system and the in-memory backends. Its
+ * invariants:
  *
  * - a chunk is acknowledged only once durably stored, and only if its bytes match its checksum;
- * - a chunk is made durable only if the writer's fencing token equals the upload's current token,
- *   checked at that very moment (FW-UP-21): in-process under a per-upload lock; a shared store does
- *   the same with a compare-and-set on the manifest (token, state) and a conditional put of the chunk;
+ * - a chunk is kept only if the writer's fencing token equals the upload's current token, checked
+ *   at that very moment (FW-UP-21): a compare-and-set on the record's version;
  * - a stored chunk is never rewritten; the same index with another checksum is CHUNK_CONFLICT;
  * - commit is verified, atomic and idempotent; abort and expiry delete the data.
  *
  * Stores throw FramewireError with the profile's codes; anything else is reported as INTERNAL.
  */
 
-import { createHash } from 'node:crypto';
-import { FramewireError } from '../errors.ts';
 import type { ChunkHeader, CommitRequest, CommittedObject, CreateRequest, UploadState } from './protocol.ts';
 import type { UploadQuotaLimits } from './quota.ts';
 
@@ -127,112 +126,4 @@ export function resolveStoreOptions(o: UploadStoreOptions): ResolvedStoreOptions
     if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`upload store option ${key} must be a positive integer, got ${v}`);
   }
   return r;
-}
-
-/** Checks a create request against the store's limits (FW-UP-10); BAD_RANGE otherwise. */
-export function checkCreate(request: CreateRequest, o: ResolvedStoreOptions): number {
-  if (request.size > o.maxSize) throw new FramewireError('BAD_RANGE', `size ${request.size} exceeds the maximum ${o.maxSize}`);
-  if (request.chunkSize > o.maxChunkSize) throw new FramewireError('BAD_RANGE', `chunk_size ${request.chunkSize} exceeds the maximum ${o.maxChunkSize}`);
-  const count = request.size === 0 ? 0 : Math.ceil(request.size / request.chunkSize);
-  if (count > o.maxChunkCount) throw new FramewireError('BAD_RANGE', `${count} chunks exceed the maximum ${o.maxChunkCount}; use larger chunks`);
-  return count;
-}
-
-/** Same parameters as an earlier create with the same idempotency key? */
-export function sameCreate(info: UploadInfo, r: CreateRequest): boolean {
-  return info.size === r.size && info.chunkSize === r.chunkSize && info.sha256 === r.sha256;
-}
-
-/** The state checks every mutating operation starts with (FW-UP-41, FW-UP-42). */
-export function assertReceiving(info: UploadInfo, op: string): void {
-  switch (info.state) {
-    case 'receiving':
-      return;
-    case 'committing':
-    case 'committed':
-      // The commit consumed the lease: no writer may change the upload any more.
-      throw new FramewireError('LEASE_CONFLICT', `${op}: upload ${info.id} is ${info.state}`, { details: { state: info.state } });
-    case 'aborted':
-      throw new FramewireError('ABORTED', `${op}: upload ${info.id} was aborted`);
-    case 'expired':
-      throw new FramewireError('EXPIRED', `${op}: upload ${info.id} expired at ${new Date(info.expiresAt).toISOString()}`);
-  }
-}
-
-/** Fencing (FW-UP-21): only the current token writes. */
-export function assertToken(info: UploadInfo, token: number, op: string): void {
-  if (token !== info.token) {
-    throw new FramewireError('LEASE_CONFLICT', `${op}: fencing token ${token} is not the current token of upload ${info.id}`, {
-      details: { token, current: info.token },
-    });
-  }
-}
-
-/** Geometry of a chunk against the declared object (FW-UP-14); BAD_RANGE otherwise. */
-export function assertChunkRange(info: UploadInfo, c: ChunkHeader): void {
-  if (c.index >= info.chunkCount) throw new FramewireError('BAD_RANGE', `chunk index ${c.index} outside 0..${info.chunkCount - 1}`);
-  const offset = c.index * info.chunkSize;
-  const length = Math.min(info.chunkSize, info.size - offset);
-  if (c.offset !== offset || c.length !== length) {
-    throw new FramewireError('BAD_RANGE', `chunk ${c.index} covers bytes ${offset}..${offset + length}, not ${c.offset}..${c.offset + c.length}`);
-  }
-}
-
-/** Before any byte is read: an index stored with another checksum is a conflict (FW-UP-16). */
-export function assertNoConflict(info: UploadInfo, c: ChunkHeader): void {
-  const existing = info.stored.get(c.index);
-  if (existing !== undefined && existing !== c.sha256) {
-    throw new FramewireError('CHUNK_CONFLICT', `chunk ${c.index} is stored with another checksum`, { details: { index: c.index } });
-  }
-}
-
-/**
- * Consumes a chunk's bytes, handing each piece to `sink` (which may await: that is the disk's
- * backpressure reaching the network), counting and hashing them. Fails with BAD_RANGE as soon as
- * more than `length` bytes arrive, or at the end if fewer did; with CHUNK_CHECKSUM if the digest
- * differs (FW-UP-17). Returns when every piece was handed to the sink.
- */
-export async function receiveChunk(
-  chunk: ChunkHeader,
-  data: AsyncIterable<Uint8Array>,
-  sink: (piece: Uint8Array) => void | Promise<void>,
-  signal?: AbortSignal,
-): Promise<void> {
-  const hash = createHash('sha256');
-  let received = 0;
-  for await (const piece of data) {
-    signal?.throwIfAborted();
-    received += piece.length;
-    if (received > chunk.length) throw new FramewireError('BAD_RANGE', `chunk ${chunk.index}: more than the declared ${chunk.length} bytes`);
-    hash.update(piece);
-    await sink(piece);
-  }
-  signal?.throwIfAborted();
-  if (received !== chunk.length) throw new FramewireError('BAD_RANGE', `chunk ${chunk.index}: ${received} bytes, ${chunk.length} declared`);
-  const digest = hash.digest('hex');
-  if (digest !== chunk.sha256) {
-    throw new FramewireError('CHUNK_CHECKSUM', `chunk ${chunk.index}: the bytes do not match their SHA-256`, { details: { index: chunk.index } });
-  }
-}
-
-/** One async mutex per key: the in-process form of the compare-and-set a shared store would use. */
-export class KeyedMutex {
-  readonly #tails = new Map<string, Promise<void>>();
-
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.#tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const tail = previous.then(() => mine);
-    this.#tails.set(key, tail);
-    await previous;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    }
-  }
 }

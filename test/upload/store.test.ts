@@ -6,7 +6,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FsUploadStore, MemoryUploadStore, type UploadStore } from '../../src/index.ts';
@@ -180,19 +180,25 @@ describe.each(stores)('UploadStore contract: %s', (_name, make) => {
 });
 
 describe('FsUploadStore specifics', () => {
-  it('FW-UP-31 FW-UP-51: a new store on the same directory (a restarted server) knows the upload, its chunks and its token; temp files are cleaned', async () => {
+  it('FW-UP-31 FW-UP-51: a new store on the same directory (a restarted server) knows the upload, its chunks and its token; what a crash mid-chunk leaves is harmless', async () => {
     const dataDir = await tempDir();
     const first = new FsUploadStore({ dataDir });
     const { info } = await first.create('o', { size: 2500, chunkSize: CHUNK });
     await first.writeChunk(info.id, header(0), feed(pieceOf(0)));
     await first.acquire(info.id);
-    // What a crash mid-chunk leaves behind.
-    await writeFile(join(dataDir, 'uploads', info.id, 'tmp', '1.deadbeef'), 'partial');
+    // What a crash mid-chunk leaves behind: bytes of chunk 1 in its place of the part file, never
+    // recorded, and the record of a chunk cut short in the journal.
+    const part = await open(join(dataDir, 'parts', info.id), 'r+');
+    await part.write(Buffer.alloc(CHUNK, 0xee), 0, CHUNK, CHUNK);
+    await part.close();
+    const journal = join(dataDir, 'uploads', info.id, 'chunks.log');
+    const whole = await readFile(journal, 'latin1');
+    await appendFile(journal, `1 ${sha256Hex(pieceOf(1)).slice(0, 20)}`);
     const second = new FsUploadStore({ dataDir });
     const known = await second.get(info.id);
     expect(known).toMatchObject({ token: 2, state: 'receiving' });
     expect([...known!.stored.entries()]).toEqual([[0, sha256Hex(pieceOf(0))]]);
-    expect(await readdir(join(dataDir, 'uploads', info.id, 'tmp'))).toEqual([]);
+    expect(await readFile(journal, 'latin1')).toBe(whole);
     const fenced = await settle(second.writeChunk(info.id, header(1, 1), feed(pieceOf(1))));
     expectFwError(fenced.ok ? undefined : fenced.error, 'LEASE_CONFLICT');
     await second.writeChunk(info.id, header(1, 2), feed(pieceOf(1)));

@@ -1,0 +1,119 @@
+/**
+ * The two storage interfaces under the upload state machine (spec/UPLOAD.md §11.9, "Stores").
+ *
+ * The rules of the profile — idempotent create, fencing, chunk acceptance, commit, abort, expiry,
+ * quota — live once, in state-machine.ts. A backend only keeps data and answers two kinds of
+ * question atomically, so that a new backend (Redis, issue 19) is a page of code per interface:
+ *
+ * - `UploadMetaStore`: one versioned record per upload, its set of stored chunks and the index of
+ *   idempotency keys. Every change of a record is a compare-and-set on its version; a chunk is
+ *   added only while the record still has the version the state machine checked. That single
+ *   condition is what makes the fencing rule (FW-UP-21) hold across processes: acquire, commit,
+ *   abort and expiry all change the version, so a chunk checked against an older record is refused.
+ * - `UploadBlobStore`: the chunk bytes and the committed objects: write a chunk durably, compute the
+ *   object's digest, publish the object atomically, read it, delete an upload's chunk data.
+ *
+ * Neither decides anything: no state, token or expiry is interpreted below this line.
+ */
+
+import type { CommittedObject, UploadState } from './protocol.ts';
+
+/** One upload's durable record, store-neutral (the FS backend keeps it as snake_case JSON). */
+export interface UploadRecord {
+  readonly id: string;
+  /** The principal id of the creator (FW-UP-30). */
+  readonly owner: string;
+  readonly size: number;
+  readonly chunkSize: number;
+  readonly chunkCount: number;
+  readonly sha256?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly idempotencyKey?: string;
+  /** The key under which the idempotency index names this upload (a digest, never the client's string). */
+  readonly indexKey?: string;
+  /** The current fencing token (FW-UP-20). */
+  readonly token: number;
+  /** As recorded; the state machine derives `expired` from `expiresAt` (FW-UP-41). */
+  readonly state: UploadState;
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly ttlMs: number;
+  /** When the upload reached a final state (retention counts from here). */
+  readonly finishedAt?: number;
+  readonly object?: CommittedObject;
+}
+
+/** A record as read, with the version a compare-and-set must name and the stored chunks. */
+export interface StoredUpload {
+  readonly record: UploadRecord;
+  /** Changes with every update of the record (not with an added chunk). */
+  readonly version: number;
+  /** Stored chunks: index → SHA-256 (hex). A live view: copy it to keep it across an await. */
+  readonly chunks: ReadonlyMap<number, string>;
+}
+
+export type AddChunkResult = 'added' | 'present' | 'stale';
+
+export interface UploadMetaStore {
+  /** The upload, or undefined when there is none (never created, or deleted). */
+  get(id: string): Promise<StoredUpload | undefined>;
+  /**
+   * Creates the record (its first version) with no stored chunks, unless `indexKey` already names
+   * an upload that exists: then nothing is created and the answer is false. Atomic per key.
+   */
+  create(record: UploadRecord): Promise<boolean>;
+  /** Replaces the record if its version is still `version`; false if it changed (or is gone). */
+  update(id: string, version: number, next: UploadRecord): Promise<boolean>;
+  /**
+   * Adds chunk `index` if the record's version is still `version` and the index is not stored:
+   * `added` (durably), `present` (stored already, by any digest) or `stale` (the record changed).
+   */
+  addChunk(id: string, version: number, index: number, sha256: string): Promise<AddChunkResult>;
+  /** Forgets every stored chunk of the upload (its record stays). */
+  clearChunks(id: string): Promise<void>;
+  /** Forgets the upload: its idempotency key first, then the record and its chunks. */
+  delete(id: string): Promise<void>;
+  /** The id the idempotency index names under `indexKey` (the upload may be gone since). */
+  findKey(indexKey: string): Promise<string | undefined>;
+  /** Every upload id the store holds (for the sweeper and recovery at start). */
+  ids(): Promise<string[]>;
+}
+
+/** What a blob store needs to know of an upload to place its chunks. */
+export interface UploadGeometry {
+  readonly id: string;
+  readonly size: number;
+  readonly chunkSize: number;
+  readonly chunkCount: number;
+}
+
+/** A chunk whose bytes are durable but not yet part of the upload. */
+export interface StagedChunk {
+  /** The chunk was recorded as stored: it is part of the object from now on. Never fails. */
+  kept(): void;
+  /** The chunk may not be kept (fenced, aborted …): forget its bytes. */
+  discard(): Promise<void>;
+}
+
+export interface UploadBlobStore {
+  /**
+   * Writes chunk `index` from `data` and makes it durable. `data` throws when the bytes turn out
+   * wrong (length, checksum); then nothing of the chunk is kept. The state machine calls this only
+   * for an index that is not stored and that no other call of this process is writing.
+   */
+  writeChunk(upload: UploadGeometry, index: number, data: AsyncIterable<Uint8Array>): Promise<StagedChunk>;
+  /**
+   * The SHA-256 of the object the kept chunks make (every chunk is stored when this is called);
+   * with `perChunk`, also each chunk's SHA-256 as read back, to find corruption at rest.
+   */
+  digest(upload: UploadGeometry, perChunk: boolean): Promise<{ readonly sha256: string; readonly chunks?: readonly string[] }>;
+  /** Makes the object visible under the upload's id, all at once; the upload's chunk data goes with it. */
+  publish(upload: UploadGeometry): Promise<void>;
+  /** The bytes of a published object, or undefined. */
+  openObject(objectId: string): Promise<AsyncIterable<Uint8Array> | undefined>;
+  /** Deletes the upload's chunk data (not its object); idempotent. */
+  deleteChunks(id: string): Promise<void>;
+  /** Ids of uploads that hold chunk data (recovery removes what no unfinished upload owns). */
+  withChunks(): Promise<string[]>;
+  close(): Promise<void>;
+}

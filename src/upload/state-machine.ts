@@ -1,0 +1,474 @@
+/**
+ * The upload state machine (spec/UPLOAD.md §11.3–§11.7, §11.9): every transition of an upload,
+ * written once, over a metadata store with compare-and-set and a blob store (backends.ts).
+ *
+ *   create ─► receiving ─► committing ─► committed        (commit: verified, then published)
+ *                 │  ▲          │
+ *                 │  └──────────┘                         (digest mismatch, failure: back, token kept)
+ *                 ├─► aborted                             (abort: the data is deleted)
+ *                 └─► expired                             (expiry: immediate; the sweeper deletes the data)
+ *   committed | aborted | expired ─► forgotten            (after the retention)
+ *
+ * Each transition reads the record, checks the rules (rules.ts) and writes the next record with a
+ * compare-and-set on the version it read; on a concurrent change it reads again and decides again.
+ * A chunk is recorded with the same condition, which is the fencing check at the moment the chunk
+ * becomes stored (FW-UP-21). `committing` is recorded durably before the object is assembled: it
+ * fences out chunk writers, acquire and abort; if the process dies there, the published object (or
+ * its absence) decides the outcome at the next start.
+ *
+ * What one process serialises in memory, on top: the commits of an upload (a later commit, acquire
+ * or abort waits for the one in progress and answers with its outcome, FW-UP-25, FW-UP-28), the
+ * writers of one chunk index (a second waits and then finds the chunk stored, FW-UP-18), and the
+ * creates of one idempotency key. Several processes sharing a backend stay correct through the
+ * compare-and-set alone; they only lose that waiting.
+ */
+
+import { createHash, randomBytes } from 'node:crypto';
+import { FramewireError, isFramewireError } from '../errors.ts';
+import type { StagedChunk, StoredUpload, UploadBlobStore, UploadMetaStore, UploadRecord } from './backends.ts';
+import { KeyedMutex } from './keyed-mutex.ts';
+import { isUploadId, SHA256_HEX_PATTERN, type ChunkHeader, type CommitRequest, type CommittedObject, type CreateRequest, type UploadState } from './protocol.ts';
+import { UploadQuota, type FreeBytes } from './quota.ts';
+import {
+  assertChunkRange,
+  assertComplete,
+  assertDigest,
+  assertNoConflict,
+  assertReceiving,
+  assertToken,
+  checkCreate,
+  effectiveState,
+  geometryOf,
+  indexKeyOf,
+  infoOf,
+  isFinal,
+  sameCreate,
+  storedBytes,
+  verifiedChunk,
+} from './rules.ts';
+import { resolveStoreOptions, type ChunkWriteResult, type ResolvedStoreOptions, type UploadInfo, type UploadStore, type UploadStoreOptions } from './store.ts';
+
+export interface UploadBackends {
+  readonly meta: UploadMetaStore;
+  readonly blobs: UploadBlobStore;
+  /** Free bytes of the storage, for the quota's free-space rule; absent for storage without a disk. */
+  readonly freeBytes?: FreeBytes;
+  /** Runs once before recovery and before any operation (the FS backends make and clean their directories). */
+  readonly prepare?: () => Promise<void>;
+}
+
+/** How often one operation re-reads after a concurrent change before giving up with INTERNAL. */
+const MAX_RACES = 64;
+
+interface Current {
+  readonly record: UploadRecord;
+  readonly chunks: ReadonlyMap<number, string>;
+}
+
+export class UploadStateMachine implements UploadStore {
+  readonly options: ResolvedStoreOptions;
+  /** What unfinished uploads hold (FW-UP-37). */
+  readonly quota: UploadQuota;
+  readonly #meta: UploadMetaStore;
+  readonly #blobs: UploadBlobStore;
+  readonly #ready: Promise<void>;
+  /** Commits in progress in this process, by upload id; they settle (never reject) when the commit ends. */
+  readonly #commits = new Map<string, Promise<void>>();
+  /** One chunk writer per index, one create per idempotency key, at a time. */
+  readonly #serial = new KeyedMutex();
+
+  constructor(backends: UploadBackends, options: UploadStoreOptions = {}) {
+    this.options = resolveStoreOptions(options);
+    this.quota = new UploadQuota(options.quota, backends.freeBytes);
+    this.#meta = backends.meta;
+    this.#blobs = backends.blobs;
+    const prepare = backends.prepare ?? (() => Promise.resolve());
+    this.#ready = prepare().then(() => this.#recover());
+    this.#ready.catch(() => undefined);
+  }
+
+  /** Resolves once recovery at start is done (every operation waits for it); rejects if the storage is unusable. */
+  get ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  // ---- create, read, acquire -------------------------------------------------------------------
+
+  async create(owner: string, request: CreateRequest): Promise<{ info: UploadInfo; created: boolean }> {
+    await this.#ready;
+    const chunkCount = checkCreate(request, this.options);
+    if (request.idempotencyKey === undefined) return this.#createNew(owner, request, chunkCount, undefined);
+    const indexKey = indexKeyOf(owner, request.idempotencyKey);
+    return this.#serial.run(`key:${indexKey}`, async () => {
+      for (let attempt = 0; attempt < MAX_RACES; attempt++) {
+        const id = await this.#meta.findKey(indexKey);
+        const existing = id === undefined ? undefined : await this.#meta.get(id);
+        if (existing !== undefined) {
+          // A replayed create (FW-UP-11): never a new upload, so never refused by the quota.
+          if (!sameCreate(existing.record, request)) throw new FramewireError('IDEMPOTENCY_CONFLICT', 'an upload with this idempotency key exists with other parameters');
+          return { info: infoOf(existing.record, existing.chunks, this.options.now()), created: false };
+        }
+        const made = await this.#createNew(owner, request, chunkCount, indexKey);
+        if (made.created) return made;
+        // Another process created an upload under this key meanwhile: answer with that one.
+      }
+      throw contention('the idempotency key');
+    });
+  }
+
+  async #createNew(owner: string, request: CreateRequest, chunkCount: number, indexKey: string | undefined): Promise<{ info: UploadInfo; created: boolean }> {
+    const id = randomBytes(16).toString('hex');
+    const now = this.options.now();
+    const record: UploadRecord = {
+      id,
+      owner,
+      size: request.size,
+      chunkSize: request.chunkSize,
+      chunkCount,
+      ...(request.sha256 === undefined ? {} : { sha256: request.sha256 }),
+      ...(request.metadata === undefined ? {} : { metadata: { ...request.metadata } }),
+      ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
+      ...(indexKey === undefined ? {} : { indexKey }),
+      token: 1,
+      state: 'receiving',
+      createdAt: now,
+      expiresAt: now + this.options.ttlMs,
+      ttlMs: this.options.ttlMs,
+    };
+    await this.quota.admit(id, owner, request.size);
+    let created = false;
+    try {
+      created = await this.#meta.create(record);
+    } finally {
+      if (!created) this.quota.finished(id);
+    }
+    return { info: infoOf(record, new Map(), now), created };
+  }
+
+  async get(id: string): Promise<UploadInfo | undefined> {
+    if (!isUploadId(id)) return undefined;
+    await this.#ready;
+    const s = await this.#meta.get(id);
+    return s === undefined ? undefined : infoOf(s.record, s.chunks, this.options.now());
+  }
+
+  /** Grants a new fencing token, durably, and extends the expiry (FW-UP-20, FW-UP-40). */
+  async acquire(id: string): Promise<UploadInfo> {
+    await this.#ready;
+    const c = await this.#change(id, (s, now) => {
+      assertReceiving(s.record, now, 'acquire');
+      return { ...s.record, token: s.record.token + 1, expiresAt: Math.max(s.record.expiresAt, now + this.options.ttlMs) };
+    });
+    return infoOf(c.record, c.chunks, this.options.now());
+  }
+
+  // ---- chunks ----------------------------------------------------------------------------------
+
+  async writeChunk(id: string, chunk: ChunkHeader, data: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<ChunkWriteResult> {
+    await this.#ready;
+    const s = await this.#require(id);
+    this.#assertWritable(s, chunk);
+    assertChunkRange(s.record, chunk);
+    if (!SHA256_HEX_PATTERN.test(chunk.sha256)) throw new FramewireError('MALFORMED_PAYLOAD', 'chunk sha256 must be 64 hex digits');
+    return this.#serial.run(`chunk:${id}:${chunk.index}`, () => this.#placeChunk(id, chunk, data, signal));
+  }
+
+  /** With the index to itself: write the bytes, then record the chunk if the record still allows it. */
+  async #placeChunk(id: string, chunk: ChunkHeader, data: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): Promise<ChunkWriteResult> {
+    const s = await this.#require(id);
+    this.#assertWritable(s, chunk);
+    if (s.chunks.has(chunk.index)) {
+      // Stored with this checksum: verify the bytes, keep nothing, rewrite nothing (FW-UP-15).
+      await drain(verifiedChunk(chunk, data, signal));
+      const now = await this.#settled(id);
+      this.#assertWritable(now, chunk);
+      return { duplicate: true, expiresAt: now.record.expiresAt };
+    }
+    let staged: StagedChunk;
+    try {
+      staged = await this.#blobs.writeChunk(geometryOf(s.record), chunk.index, verifiedChunk(chunk, data, signal));
+    } catch (error) {
+      throw await this.#explain(id, chunk, error);
+    }
+    let added: boolean;
+    try {
+      added = await this.#recordChunk(id, chunk);
+    } catch (error) {
+      await staged.discard();
+      await this.#dropDataIfFinal(id);
+      throw error;
+    }
+    if (!added) {
+      await staged.discard();
+      return { duplicate: true, expiresAt: (await this.#require(id)).record.expiresAt };
+    }
+    staged.kept();
+    this.quota.chunkStored(id, chunk.length);
+    return { duplicate: false, expiresAt: await this.#extendExpiry(id) };
+  }
+
+  /** The fencing check at the moment the chunk becomes stored (FW-UP-21). False: it was stored meanwhile. */
+  async #recordChunk(id: string, chunk: ChunkHeader): Promise<boolean> {
+    for (let attempt = 0; attempt < MAX_RACES; attempt++) {
+      const s = await this.#settled(id);
+      this.#assertWritable(s, chunk);
+      if (s.chunks.has(chunk.index)) return false;
+      if ((await this.#meta.addChunk(id, s.version, chunk.index, chunk.sha256)) === 'added') return true;
+    }
+    throw contention(id);
+  }
+
+  /** Activity extends the expiry: persisted when a quarter TTL of extension is pending, reported once durable (FW-UP-40). */
+  async #extendExpiry(id: string): Promise<number> {
+    const ttl = this.options.ttlMs;
+    const c = await this.#change(id, (s, now) => {
+      const wanted = now + ttl;
+      if (effectiveState(s.record, now) !== 'receiving' || wanted - s.record.expiresAt < ttl / 4) return undefined;
+      return { ...s.record, expiresAt: wanted };
+    });
+    return c.record.expiresAt;
+  }
+
+  #assertWritable(s: StoredUpload, chunk: ChunkHeader): void {
+    assertReceiving(s.record, this.options.now(), 'chunk');
+    assertToken(s.record, chunk.token, 'chunk');
+    assertNoConflict(s, chunk);
+  }
+
+  /** A storage failure while the upload was taken over, aborted or committed is reported as that, not as INTERNAL. */
+  async #explain(id: string, chunk: ChunkHeader, error: unknown): Promise<unknown> {
+    if (isFramewireError(error)) return error;
+    const s = await this.#meta.get(id).catch(() => undefined);
+    if (s === undefined) return error;
+    try {
+      this.#assertWritable(s, chunk);
+    } catch (refusal) {
+      await this.#dropDataIfFinal(id);
+      return refusal;
+    }
+    return error;
+  }
+
+  // ---- commit ----------------------------------------------------------------------------------
+
+  /** Verified, atomic, idempotent (FW-UP-24 … FW-UP-26); one at a time per upload in this process. */
+  async commit(id: string, request: CommitRequest): Promise<CommittedObject> {
+    await this.#ready;
+    if (!isUploadId(id)) throw notFound(id);
+    for (let running = this.#commits.get(id); running !== undefined; running = this.#commits.get(id)) await running;
+    let finish!: () => void;
+    this.#commits.set(id, new Promise<void>((resolve) => { finish = resolve; }));
+    try {
+      return await this.#commit(id, request);
+    } finally {
+      this.#commits.delete(id);
+      finish();
+    }
+  }
+
+  async #commit(id: string, request: CommitRequest): Promise<CommittedObject> {
+    const s = await this.#enterCommitting(id, request);
+    if (s.record.state === 'committed' && s.record.object !== undefined) return s.record.object;
+    const geometry = geometryOf(s.record);
+    const expected = [s.record.sha256, request.sha256];
+    let published = false;
+    try {
+      // Without a declared digest, each chunk is read back against its own: corruption at rest
+      // must not become a silently wrong object (FW-UP-26).
+      const digest = await this.#blobs.digest(geometry, expected.every((x) => x === undefined));
+      assertDigest(digest.sha256, expected, digest.chunks, s.chunks);
+      await this.#blobs.publish(geometry);
+      published = true;
+      const object: CommittedObject = { objectId: id, sha256: digest.sha256, size: s.record.size, committedAt: this.options.now() };
+      for (let attempt = 0; attempt < MAX_RACES; attempt++) {
+        if (await this.#recordCommitted(await this.#require(id), object)) return object;
+      }
+      throw contention(id);
+    } catch (error) {
+      // Not published: the upload is receiving again, with its chunks and token (FW-UP-26). Published
+      // but not recorded: the record stays committing and the object decides (#settle).
+      if (!published) await this.#reopen(id).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Checks the commit and records `committing` (or finds the upload committed already). */
+  async #enterCommitting(id: string, request: CommitRequest): Promise<StoredUpload> {
+    for (let attempt = 0; attempt < MAX_RACES; attempt++) {
+      const s = await this.#require(id);
+      if (s.record.state === 'committed') return s;
+      if (s.record.state === 'committing') {
+        // No other commit of this process runs: a failed or crashed one left it.
+        await this.#settle(s);
+        continue;
+      }
+      assertReceiving(s.record, this.options.now(), 'commit');
+      assertToken(s.record, request.token, 'commit');
+      assertComplete(s);
+      const committing: UploadRecord = { ...s.record, state: 'committing' };
+      if (await this.#meta.update(id, s.version, committing)) return { ...s, record: committing };
+    }
+    throw contention(id);
+  }
+
+  async #recordCommitted(s: StoredUpload, object: CommittedObject): Promise<boolean> {
+    const committed: UploadRecord = { ...s.record, state: 'committed', finishedAt: object.committedAt, object };
+    if (!(await this.#meta.update(s.record.id, s.version, committed))) return false;
+    await this.#dropData(s.record.id);
+    return true;
+  }
+
+  async #reopen(id: string): Promise<void> {
+    for (let attempt = 0; attempt < MAX_RACES; attempt++) {
+      const s = await this.#require(id);
+      if (s.record.state !== 'committing' || (await this.#meta.update(id, s.version, { ...s.record, state: 'receiving' }))) return;
+    }
+  }
+
+  /**
+   * A record that no commit of this process is working on, left `committing` (or, from an earlier
+   * layout, `receiving`) with or without its object: the object was verified before it was
+   * published, so if it exists the commit happened and only its digest is not on record — read it
+   * back; if not, the upload is receiving again (FW-UP-51).
+   */
+  async #settle(s: StoredUpload): Promise<void> {
+    const bytes = await this.#blobs.openObject(s.record.id);
+    if (bytes === undefined) {
+      if (s.record.state === 'committing') await this.#meta.update(s.record.id, s.version, { ...s.record, state: 'receiving' });
+      return;
+    }
+    const hash = createHash('sha256');
+    for await (const piece of bytes) hash.update(piece);
+    const now = this.options.now();
+    await this.#recordCommitted(s, { objectId: s.record.id, sha256: hash.digest('hex'), size: s.record.size, committedAt: now });
+  }
+
+  // ---- abort, expiry, retention ----------------------------------------------------------------
+
+  /** Deletes the data; answers the state the upload ends in (FW-UP-27, FW-UP-28). */
+  async abort(id: string): Promise<UploadState> {
+    await this.#ready;
+    const c = await this.#change(id, (s, now) => {
+      if (s.record.state !== 'receiving') return undefined;
+      return { ...s.record, state: effectiveState(s.record, now) === 'expired' ? 'expired' : 'aborted', finishedAt: now };
+    });
+    const final = effectiveState(c.record, this.options.now());
+    if (final === 'committed' || final === 'committing') return 'committed';
+    await this.#dropData(id);
+    return final === 'expired' ? 'expired' : 'aborted';
+  }
+
+  /** Deletes the data of expired uploads, forgets finished ones after their retention (FW-UP-43); returns how many it touched. */
+  async sweep(): Promise<number> {
+    await this.#ready;
+    let touched = 0;
+    for (const id of await this.#meta.ids()) touched += await this.#sweepOne(id);
+    return touched;
+  }
+
+  async #sweepOne(id: string): Promise<number> {
+    const s = await this.#meta.get(id);
+    if (s === undefined) return 0;
+    const now = this.options.now();
+    const r = s.record;
+    if (r.state === 'receiving' && effectiveState(r, now) === 'expired') {
+      // Changed meanwhile (an abort, say): the next sweep looks again.
+      if (!(await this.#meta.update(id, s.version, { ...r, state: 'expired', finishedAt: now }))) return 0;
+      await this.#dropData(id);
+      return 1;
+    }
+    if (isFinal(r.state) && now - (r.finishedAt ?? now) >= this.options.retainMs) {
+      await this.#meta.delete(id);
+      return 1;
+    }
+    return 0;
+  }
+
+  async #dropData(id: string): Promise<void> {
+    this.quota.finished(id);
+    await this.#meta.clearChunks(id);
+    await this.#blobs.deleteChunks(id);
+  }
+
+  /** A writer that lost the race against abort, expiry or commit may have recreated chunk data: remove it. */
+  async #dropDataIfFinal(id: string): Promise<void> {
+    const s = await this.#meta.get(id).catch(() => undefined);
+    if (s !== undefined && isFinal(s.record.state)) await this.#blobs.deleteChunks(id);
+  }
+
+  // ---- objects, lifecycle ----------------------------------------------------------------------
+
+  openObject(objectId: string): Promise<AsyncIterable<Uint8Array> | undefined> {
+    return isUploadId(objectId) ? this.#blobs.openObject(objectId) : Promise.resolve(undefined);
+  }
+
+  close(): Promise<void> {
+    return this.#blobs.close();
+  }
+
+  /** At start: count what unfinished uploads hold, settle interrupted commits, finish interrupted removals (FW-UP-51). */
+  async #recover(): Promise<void> {
+    for (const id of await this.#meta.ids()) {
+      // An unreadable record fails that upload's operations (INTERNAL), not the whole store.
+      const s = await this.#meta.get(id).catch(() => undefined);
+      if (s === undefined) continue;
+      if (isFinal(s.record.state)) {
+        await this.#meta.clearChunks(id);
+        continue;
+      }
+      this.quota.restore(id, s.record.owner, s.record.size, storedBytes(s.record, s.chunks));
+      await this.#settle(s);
+    }
+    for (const id of await this.#blobs.withChunks()) {
+      const s = await this.#meta.get(id);
+      if (s === undefined || isFinal(s.record.state)) await this.#blobs.deleteChunks(id);
+    }
+  }
+
+  // ---- reading and changing records ------------------------------------------------------------
+
+  async #require(id: string): Promise<StoredUpload> {
+    const s = isUploadId(id) ? await this.#meta.get(id) : undefined;
+    if (s === undefined) throw notFound(id);
+    return s;
+  }
+
+  /** The record once no commit of this process is in progress on it, and none is left half-done. */
+  async #settled(id: string): Promise<StoredUpload> {
+    for (let attempt = 0; attempt < MAX_RACES; attempt++) {
+      const running = this.#commits.get(id);
+      if (running !== undefined) {
+        await running;
+        continue;
+      }
+      const s = await this.#require(id);
+      if (s.record.state !== 'committing') return s;
+      if (!this.#commits.has(id)) await this.#settle(s);
+    }
+    throw contention(id);
+  }
+
+  /** Compare-and-set: `decide` returns the next record (or undefined: no change) and is asked again after a concurrent change. */
+  async #change(id: string, decide: (s: StoredUpload, now: number) => UploadRecord | undefined): Promise<Current> {
+    for (let attempt = 0; attempt < MAX_RACES; attempt++) {
+      const s = await this.#settled(id);
+      const next = decide(s, this.options.now());
+      if (next === undefined) return s;
+      if (await this.#meta.update(id, s.version, next)) return { record: next, chunks: s.chunks };
+    }
+    throw contention(id);
+  }
+}
+
+function notFound(id: string): FramewireError {
+  return new FramewireError('UPLOAD_NOT_FOUND', `no upload ${id}`);
+}
+
+function contention(what: string): FramewireError {
+  return new FramewireError('INTERNAL', `upload ${what} changed ${MAX_RACES} times while one operation was deciding`);
+}
+
+async function drain(data: AsyncIterable<Uint8Array>): Promise<void> {
+  const it = data[Symbol.asyncIterator]();
+  while (!(await it.next()).done);
+}
