@@ -16,31 +16,20 @@
  * Neither decides anything: no state, token or expiry is interpreted below this line.
  */
 
-import type { CommittedObject, UploadState } from './protocol.ts';
+import type { UploadState } from './protocol.ts';
+import type { UploadInfo } from './store.ts';
 
-/** One upload's durable record, store-neutral (the FS backend keeps it as snake_case JSON). */
-export interface UploadRecord {
-  readonly id: string;
-  /** The principal id of the creator (FW-UP-30). */
-  readonly owner: string;
-  readonly size: number;
-  readonly chunkSize: number;
-  readonly chunkCount: number;
-  readonly sha256?: string;
-  readonly metadata?: Readonly<Record<string, string>>;
-  readonly idempotencyKey?: string;
-  /** The key under which the idempotency index names this upload (a digest, never the client's string). */
-  readonly indexKey?: string;
-  /** The current fencing token (FW-UP-20). */
-  readonly token: number;
+/**
+ * One upload's durable record, store-neutral: what the state machine reports (UploadInfo) without
+ * the stored chunks, which a backend keeps apart, plus what only storage needs.
+ */
+export interface UploadRecord extends Omit<UploadInfo, 'stored' | 'state'> {
   /** As recorded; the state machine derives `expired` from `expiresAt` (FW-UP-41). */
   readonly state: UploadState;
-  readonly createdAt: number;
-  readonly expiresAt: number;
-  readonly ttlMs: number;
+  /** The key under which the idempotency index names this upload (a digest, never the client's string). */
+  readonly indexKey?: string;
   /** When the upload reached a final state (retention counts from here). */
   readonly finishedAt?: number;
-  readonly object?: CommittedObject;
 }
 
 /** A record as read, with the version a compare-and-set must name and the stored chunks. */

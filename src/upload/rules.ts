@@ -53,25 +53,10 @@ export function storedBytes(r: UploadRecord, chunks: ReadonlyMap<number, string>
   return n;
 }
 
-/** The upload as the store reports it: a snapshot. */
+/** The upload as the store reports it: a snapshot, in its effective state. */
 export function infoOf(r: UploadRecord, chunks: ReadonlyMap<number, string>, now: number): UploadInfo {
-  return {
-    id: r.id,
-    owner: r.owner,
-    size: r.size,
-    chunkSize: r.chunkSize,
-    chunkCount: r.chunkCount,
-    ...(r.sha256 === undefined ? {} : { sha256: r.sha256 }),
-    ...(r.metadata === undefined ? {} : { metadata: r.metadata }),
-    ...(r.idempotencyKey === undefined ? {} : { idempotencyKey: r.idempotencyKey }),
-    token: r.token,
-    state: effectiveState(r, now),
-    createdAt: r.createdAt,
-    expiresAt: r.expiresAt,
-    ttlMs: r.ttlMs,
-    stored: new Map(chunks),
-    ...(r.object === undefined ? {} : { object: r.object }),
-  };
+  const { indexKey: _indexKey, finishedAt: _finishedAt, ...shown } = r;
+  return { ...shown, state: effectiveState(r, now), stored: new Map(chunks) };
 }
 
 /** The state check every mutating operation starts with (FW-UP-41, FW-UP-42). */

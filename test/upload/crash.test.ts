@@ -50,7 +50,7 @@ async function strays(dataDir: string): Promise<string[]> {
   // A part file belongs to an unfinished upload; anything else is debris.
   for (const id of await readdir(join(dataDir, 'parts')).catch(() => [])) {
     const manifest = await readFile(join(dataDir, 'uploads', id, 'manifest.json'), 'utf8').catch(() => undefined);
-    const state = manifest === undefined ? 'absent' : (JSON.parse(manifest) as { state: string }).state;
+    const state = manifest === undefined ? 'absent' : (JSON.parse(manifest) as { record: { state: string } }).record.state;
     if (state !== 'receiving') out.push(`parts/${id} of an upload that is ${state}`);
   }
   return out;

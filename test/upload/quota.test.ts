@@ -11,9 +11,9 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FsUploadStore, MemoryUploadStore, type UploadStore, type UploadStoreOptions } from '../../src/index.ts';
-import type { UploadQuota } from '../../src/upload/index.ts';
+import { FsUploadStore } from '../../src/index.ts';
 import { abortUpload, createUpload } from '../../src/upload/index.ts';
+import { backends } from './backends.ts';
 import { expectFwError, Harness, removeTempDirs, settle, tempDir, uploadServer } from './helpers.ts';
 
 const h = new Harness();
@@ -21,12 +21,6 @@ afterEach(async () => {
   await h.cleanup();
   await removeTempDirs();
 });
-
-type Quoted = UploadStore & { readonly quota: UploadQuota };
-const stores: [string, (o: UploadStoreOptions) => Promise<Quoted>][] = [
-  ['memory', (o) => Promise.resolve(new MemoryUploadStore(o))],
-  ['fs', async (o) => new FsUploadStore({ dataDir: await tempDir(), durable: false, ...o })],
-];
 
 async function refused(p: Promise<unknown>, limit: string): Promise<void> {
   const r = await settle(p);
@@ -42,7 +36,7 @@ async function* once(b: Uint8Array): AsyncGenerator<Uint8Array> {
   yield b;
 }
 
-describe.each(stores)('UploadQuota in the %s store', (_name, make) => {
+describe.each(backends)('UploadQuota in the %s store', (_name, { store: make }) => {
   it('FW-UP-37: unfinished uploads per principal, at the limit; room comes back on commit, abort and expiry', async () => {
     const clock = { t: 1000 };
     const store = await make({ quota: { maxUploadsPerPrincipal: 3 }, ttlMs: 10_000, now: () => clock.t });

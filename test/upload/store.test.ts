@@ -1,17 +1,21 @@
 /**
- * The UploadStore contract, run against both stores: idempotent create, chunks verified before
- * they are kept, duplicates and conflicts, fencing checked at the moment of durability, commit
- * verified/atomic/idempotent, abort, expiry and the sweeper. Then what only the FS store has:
- * a restart (a new store on the same directory), crash leftovers, and no client string as a path.
+ * The store conformance suite: every rule of the upload state machine, tested once and run against
+ * every backend (backends.ts): idempotent create, chunks verified before they are kept, duplicates
+ * and conflicts, one writer per index, fencing checked at the moment of durability, commit
+ * verified/atomic/idempotent and settled after a failure, a commit in progress fencing the others,
+ * abort, expiry and its lazy extension, the sweeper. Then what only the FS backend has: a restart
+ * (a new store on the same directory), crash leftovers, the part file renamed into place, and no
+ * client string as a path.
  */
 
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FsUploadStore, MemoryUploadStore, type UploadStore } from '../../src/index.ts';
-import type { ChunkHeader } from '../../src/upload/index.ts';
-import { UploadSweeper } from '../../src/upload/index.ts';
+import { FsUploadStore, type UploadStore } from '../../src/index.ts';
+import type { ChunkHeader, UploadBlobStore, UploadMetaStore } from '../../src/upload/index.ts';
+import { UploadStateMachine, UploadSweeper } from '../../src/upload/index.ts';
+import { backends } from './backends.ts';
 import { expectFwError, listFiles, readAllBytes, removeTempDirs, settle, sha256Hex, tempDir } from './helpers.ts';
 
 afterEach(removeTempDirs);
@@ -31,12 +35,35 @@ interface Clock {
   t: number;
 }
 
-const stores: [string, (clock: Clock) => Promise<UploadStore>][] = [
-  ['memory', (clock) => Promise.resolve(new MemoryUploadStore({ ttlMs: 10_000, retainMs: 5000, now: () => clock.t }))],
-  ['fs', async (clock) => new FsUploadStore({ dataDir: await tempDir(), ttlMs: 10_000, retainMs: 5000, now: () => clock.t })],
-];
+/** A gate a test opens by hand: pieces wait for it, never for a clock. */
+function gate(): { open: () => void; opened: Promise<void> } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => { open = resolve; });
+  return { open, opened };
+}
 
-describe.each(stores)('UploadStore contract: %s', (_name, make) => {
+const halves = (b: Buffer): Buffer[] => [b.subarray(0, b.length >> 1), b.subarray(b.length >> 1)];
+
+/** Yields `parts`, waiting for `before` before the last one. */
+async function* held(before: Promise<void>, ...parts: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  for (const [i, p] of parts.entries()) {
+    if (i === parts.length - 1) await before;
+    yield p;
+  }
+}
+
+describe.each(backends)('UploadStore conformance: %s', (_name, backend) => {
+  const options = (clock: Clock): { ttlMs: number; retainMs: number; now: () => number } => ({ ttlMs: 10_000, retainMs: 5000, now: () => clock.t });
+  const make = (clock: Clock): Promise<UploadStateMachine> => backend.store(options(clock));
+  /** The state machine over this backend's parts, changed by `wrap` (a failing disk, a slow one). */
+  const wrapped = async (clock: Clock, wrap: (meta: UploadMetaStore, blobs: UploadBlobStore) => { meta: UploadMetaStore; blobs: UploadBlobStore }): Promise<UploadStateMachine> => {
+    const { meta, blobs } = await backend.parts();
+    return new UploadStateMachine(wrap(meta, blobs), options(clock));
+  };
+  const storeAll = async (store: UploadStore, id: string, token = 1): Promise<void> => {
+    for (const i of [0, 1, 2]) await store.writeChunk(id, header(i, token), feed(pieceOf(i)));
+  };
+
   it('FW-UP-11: create with an idempotency key returns the same upload; other parameters are IDEMPOTENCY_CONFLICT; keys are per owner', async () => {
     const clock = { t: 1_000_000 };
     const store = await make(clock);
@@ -177,7 +204,153 @@ describe.each(stores)('UploadStore contract: %s', (_name, make) => {
     expect(taken.expiresAt).toBe(19_000);
     expect((await store.acquire(info.id)).token).toBe(3);
   });
+
+  it('FW-UP-11: creates racing with one idempotency key make one upload', async () => {
+    const store = await make({ t: 0 });
+    const all = await Promise.all(Array.from({ length: 5 }, () => store.create('o', { size: 2500, chunkSize: CHUNK, idempotencyKey: 'same' })));
+    expect(new Set(all.map((r) => r.info.id)).size).toBe(1);
+    expect(all.filter((r) => r.created)).toHaveLength(1);
+  });
+
+  it('FW-UP-18: two writers of one index at once both end acknowledged, one as a duplicate; a corrupt writer racing a good one leaves the good bytes', async () => {
+    const store = await make({ t: 0 });
+    const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK });
+    const g = gate();
+    const both = [store.writeChunk(info.id, header(0), held(g.opened, pieceOf(0).subarray(0, 10), pieceOf(0).subarray(10))), store.writeChunk(info.id, header(0), feed(pieceOf(0)))];
+    g.open();
+    expect((await Promise.all(both)).map((r) => r.duplicate).sort()).toEqual([false, true]);
+    // Index 1: the corrupt writer first and slow, the good one behind it. Index 2: the other way round.
+    for (const [index, corruptFirst] of [[1, true], [2, false]] as const) {
+      const good = pieceOf(index);
+      const bad = Buffer.from(good);
+      bad[100]! ^= 1;
+      const h = gate();
+      const first = settle(store.writeChunk(info.id, header(index), held(h.opened, ...halves(corruptFirst ? bad : good))));
+      const second = settle(store.writeChunk(info.id, header(index), feed(corruptFirst ? good : bad)));
+      h.open();
+      const [corrupt, kept] = corruptFirst ? [await first, await second] : [await second, await first];
+      expectFwError(corrupt.ok ? undefined : corrupt.error, 'CHUNK_CHECKSUM');
+      expect(kept).toMatchObject({ ok: true, value: { duplicate: false } });
+    }
+    expect((await store.commit(info.id, { token: 1 })).sha256).toBe(sha256Hex(bytes));
+    expect(await readAllBytes((await store.openObject(info.id))!)).toEqual(bytes);
+  });
+
+  it('FW-UP-27 FW-UP-41: abort of an expired upload answers expired and deletes its data', async () => {
+    const clock = { t: 0 };
+    const store = await make(clock);
+    const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK });
+    await store.writeChunk(info.id, header(0), feed(pieceOf(0)));
+    clock.t = 10_000;
+    expect(await store.abort(info.id)).toBe('expired');
+    expect(await store.get(info.id)).toMatchObject({ state: 'expired', stored: new Map() });
+    expect(store.quota.usage('o').uploads).toBe(0);
+  });
+
+  it('FW-UP-40: a stored chunk extends the expiry once a quarter TTL of extension is pending, and reports the durable value', async () => {
+    const clock = { t: 0 };
+    const store = await make(clock);
+    const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK });
+    clock.t = 2000;
+    expect((await store.writeChunk(info.id, header(0), feed(pieceOf(0)))).expiresAt).toBe(10_000);
+    clock.t = 2500;
+    expect((await store.writeChunk(info.id, header(1), feed(pieceOf(1)))).expiresAt).toBe(12_500);
+    expect((await store.get(info.id))!.expiresAt).toBe(12_500);
+    // A duplicate is activity too, but extends nothing: it reports what is recorded.
+    clock.t = 3000;
+    expect((await store.writeChunk(info.id, header(1), feed(pieceOf(1))))).toEqual({ duplicate: true, expiresAt: 12_500 });
+  });
+
+  it('FW-UP-26: after DIGEST_MISMATCH the upload keeps its chunks and token, and a commit with the right digest succeeds', async () => {
+    const store = await make({ t: 0 });
+    const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK });
+    await storeAll(store, info.id);
+    const wrong = await settle(store.commit(info.id, { token: 1, sha256: 'c'.repeat(64) }));
+    expectFwError(wrong.ok ? undefined : wrong.error, 'DIGEST_MISMATCH');
+    expect(await store.get(info.id)).toMatchObject({ state: 'receiving', token: 1 });
+    expect((await store.get(info.id))!.stored.size).toBe(3);
+    expect((await store.commit(info.id, { token: 1, sha256: sha256Hex(bytes) })).size).toBe(2500);
+  });
+
+  it('FW-UP-25: commits racing each other answer the same object', async () => {
+    const store = await make({ t: 0 });
+    const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK });
+    await storeAll(store, info.id);
+    const objects = await Promise.all([1, 2, 3].map(() => store.commit(info.id, { token: 1 })));
+    expect(objects[1]).toEqual(objects[0]);
+    expect(objects[2]).toEqual(objects[0]);
+  });
+
+  it('FW-UP-21 FW-UP-28: a commit in progress fences chunks out, and acquire and abort wait for its outcome', async () => {
+    const g = gate();
+    const recorded = gate();
+    const store = await wrapped({ t: 0 }, (meta, blobs) => ({
+      meta: {
+        ...bound(meta),
+        update: async (id, version, next) => {
+          const done = await meta.update(id, version, next);
+          if (done && next.state === 'committing') recorded.open();
+          return done;
+        },
+      },
+      blobs: { ...bound(blobs), digest: async (u, perChunk) => { await g.opened; return blobs.digest(u, perChunk); } },
+    }));
+    const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK });
+    await storeAll(store, info.id);
+    const committing = store.commit(info.id, { token: 1 });
+    await recorded.opened;
+    expect((await store.get(info.id))!.state).toBe('committing');
+    const chunk = await settle(store.writeChunk(info.id, header(0), feed(pieceOf(0))));
+    expect(expectFwError(chunk.ok ? undefined : chunk.error, 'LEASE_CONFLICT').details).toEqual({ state: 'committing' });
+    const acquire = settle(store.acquire(info.id));
+    const abort = store.abort(info.id);
+    g.open();
+    const object = await committing;
+    expect(expectFwError(((await acquire) as { ok: false; error: unknown }).error, 'LEASE_CONFLICT').details).toEqual({ state: 'committed' });
+    expect(await abort).toBe('committed');
+    expect((await store.get(info.id))!.object).toEqual(object);
+  });
+
+  it('FW-UP-25 FW-UP-51: a commit that fails before publishing leaves the upload receiving; the next commit publishes it', async () => {
+    let failures = 1;
+    const store = await wrapped({ t: 0 }, (meta, blobs) => ({
+      meta,
+      blobs: { ...bound(blobs), publish: (u) => (failures-- > 0 ? Promise.reject(new Error('disk full')) : blobs.publish(u)) },
+    }));
+    const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK });
+    await storeAll(store, info.id);
+    await expect(store.commit(info.id, { token: 1 })).rejects.toThrow('disk full');
+    expect(await store.get(info.id)).toMatchObject({ state: 'receiving', token: 1 });
+    expect(await store.openObject(info.id)).toBeUndefined();
+    expect((await store.commit(info.id, { token: 1 })).sha256).toBe(sha256Hex(bytes));
+  });
+
+  it('FW-UP-25 FW-UP-51: a commit that published the object but could not record it is settled by the object', async () => {
+    let failures = 1;
+    const store = await wrapped({ t: 0 }, (meta, blobs) => ({
+      blobs,
+      meta: { ...bound(meta), update: (id, version, next) => (next.state === 'committed' && failures-- > 0 ? Promise.reject(new Error('disk full')) : meta.update(id, version, next)) },
+    }));
+    const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK });
+    await storeAll(store, info.id);
+    await expect(store.commit(info.id, { token: 1 })).rejects.toThrow('disk full');
+    expect((await store.get(info.id))!.state).toBe('committing');
+    const object = await store.commit(info.id, { token: 9 });
+    expect(object).toMatchObject({ objectId: info.id, sha256: sha256Hex(bytes), size: 2500 });
+    expect(await store.get(info.id)).toMatchObject({ state: 'committed', object, stored: new Map() });
+    expect(store.quota.usage('o').uploads).toBe(0);
+  });
 });
+
+/** An object's methods, bound, so that a test can replace one of them with a spread. */
+function bound<T extends object>(target: T): T {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.getOwnPropertyNames(Object.getPrototypeOf(target))) {
+    const value = (target as Record<string, unknown>)[key];
+    if (key !== 'constructor' && typeof value === 'function') out[key] = (value as (...a: unknown[]) => unknown).bind(target);
+  }
+  return out as T;
+}
 
 describe('FsUploadStore specifics', () => {
   it('FW-UP-31 FW-UP-51: a new store on the same directory (a restarted server) knows the upload, its chunks and its token; what a crash mid-chunk leaves is harmless', async () => {
@@ -220,6 +393,30 @@ describe('FsUploadStore specifics', () => {
     expect(known?.state).toBe('committed');
     expect(known?.object?.sha256).toBe(sha256Hex(pieceOf(0)));
     expect(await second.commit(info.id, { token: 1 })).toEqual(known?.object);
+  });
+
+  it('issue 17: commit renames the part file into objects/: the object is the inode the chunks were written into, never a copy', async () => {
+    const dataDir = await tempDir();
+    const store = new FsUploadStore({ dataDir });
+    const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK });
+    for (const i of [2, 0, 1]) await store.writeChunk(info.id, header(i), feed(pieceOf(i)));
+    const part = await stat(join(dataDir, 'parts', info.id));
+    expect((await store.commit(info.id, { token: 1 })).sha256).toBe(sha256Hex(bytes));
+    expect((await stat(join(dataDir, 'objects', info.id))).ino).toBe(part.ino);
+    expect(await readdir(join(dataDir, 'parts'))).toEqual([]);
+  });
+
+  it('FW-UP-26: without a declared digest, commit reads each chunk back: a chunk corrupted at rest is DIGEST_MISMATCH', async () => {
+    const dataDir = await tempDir();
+    const store = new FsUploadStore({ dataDir });
+    const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK });
+    for (const i of [0, 1, 2]) await store.writeChunk(info.id, header(i), feed(pieceOf(i)));
+    const part = await open(join(dataDir, 'parts', info.id), 'r+');
+    await part.write(Buffer.of(pieceOf(1)[7]! ^ 1), 0, 1, CHUNK + 7);
+    await part.close();
+    const r = await settle(store.commit(info.id, { token: 1 }));
+    expect(expectFwError(r.ok ? undefined : r.error, 'DIGEST_MISMATCH').details).toEqual({ index: 1 });
+    expect(await store.openObject(info.id)).toBeUndefined();
   });
 
   it('FW-UP-50: ids that are not ours never reach the file system', async () => {
