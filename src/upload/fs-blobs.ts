@@ -138,14 +138,20 @@ export class FsBlobStore implements UploadBlobStore {
   /** Opens the part file for positioned reads and writes, creating it (durably) if needed. */
   async #open(id: string): Promise<FileHandle> {
     const path = this.#partPath(id);
+    let fh: FileHandle;
     try {
-      const fh = await open(path, 'wx+');
-      if (this.#durable) await fsyncDir(join(this.#dataDir, 'parts'));
-      return fh;
+      fh = await open(path, 'wx+');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       return open(path, 'r+');
     }
+    try {
+      if (this.#durable) await fsyncDir(join(this.#dataDir, 'parts'));
+    } catch (error) {
+      await fh.close();
+      throw error;
+    }
+    return fh;
   }
 
   #partPath(id: string): string {

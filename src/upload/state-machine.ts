@@ -296,7 +296,7 @@ export class UploadStateMachine implements UploadStore {
   async #enterCommitting(id: string, request: CommitRequest): Promise<StoredUpload> {
     for (let attempt = 0; attempt < MAX_RACES; attempt++) {
       const s = await this.#require(id);
-      if (s.record.state === 'committed') return s;
+      if (s.record.state === 'committed' && s.record.object !== undefined) return s;
       if (s.record.state === 'committing') {
         // No other commit of this process runs: a failed or crashed one left it.
         await this.#settle(s);
@@ -409,20 +409,25 @@ export class UploadStateMachine implements UploadStore {
   /** At start: count what unfinished uploads hold, settle interrupted commits, finish interrupted removals (FW-UP-51). */
   async #recover(): Promise<void> {
     for (const id of await this.#meta.ids()) {
-      // An unreadable record fails that upload's operations (INTERNAL), not the whole store.
-      const s = await this.#meta.get(id).catch(() => undefined);
-      if (s === undefined) continue;
-      if (isFinal(s.record.state)) {
-        await this.#meta.clearChunks(id);
-        continue;
-      }
-      this.quota.restore(id, s.record.owner, s.record.size, storedBytes(s.record, s.chunks));
-      await this.#settle(s);
+      // An unreadable record, or one that cannot be settled now, fails that upload's operations
+      // (INTERNAL) when they come, not the whole store.
+      await this.#recoverOne(id).catch(() => undefined);
     }
     for (const id of await this.#blobs.withChunks()) {
-      const s = await this.#meta.get(id);
-      if (s === undefined || isFinal(s.record.state)) await this.#blobs.deleteChunks(id);
+      const s = await this.#meta.get(id).catch(() => 'unreadable' as const);
+      if (s === undefined || (s !== 'unreadable' && isFinal(s.record.state))) await this.#blobs.deleteChunks(id);
     }
+  }
+
+  async #recoverOne(id: string): Promise<void> {
+    const s = await this.#meta.get(id);
+    if (s === undefined) return;
+    if (isFinal(s.record.state)) {
+      await this.#meta.clearChunks(id);
+      return;
+    }
+    this.quota.restore(id, s.record.owner, s.record.size, storedBytes(s.record, s.chunks));
+    await this.#settle(s);
   }
 
   // ---- reading and changing records ------------------------------------------------------------
