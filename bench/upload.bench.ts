@@ -10,12 +10,13 @@
  * real deployment would; the client is this process. Cases:
  * - fs copy          pipeline(createReadStream, createWriteStream): the local floor.
  * - fs copy + fsync  the same, then fsync of the copy: the floor with the durability uploads promise.
- * - upload           upload() of the file: create, chunks (4 MiB, 4 in flight) each fsynced, commit
- *                    (assemble, SHA-256, fsync, rename). Ratio = copy time / upload time.
+ * - upload           upload() of the file: create, chunks (4 MiB, 4 in flight) each written into the
+ *                    part file and fsynced, commit (the SHA-256 of what the running prefix hash
+ *                    has not covered yet, then a rename). Ratio = copy time / upload time.
  * - upload + cut     the same with the connection destroyed once at 50 % confirmed: seconds lost
  *                    against the clean upload, and bytes re-sent (bound: one chunk per chunk in flight).
  * Clean and cut runs alternate (2 each in a full run) and each case keeps its fastest; `commit`
- * is the time from the last chunk acknowledged to the commit's answer (assembly + SHA-256 + fsync).
+ * is the time from the last chunk acknowledged to the commit's answer (verify + rename).
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -164,7 +165,7 @@ try {
   ];
   console.log(`\n### Upload ${formatSize(SIZE)} over loopback to the FS store (${describeMachine(machine)})\n`);
   console.log(markdownTable(['case', 'seconds', 'MB/s', 'chunks re-sent', 'bytes re-sent'], rows));
-  console.log(`\ncommit (assemble + SHA-256 + fsync + rename): ${cleanBest.commitSeconds.toFixed(2)} s of the clean upload`);
+  console.log(`\ncommit (verify + rename): ${cleanBest.commitSeconds.toFixed(2)} s of the clean upload`);
   console.log(`throughput ratio upload / fs copy: ${ratio.toFixed(3)} (vs copy + fsync: ${ratioSync.toFixed(3)})`);
   console.log(`one reconnect costs ${lost.toFixed(2)} s and ${formatSize(cut.value.stats.bytesResent)} re-sent (bound: ${formatSize(resendBound)} = ${INFLIGHT} chunks in flight)`);
   const path = writeResults('upload', smoke, {
