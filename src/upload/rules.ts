@@ -127,21 +127,40 @@ export function assertDigest(sha256: string, expected: readonly (string | undefi
  * A chunk's bytes as they arrive, counted and hashed on their way to storage (never buffered
  * whole, FW-UP-36). Throws BAD_RANGE as soon as more than `length` bytes arrived, or at the end if
  * fewer did; CHUNK_CHECKSUM at the end if the digest differs (FW-UP-17). A consumer that writes
- * each piece before asking for the next has written every byte when the verdict comes.
+ * each piece before asking for the next has written every byte when the verdict comes. When
+ * `signal` fires it throws at once, even while waiting for the next piece.
  */
-export async function* verifiedChunk(chunk: ChunkHeader, data: AsyncIterable<Uint8Array>, signal?: AbortSignal): AsyncGenerator<Uint8Array, void, undefined> {
+export async function* verifiedChunk(chunk: ChunkHeader, data: AsyncIterable<Uint8Array>, signal: AbortSignal): AsyncGenerator<Uint8Array, void, undefined> {
   const hash = createHash('sha256');
+  const pieces = data[Symbol.asyncIterator]();
   let received = 0;
-  for await (const piece of data) {
-    signal?.throwIfAborted();
+  for (let next = await nextUnless(pieces, signal); next.done !== true; next = await nextUnless(pieces, signal)) {
+    const piece = next.value;
     received += piece.length;
     if (received > chunk.length) throw new FramewireError('BAD_RANGE', `chunk ${chunk.index}: more than the declared ${chunk.length} bytes`);
     hash.update(piece);
     yield piece;
   }
-  signal?.throwIfAborted();
+  signal.throwIfAborted();
   if (received !== chunk.length) throw new FramewireError('BAD_RANGE', `chunk ${chunk.index}: ${received} bytes, ${chunk.length} declared`);
   if (hash.digest('hex') !== chunk.sha256) {
     throw new FramewireError('CHUNK_CHECKSUM', `chunk ${chunk.index}: the bytes do not match their SHA-256`, { details: { index: chunk.index } });
   }
+}
+
+/** The next piece, or the signal's reason as soon as it fires (the piece, if it comes later, is dropped). */
+function nextUnless(pieces: AsyncIterator<Uint8Array>, signal: AbortSignal): Promise<IteratorResult<Uint8Array>> {
+  signal.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const stop = (): void => {
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', stop, { once: true });
+    pieces
+      .next()
+      .finally(() => {
+        signal.removeEventListener('abort', stop);
+      })
+      .then(resolve, reject);
+  });
 }

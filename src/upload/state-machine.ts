@@ -26,6 +26,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { FramewireError, isFramewireError } from '../errors.ts';
 import type { StagedChunk, StoredUpload, UploadBlobStore, UploadMetaStore, UploadRecord } from './backends.ts';
+import { ChunkSlots } from './chunk-slots.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { isUploadId, SHA256_HEX_PATTERN, type ChunkHeader, type CommitRequest, type CommittedObject, type CreateRequest, type UploadState } from './protocol.ts';
 import { UploadQuota, type FreeBytes } from './quota.ts';
@@ -74,7 +75,9 @@ export class UploadStateMachine implements UploadStore {
   readonly #ready: Promise<void>;
   /** Commits in progress in this process, by upload id; they settle (never reject) when the commit ends. */
   readonly #commits = new Map<string, Promise<void>>();
-  /** One chunk writer per index, one create per idempotency key, at a time. */
+  /** One chunk writer per index at a time; older tokens are stopped, not waited for. */
+  readonly #slots = new ChunkSlots();
+  /** One create per idempotency key at a time. */
   readonly #serial = new KeyedMutex();
 
   constructor(backends: UploadBackends, options: UploadStoreOptions = {}) {
@@ -159,6 +162,8 @@ export class UploadStateMachine implements UploadStore {
       assertReceiving(s.record, now, 'acquire');
       return { ...s.record, token: s.record.token + 1, expiresAt: Math.max(s.record.expiresAt, now + this.options.ttlMs) };
     });
+    // Writers with older tokens will be refused when they record their chunks: stop them now.
+    this.#slots.fence(id, c.record.token);
     return infoOf(c.record, c.chunks, this.options.now());
   }
 
@@ -170,23 +175,26 @@ export class UploadStateMachine implements UploadStore {
     this.#assertWritable(s, chunk);
     assertChunkRange(s.record, chunk);
     if (!SHA256_HEX_PATTERN.test(chunk.sha256)) throw new FramewireError('MALFORMED_PAYLOAD', 'chunk sha256 must be 64 hex digits');
-    return this.#serial.run(`chunk:${id}:${chunk.index}`, () => this.#placeChunk(id, chunk, data, signal));
+    return this.#slots.run(id, chunk.index, chunk.token, (fenced) => {
+      const stop = signal === undefined ? fenced : AbortSignal.any([signal, fenced]);
+      return this.#placeChunk(id, chunk, verifiedChunk(chunk, data, stop));
+    });
   }
 
-  /** With the index to itself: write the bytes, then record the chunk if the record still allows it. */
-  async #placeChunk(id: string, chunk: ChunkHeader, data: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): Promise<ChunkWriteResult> {
+  /** With the index to itself: write the (verified) bytes, then record the chunk if the record still allows it. */
+  async #placeChunk(id: string, chunk: ChunkHeader, verified: AsyncIterable<Uint8Array>): Promise<ChunkWriteResult> {
     const s = await this.#require(id);
     this.#assertWritable(s, chunk);
     if (s.chunks.has(chunk.index)) {
       // Stored with this checksum: verify the bytes, keep nothing, rewrite nothing (FW-UP-15).
-      await drain(verifiedChunk(chunk, data, signal));
+      await drain(verified);
       const now = await this.#settled(id);
       this.#assertWritable(now, chunk);
       return { duplicate: true, expiresAt: now.record.expiresAt };
     }
     let staged: StagedChunk;
     try {
-      staged = await this.#blobs.writeChunk(geometryOf(s.record), chunk.index, verifiedChunk(chunk, data, signal));
+      staged = await this.#blobs.writeChunk(geometryOf(s.record), chunk.index, verified);
     } catch (error) {
       throw await this.#explain(id, chunk, error);
     }
@@ -354,6 +362,7 @@ export class UploadStateMachine implements UploadStore {
     });
     const final = effectiveState(c.record, this.options.now());
     if (final === 'committed' || final === 'committing') return 'committed';
+    this.#slots.fence(id, Infinity);
     await this.#dropData(id);
     return final === 'expired' ? 'expired' : 'aborted';
   }

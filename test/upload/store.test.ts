@@ -16,7 +16,7 @@ import { FsUploadStore, type UploadStore } from '../../src/index.ts';
 import type { ChunkHeader, UploadBlobStore, UploadMetaStore } from '../../src/upload/index.ts';
 import { UploadStateMachine, UploadSweeper } from '../../src/upload/index.ts';
 import { backends } from './backends.ts';
-import { expectFwError, listFiles, readAllBytes, removeTempDirs, settle, sha256Hex, tempDir } from './helpers.ts';
+import { expectFwError, listFiles, readAllBytes, removeTempDirs, settle, sha256Hex, tempDir, within } from './helpers.ts';
 
 afterEach(removeTempDirs);
 
@@ -142,6 +142,21 @@ describe.each(backends)('UploadStore conformance: %s', (_name, backend) => {
     const oldCommit = await settle(store.commit(info.id, { token: 1 }));
     expectFwError(oldCommit.ok ? undefined : oldCommit.error, 'LEASE_CONFLICT');
     expect((await store.commit(info.id, { token: 2 })).sha256).toBe(sha256Hex(bytes));
+  });
+
+  it('FW-UP-21 FW-UP-22: a writer stuck mid-chunk (a dead connection) is stopped when it is fenced or the upload aborted; the new token writes its index without waiting', async () => {
+    const store = await make({ t: 0 });
+    const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK });
+    const never = new Promise<void>(() => undefined);
+    const stuck = settle(store.writeChunk(info.id, header(0, 1), held(never, ...halves(pieceOf(0)))));
+    await store.acquire(info.id);
+    expect(await within(store.writeChunk(info.id, header(0, 2), feed(pieceOf(0))), 5000, 'the new holder')).toMatchObject({ duplicate: false });
+    const fenced = await within(stuck, 5000, 'the fenced writer');
+    expectFwError(fenced.ok ? undefined : fenced.error, 'LEASE_CONFLICT');
+    const other = settle(store.writeChunk(info.id, header(1, 2), held(never, ...halves(pieceOf(1)))));
+    expect(await store.abort(info.id)).toBe('aborted');
+    const aborted = await within(other, 5000, 'the writer of an aborted upload');
+    expectFwError(aborted.ok ? undefined : aborted.error, 'ABORTED');
   });
 
   it('FW-UP-26: a wrong whole-object digest is DIGEST_MISMATCH and publishes nothing', async () => {
