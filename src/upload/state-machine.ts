@@ -172,8 +172,11 @@ export class UploadStateMachine implements UploadStore {
   async writeChunk(id: string, chunk: ChunkHeader, data: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<ChunkWriteResult> {
     await this.#ready;
     const s = await this.#require(id);
-    this.#assertWritable(s, chunk);
+    // In the order of FW-UP-23: state, token, range, conflict.
+    assertReceiving(s.record, this.options.now(), 'chunk');
+    assertToken(s.record, chunk.token, 'chunk');
     assertChunkRange(s.record, chunk);
+    assertNoConflict(s, chunk);
     if (!SHA256_HEX_PATTERN.test(chunk.sha256)) throw new FramewireError('MALFORMED_PAYLOAD', 'chunk sha256 must be 64 hex digits');
     return this.#slots.run(id, chunk.index, chunk.token, (fenced) => {
       const stop = signal === undefined ? fenced : AbortSignal.any([signal, fenced]);
