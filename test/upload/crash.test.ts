@@ -4,7 +4,8 @@
  * the kill point is injected through FsUploadStoreOptions.onStep, never timed). A new store on the
  * same directory — a restarted server — must then leave no stray file and present a consistent
  * upload: absent, or receiving with what was acknowledged, or committed with the right bytes.
- * Cost: thirteen child processes, four at a time (about 5 s on 2 cores).
+ * Cost: thirteen child processes, four at a time: four batches of child starts (about 5 s on an
+ * idle 2-core machine, 15 s on the loaded one).
  */
 
 import { spawn } from 'node:child_process';
