@@ -43,6 +43,7 @@ export const ErrorCodes = {
   FORBIDDEN: { code: 0x18, scope: 'stream', retryable: false, summary: 'the principal may not perform this operation' },
   CLOSED: { code: 0x19, scope: 'either', retryable: false, summary: 'the local endpoint was closed by the application' },
   TRUNCATED: { code: 0x1a, scope: 'connection', retryable: true, summary: 'the byte stream ended inside a frame' },
+  INVALID_ARGUMENT: { code: 0x1b, scope: 'either', retryable: false, summary: 'the application passed an argument the API cannot send (wrong type, not encodable, out of range)' },
 
   // Upload profile (§11).
   UPLOAD_NOT_FOUND: { code: 0x100, scope: 'stream', retryable: false, summary: 'no upload session with that id' },
@@ -64,6 +65,16 @@ export const ErrorCodes = {
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCodeName = keyof typeof ErrorCodes;
+
+/**
+ * Codes that describe what one endpoint observed or did wrong itself, never sent on the wire
+ * (spec §9, FW-ERR-2): a failure with one of them goes to the peer as INTERNAL.
+ */
+const LOCAL_ONLY: ReadonlySet<ErrorCodeName> = new Set(['CONNECTION_LOST', 'TRUNCATED', 'INVALID_ARGUMENT']);
+
+export function isLocalOnly(code: ErrorCodeName): boolean {
+  return LOCAL_ONLY.has(code);
+}
 
 const byNumber = new Map<number, ErrorCodeName>(
   (Object.keys(ErrorCodes) as ErrorCodeName[]).map((name) => [ErrorCodes[name].code, name]),

@@ -4,6 +4,7 @@ export { createServer, FramewireServer, type ServerOptions } from './server.ts';
 export { Connection } from './connection.ts';
 export { routeKind, type StreamService } from './session/index.ts';
 export type { ClientConnection, Connector, RetryPolicy } from './session/index.ts';
+export { internalErrorCount, onInternalError, type InternalErrorObserver, type InternalErrorReport } from './session/index.ts';
 export { ErrorCodes, FramewireError, isFramewireError, errorCodeName, type ErrorCodeName } from './errors.ts';
 export { toDuplex, toReadableStream, toWritableStream } from './session/index.ts';
 export { Session, Stream, defaultLimits, type OpenOptions, type SessionEnd, type SessionLimits, type SessionOptions, type StreamHandler, type StreamOutcome } from './session/index.ts';

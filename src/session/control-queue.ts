@@ -2,33 +2,22 @@
  * Control frames waiting for the pump, which writes them ahead of any queued DATA (FW-SCHED-1).
  * The queue is bounded (limits.maxControlQueue: a peer that never reads must not grow it without
  * end), and CREDIT is coalesced: one queued entry per stream, and one for the connection, carries
- * the newest limit when it is written.
+ * the newest limit when it is written. Payloads made from application arguments (OPEN, CANCEL,
+ * ERROR, GOAWAY) arrive encoded and checked (control-payload.ts): writing an entry cannot fail.
  */
 
-import { ErrorCodes, type FramewireError } from '../errors.ts';
-import {
-  DEFAULT_URGENCY,
-  encodeAckPayload,
-  encodeCancelPayload,
-  encodeCreditPayload,
-  encodeErrorPayload,
-  encodeGoawayPayload,
-  encodeOpenPayload,
-  FrameType,
-  type ControlMap,
-} from '../wire/index.ts';
-import { withOptional } from './optional.ts';
+import { encodeAckPayload, encodeCreditPayload, FrameType } from '../wire/index.ts';
 import type { Stream } from './stream.ts';
 
 export type ControlEntry =
   | { readonly kind: 'open'; readonly stream: Stream }
   | { readonly kind: 'credit'; readonly stream: Stream | undefined }
   | { readonly kind: 'ack'; readonly stream: Stream; readonly seq: number }
-  | { readonly kind: 'cancel'; readonly stream: Stream; readonly reason: string | undefined }
-  | { readonly kind: 'error'; readonly stream: Stream; readonly error: FramewireError }
-  | { readonly kind: 'refuse'; readonly streamId: number; readonly error: FramewireError }
+  | { readonly kind: 'cancel'; readonly stream: Stream; readonly payload: Uint8Array }
+  | { readonly kind: 'error'; readonly stream: Stream; readonly payload: Uint8Array }
+  | { readonly kind: 'refuse'; readonly streamId: number; readonly payload: Uint8Array }
   | { readonly kind: 'ping'; readonly flags: number; readonly payload: Uint8Array }
-  | { readonly kind: 'goaway'; readonly lastStream: number; readonly error: FramewireError; readonly deadlineMs: number };
+  | { readonly kind: 'goaway'; readonly payload: Uint8Array };
 
 /** What writing the entries needs from the session. */
 export interface ControlSink {
@@ -96,8 +85,8 @@ export class ControlQueue {
     switch (entry.kind) {
       case 'open': {
         const s = entry.stream;
-        if (s.ended) return;
-        sink.streamFrame(s, FrameType.OPEN, 0, encodeOpenPayload(withOptional({ kind: s.kind, target: s.target, meta: s.meta, urgency: s.urgency === DEFAULT_URGENCY ? undefined : s.urgency })));
+        if (s.ended || s._openPayload === undefined) return;
+        sink.streamFrame(s, FrameType.OPEN, 0, s._openPayload);
         sink.opened(s);
         return;
       }
@@ -119,28 +108,22 @@ export class ControlQueue {
         return;
       case 'cancel':
         if (!entry.stream._opened) return;
-        sink.streamFrame(entry.stream, FrameType.CANCEL, 0, encodeCancelPayload(withOptional({ reason: entry.reason })));
+        sink.streamFrame(entry.stream, FrameType.CANCEL, 0, entry.payload);
         return;
       case 'error':
         // A local stream whose OPEN never went out needs no frame: the peer never heard of it.
         if (!entry.stream._opened) return;
-        sink.streamFrame(entry.stream, FrameType.ERROR, 0, encodeErrorPayload(errorPayload(entry.error)));
+        sink.streamFrame(entry.stream, FrameType.ERROR, 0, entry.payload);
         return;
       case 'refuse':
-        sink.frame(FrameType.ERROR, 0, entry.streamId, 0, encodeErrorPayload(errorPayload(entry.error)));
+        sink.frame(FrameType.ERROR, 0, entry.streamId, 0, entry.payload);
         return;
       case 'ping':
         sink.connectionFrame(FrameType.PING, entry.flags, entry.payload);
         return;
       case 'goaway':
-        sink.connectionFrame(FrameType.GOAWAY, 0, encodeGoawayPayload({ lastStream: entry.lastStream, code: entry.error.wireCode, message: entry.error.message, deadlineMs: entry.deadlineMs }));
+        sink.connectionFrame(FrameType.GOAWAY, 0, entry.payload);
         return;
     }
   }
-}
-
-/** The ERROR payload for `error`: `retryable` travels only when it overrides the registry's value (FW-ERROR-2). */
-export function errorPayload(error: FramewireError): { code: number; message: string; retryable?: boolean; retryAfterMs?: number; details?: ControlMap } {
-  const retryable = error.retryable === ErrorCodes[error.code].retryable ? undefined : error.retryable;
-  return withOptional({ code: error.wireCode, message: error.message, retryable, retryAfterMs: error.retryAfterMs, details: error.details });
 }

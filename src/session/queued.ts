@@ -4,16 +4,16 @@
  * millions of small messages per second); the rare cases are wrapped in classes of our own.
  */
 
-import type { ControlMap, PackedReader } from '../wire/index.ts';
+import type { PackedReader } from '../wire/index.ts';
 
 /** Part of a message that more bytes of the same message follow (a FOLLOWS chain), queued either way. */
 export class Piece {
   constructor(readonly data: Uint8Array) {}
 }
 
-/** Our DONE, queued behind the data. */
+/** Our DONE, queued behind the data: its payload was encoded when end() was called. */
 export class EndOfData {
-  constructor(readonly trailer: ControlMap | undefined) {}
+  constructor(readonly payload: Uint8Array) {}
 }
 
 /** A queued write: a whole message, a piece of one, or our DONE. */

@@ -7,19 +7,19 @@
  */
 
 import type { Logger } from 'pino';
-import { ErrorCodes, FramewireError, isFramewireError, toFramewireError, type ErrorCodeName } from '../errors.ts';
+import { ErrorCodes, FramewireError, isFramewireError, isLocalOnly, toFramewireError, type ErrorCodeName } from '../errors.ts';
 import { ReceiveWindow, SendCredit } from '../flow/index.ts';
 import {
   DataFlags,
   PackedWriter,
   DEFAULT_URGENCY,
   defaultSettings,
-  encodeDonePayload,
-  encodeErrorPayload,
   encodeHelloPayload,
+  encodeOpenPayload,
   FrameType,
   frameTypeName,
   HANDSHAKE_MAX_PAYLOAD,
+  MAX_URGENCY,
   parseFrame,
   PingFlags,
   rawPayloadLength,
@@ -29,14 +29,16 @@ import {
   type RawFrame,
   type Settings,
 } from '../wire/index.ts';
-import type { TimerHandle } from './clock.ts';
+import type { Clock, TimerHandle } from './clock.ts';
+import { asText, checkFits, checkString, encodeArgument, goawayPayload, isPlainMap, isUint, safeErrorPayload } from './control-payload.ts';
+import { Guard } from './guard.ts';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './options.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { Scheduler } from './scheduler.ts';
 import { StreamTable } from './stream-table.ts';
 import { SessionStats } from './stats.ts';
 import { Stream, type StreamControlType, type StreamHost } from './stream.ts';
-import { ControlQueue, errorPayload, type ControlEntry, type ControlSink } from './control-queue.ts';
+import { ControlQueue, type ControlEntry, type ControlSink } from './control-queue.ts';
 import { withOptional } from './optional.ts';
 import { TokenBucket } from './token-bucket.ts';
 
@@ -88,6 +90,10 @@ export class Session {
   readonly log: Logger;
 
   readonly #o: ResolvedSessionOptions;
+  /** Every timer, listener and continuation of this connection runs behind it (STYLE.md 11). */
+  readonly #guard: Guard;
+  /** The injected clock, its timers behind the guard. */
+  readonly #clock: Clock;
   readonly #transport: FrameTransport;
   /** Per-stream transport backpressure (QUIC), absent over one byte stream. */
   readonly #streamBlocked: ((stream: number) => boolean) | undefined;
@@ -97,6 +103,8 @@ export class Session {
   readonly #table: StreamTable;
   #state: State = 'handshake';
   #peer: Settings | undefined;
+  /** The largest payload the peer accepts from us now (FW-FRAME-3): 16 KiB until its HELLO, then its max_frame_payload. */
+  #sendLimit = HANDSHAKE_MAX_PAYLOAD;
   #principal: unknown;
   #version = 0;
 
@@ -136,7 +144,11 @@ export class Session {
     this.#streamBlocked = transport.streamBlocked === undefined ? undefined : (stream) => transport.streamBlocked!(stream);
     this.#onStream = onStream;
     this.#table = new StreamTable(this.role);
-    const clock = this.#o.clock;
+    this.#guard = new Guard(this.log, (error, where, streamId) => {
+      this.#recover(streamId);
+    }, this.id);
+    const clock = this.#guard.clock(this.#o.clock, 'session timer');
+    this.#clock = clock;
     this.#connectionReceive = new ReceiveWindow({
       initial: this.#o.settings.initialConnectionCredit,
       max: this.#o.limits.maxConnectionWindow,
@@ -176,6 +188,7 @@ export class Session {
       control: (stream, type, payload) => {
         this.#queueStreamControl(stream, type, payload);
       },
+      sendLimit: () => this.#peer?.maxFramePayload,
       consumed: (bytes) => {
         this.#connectionConsumed(bytes);
       },
@@ -231,7 +244,7 @@ export class Session {
       this.#writeConnectionFrame(FrameType.HELLO, 0, encodeHelloPayload(this.#hello(this.#o.versions)));
       this.#transport.flush();
     }
-    this.#handshakeTimer = this.#o.clock.setTimeout(() => {
+    this.#handshakeTimer = this.#clock.setTimeout(() => {
       this.#connectionError(new FramewireError('HANDSHAKE', `no HELLO within ${this.#o.limits.handshakeTimeoutMs} ms`));
     }, this.#o.limits.handshakeTimeoutMs);
   }
@@ -259,13 +272,40 @@ export class Session {
       if (raw.stream === 0) this.#onConnectionFrame(raw, frame!);
       else this.#onStreamFrame(raw, frame);
     } catch (error) {
-      this.#connectionError(toFramewireError(error));
+      // A coded error is the peer's fault; anything else is ours (a bug), reported as such.
+      if (isFramewireError(error)) this.#connectionError(error);
+      else this.#guard.fail(`receiving ${frameTypeName(raw.type)} on stream ${raw.stream}`, error);
     }
   }
 
   /** The transport's decoder failed (bad CRC, oversize frame …): a connection error we report to the peer. */
   transportError(error: unknown): void {
-    this.#connectionError(toFramewireError(error, 'PROTOCOL_ERROR'));
+    if (isFramewireError(error)) this.#connectionError(error);
+    else this.#guard.fail('decoding', error);
+  }
+
+  /**
+   * @internal Runs a transport's callback (socket events) behind this connection's guard: an
+   * exception closes this connection with INTERNAL, never the process.
+   */
+  guard(where: string, fn: () => void): void {
+    this.#guard.run(where, fn);
+  }
+
+  /** What the guard does after reporting: the stream (if the work was a stream's) or the connection fails with INTERNAL. */
+  #recover(streamId: number | undefined): void {
+    this.stats.internalErrors++;
+    if (this.#state === 'closed') {
+      // Already over, perhaps half-way through #finish: make sure the transport goes too.
+      this.#transport.close();
+      return;
+    }
+    if (streamId !== undefined) {
+      // A stream's work failed: that stream ends, the connection goes on. A stream that is gone needs nothing.
+      this.#table.get(streamId)?.fail('INTERNAL', 'internal error');
+      return;
+    }
+    this.#connectionError(new FramewireError('INTERNAL', 'internal error'));
   }
 
   /** The transport closed. Streams still open fail with CONNECTION_LOST: a closed socket is never success (FW-CONN-3). */
@@ -350,7 +390,7 @@ export class Session {
       return;
     }
     this.#state = 'authenticating';
-    void (async () => {
+    const answer = async (): Promise<void> => {
       let principal: unknown;
       try {
         principal = await authenticate(hello.auth);
@@ -364,7 +404,8 @@ export class Session {
         return;
       }
       this.#acceptClient(chosen, hello, principal);
-    })();
+    };
+    answer().catch(this.#guard.rejected('authentication'));
   }
 
   #acceptClient(version: number, hello: HelloPayload, principal: unknown): void {
@@ -379,6 +420,7 @@ export class Session {
     this.#version = version;
     // Absent keys take the registry defaults, not our own choices (FW-SET-1).
     this.#peer = { ...defaultSettings, ...hello.settings };
+    this.#sendLimit = this.#peer.maxFramePayload;
     const limits = this.#o.limits;
     // Only towards a peer that declared it (FW-PACK-1), and only if our limits allow it.
     if (this.#peer.packedMessages === 1 && limits.packMessages && limits.packMaxMessage > 0) {
@@ -506,7 +548,7 @@ export class Session {
       if (!this.#resetBucket.take()) {
         throw new FramewireError('ENHANCE_YOUR_CALM', 'the peer keeps opening streams that are refused');
       }
-      this.#queueControl({ kind: 'refuse', streamId: id, error: new FramewireError(code, message, { streamId: id }) });
+      this.#queueControl({ kind: 'refuse', streamId: id, payload: safeErrorPayload(new FramewireError(code, message, { streamId: id }), this.#sendLimit) });
     };
     if (this.#goawaySent !== undefined) {
       refuse('REFUSED_STREAM', 'connection is going away');
@@ -530,12 +572,29 @@ export class Session {
       const result = handler(stream, this);
       if (result instanceof Promise) {
         result.catch((error: unknown) => {
-          failFromHandler(stream, error);
+          this.#failFromHandler(stream, error);
         });
       }
     } catch (error) {
-      failFromHandler(stream, error);
+      this.#failFromHandler(stream, error);
     }
+  }
+
+  /**
+   * A handler's failure goes to the peer with everything it said: code, retry hint and details. An
+   * exception that is not a coded error (or has a local-only code) while the stream is still live is
+   * a bug in the handler: reported by the guard, and the stream fails with INTERNAL.
+   */
+  #failFromHandler(stream: Stream, error: unknown): void {
+    // A stream that already has its outcome: the handler merely saw that (its read or write failed).
+    if (stream.ended) return;
+    if (!isFramewireError(error) || isLocalOnly(error.code)) {
+      this.#guard.fail(`the handler of stream ${stream.id} (${stream.kind})`, error, stream.id);
+      return;
+    }
+    this.#guard.run(`failing stream ${stream.id}`, () => {
+      stream.fail(error.code, error.message, withOptional({ retryable: error.retryable, retryAfterMs: error.retryAfterMs, details: error.details }));
+    }, stream.id);
   }
 
   #onPing(flags: number, payload: Uint8Array): void {
@@ -584,13 +643,16 @@ export class Session {
     if (this.#table.pendingCount >= this.#o.limits.maxPendingOpens) {
       throw new FramewireError('LIMIT_EXCEEDED', `more than ${this.#o.limits.maxPendingOpens} streams waiting to open`);
     }
-    const stream = this.#newStream(this.#table.allocateLocalId(), true, options);
+    // Checked and encoded here, so that bad arguments fail where they were given, not in the pump.
+    const openPayload = encodeOpen(options);
+    if (this.#peer !== undefined) checkFits('the OPEN payload (kind, target, meta)', openPayload, this.#peer.maxFramePayload);
+    const stream = this.#newStream(this.#table.allocateLocalId(), true, options, openPayload);
     this.#table.queuePending(stream);
     this.#promotePendingOpens();
     return stream;
   }
 
-  #newStream(id: number, local: boolean, o: OpenOptions): Stream {
+  #newStream(id: number, local: boolean, o: OpenOptions, openPayload?: Uint8Array): Stream {
     const stream = new Stream(this.#host, {
       id,
       local,
@@ -603,6 +665,7 @@ export class Session {
       maxReceiveWindow: Math.max(this.#o.limits.maxStreamWindow, this.#o.settings.initialStreamCredit),
       maxMessageSize: this.#o.settings.maxMessageSize,
       writeBuffer: this.#o.limits.streamWriteBuffer,
+      ...(openPayload === undefined ? {} : { openPayload }),
     });
     this.#table.add(stream);
     return stream;
@@ -611,6 +674,12 @@ export class Session {
   #promotePendingOpens(): void {
     if (this.#state !== 'open' || this.#peer === undefined) return;
     for (const stream of this.#table.takeOpenable(this.#peer.maxConcurrentStreams)) {
+      const limit = this.#peer.maxFramePayload;
+      if (stream._openPayload !== undefined && stream._openPayload.length > limit) {
+        // Opened before the handshake told us the peer's limit: it fails here, never on the wire.
+        stream._reset({ status: 'failed', error: new FramewireError('MESSAGE_TOO_LARGE', `the OPEN payload is ${stream._openPayload.length} bytes; the peer accepts at most ${limit}`, { streamId: stream.id, details: { processed: 'no' } }) });
+        continue;
+      }
       stream._sendCredit.raise(this.#peer.initialStreamCredit);
       this.stats.streamsOpened++;
       this.#queueControl({ kind: 'open', stream });
@@ -653,10 +722,10 @@ export class Session {
         this.#queueControl({ kind: 'ack', stream, seq: payload as number });
         return;
       case FrameType.CANCEL:
-        this.#queueControl({ kind: 'cancel', stream, reason: (payload as { reason?: string }).reason });
+        this.#queueControl({ kind: 'cancel', stream, payload: payload as Uint8Array });
         return;
       case FrameType.ERROR:
-        this.#queueControl({ kind: 'error', stream, error: payload as FramewireError });
+        this.#queueControl({ kind: 'error', stream, payload: payload as Uint8Array });
         return;
     }
   }
@@ -700,6 +769,10 @@ export class Session {
 
   readonly #runPump = (): void => {
     this.#pumpScheduled = false;
+    this.#guard.run('sending', this.#pumpFn);
+  };
+
+  readonly #pumpFn = (): void => {
     this.#pump();
   };
 
@@ -716,15 +789,19 @@ export class Session {
         if (pick === undefined) break;
         const { stream, sendable } = pick;
         if (sendable.type === FrameType.DATA) {
-          this.#writeStreamFrame(stream, FrameType.DATA, sendable.flags, sendable.payload as Uint8Array);
+          this.#writeStreamFrame(stream, FrameType.DATA, sendable.flags, sendable.payload);
           this.#connectionSend.consume(sendable.bytes);
           this.stats.dataBytesOut += sendable.bytes;
           if (sendable.messages > 0) {
             this.stats.packedFramesOut++;
             this.stats.packedMessagesOut += sendable.messages;
           }
+        } else if (sendable.payload.length > maxFrame) {
+          // end() was called before the handshake told us the peer's limit.
+          stream.fail('MESSAGE_TOO_LARGE', `the DONE trailer is ${sendable.payload.length} bytes; the peer accepts at most ${maxFrame}`);
+          continue;
         } else {
-          this.#writeStreamFrame(stream, FrameType.DONE, 0, encodeDonePayload(withOptional({ trailer: sendable.payload as ControlMap | undefined })));
+          this.#writeStreamFrame(stream, FrameType.DONE, 0, sendable.payload);
         }
         stream._sent(sendable);
         budget -= sendable.bytes + 20;
@@ -734,14 +811,16 @@ export class Session {
       if (budget <= 0 && this.#scheduler.size > 0) {
         // Yield so incoming frames (PING, CREDIT) are processed between bursts.
         this.#yielding = true;
-        setImmediate(() => {
-          this.#yielding = false;
-          this.#pump();
-        });
+        setImmediate(this.#afterYield);
       }
     }
     this.#transport.flush();
   }
+
+  readonly #afterYield = (): void => {
+    this.#yielding = false;
+    this.#guard.run('sending', this.#pumpFn);
+  };
 
   #drainControl(): void {
     this.#control.drain(this.#controlSink, this.#closedFn);
@@ -779,6 +858,8 @@ export class Session {
   }
 
   #write(type: number, flags: number, stream: number, seq: number, payload: Uint8Array): void {
+    // Every payload was checked where it was made; one that still exceeds the peer's limit is our bug (FW-FRAME-3).
+    if (payload.length > this.#sendLimit) throw new Error(`${frameTypeName(type)} payload of ${payload.length} bytes exceeds the peer's limit of ${this.#sendLimit}`);
     this.stats.framesOut++;
     this.#transport.write(type, flags, stream, seq, payload);
   }
@@ -801,6 +882,7 @@ export class Session {
     if (this.#goawaySent !== undefined) return this.#goawaySent.done;
     if (this.#state === 'closed') return Promise.resolve();
     const deadlineMs = options.deadlineMs ?? this.#o.limits.goawayDeadlineMs;
+    if (!isUint(deadlineMs)) return Promise.reject(new FramewireError('INVALID_ARGUMENT', `deadlineMs must be an unsigned integer, got ${String(deadlineMs)}`));
     let resolve!: () => void;
     const done = new Promise<void>((r) => {
       resolve = r;
@@ -816,8 +898,9 @@ export class Session {
       this.close();
       return done;
     }
-    this.#queueControl({ kind: 'goaway', lastStream: this.#table.highestPeerId, error: new FramewireError('NO_ERROR', options.message ?? 'going away'), deadlineMs });
-    this.#goawayTimer = this.#o.clock.setTimeout(() => {
+    const payload = goawayPayload(this.#table.highestPeerId, new FramewireError('NO_ERROR', asText(options.message ?? 'going away')), deadlineMs, this.#sendLimit);
+    this.#queueControl({ kind: 'goaway', payload });
+    this.#goawayTimer = this.#clock.setTimeout(() => {
       for (const s of this.#table.all()) s.fail('TIMEOUT', `GOAWAY deadline of ${deadlineMs} ms passed`);
       this.#pump();
       this.#finish(undefined, true);
@@ -831,13 +914,17 @@ export class Session {
     if (this.#goawaySent === undefined && this.#goawayReceived === undefined) return;
     if (this.#table.size > 0) return;
     // Let queued frames (the GOAWAY itself, final DONEs) go out before closing.
-    queueMicrotask(() => {
+    queueMicrotask(this.#finishDrain);
+  }
+
+  readonly #finishDrain = (): void => {
+    this.#guard.run('closing after GOAWAY', () => {
       if (this.#table.size === 0 && this.#state === 'open') {
         this.#pump();
         this.#finish(undefined, true);
       }
     });
-  }
+  };
 
   /**
    * Closes now. With an error, sends it as ERROR on stream 0 and every open stream fails with it;
@@ -846,7 +933,7 @@ export class Session {
   close(error?: FramewireError): void {
     if (this.#state === 'closed') return;
     if (error !== undefined) {
-      this.#connectionError(error);
+      this.#connectionError(toFramewireError(error));
       return;
     }
     if (this.#table.size > 0 || this.#table.pendingCount > 0) {
@@ -861,7 +948,7 @@ export class Session {
     if (this.#state === 'closed') return;
     this.log.info({ code: error.code, err: error.message }, 'connection error');
     // The ERROR jumps every queue: it is the last frame we send (FW-CONN-1).
-    this.#write(FrameType.ERROR, 0, 0, this.#sendSeq0, encodeErrorPayload(errorPayload(error)));
+    this.#write(FrameType.ERROR, 0, 0, this.#sendSeq0, safeErrorPayload(error, this.#sendLimit));
     this.#sendSeq0 = (this.#sendSeq0 + 1) >>> 0;
     this.#finish(error, true);
   }
@@ -883,8 +970,11 @@ export class Session {
       s._reset({ status: 'failed', error: e });
     }
     if (closeTransport) {
-      this.#transport.flush();
-      this.#transport.close();
+      try {
+        this.#transport.flush();
+      } finally {
+        this.#transport.close();
+      }
     }
     if (wasHandshaking) this.#rejectReady(error ?? streamError);
     if (error !== undefined) this.stats.countError(error.code);
@@ -897,11 +987,20 @@ const EMPTY = new Uint8Array(0);
 /** RTT samples needed before receive windows may grow (see Session.#tuningRtt). */
 const TUNING_RTT_SAMPLES = 3;
 
-/** A handler's failure goes to the peer with everything it said: code, retry hint and details. */
-function failFromHandler(stream: Stream, error: unknown): void {
-  const e = toFramewireError(error);
-  stream.fail(e.code, e.message, withOptional({ retryable: e.retryable, retryAfterMs: e.retryAfterMs, details: e.details }));
+/** The OPEN payload for `o`, checked like the receiver checks it (§7.2): INVALID_ARGUMENT otherwise. */
+function encodeOpen(o: OpenOptions): Uint8Array {
+  checkString('kind', o.kind, 1, OPEN_KIND_MAX);
+  if (o.target !== undefined) checkString('target', o.target, 0, OPEN_TARGET_MAX);
+  if (o.urgency !== undefined && !(isUint(o.urgency) && o.urgency <= MAX_URGENCY)) throw new FramewireError('INVALID_ARGUMENT', `urgency must be an integer in 0..${MAX_URGENCY}, got ${String(o.urgency)}`);
+  if (o.meta !== undefined && !isPlainMap(o.meta)) throw new FramewireError('INVALID_ARGUMENT', 'meta must be a plain object (a MessagePack map)');
+  return encodeArgument('the OPEN meta', () =>
+    encodeOpenPayload(withOptional({ kind: o.kind, target: o.target, meta: o.meta, urgency: o.urgency === DEFAULT_URGENCY ? undefined : o.urgency })),
+  );
 }
+
+/** The longest kind and target a receiver accepts (§7.2). */
+const OPEN_KIND_MAX = 128;
+const OPEN_TARGET_MAX = 4096;
 
 function frameName(frame: { type: number }): string {
   return frameTypeName(frame.type);

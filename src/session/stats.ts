@@ -23,6 +23,8 @@ export class SessionStats {
   /** Streams that ended failed or cancelled, by code (local and remote alike). */
   readonly streamErrors = new Map<ErrorCodeName, number>();
   streamsCancelled = 0;
+  /** Exceptions the guard caught in this connection's work (guard.ts): each a bug, logged at error level. */
+  internalErrors = 0;
 
   countError(code: ErrorCodeName): void {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
@@ -47,6 +49,7 @@ export class SessionStats {
       creditStalls: this.creditStalls,
       rttMs: this.rttMs,
       streamsCancelled: this.streamsCancelled,
+      internalErrors: this.internalErrors,
       errors: Object.fromEntries(this.errors),
       streamErrors: Object.fromEntries(this.streamErrors),
     };

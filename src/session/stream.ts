@@ -9,9 +9,10 @@
  */
 
 import type { Logger } from 'pino';
-import { FramewireError, type ErrorCodeName } from '../errors.ts';
+import { FramewireError, toFramewireError, type ErrorCodeName } from '../errors.ts';
 import { ReceiveWindow, SendCredit } from '../flow/index.ts';
-import { DataFlags, FrameType, PACKED_LENGTH_SIZE, PackedReader, PackedWriter, scanPacked, type ControlMap } from '../wire/index.ts';
+import { DataFlags, encodeDonePayload, FrameType, MIN_MAX_PAYLOAD, PACKED_LENGTH_SIZE, PackedReader, PackedWriter, scanPacked, type ControlMap } from '../wire/index.ts';
+import { asText, cancelPayload, checkCode, checkFits, encodeArgument, isPlainMap, isUint, streamErrorPayload } from './control-payload.ts';
 import { Fifo } from './fifo.ts';
 import { EndOfData, isWholeMessage, Piece, receivedBytes, type Received, type ReceivedItem, type SendItem } from './queued.ts';
 import { END, StreamReader } from './stream-reader.ts';
@@ -23,8 +24,10 @@ export interface StreamHost {
   readonly rttMs: () => number;
   /** The stream has something sendable (data, DONE) or was unblocked. */
   wake(stream: Stream): void;
-  /** Queue a stream-level control frame (CREDIT, ACK, CANCEL, ERROR) ahead of data. */
+  /** Queue a stream-level control frame (CREDIT, ACK, CANCEL, ERROR) ahead of data; CANCEL and ERROR come encoded. */
   control(stream: Stream, type: StreamControlType, payload: unknown): void;
+  /** The peer's max_frame_payload once the handshake told it; undefined before (FW-FRAME-3). */
+  sendLimit(): number | undefined;
   /** The application consumed bytes: return connection-level credit. */
   consumed(bytes: number): void;
   /** The stream reached its outcome (for counters and logs). */
@@ -64,13 +67,16 @@ export interface StreamInit {
   /** Our max_message_size (0 = unlimited). */
   readonly maxMessageSize: number;
   readonly writeBuffer: number;
+  /** Local streams: the OPEN payload, encoded when open() was called. */
+  readonly openPayload?: Uint8Array;
 }
 
 /** A frame the scheduler may send for this stream now. */
 export interface Sendable {
   readonly type: typeof FrameType.DATA | typeof FrameType.DONE;
   readonly flags: number;
-  readonly payload: Uint8Array | ControlMap | undefined;
+  /** DATA bytes, or the encoded DONE payload. */
+  readonly payload: Uint8Array;
   /** DATA bytes this frame consumes from the stream and connection windows. */
   readonly bytes: number;
   /** A PACKED frame: how many queued messages it carries, and their bytes (without the lengths). Else 0. */
@@ -108,6 +114,8 @@ export class Stream implements AsyncIterable<Uint8Array> {
   /** @internal */ _receiveSeq = 0;
   /** @internal OPEN was written (local streams); DATA may follow. */
   _opened: boolean;
+  /** @internal Local streams: the encoded OPEN payload. */
+  readonly _openPayload: Uint8Array | undefined;
 
   readonly #host: StreamHost;
   readonly #abort = new AbortController();
@@ -140,7 +148,10 @@ export class Stream implements AsyncIterable<Uint8Array> {
   #consumeBatch = 0;
   #messageBytes = 0;
   #messageOpen = false;
-  #reader: (() => void) | undefined;
+  /** Readers waiting for a chunk or the end: several iterators may wait at once, none is lost. */
+  #readers: (() => void)[] = [];
+  /** The read() in progress: read() calls are served one after another, in call order. */
+  #lastRead: Promise<Uint8Array | undefined> | undefined;
   #trailer: ControlMap | undefined;
   #lastAck: number | undefined;
   #released = false;
@@ -154,6 +165,7 @@ export class Stream implements AsyncIterable<Uint8Array> {
     this.meta = init.meta;
     this.urgency = init.urgency;
     this._opened = !init.local;
+    this._openPayload = init.openPayload;
     this._sendCredit = new SendCredit(init.sendCredit);
     this._receiveWindow = new ReceiveWindow({ initial: init.receiveWindow, max: init.maxReceiveWindow, label: `stream ${init.id}` });
     this.#consumeBatch = Math.min(CONSUME_BATCH, this._receiveWindow.window >>> 4);
@@ -202,6 +214,11 @@ export class Stream implements AsyncIterable<Uint8Array> {
     return this.#settled?.status ?? 'open';
   }
 
+  /** True while write(), send() and end() are allowed: our direction has not ended and the stream has no outcome. */
+  get writable(): boolean {
+    return this.#sendState === 'open';
+  }
+
   // ---- writing -------------------------------------------------------------------------------
 
   /**
@@ -212,7 +229,10 @@ export class Stream implements AsyncIterable<Uint8Array> {
    * buffer is to be reused.
    */
   write(data: Uint8Array, options?: WriteOptions): Promise<void> {
-    return this.send(data, options) ? RESOLVED : this.#waitForRoom();
+    // A Promise API reports every failure as a rejection, never a throw (STYLE.md 11).
+    const problem = this.#writeProblem(data);
+    if (problem !== undefined) return Promise.reject(problem);
+    return this.#enqueue(data, options) ? RESOLVED : this.#waitForRoom();
   }
 
   /**
@@ -222,7 +242,12 @@ export class Stream implements AsyncIterable<Uint8Array> {
    * copied, as with write().
    */
   send(data: Uint8Array, options?: WriteOptions): boolean {
-    this.#assertWritable();
+    const problem = this.#writeProblem(data);
+    if (problem !== undefined) throw problem;
+    return this.#enqueue(data, options);
+  }
+
+  #enqueue(data: Uint8Array, options: WriteOptions | undefined): boolean {
     const queue = this.#sendQueue;
     // Only the first queued item needs a wake-up: with more, the stream is already scheduled (or
     // waits for a CREDIT that wakes it), and a wake per small message showed in the profile.
@@ -249,11 +274,25 @@ export class Stream implements AsyncIterable<Uint8Array> {
     });
   }
 
-  /** Ends our direction with DONE after all queued data (FW-STREAM-4). Resolves when DONE was written. */
+  /**
+   * Ends our direction with DONE after all queued data (FW-STREAM-4). Resolves when DONE was written.
+   * The trailer is encoded now: one that cannot be encoded rejects with INVALID_ARGUMENT, one larger
+   * than the peer's max_frame_payload with MESSAGE_TOO_LARGE, and the stream stays writable.
+   */
   end(trailer?: ControlMap): Promise<void> {
-    this.#assertWritable();
+    const problem = this.#closedProblem();
+    if (problem !== undefined) return Promise.reject(problem);
+    let payload: Uint8Array;
+    try {
+      if (trailer !== undefined && !isPlainMap(trailer)) throw new FramewireError('INVALID_ARGUMENT', 'a DONE trailer must be a plain object (a MessagePack map)');
+      payload = encodeArgument('the DONE trailer', () => encodeDonePayload(trailer === undefined ? {} : { trailer }));
+      const limit = this.#host.sendLimit();
+      if (limit !== undefined) checkFits('the DONE trailer', payload, limit);
+    } catch (error) {
+      return Promise.reject(toFramewireError(error));
+    }
     this.#sendState = 'ending';
-    this.#sendQueue.push(new EndOfData(trailer));
+    this.#sendQueue.push(new EndOfData(payload));
     this.#host.wake(this);
     return new Promise((resolve, reject) => {
       this.#doneWaiters.push({ resolve, reject });
@@ -263,16 +302,27 @@ export class Stream implements AsyncIterable<Uint8Array> {
   /** We no longer want the stream: CANCEL jumps the queue, queued data is dropped, the outcome is 'cancelled'. */
   cancel(reason?: string): void {
     if (this.#settled !== undefined) return;
-    this.#host.control(this, FrameType.CANCEL, reason === undefined ? {} : { reason });
-    const error = new FramewireError('CANCELLED', reason ?? 'cancelled locally', { streamId: this.id });
+    const text = reason === undefined ? undefined : asText(reason);
+    this.#host.control(this, FrameType.CANCEL, cancelPayload(text, this.#host.sendLimit() ?? MIN_MAX_PAYLOAD));
+    const error = new FramewireError('CANCELLED', text ?? 'cancelled locally', { streamId: this.id });
     this._reset({ status: 'cancelled', error });
   }
 
-  /** Ends the stream with a coded ERROR frame; the outcome is 'failed' (local). */
+  /**
+   * Ends the stream with a coded ERROR frame; the outcome is 'failed' (local). The message is
+   * shortened to fit the peer's max_frame_payload; an unregistered code, a retry hint that is not an
+   * unsigned integer or details that cannot be encoded throw INVALID_ARGUMENT (details too large to
+   * fit at all: MESSAGE_TOO_LARGE), and the stream is left as it was.
+   */
   fail(code: ErrorCodeName, message: string, options: { retryAfterMs?: number; details?: ControlMap; retryable?: boolean } = {}): void {
     if (this.#settled !== undefined) return;
-    const error = new FramewireError(code, message, { streamId: this.id, ...options });
-    this.#host.control(this, FrameType.ERROR, error);
+    checkCode(code);
+    if (options.retryAfterMs !== undefined && !isUint(options.retryAfterMs)) throw new FramewireError('INVALID_ARGUMENT', `retryAfterMs must be an unsigned integer, got ${String(options.retryAfterMs)}`);
+    if (options.retryable !== undefined && typeof options.retryable !== 'boolean') throw new FramewireError('INVALID_ARGUMENT', 'retryable must be a boolean');
+    if (options.details !== undefined && !isPlainMap(options.details)) throw new FramewireError('INVALID_ARGUMENT', 'error details must be a plain object (a MessagePack map)');
+    const error = new FramewireError(code, asText(message), { streamId: this.id, ...options });
+    const payload = streamErrorPayload(error, this.#host.sendLimit() ?? MIN_MAX_PAYLOAD);
+    this.#host.control(this, FrameType.ERROR, payload);
     this._reset({ status: 'failed', error });
   }
 
@@ -282,9 +332,18 @@ export class Stream implements AsyncIterable<Uint8Array> {
     this.#host.control(this, FrameType.ACK, seq);
   }
 
-  #assertWritable(): void {
-    if (this.#settled !== undefined && this.#settled.status !== 'completed') throw this.#settled.error;
-    if (this.#sendState !== 'open') throw new FramewireError('STREAM_CLOSED', `stream ${this.id}: write after end()`, { streamId: this.id });
+  /** Why write(data) or send(data) cannot be accepted now, or undefined when it can. */
+  #writeProblem(data: unknown): FramewireError | undefined {
+    if (this.#sendState !== 'open') return this.#closedProblem();
+    if (!(data instanceof Uint8Array)) return new FramewireError('INVALID_ARGUMENT', `stream ${this.id}: write() takes a Uint8Array (or Buffer), got ${describe(data)}`, { streamId: this.id });
+    return undefined;
+  }
+
+  /** Why our direction takes nothing more, or undefined while it is open. */
+  #closedProblem(): FramewireError | undefined {
+    if (this.#sendState === 'open') return undefined;
+    if (this.#settled !== undefined && this.#settled.status !== 'completed') return this.#settled.error;
+    return new FramewireError('STREAM_CLOSED', `stream ${this.id}: write after end()`, { streamId: this.id });
   }
 
   // ---- reading -------------------------------------------------------------------------------
@@ -312,12 +371,26 @@ export class Stream implements AsyncIterable<Uint8Array> {
     return new StreamReader<Uint8Array[]>(this.#pollChunk, this.#waitForChunk, 'batches');
   }
 
-  /** Reads one whole message, or undefined when the peer ended its direction. */
-  async read(): Promise<Uint8Array | undefined> {
+  /**
+   * Reads one whole message, or undefined when the peer ended its direction. Calls made before the
+   * previous one settled wait their turn: each gets the next message, in call order.
+   */
+  read(): Promise<Uint8Array | undefined> {
+    const previous = this.#lastRead;
+    const mine = previous === undefined ? this.#readOne() : previous.then(this.#readOne, this.#readOne);
+    this.#lastRead = mine;
+    const clear = (): void => {
+      if (this.#lastRead === mine) this.#lastRead = undefined;
+    };
+    mine.then(clear, clear);
+    return mine;
+  }
+
+  readonly #readOne = async (): Promise<Uint8Array | undefined> => {
     const r = await this[Symbol.asyncIterator]().next();
     // Leave the reader: a whole message was taken from the queue, so nothing is left half-read.
     return r.done === true ? undefined : r.value;
-  }
+  };
 
   /**
    * The next received chunk, credited as consumed; END at DONE; undefined when none is queued yet.
@@ -367,7 +440,7 @@ export class Stream implements AsyncIterable<Uint8Array> {
   /** Resolves when a chunk arrives or the read side ends. */
   readonly #waitForChunk = (): Promise<void> =>
     new Promise<void>((resolve) => {
-      this.#reader = resolve;
+      this.#readers.push(resolve);
     });
 
   #consume(bytes: number): void {
@@ -380,11 +453,17 @@ export class Stream implements AsyncIterable<Uint8Array> {
   }
 
   #wakeReader(): void {
-    const reader = this.#reader;
-    if (reader !== undefined) {
-      this.#reader = undefined;
+    const readers = this.#readers;
+    if (readers.length === 0) return;
+    if (readers.length === 1) {
+      const reader = readers[0]!;
+      readers.length = 0;
       reader();
+      return;
     }
+    this.#readers = [];
+    // Each re-polls in turn: the first takes what arrived, the others wait again.
+    for (const reader of readers) reader();
   }
 
   // ---- driven by the session -----------------------------------------------------------------
@@ -402,7 +481,7 @@ export class Stream implements AsyncIterable<Uint8Array> {
     if (!whole && item instanceof EndOfData) {
       out.type = FrameType.DONE;
       out.flags = 0;
-      out.payload = item.trailer;
+      out.payload = item.payload;
       out.bytes = 0;
       return out;
     }
@@ -424,7 +503,7 @@ export class Stream implements AsyncIterable<Uint8Array> {
     return out;
   }
 
-  readonly #sendable: { -readonly [K in keyof Sendable]: Sendable[K] } = { type: FrameType.DATA, flags: 0, payload: undefined, bytes: 0, messages: 0, messageBytes: 0 };
+  readonly #sendable: { -readonly [K in keyof Sendable]: Sendable[K] } = { type: FrameType.DATA, flags: 0, payload: EMPTY, bytes: 0, messages: 0, messageBytes: 0 };
 
   /**
    * Fills `out` with a PACKED frame of the whole messages at the head of the queue that fit in
@@ -632,6 +711,12 @@ export class Stream implements AsyncIterable<Uint8Array> {
     this.#released = true;
     this.#host.release(this);
   }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function describe(v: unknown): string {
+  return typeof v === 'object' ? Object.prototype.toString.call(v).slice(8, -1) : typeof v;
 }
 
 function sumLengths(parts: readonly Uint8Array[]): number {

@@ -35,31 +35,42 @@ export class SocketTransport implements FrameTransport {
   attach(session: Session): void {
     this.#session = session;
     const socket = this.#socket;
+    // Every listener runs behind the session's guard: an exception closes this connection (INTERNAL), not the process.
     socket.on('data', (chunk: Buffer) => {
-      try {
-        this.#decoder.push(chunk);
-      } catch (error) {
-        session.transportError(error);
-      }
+      session.guard('socket data', () => {
+        try {
+          this.#decoder.push(chunk);
+        } catch (error) {
+          session.transportError(error);
+        }
+      });
     });
     socket.on('drain', () => {
-      session.writable();
+      session.guard('socket drain', () => {
+        session.writable();
+      });
     });
     socket.on('end', () => {
-      try {
-        this.#decoder.end();
-      } catch (error) {
-        session.transportClosed(error);
-        return;
-      }
-      session.transportClosed(new FramewireError('CONNECTION_LOST', 'the peer closed the connection'));
+      session.guard('socket end', () => {
+        try {
+          this.#decoder.end();
+        } catch (error) {
+          session.transportClosed(error);
+          return;
+        }
+        session.transportClosed(new FramewireError('CONNECTION_LOST', 'the peer closed the connection'));
+      });
     });
     socket.on('error', (error) => {
-      session.transportClosed(error);
+      session.guard('socket error', () => {
+        session.transportClosed(error);
+      });
     });
     socket.on('close', () => {
       this.#closed = true;
-      session.transportClosed(new FramewireError('CONNECTION_LOST', 'the connection closed'));
+      session.guard('socket close', () => {
+        session.transportClosed(new FramewireError('CONNECTION_LOST', 'the connection closed'));
+      });
     });
     session.start();
   }

@@ -61,8 +61,8 @@ describe('connection loss over TCP', () => {
       if (!read.ok) expectFwError(read.error, 'CONNECTION_LOST');
       expectFwError(await within(writes[i]!, 5000, `client write ${i}`), 'CONNECTION_LOST');
       expect(s.signal.aborted).toBe(true);
-      // Writing to a failed stream throws the stream's error.
-      expect(() => s.write(chunk)).toThrow(/closed before the stream ended/);
+      // Writing to a failed stream rejects with the stream's error.
+      await expect(s.write(chunk)).rejects.toThrow(/closed before the stream ended/);
     }
     for (const o of await within(Promise.all(serverOutcomes), 5000, 'server outcomes')) {
       expect(failedWith(o, 'CONNECTION_LOST')).toBe(true);

@@ -5,7 +5,7 @@
  */
 
 import { expect } from 'vitest';
-import { errorCodeName, ErrorCodes, type ErrorCodeName } from '../../src/errors.ts';
+import { errorCodeName, ErrorCodes, FramewireError, type ErrorCodeName } from '../../src/errors.ts';
 import { ManualClock, Session, type FrameTransport, type SessionOptions, type Stream, type StreamHandler } from '../../src/session/index.ts';
 import {
   encodeCancelPayload,
@@ -48,6 +48,8 @@ export class RecordingTransport implements FrameTransport {
   /** Frames written after close(): the FrameTransport contract says there are none. */
   readonly lateWrites: Frame[] = [];
   readonly maxPayloads: number[] = [];
+  /** The encoded payload length of every frame written, in order. */
+  readonly payloadSizes: number[] = [];
   /** Settable by tests to simulate a socket that does not drain (above the high-water mark). */
   bufferedBytes = 0;
   closed = false;
@@ -59,6 +61,7 @@ export class RecordingTransport implements FrameTransport {
   write(type: number, flags: number, stream: number, seq: number, payload: Uint8Array): void {
     // Copy: the session may hand out views of buffers it reuses.
     const frame = parseFrame({ type, flags, stream, seq, payload: Uint8Array.from(payload) });
+    this.payloadSizes.push(payload.length);
     if (this.closed) this.lateWrites.push(frame);
     else this.frames.push(frame);
   }
@@ -310,7 +313,7 @@ export class PairTransport implements FrameTransport {
       for (const f of frames) {
         if (this.otherTransport.closed) return;
         if (f.payload.length > this.otherTransport.maxPayload) {
-          this.other.transportError(new Error(`frame of ${f.payload.length} bytes over the limit ${this.otherTransport.maxPayload}`));
+          this.other.transportError(new FramewireError('FRAME_SIZE', `frame of ${f.payload.length} bytes over the limit ${this.otherTransport.maxPayload}`));
           return;
         }
         this.other.receive(f);

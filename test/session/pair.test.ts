@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { FramewireError } from '../../src/errors.ts';
 import type { Stream } from '../../src/session/index.ts';
 import { FrameType } from '../../src/wire/index.ts';
+import { expectInternalErrors } from '../internal-errors.ts';
 import { bytes, ofType, pair, readAll, settle, text } from './helpers.ts';
 
 const echo = async (s: Stream): Promise<void> => {
@@ -88,7 +89,7 @@ describe('paired sessions', () => {
     await settle();
     expect(await s.outcome).toMatchObject({ status: 'cancelled', error: { code: 'CANCELLED', remote: true } });
     expect(s.signal.aborted).toBe(true);
-    expect(() => s.write(bytes('more'))).toThrow(FramewireError);
+    await expect(s.write(bytes('more'))).rejects.toThrow(FramewireError);
     expect(p.client.activeStreams).toBe(0);
     expect(p.server.activeStreams).toBe(0);
   });
@@ -105,6 +106,8 @@ describe('paired sessions', () => {
   });
 
   it('FW-STREAM-5: a handler whose promise rejects fails the stream; a plain Error becomes INTERNAL', async () => {
+    // A plain Error from a handler is a bug in it: reported by the guard, sent without its text (FW-SEC-2).
+    const reports = expectInternalErrors();
     const p = await pair({
       onServerStream: async () => {
         await Promise.resolve();
@@ -113,7 +116,10 @@ describe('paired sessions', () => {
     });
     const s = p.client.open({ kind: 'k' });
     await settle();
-    expect(await s.outcome).toMatchObject({ status: 'failed', error: { code: 'INTERNAL', remote: true, message: 'boom' } });
+    expect(await s.outcome).toMatchObject({ status: 'failed', error: { code: 'INTERNAL', remote: true, message: 'internal error' } });
+    expect(reports).toHaveLength(1);
+    expect(reports[0]).toMatchObject({ error: { message: 'boom' }, stream: 1 });
+    expect(p.server.stats.internalErrors).toBe(1);
   });
 
   it('FW-STREAM-8: a session without a stream handler refuses OPENs with REFUSED_STREAM', async () => {

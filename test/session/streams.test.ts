@@ -250,7 +250,7 @@ describe('outcomes', () => {
     expect(after.map((f) => f.type)).toEqual([FrameType.CANCEL]);
     expect(s.queuedBytes).toBe(0);
     expect(await s.outcome).toMatchObject({ status: 'cancelled', error: { code: 'CANCELLED' } });
-    expect(() => s.write(bytes(1))).toThrow(expect.objectContaining({ code: 'CANCELLED' }));
+    await expect(s.write(bytes(1))).rejects.toMatchObject({ code: 'CANCELLED' });
   });
 
   it('FW-STREAM-5: a peer CANCEL cancels the stream and aborts its signal', async () => {
@@ -320,12 +320,17 @@ describe('outcomes', () => {
     expect(ofType(h.transport.frames, FrameType.CANCEL, t.id)).toEqual([]);
   });
 
-  it('FW-STREAM-4: write() after end() throws STREAM_CLOSED', async () => {
+  it('FW-STREAM-4: write() and end() after end() reject with STREAM_CLOSED (never throw: they return promises)', async () => {
     const h = await connectedClient();
     const s = h.session.open({ kind: 'k' });
     void s.end();
-    expect(() => s.write(bytes(1))).toThrow(expect.objectContaining({ code: 'STREAM_CLOSED' }));
-    expect(() => s.end()).toThrow(expect.objectContaining({ code: 'STREAM_CLOSED' }));
+    let write: Promise<void> | undefined;
+    let end: Promise<void> | undefined;
+    expect(() => (write = s.write(bytes(1)))).not.toThrow();
+    expect(() => (end = s.end())).not.toThrow();
+    await expect(write).rejects.toMatchObject({ code: 'STREAM_CLOSED' });
+    await expect(end).rejects.toMatchObject({ code: 'STREAM_CLOSED' });
+    expect(() => s.send(bytes(1))).toThrow(expect.objectContaining({ code: 'STREAM_CLOSED' }));
   });
 
   it('FW-STREAM-7: DATA after the peer DONE is a STREAM_CLOSED stream error', async () => {
