@@ -7,7 +7,7 @@
 
 import type { Logger } from 'pino';
 import { FramewireError, isFramewireError } from '../errors.ts';
-import type { Clock, Stream, StreamOutcome, TimerHandle } from '../session/index.ts';
+import { Guard, type Clock, type Stream, type StreamOutcome, type TimerHandle } from '../session/index.ts';
 import type { ControlMap } from '../wire/index.ts';
 import { Coalescer } from './coalesce.ts';
 import { encodeEvent, encodeStart, HEARTBEAT_MESSAGE, TYPE_MAX, decodeClientMessage } from './protocol.ts';
@@ -75,6 +75,7 @@ export class EventInstance {
   readonly counters = newCounters();
   readonly log: Logger;
   readonly #c: InstanceConfig;
+  readonly #guard: Guard;
   readonly #store: ReplayLog;
   readonly #abort = new AbortController();
   readonly #changed = new Notifier();
@@ -88,7 +89,12 @@ export class EventInstance {
   #disposed = false;
 
   constructor(config: InstanceConfig) {
-    this.#c = config;
+    // Its timers (heartbeat, grace period, coalescing) run behind a guard: an exception in one ends this instance, not the process.
+    const guard = new Guard(config.logger, () => {
+      this.#failInternally();
+    });
+    this.#guard = guard;
+    this.#c = { ...config, clock: guard.clock(config.clock, 'event instance timer') };
     this.name = config.name;
     this.key = config.key;
     this.resumable = config.resumable;
@@ -358,7 +364,7 @@ export class EventInstance {
       // Checked 8 times per interval: a heartbeat goes out at most hb/8 late, which the subscriber's
       // timeout of 1.5 × hb allows for (FW-EV-40, FW-EV-41).
       att.heartbeat = this.#c.clock.setInterval(() => {
-        if (this.#att !== att || stream.ended || stream.queuedBytes > 0) return;
+        if (this.#att !== att || !stream.writable || stream.queuedBytes > 0) return;
         const now = this.#c.clock.now();
         if (now - att.lastWriteAt < hb) return;
         att.lastWriteAt = now;
@@ -519,6 +525,12 @@ export class EventInstance {
     }
   }
 
+  /** What the guard does after reporting an exception: the subscriber gets INTERNAL, the instance goes away. */
+  #failInternally(): void {
+    this.#att?.stream.fail('INTERNAL', 'internal error');
+    this.dispose(new FramewireError('INTERNAL', 'internal error'));
+  }
+
   /** Drops the instance: timers stop, the producer is aborted if it still runs, the log is released. */
   dispose(reason?: FramewireError): void {
     if (this.#disposed) return;
@@ -535,8 +547,11 @@ export class EventInstance {
       if (!att.stream.ended && !doneSent) att.stream.cancel(reason?.message ?? 'event stream instance disposed');
     }
     this.#changed.notify();
-    void Promise.resolve(this.#store.dispose()).catch(() => undefined);
     this.#c.onDispose(this);
+    // A custom store's dispose() that throws must not escape (nor keep the instance registered).
+    this.#guard.run('replay log dispose', () => {
+      void Promise.resolve(this.#store.dispose()).catch(() => undefined);
+    });
   }
 }
 

@@ -5,6 +5,7 @@
  */
 
 import type { Logger } from 'pino';
+import { Guard } from '../session/index.ts';
 import type { UploadStore } from './store.ts';
 
 export class UploadSweeper {
@@ -13,27 +14,40 @@ export class UploadSweeper {
   readonly #log: Logger | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<number> | undefined;
+  /** A store whose sweep() throws (rather than rejects) is reported as a bug; the sweeper goes on. */
+  readonly #guard: Guard;
 
   constructor(store: UploadStore, intervalMs: number, log?: Logger) {
     if (!Number.isFinite(intervalMs) || intervalMs <= 0) throw new RangeError(`sweep interval must be positive, got ${intervalMs}`);
     this.#store = store;
     this.#intervalMs = intervalMs;
     this.#log = log;
+    this.#guard = new Guard(log, () => undefined);
   }
 
   start(): void {
     if (this.#timer !== undefined) return;
-    this.#timer = setInterval(() => {
-      void this.runOnce();
-    }, this.#intervalMs);
+    this.#timer = setInterval(
+      this.#guard.wrap('upload sweeper', () => {
+        void this.runOnce();
+      }),
+      this.#intervalMs,
+    );
     // Never keeps the process alive on its own.
     this.#timer.unref();
   }
 
   /** One sweep; overlapping calls share the sweep in progress. Never rejects. */
   runOnce(): Promise<number> {
-    this.#running ??= this.#store
-      .sweep()
+    if (this.#running !== undefined) return this.#running;
+    let sweep: Promise<number>;
+    try {
+      sweep = Promise.resolve(this.#store.sweep());
+    } catch (error) {
+      this.#guard.fail('upload sweeper: store.sweep()', error);
+      return Promise.resolve(0);
+    }
+    this.#running = sweep
       .then(
         (n) => {
           if (n > 0) this.#log?.debug({ swept: n }, 'upload sweep');
