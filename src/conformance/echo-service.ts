@@ -18,6 +18,7 @@
  * the runner: the runner itself never uses it.
  */
 
+import { isFramewireError } from '../errors.ts';
 import type { Session, StreamService } from '../session/index.ts';
 import { ControlLimits, encodeDonePayload, type ControlMap } from '../wire/index.ts';
 
@@ -78,8 +79,10 @@ async function echo(stream: ServiceStream, session: Session): Promise<void> {
   }
   try {
     await stream.end(echoTrailer(messages, bytes, stream.trailer, session));
-  } catch {
-    // The stream ended meanwhile (cancelled while the DONE was delayed): nothing more to send.
+  } catch (error) {
+    // The stream ended meanwhile (cancelled while the DONE was delayed): nothing more to send. Or
+    // end() refused the trailer at the call site (it should not: echoTrailer bounds it): say so.
+    if (!stream.ended && isFramewireError(error)) stream.fail(error.code, error.message);
   }
 }
 
