@@ -19,8 +19,16 @@ export type SchedulingPolicy = 'round-robin' | 'fifo';
 export const schedulingPolicies: readonly SchedulingPolicy[] = ['round-robin', 'fifo'];
 
 export interface SessionLimits {
-  /** Deadline for the peer's HELLO (FW-HS-5). */
+  /** Deadline for the peer's HELLO (FW-HS-5); a server counts it from the TCP accept, so it covers TLS too. */
   readonly handshakeTimeoutMs: number;
+  /** A frame whose first bytes arrived must be complete within this (FW-LIMIT-6): trickling a frame holds nothing. 0 = no deadline. */
+  readonly frameTimeoutMs: number;
+  /**
+   * A connection with no open stream for this long is closed with GOAWAY (FW-LIMIT-7), as HTTP servers
+   * close idle keep-alive connections: pinging holds nothing either. 0 = never (the default for
+   * clients; createServer() defaults to 60 s).
+   */
+  readonly unusedConnectionTimeoutMs: number;
   /** Auto-tuning ceiling for one stream's receive window. */
   readonly maxStreamWindow: number;
   /** Auto-tuning ceiling for the connection's receive window. */
@@ -66,7 +74,9 @@ export interface SessionLimits {
 export const MAX_TRANSPORT_HIGH_WATER = 1024 * 1024;
 
 export const defaultLimits: SessionLimits = {
-  handshakeTimeoutMs: 10_000,
+  handshakeTimeoutMs: 5_000,
+  frameTimeoutMs: 10_000,
+  unusedConnectionTimeoutMs: 0,
   maxStreamWindow: 16 * 1024 * 1024,
   maxConnectionWindow: 64 * 1024 * 1024,
   streamWriteBuffer: 1024 * 1024,

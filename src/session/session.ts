@@ -34,6 +34,7 @@ import { asText, checkFits, checkString, encodeArgument, goawayPayload, isPlainM
 import { Guard } from './guard.ts';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './options.ts';
 import { Heartbeat } from './heartbeat.ts';
+import { Watchdog } from './watchdog.ts';
 import { Scheduler } from './scheduler.ts';
 import { StreamTable } from './stream-table.ts';
 import { SessionStats } from './stats.ts';
@@ -59,6 +60,10 @@ export interface FrameTransport {
   streamBlocked?(stream: number): boolean;
   /** The largest payload the decoder accepts from now on. */
   setMaxPayload(maxPayload: number): void;
+  /** Bytes of a frame received in part (0 at a frame boundary), for the frame deadline (FW-LIMIT-6); absent when the transport delivers whole frames. */
+  readonly partialFrameBytes?: number;
+  /** Frames received so far, unknown types included (with partialFrameBytes: tells one partial frame from the next). */
+  readonly framesDecoded?: number;
   /** Flush and close; no frame is written after this. */
   close(): void;
 }
@@ -126,6 +131,11 @@ export class Session {
   #endError: FramewireError | undefined;
 
   readonly #heartbeat: Heartbeat;
+  readonly #watchdog: Watchdog;
+  /** The client's HELLO, encoded and checked when the session is made (its auth is application data). */
+  readonly #clientHello: Uint8Array | undefined;
+  /** Since when no stream is open (clock time), undefined while one is. */
+  #unusedSince: number | undefined;
   readonly #resetBucket: TokenBucket;
   readonly #pingBucket: TokenBucket;
   readonly #emptyBucket: TokenBucket;
@@ -144,6 +154,11 @@ export class Session {
     this.#streamBlocked = transport.streamBlocked === undefined ? undefined : (stream) => transport.streamBlocked!(stream);
     this.#onStream = onStream;
     this.#table = new StreamTable(this.role);
+    if (this.role === 'client') {
+      checkString('agent', this.#o.agent, 0, AGENT_MAX);
+      this.#clientHello = encodeArgument('the HELLO auth', () => encodeHelloPayload(this.#hello(this.#o.versions)));
+      checkFits('the HELLO (with its auth)', this.#clientHello, HANDSHAKE_MAX_PAYLOAD);
+    }
     this.#guard = new Guard(this.log, (error, where, streamId) => {
       this.#recover(streamId);
     }, this.id);
@@ -165,6 +180,20 @@ export class Session {
       },
       onIdle: (silentMs) => {
         this.#connectionError(new FramewireError('IDLE_TIMEOUT', `nothing received for ${Math.round(silentMs)} ms`));
+      },
+    });
+    this.#watchdog = new Watchdog(clock, l.frameTimeoutMs, l.unusedConnectionTimeoutMs, {
+      partialFrame: () => {
+        const t = this.#transport;
+        return t.partialFrameBytes === undefined || t.framesDecoded === undefined ? undefined : { bytes: t.partialFrameBytes, frames: t.framesDecoded };
+      },
+      unusedSince: () => this.#unusedSince,
+      onFrameTimeout: (elapsedMs, bytes) => {
+        this.#connectionError(new FramewireError('TIMEOUT', `a frame was not completed within ${l.frameTimeoutMs} ms (${bytes} bytes of it in ${Math.round(elapsedMs)} ms)`));
+      },
+      onUnused: (elapsedMs) => {
+        this.log.info({ unusedMs: Math.round(elapsedMs) }, 'no stream open: closing the connection');
+        void this.goaway({ message: `no stream open for ${l.unusedConnectionTimeoutMs} ms`, deadlineMs: 0 });
       },
     });
     this.ready = new Promise((resolve, reject) => {
@@ -219,6 +248,14 @@ export class Session {
     return this.#version;
   }
 
+  /**
+   * Since when (clock time) the connection has had no open stream, or undefined while it has one
+   * or before the handshake: a server that must make room closes the longest unused first.
+   */
+  get unusedSince(): number | undefined {
+    return this.#state === 'open' ? this.#unusedSince : undefined;
+  }
+
   /** Smoothed round-trip time from PINGs, 0 until measured. */
   get rttMs(): number {
     return this.#heartbeat.rttMs;
@@ -241,7 +278,7 @@ export class Session {
   start(): void {
     this.#transport.setMaxPayload(HANDSHAKE_MAX_PAYLOAD);
     if (this.role === 'client') {
-      this.#writeConnectionFrame(FrameType.HELLO, 0, encodeHelloPayload(this.#hello(this.#o.versions)));
+      this.#writeConnectionFrame(FrameType.HELLO, 0, this.#clientHello!);
       this.#transport.flush();
     }
     this.#handshakeTimer = this.#clock.setTimeout(() => {
@@ -432,6 +469,8 @@ export class Session {
     this.#transport.setMaxPayload(this.#o.settings.maxFramePayload);
     this.log.debug({ version, peer: this.#peer }, 'handshake complete');
     this.#heartbeat.start();
+    this.#unusedSince = this.#table.size === 0 ? this.#clock.now() : undefined;
+    this.#watchdog.start();
     // One PING right away: its RTT drives window auto-tuning from the first window (FW-FLOW-5).
     this.#heartbeat.ping();
     this.#promotePendingOpens();
@@ -668,6 +707,7 @@ export class Session {
       ...(openPayload === undefined ? {} : { openPayload }),
     });
     this.#table.add(stream);
+    this.#unusedSince = undefined;
     return stream;
   }
 
@@ -688,6 +728,7 @@ export class Session {
 
   #release(stream: Stream): void {
     if (!this.#table.remove(stream)) return;
+    if (this.#table.size === 0) this.#unusedSince = this.#clock.now();
     this.#promotePendingOpens();
     this.#maybeFinishDrain();
   }
@@ -961,6 +1002,7 @@ export class Session {
     this.#endError = streamFailure ?? error;
     this.#handshakeTimer?.cancel();
     this.#heartbeat.stop();
+    this.#watchdog.stop();
     this.#goawayTimer?.cancel();
     const streamError = streamFailure ?? error ?? new FramewireError('CLOSED', 'the connection closed');
     for (const s of this.#table.clear()) {
@@ -997,6 +1039,9 @@ function encodeOpen(o: OpenOptions): Uint8Array {
     encodeOpenPayload(withOptional({ kind: o.kind, target: o.target, meta: o.meta, urgency: o.urgency === DEFAULT_URGENCY ? undefined : o.urgency })),
   );
 }
+
+/** The longest agent a receiver accepts (§7.1). */
+const AGENT_MAX = 256;
 
 /** The longest kind and target a receiver accepts (§7.2). */
 const OPEN_KIND_MAX = 128;

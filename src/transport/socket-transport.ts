@@ -114,6 +114,14 @@ export class SocketTransport implements FrameTransport {
     return this.#decoder.bufferedBytes;
   }
 
+  get partialFrameBytes(): number {
+    return this.#decoder.bufferedBytes;
+  }
+
+  get framesDecoded(): number {
+    return this.#decoder.frameCount + this.#decoder.ignoredFrames;
+  }
+
   close(): void {
     if (this.#closed) return;
     // Flush before marking closed: flush() writes nothing once #closed is set.

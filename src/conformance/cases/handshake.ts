@@ -175,8 +175,8 @@ export const cases: Case[] = [
     section: S,
     level: 'MUST',
     slow: true,
-    title: 'connect and send nothing → ERROR HANDSHAKE on stream 0 at the deadline (default 10 s), close',
-    quote: 'The server MUST wait for the client\'s HELLO for at most the handshake timeout (a local setting; default 10 seconds) and, when it expires, fails with `HANDSHAKE` (ERROR on stream 0, close).',
+    title: 'connect and send nothing → ERROR HANDSHAKE on stream 0 at the deadline (default 5 s), close',
+    quote: 'The server MUST wait for the client\'s HELLO for at most the handshake timeout (a local setting; default 5 seconds, §8.8) and, when it expires, fails with `HANDSHAKE` (ERROR on stream 0, close).',
     async run(ctx) {
       const peer = await ctx.connect();
       const started = Date.now();
