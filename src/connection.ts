@@ -25,7 +25,13 @@ export class Connection implements ClientConnection {
   constructor(over: Duplex | AttachableTransport, options: SessionOptions, onStream?: StreamHandler, transportOptions?: SocketTransportOptions) {
     this.socket = over instanceof Duplex ? over : undefined;
     this.#transport = over instanceof Duplex ? new SocketTransport(over, transportOptions) : over;
-    this.session = new SessionImpl(options, this.#transport, onStream);
+    try {
+      this.session = new SessionImpl(options, this.#transport, onStream);
+    } catch (error) {
+      // Invalid options (a HELLO that cannot be encoded …): the transport must not outlive the failure.
+      this.#transport.destroy();
+      throw error;
+    }
     this.#transport.attach(this.session);
   }
 

@@ -4,9 +4,10 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
+import { Admission, resolveServerLimits, type AdmissionStats, type Admitted, type ServerLimits } from './admission.ts';
 import { Connection } from './connection.ts';
-import type { SessionOptions, StreamHandler } from './session/index.ts';
-import { routeKind, type StreamService } from './session/index.ts';
+import type { SessionLimits, SessionOptions, StreamHandler } from './session/index.ts';
+import { defaultLimits, Guard, routeKind, type StreamService } from './session/index.ts';
 import { QuicListener, type QuicListenOptions, type QuicTransport } from './transport/index.ts';
 
 export interface ServerOptions extends Omit<SessionOptions, 'role' | 'connectionId'> {
@@ -16,8 +17,10 @@ export interface ServerOptions extends Omit<SessionOptions, 'role' | 'connection
   readonly onStream?: StreamHandler;
   /** TLS key and certificate (PEM); plain TCP when absent. */
   readonly tls?: tls.TlsOptions;
-  /** Connections accepted at once; more are closed at accept (default 1024). */
+  /** Connections at once, in any state (default 1024); shorthand for serverLimits.maxConnections. */
   readonly maxConnections?: number;
+  /** Admission limits of TCP connections: in total, in their handshake, per remote address (src/admission.ts). */
+  readonly serverLimits?: Partial<ServerLimits>;
   /**
    * Also serve framewire over QUIC (spec §14): `listen()` binds a UDP port too (`port` 0 picks a
    * free one). Without `identity`, a throw-away one is generated; its peer id is `quicAddress.peerId`.
@@ -25,11 +28,20 @@ export interface ServerOptions extends Omit<SessionOptions, 'role' | 'connection
   readonly quic?: QuicListenOptions;
 }
 
+/** What a server changes in the session defaults: it closes connections left without a stream (FW-LIMIT-7). */
+export const serverSessionDefaults: Partial<SessionLimits> = { unusedConnectionTimeoutMs: 60_000 };
+
 export class FramewireServer {
   readonly connections = new Set<Connection>();
   readonly #server: net.Server;
   readonly #options: ServerOptions;
+  readonly #limits: Partial<SessionLimits>;
+  readonly #handshakeTimeoutMs: number;
+  readonly #admission: Admission;
+  /** TLS: admitted TCP connections by remote address and port, until their TLS handshake is done. */
+  readonly #pendingTls = new Map<string, Admitted>();
   readonly #log: Logger;
+  readonly #guard: Guard;
   #nextId = 1;
   readonly #route: StreamHandler;
   #quic: QuicListener | undefined;
@@ -37,6 +49,11 @@ export class FramewireServer {
   constructor(options: ServerOptions) {
     this.#options = options;
     this.#log = options.logger ?? pino({ level: 'silent' });
+    this.#guard = new Guard(this.#log, () => undefined);
+    this.#limits = { ...serverSessionDefaults, ...options.limits };
+    this.#handshakeTimeoutMs = this.#limits.handshakeTimeoutMs ?? defaultLimits.handshakeTimeoutMs;
+    const limits = resolveServerLimits({ ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }), ...options.serverLimits });
+    this.#admission = new Admission(limits, this.#log, options.tls === undefined);
     const services = options.services ?? [];
     const fallback = options.onStream;
     this.#route = (stream, session) => {
@@ -46,19 +63,92 @@ export class FramewireServer {
       stream.fail('NOT_FOUND', `no service for stream kind "${stream.kind}"`);
       return undefined;
     };
-    const onSocket = (socket: net.Socket): void => {
-      this.#accept(socket);
-    };
-    this.#server = options.tls === undefined ? net.createServer({ noDelay: true }, onSocket) : tls.createServer(options.tls, onSocket);
-    this.#server.maxConnections = options.maxConnections ?? 1024;
+    if (options.tls === undefined) {
+      this.#server = net.createServer({ noDelay: true });
+    } else {
+      // The handshake deadline covers the TLS handshake too: it runs from the TCP accept.
+      this.#server = tls.createServer({ ...options.tls, handshakeTimeout: this.#handshakeTimeoutMs });
+      this.#server.on('secureConnection', this.#guard.wrap('TLS connection', (socket: tls.TLSSocket) => {
+        this.#onSecure(socket);
+      }));
+      this.#server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
+        this.#log.debug({ err: error.message, address: socket.remoteAddress }, 'TLS handshake failed');
+        // With a listener, closing the socket is ours to do (a handshake timeout left it open).
+        socket.destroy();
+      });
+    }
+    // Both servers report every TCP connection here, before any TLS.
+    this.#server.on('connection', this.#guard.wrap('accepting a connection', (socket: net.Socket) => {
+      this.#onTcp(socket);
+    }));
   }
 
-  #accept(over: net.Socket | QuicTransport): void {
-    if (over instanceof net.Socket) over.setNoDelay(true);
-    const connection = new Connection(over, { ...this.#options, role: 'server', connectionId: `s${(this.#nextId++).toString(36)}`, logger: this.#log }, this.#route);
+  /** Admission counters: admitted, refused (per address, full), evicted (handshaking, unused). */
+  get admissionStats(): Readonly<AdmissionStats> {
+    return this.#admission.stats;
+  }
+
+  /** The admission limits in force. */
+  get serverLimits(): ServerLimits {
+    return this.#admission.limits;
+  }
+
+  #onTcp(socket: net.Socket): void {
+    socket.on('error', () => undefined);
+    const entry = this.#admission.admit(socket, performance.now());
+    if (entry === undefined) return;
+    const key = peerKey(socket);
+    socket.once('close', () => {
+      this.#admission.release(entry);
+      if (this.#pendingTls.get(key) === entry) this.#pendingTls.delete(key);
+    });
+    if (this.#options.tls === undefined) {
+      this.#startSession(entry, socket, this.#handshakeTimeoutMs);
+      return;
+    }
+    this.#pendingTls.set(key, entry);
+  }
+
+  #onSecure(socket: tls.TLSSocket): void {
+    const key = peerKey(socket);
+    const entry = this.#pendingTls.get(key);
+    this.#pendingTls.delete(key);
+    if (entry === undefined) {
+      // Evicted or closed while its TLS handshake ran.
+      socket.destroy();
+      return;
+    }
+    const left = this.#handshakeTimeoutMs - (performance.now() - entry.acceptedAt);
+    this.#startSession(entry, socket, Math.max(1, Math.round(left)));
+  }
+
+  /** A QUIC connection (its own handshake and connection limit are the QUIC listener's). */
+  #acceptQuic(transport: QuicTransport): void {
+    const connection = new Connection(transport, { ...this.#options, limits: this.#limits, role: 'server', connectionId: `s${(this.#nextId++).toString(36)}`, logger: this.#log }, this.#route);
     this.connections.add(connection);
     void connection.closed.then(() => {
       this.connections.delete(connection);
+    });
+  }
+
+  #startSession(entry: Admitted, socket: net.Socket, handshakeTimeoutMs: number): void {
+    socket.setNoDelay(true);
+    const connection = new Connection(
+      socket,
+      { ...this.#options, limits: { ...this.#limits, handshakeTimeoutMs }, role: 'server', connectionId: `s${(this.#nextId++).toString(36)}`, logger: this.#log },
+      this.#route,
+    );
+    entry.connection = connection;
+    this.connections.add(connection);
+    connection.ready.then(
+      () => {
+        this.#admission.established(entry);
+      },
+      () => undefined,
+    );
+    void connection.closed.then(() => {
+      this.connections.delete(connection);
+      this.#admission.release(entry);
     });
   }
 
@@ -66,8 +156,8 @@ export class FramewireServer {
   async listen(port = 0, host = '127.0.0.1'): Promise<net.AddressInfo> {
     const quic = this.#options.quic;
     if (quic !== undefined && this.#quic === undefined) {
-      this.#quic = await QuicListener.listen({ host, ...quic, logger: quic.logger ?? this.#log, maxConnections: this.#options.maxConnections ?? 1024 }, (transport) => {
-        this.#accept(transport);
+      this.#quic = await QuicListener.listen({ host, ...quic, logger: quic.logger ?? this.#log, maxConnections: this.#admission.limits.maxConnections }, (transport) => {
+        this.#acceptQuic(transport);
       });
     }
     return new Promise((resolve, reject) => {
@@ -96,11 +186,17 @@ export class FramewireServer {
         resolve();
       });
     });
+    // Connections still in their TLS handshake have nothing to finish.
+    for (const entry of this.#admission.withoutSession()) entry.socket.destroy();
     await Promise.all([...this.connections].map((c) => c.goaway(options)));
     await stopped;
     await this.#quic?.close();
     for (const service of this.#options.services ?? []) await service.close?.();
   }
+}
+
+function peerKey(socket: net.Socket): string {
+  return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}`;
 }
 
 export function createServer(options: ServerOptions): FramewireServer {

@@ -8,9 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../src/index.ts';
-import { echoHandler, expectFwError, Harness, KiB, randomMessages, readAll, settle, sha256, within } from './helpers.ts';
+import { connect, errorCodeName } from '../../src/index.ts';
+import { FrameType } from '../../src/wire/index.ts';
+import { echoHandler, expectFwError, FrameReader, Harness, KiB, randomMessages, readAll, settle, sha256, sleep, waitFor, within } from './helpers.ts';
 
 const h = new Harness();
 afterEach(() => h.cleanup());
@@ -81,5 +83,39 @@ describe.skipIf(!opensslAvailable)('TLS over TCP loopback', () => {
     await s.write(randomBytes(10));
     await s.end();
     expect(await within(reading, 5000, 'echo')).toHaveLength(1);
+  });
+
+  it('issue 12, item 15: the handshake deadline covers the TLS handshake: a TCP client that never sends a ClientHello is closed at handshakeTimeoutMs', async () => {
+    const { server, port } = await h.server({ tls: { key, cert }, onStream: echoHandler(), limits: { handshakeTimeoutMs: 400 } });
+    const silent = await h.rawClient(port);
+    const started = performance.now();
+    const closed = new Promise<void>((resolve) => silent.once('close', () => { resolve(); }));
+    await within(closed, 5000, 'silent TLS socket closed');
+    const took = performance.now() - started;
+    expect(took).toBeGreaterThanOrEqual(300);
+    expect(took).toBeLessThan(3000);
+    // Its admission slot is free again.
+    await waitFor(() => server.admissionStats.admitted === 1, 1000, 'admitted once');
+    const client = await h.client({ port, tls: { ca: cert, servername: 'localhost' } });
+    expect(await client.ping()).toBeGreaterThanOrEqual(0);
+  });
+
+  it('issue 12, item 15: TLS and HELLO share one deadline, counted from the TCP accept', async () => {
+    const { port } = await h.server({ tls: { key, cert }, onStream: echoHandler(), limits: { handshakeTimeoutMs: 800 } });
+    const started = performance.now();
+    // TCP now, TLS only after 500 ms, then never a HELLO: the connection must end at 800 ms, not 500 + 800.
+    const raw = await h.rawClient(port);
+    await sleep(500);
+    const socket = tls.connect({ socket: raw, ca: cert, servername: 'localhost' });
+    socket.on('error', () => undefined);
+    const reader = new FrameReader(socket);
+    await within(new Promise<void>((resolve) => socket.once('secureConnect', () => { resolve(); })), 5000, 'TLS up');
+    const error = await reader.next((f) => f.type === FrameType.ERROR, 5000, 'ERROR HANDSHAKE');
+    expect(error.type === FrameType.ERROR && errorCodeName(error.payload.code)).toBe('HANDSHAKE');
+    // The HELLO deadline the session got is what was left of the 800 ms after TLS: at most 300 ms.
+    const left = Number(/no HELLO within (\d+) ms/.exec(error.type === FrameType.ERROR ? error.payload.message : '')?.[1]);
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThanOrEqual(300);
+    expect(performance.now() - started).toBeLessThan(500 + 800);
   });
 });
