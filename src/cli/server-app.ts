@@ -8,9 +8,11 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { conformanceService } from '../conformance/index.ts';
+import type { ServerLimits } from '../admission.ts';
 import { EventService, type EventLimits } from '../events/index.ts';
 import { createServer, type FramewireServer } from '../server.ts';
 import type { QuicIdentity } from '../transport/index.ts';
+import type { SessionLimits } from '../session/index.ts';
 import { FsUploadStore, UploadService, type UploadQuotaLimits } from '../upload/index.ts';
 import { registerBuiltinStreams, type BuiltinStreamOptions } from './builtin-streams.ts';
 import { tokenAuthenticator, type TokenTable } from './tokens.ts';
@@ -37,6 +39,10 @@ export interface ServerAppOptions {
   readonly quicPort?: number;
   /** The QUIC identity; a throw-away one when absent. */
   readonly quicIdentity?: QuicIdentity;
+  /** Connection admission limits (src/admission.ts); absent keys take the defaults. */
+  readonly serverLimits?: Partial<ServerLimits>;
+  /** Session limits (deadlines …); absent keys take the server defaults. */
+  readonly sessionLimits?: Partial<SessionLimits>;
 }
 
 export interface ServerApp {
@@ -69,6 +75,8 @@ export async function startServerApp(o: ServerAppOptions): Promise<ServerApp> {
     // The conformance target services (conformance.echo, conformance.sink) let `framewire conformance` test this server.
     services: [uploads, events, conformanceService()],
     logger: o.logger,
+    ...(o.serverLimits === undefined ? {} : { serverLimits: o.serverLimits }),
+    ...(o.sessionLimits === undefined ? {} : { limits: o.sessionLimits }),
     ...(tls === undefined ? {} : { tls }),
     ...(o.quicPort === undefined ? {} : { quic: { port: o.quicPort, ...(o.quicIdentity === undefined ? {} : { identity: o.quicIdentity }) } }),
     ...(tokens === undefined ? {} : { authenticate: tokenAuthenticator(tokens) }),

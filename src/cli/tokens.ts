@@ -15,6 +15,7 @@
 
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { lookupToken } from './token-compare.ts';
 
 /** 1..64 characters: letters, digits and `._@-`, starting with a letter or digit. */
 export const PRINCIPAL_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/u;
@@ -56,12 +57,11 @@ export function singleToken(token: string): TokenTable {
   return new Map([[digest(token), SINGLE_TOKEN_PRINCIPAL]]);
 }
 
-/** The server's authentication hook: HELLO auth `{token}` → `{id: principal}`, anything else refused. */
+/** The server's authentication hook: HELLO auth `{token}` → `{id: principal}`, anything else refused. Compared in constant time (token-compare.ts). */
 export function tokenAuthenticator(table: TokenTable): (credentials: unknown) => { readonly id: string } | false {
+  const known = [...table].map(([hex, name]) => [Buffer.from(hex, 'hex'), name] as const);
   return (credentials) => {
-    const given = (credentials as { token?: unknown } | undefined)?.token;
-    if (typeof given !== 'string') return false;
-    const name = table.get(digest(given));
+    const name = lookupToken(known, (credentials as { token?: unknown } | undefined)?.token);
     return name === undefined ? false : { id: name };
   };
 }

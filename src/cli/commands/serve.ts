@@ -4,13 +4,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { cliLogger } from '../logger.ts';
 import { CliError, ExitCode } from '../main.ts';
+import { addConnectionLimitFlags, connectionLimitsFrom, type ConnectionLimitFlags } from '../connection-limits.ts';
 import { parseDuration, parsePort } from '../parse.ts';
 import { addProfileLimitFlags, profileLimitsFrom, type ProfileLimitFlags } from '../profile-limits.ts';
 import { startServerApp } from '../server-app.ts';
 import { loadTokens, singleToken, type TokenTable } from '../tokens.ts';
 import { generateQuicIdentity, quicIdentityFromBytes, type QuicIdentity } from '../../transport/index.ts';
 
-interface ServeOptions extends ProfileLimitFlags {
+interface ServeOptions extends ProfileLimitFlags, ConnectionLimitFlags {
   port: string;
   host: string;
   dataDir: string;
@@ -26,10 +27,9 @@ interface ServeOptions extends ProfileLimitFlags {
 }
 
 export function registerServe(program: Command): void {
-  addProfileLimitFlags(
-    program
-      .command('serve')
-      .description('run a framewire server: resumable uploads to a data directory and built-in event streams (clock, tokens, logtail)')
+  const command = program
+    .command('serve')
+    .description('run a framewire server: resumable uploads to a data directory and built-in event streams (clock, tokens, logtail)')
     .option('--port <port>', 'TCP port (0 picks a free one)', '7070')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--data-dir <dir>', 'where uploads and committed objects are stored', './framewire-data')
@@ -41,8 +41,8 @@ export function registerServe(program: Command): void {
     .option('--tail <file>', 'offer the "logtail" event stream: lines appended to this file')
     .option('--shutdown-deadline <duration>', 'on SIGINT/SIGTERM, how long in-flight work may finish', '10s')
     .option('--quic-port <port>', 'also serve framewire over QUIC on this UDP port (0 picks a free one)')
-    .option('--quic-key <file>', 'QUIC identity (a libp2p key, protobuf); created there if missing. Without it: a throw-away identity'),
-  )
+    .option('--quic-key <file>', 'QUIC identity (a libp2p key, protobuf); created there if missing. Without it: a throw-away identity');
+  addConnectionLimitFlags(addProfileLimitFlags(command))
     .addHelpText('after', `
 Examples:
   framewire serve
@@ -50,6 +50,10 @@ Examples:
   framewire serve --tls-cert cert.pem --tls-key key.pem --tail /var/log/syslog
   framewire serve --tokens /etc/framewire/tokens
   framewire serve --quic-port 7071 --quic-key ./quic.key
+  framewire serve --max-connections 4096 --max-per-address 32 --handshake-timeout 3s
+
+A misbehaving peer costs its own connection: beyond the limits a connection gets ERROR
+LIMIT_EXCEEDED (with retry_after_ms), a silent or trickling one is closed at its deadline.
 
 Principals: uploads, committed objects and event-stream instances belong to the principal that
 created them; to every other principal their ids are unknown (NOT_FOUND). Without --token or
@@ -64,6 +68,7 @@ ignored; a principal (1..64 of letters, digits and ._@-) may have several tokens
       if (options.token !== undefined && options.tokens !== undefined) throw new CliError('--token and --tokens exclude each other (put the token in the file)', ExitCode.usage);
       const tokens = await tokensFrom(options);
       const limits = profileLimitsFrom(options);
+      const connectionLimits = connectionLimitsFrom(options);
       const log = cliLogger(command);
       const deadlineMs = parseDuration(options.shutdownDeadline, '--shutdown-deadline');
       const quicPort = options.quicPort === undefined ? undefined : parsePort(options.quicPort, '--quic-port');
@@ -83,6 +88,8 @@ ignored; a principal (1..64 of letters, digits and ._@-) may have several tokens
         ...(options.tail === undefined ? {} : { tailFile: options.tail }),
         ...(quicPort === undefined ? {} : { quicPort }),
         ...(quicIdentity === undefined ? {} : { quicIdentity }),
+        serverLimits: connectionLimits.serverLimits,
+        sessionLimits: connectionLimits.sessionLimits,
       }).catch((error: unknown) => {
         throw new CliError(`cannot start the server: ${(error as Error).message}`);
       });
