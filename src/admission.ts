@@ -20,7 +20,7 @@
 import type * as net from 'node:net';
 import type { Logger } from 'pino';
 import type { Connection } from './connection.ts';
-import { ErrorCodes, FramewireError } from './errors.ts';
+import { FramewireError } from './errors.ts';
 import { encodeFrame, FrameType } from './wire/index.ts';
 
 export interface ServerLimits {
@@ -87,11 +87,18 @@ export class Admission {
   readonly #handshaking = new Set<Admitted>();
   readonly #perAddress = new Map<string, number>();
   #lingering = 0;
+  readonly #handshakeTimeoutMs: number;
+  #sweeper: NodeJS.Timeout | undefined;
 
-  constructor(limits: ServerLimits, log: Logger, plain: boolean) {
+  /**
+   * `handshakeTimeoutMs`: a connection that has no session yet (it has sent nothing, or its TLS
+   * handshake runs) is closed with ERROR HANDSHAKE (plain TCP) once it is that old.
+   */
+  constructor(limits: ServerLimits, log: Logger, plain: boolean, handshakeTimeoutMs: number) {
     this.limits = limits;
     this.#log = log;
     this.#plain = plain;
+    this.#handshakeTimeoutMs = handshakeTimeoutMs;
   }
 
   get size(): number {
@@ -127,7 +134,42 @@ export class Admission {
     this.#handshaking.add(entry);
     this.#perAddress.set(address, fromAddress + 1);
     this.stats.admitted++;
+    this.#startSweeper();
     return entry;
+  }
+
+  /** True while `entry` holds its slots (not released, not evicted). */
+  holds(entry: Admitted): boolean {
+    return this.#all.has(entry);
+  }
+
+  /** Stops the deadline sweeper (the server is closing). */
+  stop(): void {
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+
+  #startSweeper(): void {
+    if (this.#sweeper !== undefined) return;
+    const every = Math.min(1000, Math.max(5, Math.floor(this.#handshakeTimeoutMs / 4)));
+    this.#sweeper = setInterval(() => {
+      this.#expire(performance.now());
+    }, every);
+    this.#sweeper.unref();
+  }
+
+  /**
+   * Closes connections past the handshake deadline that have no session (a session keeps its own
+   * deadline). The handshake set is in accept order: the scan stops at the first young entry.
+   */
+  #expire(now: number): void {
+    for (const entry of this.#handshaking) {
+      if (now - entry.acceptedAt < this.#handshakeTimeoutMs) break;
+      if (entry.connection !== undefined) continue;
+      this.release(entry);
+      this.#close(entry.socket, new FramewireError('HANDSHAKE', `no HELLO within ${this.#handshakeTimeoutMs} ms`));
+    }
+    if (this.#all.size === 0) this.stop();
   }
 
   /** The connection finished its handshake: it leaves the handshake budget. */
@@ -159,7 +201,7 @@ export class Admission {
     this.#log.debug({ address: entry.address, why }, 'handshake budget full: closing the oldest handshaking connection');
     const error = this.#limitError(`${why}: the oldest connection still in its handshake is closed`);
     if (entry.connection !== undefined) entry.connection.close(error);
-    else entry.socket.destroy();
+    else this.#close(entry.socket, error);
     return true;
   }
 
@@ -189,6 +231,11 @@ export class Admission {
   /** Closes a socket we will not serve, with ERROR LIMIT_EXCEEDED on stream 0 where we can. */
   #refuse(socket: net.Socket, message: string): void {
     this.#log.debug({ address: socket.remoteAddress, why: message }, 'connection refused');
+    this.#close(socket, this.#limitError(message));
+  }
+
+  /** Closes a socket that has no session, with `error` as ERROR on stream 0 where the wire allows (plain TCP). */
+  #close(socket: net.Socket, error: FramewireError): void {
     if (!this.#plain || this.#lingering >= MAX_LINGERING_REFUSALS) {
       socket.destroy();
       return;
@@ -203,7 +250,7 @@ export class Admission {
     socket.on('error', () => undefined);
     // Read and drop what the client sends (its HELLO), so the close is a FIN after our ERROR, not a reset.
     socket.resume();
-    const payload = { code: ErrorCodes.LIMIT_EXCEEDED.code, message, retryAfterMs: this.limits.refusalRetryAfterMs };
+    const payload = { code: error.wireCode, message: error.message, ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }) };
     socket.end(encodeFrame({ type: FrameType.ERROR, flags: 0, stream: 0, seq: 0, payload }));
   }
 }

@@ -53,7 +53,7 @@ export class FramewireServer {
     this.#limits = { ...serverSessionDefaults, ...options.limits };
     this.#handshakeTimeoutMs = this.#limits.handshakeTimeoutMs ?? defaultLimits.handshakeTimeoutMs;
     const limits = resolveServerLimits({ ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections }), ...options.serverLimits });
-    this.#admission = new Admission(limits, this.#log, options.tls === undefined);
+    this.#admission = new Admission(limits, this.#log, options.tls === undefined, this.#handshakeTimeoutMs);
     const services = options.services ?? [];
     const fallback = options.onStream;
     this.#route = (stream, session) => {
@@ -103,10 +103,25 @@ export class FramewireServer {
       if (this.#pendingTls.get(key) === entry) this.#pendingTls.delete(key);
     });
     if (this.#options.tls === undefined) {
-      this.#startSession(entry, socket, this.#handshakeTimeoutMs);
+      // The session is made when the client first speaks: a silent connection costs a socket and
+      // an entry, not a session (its deadline is the admission's).
+      socket.once('data', this.#guard.wrap('first bytes of a connection', (chunk: Buffer) => {
+        if (!this.#admission.holds(entry)) return;
+        // Given back to the stream, so the session's reader sees the bytes first; an explicit pause
+        // is only undone by an explicit resume.
+        socket.pause();
+        socket.unshift(chunk);
+        this.#startSession(entry, socket, this.#handshakeTimeLeft(entry));
+        socket.resume();
+      }));
       return;
     }
     this.#pendingTls.set(key, entry);
+  }
+
+  /** What is left of the handshake deadline, which runs from the TCP accept. */
+  #handshakeTimeLeft(entry: Admitted): number {
+    return Math.max(1, Math.round(this.#handshakeTimeoutMs - (performance.now() - entry.acceptedAt)));
   }
 
   #onSecure(socket: tls.TLSSocket): void {
@@ -118,8 +133,7 @@ export class FramewireServer {
       socket.destroy();
       return;
     }
-    const left = this.#handshakeTimeoutMs - (performance.now() - entry.acceptedAt);
-    this.#startSession(entry, socket, Math.max(1, Math.round(left)));
+    this.#startSession(entry, socket, this.#handshakeTimeLeft(entry));
   }
 
   /** A QUIC connection (its own handshake and connection limit are the QUIC listener's). */
@@ -186,7 +200,8 @@ export class FramewireServer {
         resolve();
       });
     });
-    // Connections still in their TLS handshake have nothing to finish.
+    // Connections without a session (silent, or in their TLS handshake) have nothing to finish.
+    this.#admission.stop();
     for (const entry of this.#admission.withoutSession()) entry.socket.destroy();
     await Promise.all([...this.connections].map((c) => c.goaway(options)));
     await stopped;

@@ -1,0 +1,93 @@
+/**
+ * Issue 12, item 4, measured: with 3,000 silent connections kept open against `framewire serve`
+ * (each one the server closes is opened again at once, from 50 source addresses), an honest
+ * client's handshake (TCP connect + HELLO + the server's HELLO) completes within 1 s, every time.
+ * Before the handshake budget, the same attack left honest HELLOs unanswered for more than 5 s.
+ *
+ * The server and the attacker each run in a process of their own; this process only measures.
+ * Scale with FW_EXHAUSTION_SILENT (default 3000) and FW_EXHAUSTION_SAMPLES (default 20).
+ * Cost: about 10 s and 2 × 3,000 file descriptors; skipped, loudly, when the fd limit is lower.
+ */
+
+import { spawn, execFileSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect } from '../../src/index.ts';
+import { ServeProcess } from '../cli/serve-process.ts';
+import { sleep, within } from './helpers.ts';
+
+const SILENT = Number(process.env['FW_EXHAUSTION_SILENT'] ?? 3000);
+const SAMPLES = Number(process.env['FW_EXHAUSTION_SAMPLES'] ?? 20);
+const ADDRESSES = 50;
+const BOUND_MS = 1000;
+
+const fdLimit = Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim());
+const enoughFds = !Number.isFinite(fdLimit) || fdLimit >= SILENT + 500;
+if (!enoughFds) console.warn(`[exhaustion] SKIPPED: the fd limit (${fdLimit}) is below ${SILENT + 500}; run with a higher ulimit -n`);
+
+const attackerScript = fileURLToPath(new URL('./fixtures/silent-attacker.ts', import.meta.url));
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+
+describe.skipIf(!enoughFds)('connection exhaustion before the handshake', () => {
+  it(`with ${SILENT} silent connections kept open, an honest handshake completes within ${BOUND_MS} ms`, { timeout: 60_000 }, async () => {
+    const serve = new ServeProcess();
+    cleanups.push(() => serve.stop());
+    const port = await serve.start([]);
+    const attackMs = 8000 + SAMPLES * 150;
+    const attacker = spawn(process.execPath, ['--import', 'tsx', attackerScript, String(port), String(SILENT), String(ADDRESSES), String(attackMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    cleanups.push(async () => {
+      if (attacker.exitCode === null) {
+        attacker.kill('SIGKILL');
+        await new Promise((resolve) => attacker.once('exit', resolve));
+      }
+    });
+    const lines: Record<string, unknown>[] = [];
+    createInterface({ input: attacker.stdout }).on('line', (l) => lines.push(JSON.parse(l) as Record<string, unknown>));
+    // Let the attack reach its full size before measuring.
+    await sleep(3000);
+    const samples: number[] = [];
+    let failures = 0;
+    for (let i = 0; i < SAMPLES; i++) {
+      const started = performance.now();
+      try {
+        const c = await connect({ port, connectTimeoutMs: 10_000 });
+        samples.push(performance.now() - started);
+        c.close();
+      } catch (error) {
+        failures++;
+        console.warn('[exhaustion] honest handshake failed:', (error as Error).message);
+      }
+      await sleep(100);
+    }
+    const done = await within(
+      new Promise<Record<string, unknown>>((resolve) => {
+        const check = setInterval(() => {
+          const d = lines.find((l) => l['event'] === 'done');
+          if (d !== undefined) {
+            clearInterval(check);
+            resolve(d);
+          }
+        }, 50);
+      }),
+      attackMs + 10_000,
+      'attacker report',
+    );
+    const sorted = [...samples].sort((a, b) => a - b);
+    console.log(
+      `[exhaustion] ${SILENT} silent connections from ${ADDRESSES} addresses (opened ${String(done['opened'])}, closed by the server ${String(done['closedByServer'])}, open at peak ${String(done['peakOpen'])}); ` +
+        `honest handshakes: ${samples.length}/${SAMPLES} ok, p50 ${quantile(sorted, 0.5).toFixed(1)} ms, max ${(sorted.at(-1) ?? Number.NaN).toFixed(1)} ms (bound ${BOUND_MS} ms)`,
+    );
+    expect(failures).toBe(0);
+    expect(sorted.at(-1)).toBeLessThan(BOUND_MS);
+    expect(serve.exit).toBeUndefined();
+    expect(serve.logsAtLeast(50)).toEqual([]);
+  });
+});
