@@ -9,8 +9,9 @@
  * several tokens (rotation); a token names exactly one principal. `serve --token T` is the file
  * with the single line `T token`: every holder of T is the one principal named `token`.
  *
- * Tokens are looked up by their SHA-256 digest, so the lookup's timing depends on a digest the
- * client cannot steer, not on how many leading characters of a real token it guessed.
+ * Tokens are kept as SHA-256 digests; a client's token is compared with every one of them with
+ * crypto.timingSafeEqual (token-compare.ts), so the time taken tells nothing about how much of a
+ * real token it guessed, nor which one matched.
  */
 
 import { createHash } from 'node:crypto';
