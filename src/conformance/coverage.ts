@@ -23,6 +23,10 @@ const notCovered: Readonly<Record<string, string>> = {
   'FW-CONN-5': 'local reporting: a close never completes a stream; not on the wire',
   'FW-ERR-4': 'a client requirement (what a resuming client does after a failure): the runner is the client',
   'FW-LIMIT-5': 'covered only through its named instances (frame size, control payload limits, credit, streams, flood limits)',
+  'FW-LIMIT-6': 'a SHOULD whose deadline is the target\'s configuration (10 s by default); test/integration/admission.test.ts covers the reference server',
+  'FW-LIMIT-7': 'a SHOULD whose timeout is the target\'s configuration (60 s by default); test/session/deadlines.test.ts covers the reference server',
+  'FW-LIMIT-8': 'needs as many connections as the target\'s configured budgets, from several addresses; test/integration/admission.test.ts and exhaustion.test.ts cover the reference server',
+  'FW-ERR-5': 'needs a failure inside the target (a bug); test/session/guard.test.ts and the chaos test cover the reference server',
   'FW-SEC-1': 'a deployment rule (TLS on untrusted networks)',
   'FW-SEC-2': 'the content of the target\'s error messages cannot be judged mechanically',
   // Upload profile (spec/UPLOAD.md).
