@@ -10,7 +10,7 @@ import { uploadWith, type UploadOptions, type UploadResult, type UploadSource } 
 export interface UploadClientOptions extends UploadOptions, Omit<ConnectOptions, 'signal' | 'onStream' | 'role'> {}
 
 /** Uploads a file path, byte array or Readable to a framewire server, resuming across failures (spec/UPLOAD.md). */
-export function upload(source: UploadSource, options: UploadClientOptions): Promise<UploadResult> {
+export async function upload(source: UploadSource, options: UploadClientOptions): Promise<UploadResult> {
   const {
     size, chunkSize, inflight, sha256, idempotencyKey, uploadId, metadata, signal, keepOnAbort, retry, stallTimeoutMs, onProgress, onSession, onRetry,
     ...connectOptions
@@ -34,5 +34,5 @@ export function upload(source: UploadSource, options: UploadClientOptions): Prom
     ...(onSession === undefined ? {} : { onSession }),
     ...(onRetry === undefined ? {} : { onRetry }),
   };
-  return uploadWith((roundSignal) => connect({ ...connectOptions, signal: roundSignal }), source, uploadOptions);
+  return await uploadWith((roundSignal) => connect({ ...connectOptions, signal: roundSignal }), source, uploadOptions);
 }
