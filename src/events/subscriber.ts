@@ -16,6 +16,7 @@ import { pino } from 'pino';
 import { FramewireError, isFramewireError } from '../errors.ts';
 import {
   classifyFailure,
+  Guard,
   keepAliveClock,
   Retrier,
   resolveRetryPolicy,
@@ -129,7 +130,13 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
     if (!Number.isSafeInteger(this.#after) || this.#after < 0) throw new RangeError(`from.after must be an unsigned integer, got ${this.#after}`);
     this.#started = options.from !== undefined;
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ events: name, request: this.#key });
-    this.#clock = options.clock ?? keepAliveClock;
+    // Timers and the abort listener run behind a guard: an exception (in our code, or in the
+    // injected connection's close()) fails this subscription with INTERNAL, nothing else.
+    const guard = new Guard(this.#log, () => {
+      this.#settle({ status: 'failed', error: new FramewireError('INTERNAL', 'internal error in the subscriber') });
+      this.#closeConnection();
+    });
+    this.#clock = guard.clock(options.clock ?? keepAliveClock, 'subscriber timer');
     const r = options.reconnect;
     this.#retry = new Retrier(r === false ? { ...defaultReconnectPolicy, maxAttempts: 0 } : resolveRetryPolicy(defaultReconnectPolicy, r), this.#clock);
     this.outcome = new Promise((resolve) => {
@@ -137,8 +144,9 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
     });
     const signal = options.signal;
     if (signal !== undefined) {
-      if (signal.aborted) queueMicrotask(() => { this.cancel('aborted by the application'); });
-      else signal.addEventListener('abort', () => { this.cancel('aborted by the application'); }, { once: true });
+      const onAbort = guard.wrap('subscription abort', () => { this.cancel('aborted by the application'); });
+      if (signal.aborted) queueMicrotask(onAbort);
+      else signal.addEventListener('abort', onAbort, { once: true });
     }
     void this.#attach();
   }

@@ -12,7 +12,7 @@
 
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { FramewireError, isFramewireError } from '../errors.ts';
-import { classifyFailure, keepAliveClock, Retrier, resolveRetryPolicy, wait, type ClientConnection, type Clock, type Connector, type RetryPolicy } from '../session/index.ts';
+import { classifyFailure, Guard, keepAliveClock, Retrier, resolveRetryPolicy, wait, type ClientConnection, type Clock, type Connector, type RetryPolicy } from '../session/index.ts';
 import { abortUpload, commitUpload, createUpload, getUploadStatus, putChunk } from './ops.ts';
 import { bitmapHas, chunkCountOf, chunkLengthOf, isUploadId, SHA256_HEX_PATTERN, type UploadStatus } from './protocol.ts';
 import { openSource, type ChunkSource, type UploadSource } from './source.ts';
@@ -143,6 +143,8 @@ class Uploader {
   readonly #held = new Map<number, Uint8Array>();
   /** Whether the connection was still usable when the first chunk of a round failed (before the round's abort closed it). */
   #usableAtFailure: boolean | undefined;
+  /** The round in progress, for the guard to end. */
+  #currentRound: AbortController | undefined;
   readonly #stats = { connections: 0, reconnects: 0, chunksSent: 0, bytesSent: 0, chunksResent: 0, bytesResent: 0 };
 
   constructor(connect: Connector, src: ChunkSource, geometry: { chunkSize: number; inflight: number; policy: RetryPolicy }, options: UploadOptions) {
@@ -152,7 +154,12 @@ class Uploader {
     this.#chunkSize = geometry.chunkSize;
     this.#inflight = geometry.inflight;
     this.#count = chunkCountOf(src.size, geometry.chunkSize);
-    this.#clock = options.clock ?? keepAliveClock;
+    // Its timers (stall watch, backoff) run behind a guard: an exception (in our code, or in the
+    // injected connection's close()) ends the current round like a lost connection, nothing else.
+    const guard = new Guard(undefined, () => {
+      this.#currentRound?.abort(new FramewireError('INTERNAL', 'internal error in the uploader'));
+    });
+    this.#clock = guard.clock(options.clock ?? keepAliveClock, 'uploader timer');
     this.#retry = new Retrier(geometry.policy, this.#clock);
     this.#started = this.#clock.now();
     this.#key = options.idempotencyKey ?? randomBytes(16).toString('hex');
@@ -166,6 +173,7 @@ class Uploader {
     const userSignal = this.#o.signal;
     for (;;) {
       const round = new AbortController();
+      this.#currentRound = round;
       const onUserAbort = (): void => {
         round.abort(userSignal?.reason);
       };
