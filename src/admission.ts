@@ -21,6 +21,7 @@ import type * as net from 'node:net';
 import type { Logger } from 'pino';
 import type { Connection } from './connection.ts';
 import { FramewireError } from './errors.ts';
+import { Guard } from './session/index.ts';
 import { encodeFrame, FrameType } from './wire/index.ts';
 
 export interface ServerLimits {
@@ -89,6 +90,7 @@ export class Admission {
   #lingering = 0;
   readonly #handshakeTimeoutMs: number;
   #sweeper: NodeJS.Timeout | undefined;
+  readonly #guard: Guard;
 
   /**
    * `handshakeTimeoutMs`: a connection that has no session yet (it has sent nothing, or its TLS
@@ -99,6 +101,7 @@ export class Admission {
     this.#log = log;
     this.#plain = plain;
     this.#handshakeTimeoutMs = handshakeTimeoutMs;
+    this.#guard = new Guard(log, () => undefined);
   }
 
   get size(): number {
@@ -152,9 +155,12 @@ export class Admission {
   #startSweeper(): void {
     if (this.#sweeper !== undefined) return;
     const every = Math.min(1000, Math.max(5, Math.floor(this.#handshakeTimeoutMs / 4)));
-    this.#sweeper = setInterval(() => {
-      this.#expire(performance.now());
-    }, every);
+    this.#sweeper = setInterval(
+      this.#guard.wrap('handshake deadline sweep', () => {
+        this.#expire(performance.now());
+      }),
+      every,
+    );
     this.#sweeper.unref();
   }
 
