@@ -17,7 +17,7 @@
 
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -64,7 +64,11 @@ describe('chaos', () => {
   it(`serve survives ${DURATION_MS / 1000} s of hostile peers while honest uploads and subscriptions succeed`, { timeout: DURATION_MS + 120_000 }, async () => {
     const serve = new ServeProcess();
     cleanups.push(() => serve.stop());
-    const port = await serve.start([]);
+    // Two principals: the hostile peers exhaust their own budgets (uploads, event instances), not the honest client's.
+    const tokens = join(serve.dataDir, 'tokens');
+    await writeFile(tokens, 'honest-token honest\nhostile-token hostile\n');
+    const auth = { token: 'honest-token' };
+    const port = await serve.start(['--tokens', tokens]);
     const pid = serve.pid!;
     let peakRss = rssMb(pid);
     const sampler = setInterval(() => {
@@ -75,7 +79,7 @@ describe('chaos', () => {
       return Promise.resolve();
     });
 
-    const hostile = spawn(process.execPath, ['--import', 'tsx', hostileScript, String(port), String(SEED), String(DURATION_MS), String(ACTORS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const hostile = spawn(process.execPath, ['--import', 'tsx', hostileScript, String(port), String(SEED), String(DURATION_MS), String(ACTORS), 'hostile-token'], { stdio: ['ignore', 'pipe', 'inherit'] });
     cleanups.push(async () => {
       if (hostile.exitCode === null) {
         hostile.kill('SIGKILL');
@@ -97,7 +101,7 @@ describe('chaos', () => {
         const data = randomBytes(32 * 1024 + Math.floor(rnd() * 1024 * 1024));
         const started = performance.now();
         try {
-          const result = await upload(data, { port, chunkSize: 256 * 1024, connectTimeoutMs: OP_BOUND_MS });
+          const result = await upload(data, { port, auth, chunkSize: 256 * 1024, connectTimeoutMs: OP_BOUND_MS });
           ops.push({ kind: 'upload', ms: performance.now() - started });
           if (result.sha256 !== sha(data) || result.size !== data.length) failures.push(`upload ${result.uploadId}: the server reports ${result.sha256}/${result.size}`);
           const path = await findObject(serve.dataDir, result.objectId);
@@ -112,7 +116,7 @@ describe('chaos', () => {
     const subscriptions = async (): Promise<void> => {
       while (performance.now() < until) {
         const started = performance.now();
-        const sub = subscribe('tokens', { port, params: { count: EVENTS, interval_ms: 0 }, connectTimeoutMs: OP_BOUND_MS });
+        const sub = subscribe('tokens', { port, auth, params: { count: EVENTS, interval_ms: 0 }, connectTimeoutMs: OP_BOUND_MS });
         const ids: number[] = [];
         try {
           for await (const e of sub) ids.push(e.id);

@@ -4,7 +4,10 @@
  * source address (127.0.0.2 …), misbehave in one of the ways below (chosen with a seeded PRNG),
  * then go away, until `durationMs` has passed; then one JSON line of counts is printed.
  *
- *   tsx test/chaos/hostile.ts <port> <seed> <durationMs> <actors>
+ *   tsx test/chaos/hostile.ts <port> <seed> <durationMs> <actors> [token]
+ *
+ * With a token, HELLOs carry it as auth, so the hostile peers are their own principal (and
+ * exhaust that principal's budgets, not the honest client's); some HELLOs carry a wrong one.
  *
  * Frames are built with wire/ only (never the session), so they can be anything a broken or
  * malicious peer might send.
@@ -15,7 +18,8 @@ import { errorCodeName } from '../../src/errors.ts';
 import { encodeFrame, encodeHeader, FrameDecoder, FrameType, parseFrame, type Frame } from '../../src/wire/index.ts';
 import { prng } from '../integration/helpers.ts';
 
-const [port, seed, durationMs, actors] = process.argv.slice(2).map(Number) as [number, number, number, number];
+const [port, seed, durationMs, actors] = process.argv.slice(2, 6).map(Number) as [number, number, number, number];
+const token = process.argv[6];
 const rnd = prng(seed);
 const until = Date.now() + durationMs;
 const int = (n: number): number => Math.floor(rnd() * n);
@@ -29,6 +33,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 class Peer {
   readonly socket: net.Socket;
   closed = false;
+  /** The server's HELLO arrived (the handshake is done, so what follows is judged by the session rules). */
+  helloReceived = false;
   readonly #seq = new Map<number, number>();
 
   constructor() {
@@ -38,6 +44,7 @@ class Peer {
       this.closed = true;
     });
     const decoder = new FrameDecoder({ maxPayload: 16 * 1024 * 1024 }, (raw) => {
+      if (raw.type === FrameType.HELLO) this.helloReceived = true;
       if (raw.type !== FrameType.ERROR || raw.stream !== 0) return;
       // How the server ended the connection, by code.
       const f = parseFrame(raw);
@@ -84,8 +91,13 @@ class Peer {
     return bytes;
   }
 
-  hello(settings: Record<string, number> = {}): void {
-    this.frame(FrameType.HELLO, 0, { versions: [1], settings });
+  /** Sends HELLO and, mostly, waits for the server's (a few peers do not wait: FW-HS-7 violations). */
+  async hello(settings: Record<string, number> = {}): Promise<void> {
+    const auth = token === undefined ? {} : { auth: { token: rnd() < 0.05 ? 'not-a-token' : token } };
+    this.frame(FrameType.HELLO, 0, { versions: [1], settings, ...auth });
+    if (rnd() < 0.1) return;
+    const end = Date.now() + 3000;
+    while (!this.helloReceived && !this.closed && Date.now() < end) await sleep(5);
   }
 
   /** Holds the connection until `ms` passed or the server closed it. */
@@ -122,7 +134,7 @@ const behaviours: Record<string, Behaviour> = {
     await p.hold(int(2000));
   },
   async truncated(p) {
-    p.hello();
+    await p.hello();
     const full = encodeFrame({ type: FrameType.OPEN, flags: 0, stream: 1, seq: 0, payload: { kind: 'conformance.echo' } });
     p.raw(full.subarray(0, 1 + int(full.length - 1)));
     if (rnd() < 0.5) await p.hold(3000);
@@ -132,7 +144,7 @@ const behaviours: Record<string, Behaviour> = {
   },
   async mutated(p) {
     const frames = [
-      encodeFrame({ type: FrameType.HELLO, flags: 0, stream: 0, seq: 0, payload: { versions: [1], settings: {} } }),
+      encodeFrame({ type: FrameType.HELLO, flags: 0, stream: 0, seq: 0, payload: { versions: [1], settings: {}, ...(token === undefined ? {} : { auth: { token } }) } }),
       encodeFrame({ type: FrameType.OPEN, flags: 0, stream: 1, seq: 0, payload: { kind: 'conformance.echo' } }),
       encodeFrame({ type: FrameType.DATA, flags: 0, stream: 1, seq: 1, payload: randomBytes(int(2000)) }),
       encodeFrame({ type: FrameType.DONE, flags: 0, stream: 1, seq: 2, payload: {} }),
@@ -147,12 +159,12 @@ const behaviours: Record<string, Behaviour> = {
     await p.hold(int(1500));
   },
   async randomFrames(p) {
-    p.hello();
+    await p.hello();
     for (let i = 0, n = 1 + int(30); i < n && !p.closed; i++) p.frame(1 + int(12), int(8), randomBytes(int(64)), int(256));
     await p.hold(int(1000));
   },
   async stopsReading(p) {
-    p.hello();
+    await p.hello();
     p.frame(FrameType.OPEN, 1, { kind: 'conformance.echo' });
     p.socket.pause();
     // Within the default initial credit (256 KiB): the echo answers, and we never read it.
@@ -160,14 +172,14 @@ const behaviours: Record<string, Behaviour> = {
     await p.hold(3000 + int(4000));
   },
   async neverGrantsCredit(p) {
-    p.hello({ initial_stream_credit: 0, initial_connection_credit: 0 });
+    await p.hello({ initial_stream_credit: 0, initial_connection_credit: 0 });
     p.frame(FrameType.OPEN, 1, { kind: 'events.subscribe', target: 'tokens', meta: { params: { count: 100_000, interval_ms: 0 } } });
     p.frame(FrameType.OPEN, 3, { kind: 'conformance.echo' });
     p.frame(FrameType.DATA, 3, randomBytes(8192));
     await p.hold(3000 + int(4000));
   },
   async neverSendsDone(p) {
-    p.hello();
+    await p.hello();
     p.frame(FrameType.OPEN, 1, { kind: 'events.subscribe', target: 'tokens', meta: { params: { count: 3, interval_ms: 0 } } });
     p.frame(FrameType.OPEN, 3, { kind: 'conformance.echo' });
     p.frame(FrameType.DATA, 3, randomBytes(100));
@@ -175,7 +187,7 @@ const behaviours: Record<string, Behaviour> = {
     await p.hold(3000 + int(4000));
   },
   async openCancelBurst(p) {
-    p.hello();
+    await p.hello();
     for (let id = 1; id < 2 * (50 + int(600)) && !p.closed; id += 2) {
       p.frame(FrameType.OPEN, id, { kind: pick(['conformance.echo', 'conformance.sink', 'events.subscribe', 'nope']), target: 'tokens' });
       p.frame(FrameType.CANCEL, id, {});
@@ -183,7 +195,7 @@ const behaviours: Record<string, Behaviour> = {
     await p.hold(500);
   },
   async disconnectMidFrame(p) {
-    p.hello();
+    await p.hello();
     p.frame(FrameType.OPEN, 1, { kind: 'conformance.sink' });
     const data = encodeFrame({ type: FrameType.DATA, flags: 0, stream: 1, seq: 1, payload: randomBytes(30_000) });
     p.raw(data.subarray(0, int(data.length)));
@@ -191,14 +203,14 @@ const behaviours: Record<string, Behaviour> = {
     p.destroy();
   },
   async deepTrailer(p) {
-    p.hello();
+    await p.hello();
     p.frame(FrameType.OPEN, 1, { kind: 'conformance.echo' });
     p.frame(FrameType.DONE, 1, deepMap(90 + int(40)));
     await p.hold(1000);
   },
   async smallFramesPeer(p) {
     // Declares the smallest frames, then asks for answers that would not fit (item 14).
-    p.hello({ max_frame_payload: 1024 });
+    await p.hello({ max_frame_payload: 1024 });
     p.frame(FrameType.OPEN, 1, { kind: 'conformance.echo' });
     p.frame(FrameType.DONE, 1, { pad: 'x'.repeat(1000) });
     p.frame(FrameType.OPEN, 3, { kind: 'conformance.echo' });
@@ -206,12 +218,12 @@ const behaviours: Record<string, Behaviour> = {
     await p.hold(1500);
   },
   async pingFlood(p) {
-    p.hello();
+    await p.hello();
     for (let i = 0; i < 400 && !p.closed; i++) p.frame(FrameType.PING, 0, randomBytes(8));
     await p.hold(500);
   },
   async trickle(p) {
-    p.hello();
+    await p.hello();
     p.raw(encodeFrame({ type: FrameType.DATA, flags: 0, stream: 1, seq: 0, payload: randomBytes(60_000) }).subarray(0, 20));
     while (!p.closed) {
       p.raw(randomBytes(1));
@@ -221,7 +233,7 @@ const behaviours: Record<string, Behaviour> = {
     if (p.closed) counts.closedByServer++;
   },
   async uploadSpam(p) {
-    p.hello();
+    await p.hello();
     for (let id = 1; id < 2 * (1 + int(20)); id += 2) {
       p.frame(FrameType.OPEN, id, { kind: 'upload.create', meta: { size: 2 ** 40, chunk_size: 4 * 1024 * 1024 } });
       p.frame(FrameType.DONE, id, {});
@@ -229,7 +241,7 @@ const behaviours: Record<string, Behaviour> = {
     await p.hold(1000);
   },
   async subscribeAndDrop(p) {
-    p.hello();
+    await p.hello();
     for (let id = 1; id < 2 * (1 + int(10)); id += 2) p.frame(FrameType.OPEN, id, { kind: 'events.subscribe', target: 'clock', meta: { params: { interval_ms: 10 } } });
     await sleep(int(500));
     p.destroy();
