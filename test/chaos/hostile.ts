@@ -100,9 +100,9 @@ class Peer {
     while (!this.helloReceived && !this.closed && Date.now() < end) await sleep(5);
   }
 
-  /** Holds the connection until `ms` passed or the server closed it. */
+  /** Holds the connection until `ms` passed (or the run ends) or the server closed it. */
   async hold(ms: number): Promise<void> {
-    const end = Date.now() + ms;
+    const end = Math.min(Date.now() + ms, until);
     while (!this.closed && Date.now() < end) await sleep(50);
     if (this.closed) counts.closedByServer++;
   }
@@ -183,8 +183,9 @@ const behaviours: Record<string, Behaviour> = {
     p.frame(FrameType.OPEN, 1, { kind: 'events.subscribe', target: 'tokens', meta: { params: { count: 3, interval_ms: 0 } } });
     p.frame(FrameType.OPEN, 3, { kind: 'conformance.echo' });
     p.frame(FrameType.DATA, 3, randomBytes(100));
-    // The tokens stream ends with the server's DONE; ours never comes (the silent subscriber).
-    await p.hold(3000 + int(4000));
+    // The tokens stream ends with the server's DONE; ours never comes (the silent subscriber),
+    // for longer than the server's stream heartbeat interval (15 s) in most runs.
+    await p.hold(16_000 + int(8000));
   },
   async openCancelBurst(p) {
     await p.hello();
