@@ -347,6 +347,13 @@ export class Session {
 
   /** The transport closed. Streams still open fail with CONNECTION_LOST: a closed socket is never success (FW-CONN-3). */
   transportClosed(cause?: unknown): void {
+    // Every entry point a transport calls runs behind the guard, whatever the transport (TCP, QUIC).
+    this.#guard.run('transport closed', () => {
+      this.#transportClosed(cause);
+    });
+  }
+
+  #transportClosed(cause: unknown): void {
     if (this.#state === 'closed') return;
     // After a GOAWAY (sent or received), a close once every stream has its outcome is a clean end, not a
     // loss (§8.6), even if the application has not yet read what those streams received.
@@ -366,7 +373,9 @@ export class Session {
 
   /** The transport drained its buffer below the high-water mark. */
   writable(): void {
-    this.#schedulePump();
+    this.#guard.run('transport writable', () => {
+      this.#schedulePump();
+    });
   }
 
   #onConnectionFrame(raw: RawFrame, frame: Frame): void {

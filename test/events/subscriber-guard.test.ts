@@ -5,8 +5,8 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { subscribeWith, type SubscriberConnection } from '../../src/events/index.ts';
-import { ManualClock } from '../../src/session/index.ts';
+import { subscribeWith } from '../../src/events/index.ts';
+import { ManualClock, type ClientConnection } from '../../src/session/index.ts';
 import { expectInternalErrors } from '../internal-errors.ts';
 import { connectedClient, flush } from '../session/helpers.ts';
 
@@ -15,7 +15,7 @@ describe('subscriber guard', () => {
     const reports = expectInternalErrors();
     const clock = new ManualClock();
     const h = await connectedClient();
-    const connection: SubscriberConnection = {
+    const connection: ClientConnection = {
       open: (options) => h.session.open(options),
       isOpen: true,
       close: () => {

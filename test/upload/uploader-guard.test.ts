@@ -5,8 +5,8 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { uploadWith, type UploadConnection } from '../../src/upload/index.ts';
-import { ManualClock } from '../../src/session/index.ts';
+import { uploadWith } from '../../src/upload/index.ts';
+import { ManualClock, type ClientConnection } from '../../src/session/index.ts';
 import { expectInternalErrors } from '../internal-errors.ts';
 import { connectedClient, flush } from '../session/helpers.ts';
 
@@ -15,7 +15,7 @@ describe('uploader guard', () => {
     const reports = expectInternalErrors();
     const clock = new ManualClock();
     const h = await connectedClient();
-    const connection: UploadConnection = {
+    const connection: ClientConnection = {
       open: (options) => h.session.open(options),
       get isOpen() {
         return h.session.isOpen;
