@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { subscribe, type DeliveredEvent, type EventSubscribeOptions, type Subscription } from '../../src/index.ts';
+import { systemClock, type Clock, type TimerHandle } from '../../src/session/clock.ts';
 import { within } from '../integration/helpers.ts';
 
 export { Harness, within, waitFor, sleep, prng, expectFwError, transports } from '../integration/helpers.ts';
@@ -24,23 +25,34 @@ export class FaultProxy {
 
   constructor(targetPort: number) {
     this.targetPort = targetPort;
-    this.#server = net.createServer((client) => {
+    // Half-open like a real TCP path: an orderly close (FIN) is forwarded after the bytes before it.
+    // Destroying the other side instead would reset it, and a reset may discard bytes the peer has
+    // received but not read yet: a subscriber's final DONE, under load (FW-EV-30).
+    this.#server = net.createServer({ allowHalfOpen: true }, (client) => {
       this.accepted++;
       client.on('error', () => undefined);
       const pair: { a: net.Socket; b: net.Socket | undefined } = { a: client, b: undefined };
       this.#pairs.add(pair);
       client.on('close', () => {
-        pair.b?.destroy();
         this.#pairs.delete(pair);
       });
       if (this.blackhole) {
         client.on('data', () => undefined);
+        client.on('end', () => client.end());
         return;
       }
-      const upstream = net.connect({ host: '127.0.0.1', port: this.targetPort });
+      const upstream = net.connect({ host: '127.0.0.1', port: this.targetPort, allowHalfOpen: true });
       pair.b = upstream;
       upstream.on('error', () => undefined);
-      upstream.on('close', () => client.destroy());
+      // An error on either side is a failure: the other side fails too.
+      client.on('close', (hadError) => {
+        if (hadError) upstream.destroy();
+      });
+      upstream.on('close', (hadError) => {
+        if (hadError) client.destroy();
+      });
+      client.on('end', () => upstream.end());
+      upstream.on('end', () => client.end());
       client.on('data', (d) => {
         if (!this.blackhole) upstream.write(d);
       });
@@ -128,4 +140,51 @@ export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
     };
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * The system clock, except that `expire(minMs)` runs at once every pending timeout set for at least
+ * `minMs`. A test can give instances a grace period long enough for reconnects on a loaded machine,
+ * and still check that the ones left waiting for a resume are dropped when it ends.
+ */
+export class ExpiringClock implements Clock {
+  readonly #pending = new Set<{ readonly ms: number; readonly fire: () => void; readonly handle: TimerHandle }>();
+
+  now(): number {
+    return systemClock.now();
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
+    const entry = {
+      ms,
+      fire: () => {
+        this.#pending.delete(entry);
+        fn();
+      },
+      handle: systemClock.setTimeout(() => {
+        entry.fire();
+      }, ms),
+    };
+    this.#pending.add(entry);
+    return {
+      cancel: () => {
+        entry.handle.cancel();
+        this.#pending.delete(entry);
+      },
+    };
+  }
+
+  setInterval(fn: () => void, ms: number): TimerHandle {
+    return systemClock.setInterval(fn, ms);
+  }
+
+  /** Fires the pending timeouts set for `minMs` or more; returns how many. */
+  expire(minMs: number): number {
+    const due = [...this.#pending].filter((e) => e.ms >= minMs);
+    for (const e of due) {
+      e.handle.cancel();
+      e.fire();
+    }
+    return due.length;
+  }
 }
