@@ -21,6 +21,8 @@ const layers = [
   // interface, but no runner code may call into the session.
   { dir: 'src/conformance', forbidden: ['session', 'flow', 'upload', 'events', 'cli', 'client', 'server', 'index'], sockets: true, typesAllowed: true },
 ];
+// src/api/ holds the package's subpath entry points (L5, beside index.ts): no layer below imports them.
+for (const layer of layers) layer.forbidden.push('api');
 
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

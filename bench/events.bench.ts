@@ -17,7 +17,8 @@
  */
 
 import { build, type Histogram } from 'hdr-histogram-js';
-import { connect, createServer, EventService, subscribeWith, type ClientConnection, type Connection, type Subscription } from '../src/index.ts';
+import { EventService, subscribeWith, type Subscription } from '../src/api/events.ts';
+import { connect, createServer, type ClientConnection, type Connection } from '../src/index.ts';
 import { benchArgs, describeMachine, formatNumber, machineInfo, markdownTable, writeResults } from './lib/report.ts';
 
 const { smoke } = benchArgs();

@@ -28,7 +28,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { connect, uploadWith, type Connection, type UploadResult } from '../src/index.ts';
+import { uploadWith, type UploadResult } from '../src/api/upload.ts';
+import { connect, type Connection } from '../src/index.ts';
 import { benchArgs, describeMachine, formatNumber, formatSize, machineInfo, markdownTable, MiB, writeResults } from './lib/report.ts';
 
 const GiB_ = 1024 * MiB;

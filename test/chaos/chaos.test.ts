@@ -23,7 +23,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { subscribe, upload } from '../../src/index.ts';
+import { subscribe } from '../../src/api/events.ts';
+import { upload } from '../../src/api/upload.ts';
 import { ServeProcess } from '../cli/serve-process.ts';
 import { prng, within } from '../integration/helpers.ts';
 

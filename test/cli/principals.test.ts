@@ -12,7 +12,8 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startServerApp, type ServerApp } from '../../src/cli/server-app.ts';
 import { loadTokens, parseTokens, singleToken, tokenAuthenticator } from '../../src/cli/tokens.ts';
-import { connect, subscribe, type DeliveredEvent } from '../../src/index.ts';
+import { subscribe, type DeliveredEvent } from '../../src/api/events.ts';
+import { connect } from '../../src/index.ts';
 import { abortUpload, commitUpload, createUpload, getUploadStatus } from '../../src/upload/index.ts';
 import { expectFwError, settle, within } from '../integration/helpers.ts';
 

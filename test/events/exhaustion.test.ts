@@ -11,7 +11,7 @@
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { subscribe } from '../../src/index.ts';
+import { subscribe } from '../../src/api/events.ts';
 import { attack, rssOf, startServe, type ServeProcess } from './fixtures/attack.ts';
 import { sleep } from './helpers.ts';
 

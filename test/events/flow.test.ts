@@ -4,7 +4,7 @@
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventService, type DeliveredEvent } from '../../src/index.ts';
+import { EventService, type DeliveredEvent } from '../../src/api/events.ts';
 import { collect, Harness, sleep, sub, waitFor, within } from './helpers.ts';
 
 const h = new Harness();

@@ -6,7 +6,7 @@
 import * as net from 'node:net';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { subscribe, type DeliveredEvent, type EventSubscribeOptions, type Subscription } from '../../src/index.ts';
+import { subscribe, type DeliveredEvent, type EventSubscribeOptions, type Subscription } from '../../src/api/events.ts';
 import { systemClock, type Clock, type TimerHandle } from '../../src/session/clock.ts';
 import { within } from '../integration/helpers.ts';
 

@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { EventService, MemoryReplayLog, type ReplayLimits, type ReplayStore } from '../../src/index.ts';
+import { EventService, MemoryReplayLog, type ReplayLimits, type ReplayStore } from '../../src/api/events.ts';
 import { ManualClock, Session } from '../../src/session/index.ts';
 import { expectInternalErrors } from '../internal-errors.ts';
 import { Peer, RecordingTransport, settle } from '../session/helpers.ts';

@@ -6,7 +6,8 @@
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventService, FramewireError, subscribeWith, type Subscription } from '../../src/index.ts';
+import { EventService, subscribeWith, type Subscription } from '../../src/api/events.ts';
+import { FramewireError } from '../../src/index.ts';
 import { ManualClock, wait } from '../../src/session/index.ts';
 import { advance, MemoryNetwork, until } from '../integration/memory-network.ts';
 import { captureLogs, collect, expectFwError, FaultProxy, Harness, sleep, sub, within } from './helpers.ts';

@@ -8,7 +8,8 @@
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, EventService, EVENT_OVERHEAD_BYTES, type Connection, type EventServiceOptions, type Stream } from '../../src/index.ts';
+import { EventService, EVENT_OVERHEAD_BYTES, type EventServiceOptions } from '../../src/api/events.ts';
+import { connect, type Connection, type Stream } from '../../src/index.ts';
 import { encodeEvent } from '../../src/events/protocol.ts';
 import { collect, expectFwError, Harness, sleep, sub, waitFor, within } from './helpers.ts';
 

@@ -5,7 +5,8 @@
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventService, FramewireError, subscribeWith, type DeliveredEvent, type StreamService, type Subscription } from '../../src/index.ts';
+import { EventService, subscribeWith, type DeliveredEvent, type Subscription } from '../../src/api/events.ts';
+import { FramewireError, type StreamService } from '../../src/index.ts';
 import { ManualClock } from '../../src/session/index.ts';
 import { advance, MemoryNetwork, until } from '../integration/memory-network.ts';
 

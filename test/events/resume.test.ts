@@ -6,7 +6,7 @@
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventService, type ProducerContext } from '../../src/index.ts';
+import { EventService, type ProducerContext } from '../../src/api/events.ts';
 import { FlipProxy } from '../integration/flip-proxy.ts';
 import { abortableSleep, collect, ExpiringClock, expectFwError, FaultProxy, Harness, prng, sub, transports, waitFor, within } from './helpers.ts';
 

@@ -6,7 +6,7 @@
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventService } from '../../src/index.ts';
+import { EventService } from '../../src/api/events.ts';
 import { decodeServerMessage, SUBSCRIBE_KIND } from '../../src/events/protocol.ts';
 import { echoHandler, Harness, sleep, within } from '../integration/helpers.ts';
 

@@ -8,7 +8,7 @@
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventService, subscribeWith, type DeliveredEvent } from '../../src/index.ts';
+import { EventService, subscribeWith, type DeliveredEvent } from '../../src/api/events.ts';
 import { ManualClock } from '../../src/session/index.ts';
 import { MemoryNetwork, turn, until } from '../integration/memory-network.ts';
 import { within } from './helpers.ts';

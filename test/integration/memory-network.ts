@@ -7,7 +7,8 @@
  */
 
 import type { Duplex } from 'node:stream';
-import { Connection, FramewireError, routeKind, type SessionOptions, type StreamHandler, type StreamService } from '../../src/index.ts';
+import { Connection, FramewireError, type SessionOptions, type StreamHandler, type StreamService } from '../../src/index.ts';
+import { routeKind } from '../../src/session/index.ts';
 import type { Clock } from '../../src/session/index.ts';
 import { createMemoryPair } from '../../src/transport/index.ts';
 

@@ -5,7 +5,7 @@
 
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { upload } from '../../src/index.ts';
+import { upload } from '../../src/api/upload.ts';
 import { commitUpload, getUploadStatus, type UploadProgress } from '../../src/upload/index.ts';
 import { assertNoDebris, Harness, KiB, MiB, randomFile, readAllBytes, removeTempDirs, sha256File, sha256Hex, transports, uploadServer } from './helpers.ts';
 

@@ -8,7 +8,8 @@
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { upload, type ErrorCodeName } from '../../src/index.ts';
+import { upload } from '../../src/api/upload.ts';
+import type { ErrorCodeName } from '../../src/index.ts';
 import { FlipProxy } from '../integration/flip-proxy.ts';
 import { uploadWith, type UploadResult } from '../../src/upload/index.ts';
 import {

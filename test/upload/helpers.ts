@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { crc32 } from 'node:zlib';
 import type { Connection, FramewireServer } from '../../src/index.ts';
-import { FsUploadStore, MemoryUploadStore, UploadService, type UploadServiceOptions, type UploadStore } from '../../src/index.ts';
+import { FsUploadStore, MemoryUploadStore, UploadService, type UploadServiceOptions, type UploadStore } from '../../src/api/upload.ts';
 import type { ClientConnection } from '../../src/session/index.ts';
 import { FrameDecoder, FrameType, parseFrame, type RawFrame } from '../../src/wire/index.ts';
 import { Harness, within } from '../integration/helpers.ts';

@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { MemoryUploadStore, upload } from '../../src/index.ts';
+import { MemoryUploadStore, upload } from '../../src/api/upload.ts';
 
 describe('Promise APIs of the upload side reject, never throw', () => {
   it('MemoryUploadStore.create over the size limit rejects with BAD_RANGE', async () => {

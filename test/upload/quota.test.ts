@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FsUploadStore } from '../../src/index.ts';
+import { FsUploadStore } from '../../src/api/upload.ts';
 import { abortUpload, createUpload } from '../../src/upload/index.ts';
 import { backends } from './backends.ts';
 import { expectFwError, Harness, removeTempDirs, settle, tempDir, uploadServer } from './helpers.ts';

@@ -6,7 +6,9 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FramewireError, MemoryUploadStore, UploadKind, UploadService, uploadWith, type StreamService, type UploadOptions, type UploadResult } from '../../src/index.ts';
+import { UploadKind } from '../../src/api/protocol.ts';
+import { MemoryUploadStore, UploadService, uploadWith, type UploadOptions, type UploadResult } from '../../src/api/upload.ts';
+import { FramewireError, type StreamService } from '../../src/index.ts';
 import { getUploadStatus } from '../../src/upload/index.ts';
 import { ManualClock } from '../../src/session/index.ts';
 import { advance, MemoryNetwork, until } from '../integration/memory-network.ts';

@@ -7,7 +7,7 @@
 
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FsUploadStore } from '../../src/index.ts';
+import { FsUploadStore } from '../../src/api/upload.ts';
 import { bitmapHas, createUpload, getUploadStatus, putChunk, abortUpload, commitUpload, uploadWith, UploadKind, type ChunkHeader, type UploadInfo } from '../../src/upload/index.ts';
 import { assertNoDebris, expectFwError, Harness, KiB, listFiles, MiB, prng, randomFile, readAllBytes, recordingConnector, removeTempDirs, settle, sha256Hex, sleep, tempDir, uploadServer, wrapChunks } from './helpers.ts';
 

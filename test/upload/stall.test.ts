@@ -8,7 +8,7 @@
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryUploadStore, UploadService } from '../../src/index.ts';
+import { MemoryUploadStore, UploadService } from '../../src/api/upload.ts';
 import { ManualClock } from '../../src/session/index.ts';
 import { uploadWith } from '../../src/upload/index.ts';
 import { StallWatch } from '../../src/upload/stall-watch.ts';

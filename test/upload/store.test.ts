@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FsUploadStore, type UploadStore } from '../../src/index.ts';
+import { FsUploadStore, type UploadStore } from '../../src/api/upload.ts';
 import type { ChunkHeader, UploadBlobStore, UploadMetaStore } from '../../src/upload/index.ts';
 import { UploadStateMachine, UploadSweeper } from '../../src/upload/index.ts';
 import { backends } from './backends.ts';

@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { MemoryUploadStore } from '../../src/index.ts';
+import { MemoryUploadStore } from '../../src/api/upload.ts';
 import { UploadSweeper } from '../../src/upload/sweeper.ts';
 import { expectInternalErrors } from '../internal-errors.ts';
 import { waitFor } from '../integration/helpers.ts';

@@ -5,7 +5,7 @@
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { upload } from '../../src/index.ts';
+import { upload } from '../../src/api/upload.ts';
 import { getUploadStatus } from '../../src/upload/index.ts';
 import { assertNoDebris, expectFwError, Harness, KiB, MiB, randomFile, removeTempDirs, settle, transports, uploadServer } from './helpers.ts';
 

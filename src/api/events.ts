@@ -1,0 +1,38 @@
+/**
+ * `framewire/events`: resumable event streams (spec/EVENTS.md). The server side is an
+ * {@link EventService} with named producers; the client side is {@link subscribe} (or
+ * {@link subscribeWith} over connections you make yourself).
+ *
+ * @packageDocumentation
+ */
+export { subscribe, type EventSubscribeOptions } from '../events-client.ts';
+export {
+  EVENT_OVERHEAD_BYTES,
+  EventService,
+  MemoryReplayLog,
+  ReplayBudget,
+  Subscription,
+  defaultEventLimits,
+  defaultReconnectPolicy,
+  defaultReplayLimits,
+  eventDefaults,
+  memoryReplayStore,
+  subscribeWith,
+  type CoalesceOptions,
+  type DeliveredEvent,
+  type EventCounters,
+  type EventLimits,
+  type EventOutcome,
+  type EventServiceOptions,
+  type EventSummary,
+  type HandleOptions,
+  type LoggedEvent,
+  type ProducedEvent,
+  type Producer,
+  type ProducerContext,
+  type ReplayLimits,
+  type ReplayLog,
+  type ReplayStore,
+  type SubscribeOptions,
+  type SubscriberStats,
+} from '../events/index.ts';

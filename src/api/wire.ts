@@ -1,0 +1,53 @@
+/**
+ * `framewire/wire`: the frame codec of protocol version 1 (spec/PROTOCOL.md §3–§5). Pure functions
+ * on bytes: build frames with {@link encodeFrame}, read a byte stream with {@link FrameDecoder}
+ * and type what it emits with {@link parseFrame}. No sockets, no session state.
+ *
+ * @packageDocumentation
+ */
+export {
+  DataFlags,
+  FrameDecoder,
+  FrameType,
+  HANDSHAKE_MAX_PAYLOAD,
+  HEADER_SIZE,
+  MAX_PAYLOAD_CEILING,
+  MIN_MAX_PAYLOAD,
+  PROTOCOL_VERSION,
+  PingFlags,
+  crc32,
+  defaultSettings,
+  encodeFrame,
+  encodePacked,
+  frameTypeName,
+  isKnownFrameType,
+  parseFrame,
+  scanPacked,
+  settingBounds,
+  type AckFrame,
+  type CancelFrame,
+  type CancelPayload,
+  type ConnectionFrame,
+  type CreditFrame,
+  type DataFrame,
+  type DoneFrame,
+  type DonePayload,
+  type ErrorFrame,
+  type ErrorPayload,
+  type Frame,
+  type FrameDecoderOptions,
+  type FrameHandler,
+  type FrameTypeCode,
+  type FrameTypeName,
+  type GoawayFrame,
+  type GoawayPayload,
+  type HelloFrame,
+  type HelloPayload,
+  type OpenFrame,
+  type OpenPayload,
+  type PackedScan,
+  type PingFrame,
+  type RawFrame,
+  type Settings,
+  type StreamFrame,
+} from '../wire/index.ts';
