@@ -45,6 +45,10 @@ export interface DemoReport {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
+// The demo server runs the way this file runs: compiled JavaScript under plain node (the package),
+// or TypeScript sources through tsx, resolved from this package (a clone's `npm run demo`).
+const fromSources = import.meta.url.endsWith('.ts');
+const serverCommand = fromSources ? ['--import', import.meta.resolve('tsx'), join(here, 'demo-server.ts')] : [join(here, 'demo-server.js')];
 
 /** The demo server as a child process; stdout carries JSON lines. */
 class ServerProcess {
@@ -58,8 +62,7 @@ class ServerProcess {
   }
 
   async start(port = 0): Promise<number> {
-    // tsx resolved from this package, not from the working directory the demo was started in.
-    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(here, 'demo-server.ts'), this.#dataDir, String(port)], {
+    const child = spawn(process.execPath, [...serverCommand, this.#dataDir, String(port)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     this.#child = child;

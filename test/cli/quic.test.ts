@@ -15,7 +15,8 @@ import { parseServerTarget } from '../../src/cli/parse.ts';
 import { quicAvailable } from '../../src/transport/index.ts';
 import { within } from '../integration/helpers.ts';
 
-const bin = join(import.meta.dirname, '..', '..', 'bin', 'framewire.js');
+/** The CLI from the sources, through tsx (the tests never read dist/). */
+const bin = join(import.meta.dirname, '..', '..', 'src', 'cli', 'bin.ts');
 const dir = mkdtempSync(join(tmpdir(), 'fw-cli-quic-'));
 const children: ChildProcess[] = [];
 afterAll(() => {
@@ -25,7 +26,7 @@ afterAll(() => {
 
 function cli(args: readonly string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -49,7 +50,7 @@ describe('framewire CLI: addresses', () => {
 
 describe.skipIf(!quicAvailable())('framewire CLI over QUIC', () => {
   it('FW-QUIC-11: serve --quic-port prints the address to pin; upload --to quic:// and tail --from quic:// work; a wrong pin fails', async () => {
-    const serve = spawn(process.execPath, [bin, 'serve', '--port', '0', '--quic-port', '0', '--data-dir', join(dir, 'data')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const serve = spawn(process.execPath, ['--import', 'tsx', bin, 'serve', '--port', '0', '--quic-port', '0', '--data-dir', join(dir, 'data')], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(serve);
     const lines = createInterface({ input: serve.stdout });
     const pinned = await within(

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const bin = fileURLToPath(new URL('../../bin/framewire.js', import.meta.url));
+/** The CLI from the sources, through tsx (the tests never read dist/). */
+const bin = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
 
 export class ServeProcess {
   readonly dataDir = mkdtempSync(join(tmpdir(), 'framewire-serve-'));
@@ -26,7 +27,7 @@ export class ServeProcess {
   }
 
   async start(flags: readonly string[], logLevel = 'error'): Promise<number> {
-    const child = spawn(process.execPath, [bin, '--log-level', logLevel, 'serve', '--port', '0', '--data-dir', this.dataDir, ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', bin, '--log-level', logLevel, 'serve', '--port', '0', '--data-dir', this.dataDir, ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     child.once('exit', (code, signal) => {
       this.exit = { code, signal };

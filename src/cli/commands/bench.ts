@@ -44,6 +44,8 @@ Examples:
   framewire bench e2e --size 256MiB
   framewire bench hol-loss --smoke      (root: network namespaces, nftables, ethtool)`)
     .action(async (names: string[], flags: { smoke?: boolean; json?: boolean; size?: string }) => {
+      // The benchmarks (and tsx, which runs them) come with a clone of the repository, not with the package.
+      if (!existsSync(join(root, 'bench'))) throw new CliError('the benchmarks are not part of the installed package: run them from a clone of the repository', ExitCode.usage);
       const chosen = (names.length === 0 ? [...suites] : names) as Suite[];
       for (const name of chosen) {
         if (!suites.includes(name)) throw new CliError(`unknown suite "${name}" (choose from ${suites.join(', ')})`, ExitCode.usage);
