@@ -4,6 +4,7 @@
  * only with --verbose) and logging (pino to stderr at --log-level).
  */
 
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isFramewireError } from '../errors.ts';
 import { registerCommands } from './commands/index.ts';
@@ -21,9 +22,16 @@ export class CliError extends Error {
   }
 }
 
+/** The package's version: package.json sits two levels up from both src/cli/ and dist/cli/. */
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return manifest.version;
+}
+
 export function buildProgram(): Command {
   const program = new Command('framewire')
     .description('A streaming protocol over TCP: multiplexed streams with credit flow control, resumable uploads and event streams.')
+    .version(packageVersion(), '-V, --version', 'print the version of framewire')
     .option('--log-level <level>', 'pino log level on stderr (silent, error, warn, info, debug, trace)', 'silent')
     .option('--verbose', 'print stack traces of errors', false)
     .showHelpAfterError('(run with --help for usage)')

@@ -5,8 +5,9 @@
  */
 
 import type { Command } from 'commander';
-import { defaultEventLimits, type EventLimits } from '../events/index.ts';
-import { defaultUploadQuota, type UploadQuotaLimits } from '../upload/index.ts';
+// The limits' own modules, not the profiles' index files: `framewire --help` must not load the profiles.
+import { defaultEventLimits, type EventLimits } from '../events/limits.ts';
+import { defaultUploadQuota, type UploadQuotaLimits } from '../upload/quota.ts';
 import { parseCount, parseSize } from './parse.ts';
 
 export interface ProfileLimitFlags {

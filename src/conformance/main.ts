@@ -8,9 +8,8 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatJson, formatJUnit, formatTerminal } from './reporters.ts';
 import { runConformance } from './runner.ts';
+import { usage } from './usage.ts';
 
-export const usage = `usage: framewire conformance --target HOST:PORT [--cases GLOB[,GLOB…]] [--strict] [--json FILE] [--junit FILE]
-                              [--timeout MS] [--long-wait MS] [--auth JSON] [--quiet]`;
 
 export function parseTarget(s: string): { host: string; port: number } | undefined {
   const at = s.lastIndexOf(':');

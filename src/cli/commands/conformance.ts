@@ -1,7 +1,7 @@
 /** `framewire conformance --target host:port`: the black-box conformance runner (src/conformance). */
 
 import type { Command } from 'commander';
-import { main as conformanceMain, usage } from '../../conformance/main.ts';
+import { usage } from '../../conformance/usage.ts';
 
 export function registerConformance(program: Command): void {
   program
@@ -22,6 +22,7 @@ Examples:
         command.outputHelp();
         return;
       }
+      const { main: conformanceMain } = await import('../../conformance/main.ts');
       process.exitCode = await conformanceMain(args);
     });
 }

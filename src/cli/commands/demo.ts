@@ -1,7 +1,6 @@
 /** `framewire demo`: the main job, verified end to end (see ../demo.ts). */
 
 import type { Command } from 'commander';
-import { runDemo } from '../demo.ts';
 import { cliLogger } from '../logger.ts';
 import { CliError, ExitCode } from '../main.ts';
 import { parseSize } from '../parse.ts';
@@ -27,6 +26,7 @@ Examples:
       const say = flags.json === true ? (): void => undefined : (line: string): void => {
         process.stdout.write(`${line}\n`);
       };
+      const { runDemo } = await import('../demo.ts');
       const report = await runDemo({
         bytes: parseSize(flags.size, '--size'),
         chunkSize: parseSize(flags.chunkSize, '--chunk-size'),

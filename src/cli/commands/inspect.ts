@@ -2,7 +2,6 @@
 
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { formatInspection, inspectBytes, parseCapture } from '../inspect.ts';
 import { CliError, ExitCode } from '../main.ts';
 import { parseSize } from '../parse.ts';
 
@@ -23,6 +22,7 @@ Examples:
         throw new CliError(`cannot read ${file}: ${(error as Error).message}`, ExitCode.usage);
       });
       const maxPayload = options.maxPayload === undefined ? undefined : parseSize(options.maxPayload, '--max-payload');
+      const { formatInspection, inspectBytes, parseCapture } = await import('../inspect.ts');
       const result = inspectBytes(parseCapture(input), maxPayload === undefined ? {} : { maxPayload });
       if (options.json === true) {
         for (const frame of result.frames) process.stdout.write(`${JSON.stringify(frame, jsonBytes)}\n`);

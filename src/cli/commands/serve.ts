@@ -7,9 +7,8 @@ import { CliError, ExitCode } from '../main.ts';
 import { addConnectionLimitFlags, connectionLimitsFrom, type ConnectionLimitFlags } from '../connection-limits.ts';
 import { parseDuration, parsePort } from '../parse.ts';
 import { addProfileLimitFlags, profileLimitsFrom, type ProfileLimitFlags } from '../profile-limits.ts';
-import { startServerApp } from '../server-app.ts';
 import { loadTokens, singleToken, type TokenTable } from '../tokens.ts';
-import { generateQuicIdentity, quicIdentityFromBytes, type QuicIdentity } from '../../transport/index.ts';
+import type { QuicIdentity } from '../../transport/index.ts';
 
 interface ServeOptions extends ProfileLimitFlags, ConnectionLimitFlags {
   port: string;
@@ -74,6 +73,7 @@ ignored; a principal (1..64 of letters, digits and ._@-) may have several tokens
       const quicPort = options.quicPort === undefined ? undefined : parsePort(options.quicPort, '--quic-port');
       if (options.quicKey !== undefined && quicPort === undefined) throw new CliError('--quic-key needs --quic-port', ExitCode.usage);
       const quicIdentity = options.quicKey === undefined ? undefined : await loadOrCreateQuicKey(options.quicKey);
+      const { startServerApp } = await import('../server-app.ts');
       const app = await startServerApp({
         host: options.host,
         port: parsePort(options.port, '--port'),
@@ -132,6 +132,7 @@ async function tokensFrom(options: ServeOptions): Promise<TokenTable | undefined
 
 /** The QUIC identity stored in `file`, or a new one written there (mode 0600) when the file does not exist. */
 async function loadOrCreateQuicKey(file: string): Promise<QuicIdentity> {
+  const { generateQuicIdentity, quicIdentityFromBytes } = await import('../../transport/index.ts');
   let bytes: Buffer | undefined;
   try {
     bytes = await readFile(file);

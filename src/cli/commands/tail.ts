@@ -1,7 +1,6 @@
 /** `framewire tail NAME --from host:port` (or `--from quic://host:port`): subscribe to an event stream and print its events. */
 
 import type { Command } from 'commander';
-import { subscribe } from '../../events-client.ts';
 import { addClientFlags, connectOptionsFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
 import { CliError, ExitCode } from '../main.ts';
@@ -55,6 +54,7 @@ Examples:
         abort.abort(new Error('interrupted'));
       };
       process.once('SIGINT', onSignal);
+      const { subscribe } = await import('../../events-client.ts');
       const sub = subscribe(name, {
         ...target,
         ...connectOptionsFrom(flags),

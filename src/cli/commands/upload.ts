@@ -1,9 +1,7 @@
 /** `framewire upload FILE --to host:port` (or `--to quic://host:port`): a resumable upload with progress, survives dropped connections. */
 
 import { stat } from 'node:fs/promises';
-import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { upload } from '../../upload-client.ts';
 import { addClientFlags, connectOptionsFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
 import { CliError, ExitCode } from '../main.ts';
@@ -45,6 +43,7 @@ Examples:
       const size = (await stat(file).catch(() => undefined))?.size;
       if (size === undefined) throw new CliError(`cannot read ${file}`, ExitCode.usage);
       const log = cliLogger(command);
+      const [{ SingleBar }, { upload }] = await Promise.all([import('cli-progress'), import('../../upload-client.ts')]);
       const json = flags.json === true || !process.stdout.isTTY;
       const bar = json ? undefined : new SingleBar({ format: ' {bar} {percentage}% | {value}/{total} MiB | {speed} MiB/s | ETA {eta_formatted} | chunks {chunks}', hideCursor: true });
       const started = performance.now();
