@@ -47,7 +47,8 @@ const layerRules = layers.map(({ dir, forbidden, sockets, typesAllowed = false }
 }));
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'tmp/**', 'coverage/**', 'bench/results/**', 'spec/**/*.lua'] },
+  // test/package/consumer is compiled by test/package/check.sh against the packed package, not the sources.
+  { ignores: ['node_modules/**', 'dist/**', 'tmp/**', 'coverage/**', 'bench/results/**', 'spec/**/*.lua', 'test/package/consumer/**'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
@@ -67,8 +68,14 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.js'],
+    files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // The package smoke test: plain JavaScript run by node in a project that installed the tarball.
+    files: ['test/package/smoke/*'],
+    languageOptions: { globals: { console: 'readonly', process: 'readonly', require: 'readonly', module: 'writable', Buffer: 'readonly', AbortController: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
     // Byte indexing after an explicit bounds check is the codec's daily work; with
