@@ -24,6 +24,7 @@ import { FramewireError } from './errors.ts';
 import { Guard } from './session/index.ts';
 import { encodeFrame, FrameType } from './wire/index.ts';
 
+/** How many TCP connections a server admits: in total, in their handshake, per remote address (spec's limits section). */
 export interface ServerLimits {
   /** Connections at once, in any state (default 1024). */
   readonly maxConnections: number;
@@ -35,6 +36,7 @@ export interface ServerLimits {
   readonly refusalRetryAfterMs: number;
 }
 
+/** The defaults of `ServerLimits`. */
 export const defaultServerLimits: ServerLimits = {
   maxConnections: 1024,
   maxHandshakingConnections: 128,
@@ -55,8 +57,11 @@ export function resolveServerLimits(limits: Partial<ServerLimits> = {}): ServerL
 
 /** Counters for operators (server.admissionStats). */
 export interface AdmissionStats {
+  /** Connections admitted. */
   admitted: number;
+  /** Connections refused because their address held maxConnectionsPerAddress. */
   refusedPerAddress: number;
+  /** Connections refused because the server was full and no room could be made. */
   refusedFull: number;
   /** Handshaking connections closed to make room. */
   evictedHandshaking: number;

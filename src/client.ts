@@ -7,6 +7,10 @@ import { FramewireError } from './errors.ts';
 import type { SessionOptions, StreamHandler } from './session/index.ts';
 import { dialQuic, type QuicEndpointOptions } from './transport/index.ts';
 
+/**
+ * Options of `connect()`: where to connect, TLS, deadlines, and the session options (limits, auth,
+ * logger).
+ */
 export interface ConnectOptions extends Omit<SessionOptions, 'role'> {
   /**
    * `tcp://host:port` or `quic://host:port` (QUIC: spec §14; `?peer=<peer id>` pins the server's

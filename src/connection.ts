@@ -16,6 +16,10 @@ export interface AttachableTransport extends FrameTransport {
   destroy(): void;
 }
 
+/**
+ * A session bound to a socket: what `connect()` resolves to and what a server holds per client. Opens
+ * streams, pings, and ends with `goaway()`, `close()` or `destroy()`.
+ */
 export class Connection implements ClientConnection {
   readonly session: Session;
   /** The TCP (or TLS) socket; undefined over QUIC. */
@@ -62,10 +66,12 @@ export class Connection implements ClientConnection {
     return this.session.isOpen;
   }
 
+  /** Opens a stream; it may carry data at once, and the peer answers it by kind. */
   open(options: OpenOptions): Stream {
     return this.session.open(options);
   }
 
+  /** Sends a PING and resolves with the round-trip time in milliseconds. */
   ping(): Promise<number> {
     return this.session.ping();
   }

@@ -15,6 +15,10 @@ interface CodeInfo {
   readonly summary: string;
 }
 
+/**
+ * The registered error codes (spec/PROTOCOL.md §9): for each name, its wire code, whether the same
+ * operation may be retried, and where it may appear.
+ */
 export const ErrorCodes = {
   NO_ERROR: { code: 0x00, scope: 'either', retryable: false, summary: 'graceful end, no error' },
   PROTOCOL_ERROR: { code: 0x01, scope: 'either', retryable: false, summary: 'generic violation of the protocol' },
@@ -64,6 +68,7 @@ export const ErrorCodes = {
   PRODUCER_FAILED: { code: 0x202, scope: 'stream', retryable: true, summary: 'the event producer failed' },
 } as const satisfies Record<string, CodeInfo>;
 
+/** The name of a registered error code, e.g. `FLOW_CONTROL` or `UPLOAD_NOT_FOUND`. */
 export type ErrorCodeName = keyof typeof ErrorCodes;
 
 /**
@@ -87,6 +92,7 @@ export function errorCodeName(code: number): ErrorCodeName | undefined {
 
 const BRAND: unique symbol = Symbol.for('framewire.error');
 
+/** What a `FramewireError` carries besides its code and message. */
 export interface FramewireErrorOptions {
   /** True when the error was reported by the peer (received in an ERROR, CANCEL or GOAWAY frame). */
   readonly remote?: boolean;
@@ -140,6 +146,7 @@ export class FramewireError extends Error {
   }
 }
 
+/** True for a `FramewireError`, by a brand that survives duplicate copies of the package. */
 export function isFramewireError(value: unknown): value is FramewireError {
   return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
 }

@@ -10,8 +10,13 @@
 import { connect, type ConnectOptions } from './client.ts';
 import { subscribeWith, type SubscribeOptions, type Subscription } from './events/index.ts';
 
+/** Options of `subscribe()`: the subscription options plus where and how to connect. */
 export type EventSubscribeOptions = SubscribeOptions & Omit<ConnectOptions, 'signal' | 'onStream' | 'logger'>;
 
+/**
+ * Subscribes to the event stream `name` of a server: iterate the returned subscription for the events, in
+ * order, across reconnects (spec/EVENTS.md).
+ */
 export function subscribe(name: string, options: EventSubscribeOptions): Subscription {
   const { from, key, params, signal, reconnect, heartbeatTimeoutMs, logger, ...connectOptions } = options;
   // A clock drives the subscriber's timers and the connections' alike.

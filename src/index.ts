@@ -10,16 +10,20 @@
 export { connect, type ConnectOptions } from './client.ts';
 export { createServer, FramewireServer, type ServerOptions } from './server.ts';
 export { Connection } from './connection.ts';
+export { defaultServerLimits, type AdmissionStats, type ServerLimits } from './admission.ts';
 export {
   Stream,
   defaultLimits,
   toDuplex,
   toReadableStream,
   toWritableStream,
+  ANONYMOUS,
+  defaultPrincipalId,
   type Authenticate,
   type ClientConnection,
   type Connector,
   type OpenOptions,
+  type PrincipalId,
   type RetryPolicy,
   type SchedulingPolicy,
   type Session,
@@ -34,4 +38,4 @@ export {
 } from './session/index.ts';
 export { internalErrorCount, onInternalError, type InternalErrorObserver, type InternalErrorReport } from './session/index.ts';
 export { ErrorCodes, FramewireError, errorCodeName, isFramewireError, type ErrorCodeName, type FramewireErrorOptions } from './errors.ts';
-export { defaultSettings, type Settings } from './wire/index.ts';
+export { defaultSettings, type ControlMap, type Settings } from './wire/index.ts';

@@ -10,6 +10,10 @@ import type { SessionLimits, SessionOptions, StreamHandler } from './session/ind
 import { defaultLimits, Guard, routeKind, type StreamService } from './session/index.ts';
 import { QuicListener, type QuicListenOptions, type QuicTransport } from './transport/index.ts';
 
+/**
+ * Options of `createServer()`: the services, a handler for unclaimed streams, TLS, and the session options
+ * every connection gets.
+ */
 export interface ServerOptions extends Omit<SessionOptions, 'role' | 'connectionId'> {
   /** Services that claim OPEN kinds (uploads, event streams, your own). */
   readonly services?: readonly StreamService[];
@@ -31,6 +35,10 @@ export interface ServerOptions extends Omit<SessionOptions, 'role' | 'connection
 /** What a server changes in the session defaults: it closes connections left without a stream (FW-LIMIT-7). */
 export const serverSessionDefaults: Partial<SessionLimits> = { unusedConnectionTimeoutMs: 60_000 };
 
+/**
+ * A framewire server: accepts TCP (or TLS) connections, runs a session on each and routes every stream to
+ * the service that claims its kind. Made by `createServer()`.
+ */
 export class FramewireServer {
   readonly connections = new Set<Connection>();
   readonly #server: net.Server;
@@ -214,6 +222,7 @@ function peerKey(socket: net.Socket): string {
   return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}`;
 }
 
+/** Creates a server; call `listen()` to accept connections and `close()` for a graceful shutdown. */
 export function createServer(options: ServerOptions): FramewireServer {
   return new FramewireServer(options);
 }

@@ -7,6 +7,7 @@
 import { connect, type ConnectOptions } from './client.ts';
 import { uploadWith, type UploadOptions, type UploadResult, type UploadSource } from './upload/index.ts';
 
+/** Options of `upload()`: the upload options plus where and how to connect. */
 export interface UploadClientOptions extends UploadOptions, Omit<ConnectOptions, 'signal' | 'onStream' | 'role'> {}
 
 /** Uploads a file path, byte array or Readable to a framewire server, resuming across failures (spec/UPLOAD.md). */

@@ -24,7 +24,9 @@ import { ControlLimits, encodeDonePayload, type ControlMap } from '../wire/index
 
 type ServiceStream = Parameters<StreamService['handle']>[0];
 
+/** The stream kind of the conformance echo service. */
 export const ECHO_KIND = 'conformance.echo';
+/** The stream kind of the conformance sink service. */
 export const SINK_KIND = 'conformance.sink';
 export const GOAWAY_KIND = 'conformance.goaway';
 /** Upper bound of `done_delay_ms` and of `deadline_ms`, so that a client cannot park a timer for long. */

@@ -44,6 +44,7 @@ function short(s: string): string {
   return one.length > 160 ? `${one.slice(0, 157)}...` : one;
 }
 
+/** The report as JSON. */
 export function formatJson(report: Report): string {
   return JSON.stringify(report, null, 2);
 }

@@ -8,8 +8,9 @@ import { decode } from '@msgpack/msgpack';
 import { ErrorCodes } from '../errors.ts';
 import { allCases, type Case } from './cases/index.ts';
 import { CaseContext, type RunSettings } from './context.ts';
-import { CaseAbort, featureLabel, outcome, verdicts, type CaseResult, type Feature, type Outcome, type Report, type Verdict } from './types.ts';
+import { CaseAbort, featureLabel, outcome, verdicts, type CaseResult, type ConformanceCase, type Feature, type Outcome, type Report, type Verdict } from './types.ts';
 
+/** Options of a conformance run: the target, which cases, strictness, timeouts and credentials. */
 export interface ConformanceOptions {
   readonly target: { readonly host: string; readonly port: number };
   /** Comma-separated globs over case ids and requirement ids (`FW-FLOW-*,vectors/*`); `!glob` excludes. Default: all. */
@@ -26,18 +27,18 @@ export interface ConformanceOptions {
   readonly auth?: unknown;
   /** Called after each case, e.g. for progress output. */
   readonly onResult?: (result: CaseResult) => void;
-  /** Replace the built-in case list (tests). */
+  /** @internal Replace the built-in case list (tests). */
   readonly caseList?: readonly Case[];
 }
 
 /** Turns a comma-separated glob list into a predicate over a case. */
-export function caseFilter(globs: string | undefined): (c: Case) => boolean {
+export function caseFilter(globs: string | undefined): (c: Pick<ConformanceCase, 'id' | 'requirements'>) => boolean {
   if (globs === undefined || globs.trim() === '') return () => true;
   const parts = globs.split(',').map((g) => g.trim()).filter((g) => g !== '');
   const toRe = (g: string): RegExp => new RegExp(`^${g.replace(/[.+^${}()|[\]\\]/gu, '\\$&').replace(/\*/gu, '.*').replace(/\?/gu, '.')}$`, 'u');
   const include = parts.filter((p) => !p.startsWith('!')).map(toRe);
   const exclude = parts.filter((p) => p.startsWith('!')).map((p) => toRe(p.slice(1)));
-  const matches = (re: RegExp, c: Case): boolean => re.test(c.id) || c.requirements.some((r) => re.test(r));
+  const matches = (re: RegExp, c: Pick<ConformanceCase, 'id' | 'requirements'>): boolean => re.test(c.id) || c.requirements.some((r) => re.test(r));
   return (c) => (include.length === 0 || include.some((re) => matches(re, c))) && !exclude.some((re) => matches(re, c));
 }
 
@@ -141,6 +142,10 @@ export function compareSections(a: string, b: string): number {
   return 0;
 }
 
+/**
+ * Runs the conformance cases against a target (a framewire server at host:port) and resolves with the
+ * report; a case that cannot run is reported as unsupported, not failed.
+ */
 export async function runConformance(options: ConformanceOptions): Promise<Report> {
   const started = Date.now();
   const run: RunSettings = {

@@ -9,7 +9,9 @@
  * failure, not a pass (h2spec's weakness).
  */
 
+/** Every verdict, in report order. */
 export const verdicts = ['pass', 'non-strict', 'fail', 'unsupported', 'informational'] as const;
+/** The verdict of one case. */
 export type Verdict = (typeof verdicts)[number];
 
 /** What a case decided, with enough detail to act on a failure. */
@@ -44,6 +46,7 @@ export interface CaseContextLike {
   readonly strict: boolean;
 }
 
+/** One conformance case: the requirement it checks, quoted from the spec, and how to check it. */
 export interface ConformanceCase<Ctx = unknown> {
   /** Unique and stable: `<requirement id>/<slug>`, e.g. `FW-FRAME-2/bad-crc-ping`. */
   readonly id: string;
@@ -59,9 +62,11 @@ export interface ConformanceCase<Ctx = unknown> {
   readonly needs?: readonly Feature[];
   /** Waits for a timer of the target (handshake deadline, idle timeout): run concurrently with the rest. */
   readonly slow?: boolean;
+  /** Runs the case against the target. */
   run(ctx: Ctx): Promise<Outcome>;
 }
 
+/** The result of one case. */
 export interface CaseResult {
   readonly id: string;
   readonly requirements: readonly string[];
@@ -76,6 +81,7 @@ export interface CaseResult {
   readonly durationMs: number;
 }
 
+/** A conformance run: the target, every result and the totals. */
 export interface Report {
   readonly target: { readonly host: string; readonly port: number };
   readonly strict: boolean;

@@ -10,6 +10,10 @@
 import { EVENT_OVERHEAD_BYTES } from './limits.ts';
 import type { LoggedEvent, ReplayLog } from './replay-log.ts';
 
+/**
+ * What all event instances' replay logs retain, server-wide and per principal (FW-EV-71): an
+ * `EventService` keeps one, as `budget`.
+ */
 export class ReplayBudget {
   readonly maxBytes: number;
   readonly maxBytesPerPrincipal: number;

@@ -22,6 +22,7 @@ export interface EventLimits {
   readonly retryAfterMs: number;
 }
 
+/** The default of every aggregate event-stream limit. */
 export const defaultEventLimits: EventLimits = {
   maxInstances: 4096,
   maxInstancesPerPrincipal: 256,

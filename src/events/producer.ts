@@ -18,6 +18,7 @@ export interface ProducedEvent {
 /** The summary a producer returns becomes the DONE trailer (a map; other values are wrapped as { value }). */
 export type EventSummary = ControlMap | undefined;
 
+/** What a producer gets: the stream's name, key and params, an abort signal, a logger and `emit()`. */
 export interface ProducerContext {
   readonly name: string;
   /** The instance key (request id): every log line of the instance carries it. */
@@ -41,6 +42,10 @@ export interface ProducerContext {
  */
 export type Producer = (ctx: ProducerContext) => AsyncIterable<ProducedEvent, unknown> | Promise<unknown>;
 
+/**
+ * Coalescing: while the subscriber cannot take more, events of the listed types are merged into one
+ * pending event (by default the newest wins) instead of queued, at most one per `minIntervalMs`.
+ */
 export interface CoalesceOptions {
   /** Event types that may be coalesced; absent: all. Other types wait as usual, after the pending one. */
   readonly types?: readonly string[];

@@ -91,6 +91,7 @@ export interface StartMessage {
   readonly ackMs: number;
 }
 
+/** An event as it travels: `{ t: 'ev', id, type, data }`. */
 export interface EventMessage {
   readonly t: 'ev';
   readonly id: number;
@@ -98,8 +99,10 @@ export interface EventMessage {
   readonly data: unknown;
 }
 
+/** A message the server sends on a subscription stream: start, event or heartbeat. */
 export type ServerMessage = StartMessage | EventMessage | { readonly t: 'hb' };
 
+/** A message the subscriber sends: an acknowledgement of the events up to `id`. */
 export type ClientMessage = { readonly t: 'ack'; readonly id: number };
 
 const encoder = new Encoder({ ignoreUndefined: true, initialBufferSize: 512 });
@@ -117,6 +120,7 @@ export function encodeStart(m: Omit<StartMessage, 't'>): Uint8Array {
 
 export const HEARTBEAT_MESSAGE: Uint8Array = encoder.encode({ t: 'hb' }).slice();
 
+/** Encodes the acknowledgement of the events up to `id`. */
 export function encodeAck(id: number): Uint8Array {
   return encoder.encode({ t: 'ack', id }).slice();
 }

@@ -11,6 +11,7 @@
 
 import { FramewireError } from '../errors.ts';
 
+/** An event as a replay log keeps it. */
 export interface LoggedEvent {
   readonly id: number;
   readonly type: string;
@@ -20,6 +21,7 @@ export interface LoggedEvent {
   readonly at: number;
 }
 
+/** What one instance's replay log retains for a resume. */
 export interface ReplayLimits {
   /** Events retained per instance. */
   readonly maxEvents: number;
@@ -29,6 +31,7 @@ export interface ReplayLimits {
   readonly maxAgeMs: number;
 }
 
+/** The default replay limits: 4096 events, 4 MiB, 5 minutes. */
 export const defaultReplayLimits: ReplayLimits = {
   maxEvents: 4096,
   maxBytes: 4 * 1024 * 1024,
@@ -42,6 +45,7 @@ export function validateReplayLimits(l: ReplayLimits): ReplayLimits {
   return l;
 }
 
+/** The events an instance keeps for a resume, bounded by its limits. */
 export interface ReplayLog {
   /** The earliest id still retained; lastId + 1 when nothing is retained. */
   readonly firstId: number;
@@ -66,11 +70,13 @@ export interface ReplayLog {
    * Optional: a log without it keeps its acknowledged events until its own limits drop them.
    */
   dropAcknowledged?(): void;
+  /** Releases what the log holds; the instance is gone. */
   dispose(): void | Promise<void>;
 }
 
 /** Creates the log of one instance; a shared store would key it by (name, key). */
 export interface ReplayStore {
+  /** The replay log of the instance `name`/`key`. */
   create(name: string, key: string, limits: ReplayLimits): ReplayLog;
 }
 
@@ -160,6 +166,7 @@ export class MemoryReplayLog implements ReplayLog {
     while (this.#dropOldestAcked());
   }
 
+  /** Drops the retained events. */
   dispose(): void {
     this.#items = [];
     this.#head = 0;
@@ -182,6 +189,7 @@ export class MemoryReplayLog implements ReplayLog {
   }
 }
 
+/** A replay store that keeps each log in memory. */
 export const memoryReplayStore: ReplayStore = {
   create: (_name, _key, limits) => new MemoryReplayLog(limits),
 };

@@ -19,6 +19,10 @@ import { parseSubscribe, SUBSCRIBE_KIND, validateName } from './protocol.ts';
 import { newCounters, type EventCounters, type HandleOptions, type Producer } from './producer.ts';
 import { defaultReplayLimits, memoryReplayStore, validateReplayLimits, type ReplayLimits, type ReplayStore } from './replay-log.ts';
 
+/**
+ * Options of `EventService`: defaults for every producer, aggregate limits, the replay store, clock,
+ * logger and principal mapping.
+ */
 export interface EventServiceOptions {
   /** Defaults for every `handle()` (FW-EV-70). */
   readonly replay?: Partial<ReplayLimits>;
@@ -37,6 +41,7 @@ export interface EventServiceOptions {
   readonly principalId?: PrincipalId;
 }
 
+/** Default grace period, heartbeat interval and acknowledgement interval. */
 export const eventDefaults = {
   graceMs: 30_000,
   heartbeatMs: 15_000,
@@ -54,6 +59,10 @@ interface Registration {
   readonly options: HandleOptions;
 }
 
+/**
+ * The server side of resumable event streams (spec/EVENTS.md): register producers with `handle(name,
+ * producer)` and add the service to `createServer({ services })`.
+ */
 export class EventService {
   readonly kinds: readonly string[] = [SUBSCRIBE_KIND];
   /** Counters summed over every instance, past and present. */
@@ -102,7 +111,7 @@ export class EventService {
     return this.#instances.size;
   }
 
-  /** The live instance (name, key) of a principal (an id from the `principalId` mapping). */
+  /** @internal The live instance (name, key) of a principal (an id from the `principalId` mapping). */
   instance(name: string, key: string, principalId = ANONYMOUS): EventInstance | undefined {
     return this.#instances.get(instanceId(principalId, name, key));
   }

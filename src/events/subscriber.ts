@@ -39,6 +39,10 @@ import { decodeServerMessage, encodeAck, subscribeMeta, SUBSCRIBE_KIND, validate
  */
 export const defaultReconnectPolicy: RetryPolicy = { maxAttempts: 10, initialDelayMs: 50, maxDelayMs: 2000 };
 
+/**
+ * Options of a subscription: resume point, instance key, params, abort signal, reconnects and heartbeat
+ * timeout.
+ */
 export interface SubscribeOptions {
   /** Resume a known instance after this id (a cursor the application saved). */
   readonly from?: { readonly key: string; readonly after: number };
@@ -62,6 +66,7 @@ export interface SubscribeOptions {
 /** Before `start` the server's heartbeat interval is unknown: the wait for it. */
 const START_TIMEOUT_MS = 45_000;
 
+/** An event as the subscriber receives it; ids increase by one, without gap or duplicate. */
 export interface DeliveredEvent {
   readonly id: number;
   readonly type: string;
@@ -69,11 +74,13 @@ export interface DeliveredEvent {
   readonly data: unknown;
 }
 
+/** How a subscription ended: done (with the producer's summary), failed or cancelled. */
 export type EventOutcome =
   | { readonly status: 'done'; readonly summary: ControlMap | undefined }
   | { readonly status: 'failed'; readonly error: FramewireError }
   | { readonly status: 'cancelled'; readonly error: FramewireError };
 
+/** Counters of a subscription. */
 export interface SubscriberStats {
   /** Events handed to the application. */
   delivered: number;
@@ -95,6 +102,10 @@ interface Attachment {
   handled: boolean;
 }
 
+/**
+ * A resumable subscription: iterate it for the events; it reconnects and resumes after the last delivered
+ * id by itself. `outcome` says how it ended; `cancel()` stops the producer.
+ */
 export class Subscription implements AsyncIterable<DeliveredEvent> {
   readonly name: string;
   /** Resolves once with how the subscription ended; never rejects. */
@@ -174,6 +185,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
     this.#closeConnection();
   }
 
+  /** The events, in order; ends when the stream ends (see `outcome`). */
   [Symbol.asyncIterator](): AsyncIterator<DeliveredEvent> {
     if (this.#iterating) throw new Error('a subscription can be iterated once');
     this.#iterating = true;

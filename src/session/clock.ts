@@ -1,16 +1,22 @@
 /** Time, injected: the session never reads a global clock, so tests drive timeouts deterministically. */
 
+/** A timer made by a `Clock`. */
 export interface TimerHandle {
+  /** Stops the timer; harmless when it already fired. */
   cancel(): void;
 }
 
+/** Time and timers, injected into sessions and services so that tests can run them on a `ManualClock`. */
 export interface Clock {
   /** Milliseconds, monotonic. */
   now(): number;
+  /** Calls `fn` once after `ms` milliseconds. */
   setTimeout(fn: () => void, ms: number): TimerHandle;
+  /** Calls `fn` every `ms` milliseconds. */
   setInterval(fn: () => void, ms: number): TimerHandle;
 }
 
+/** The real clock: performance.now() and node's timers. */
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout(fn, ms) {
@@ -51,10 +57,12 @@ export class ManualClock implements Clock {
     return this.#now;
   }
 
+  /** Calls `fn` once when the clock has advanced by `ms`. */
   setTimeout(fn: () => void, ms: number): TimerHandle {
     return this.#add(fn, ms, 0);
   }
 
+  /** Calls `fn` each time the clock has advanced by another `ms`. */
   setInterval(fn: () => void, ms: number): TimerHandle {
     return this.#add(fn, ms, Math.max(ms, 1));
   }

@@ -10,6 +10,7 @@ import type { Stream } from './stream.ts';
 
 /** What a resuming client needs from a connection. `Connection` and `Session` implement it. */
 export interface ClientConnection {
+  /** Opens a stream on the connection. */
   open(options: OpenOptions): Stream;
   /**
    * False once the connection failed, closed, or is going away (GOAWAY): a failure on it is then

@@ -15,7 +15,9 @@
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from './clock.ts';
 
+/** An internal error (a programming error caught by the guard), as `onInternalError` observers receive it. */
 export interface InternalErrorReport {
+  /** What was thrown. */
   readonly error: unknown;
   /** What was running: "handshake timer", "socket data", "upload sweeper" … */
   readonly where: string;
@@ -25,6 +27,7 @@ export interface InternalErrorReport {
   readonly stream?: number;
 }
 
+/** Receives every internal error of the process; registered with `onInternalError`. */
 export type InternalErrorObserver = (report: InternalErrorReport) => void;
 
 const observers = new Set<InternalErrorObserver>();

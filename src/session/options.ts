@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { defaultSettings, invalidSetting, PROTOCOL_VERSION, type Settings } from '../wire/index.ts';
 import { systemClock, type Clock } from './clock.ts';
 
+/** Which side of the handshake a session plays. */
 export type Role = 'client' | 'server';
 
 /**
@@ -18,6 +19,10 @@ export type Role = 'client' | 'server';
 export type SchedulingPolicy = 'round-robin' | 'fifo';
 export const schedulingPolicies: readonly SchedulingPolicy[] = ['round-robin', 'fifo'];
 
+/**
+ * Local limits of a session (spec/PROTOCOL.md §8.8): every buffer, count and wait, each with a default in
+ * `defaultLimits`.
+ */
 export interface SessionLimits {
   /** Deadline for the peer's HELLO (FW-HS-5); a server counts it from the TCP accept, so it covers TLS too. */
   readonly handshakeTimeoutMs: number;
@@ -73,6 +78,7 @@ export interface SessionLimits {
 /** FW-SCHED-6: the most a sender may hold between its scheduler and the transport. */
 export const MAX_TRANSPORT_HIGH_WATER = 1024 * 1024;
 
+/** The default of every session limit. */
 export const defaultLimits: SessionLimits = {
   handshakeTimeoutMs: 5_000,
   frameTimeoutMs: 10_000,
@@ -100,6 +106,7 @@ export const defaultLimits: SessionLimits = {
 /** The server's authentication hook: resolve to a principal (any value) to accept, throw or return false to refuse. */
 export type Authenticate = (credentials: unknown) => unknown;
 
+/** Options of a session: what it declares in HELLO, its limits, authentication, clock and logger. */
 export interface SessionOptions {
   readonly role: Role;
   /** Settings we declare (what we accept); the rest take defaults. */

@@ -21,6 +21,10 @@
 import type { FramewireError } from '../errors.ts';
 import type { Clock } from './clock.ts';
 
+/**
+ * How a resuming client retries: exponential backoff with jitter, and how many failed attempts in a row
+ * end it.
+ */
 export interface RetryPolicy {
   /** Failed attempts in a row without progress before giving up; 0: never retry. */
   readonly maxAttempts: number;

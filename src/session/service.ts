@@ -7,9 +7,14 @@
 import type { Session } from './session.ts';
 import type { Stream } from './stream.ts';
 
+/**
+ * A stream service: claims OPEN kinds and handles the streams of those kinds. `UploadService` and
+ * `EventService` are services; applications can write their own.
+ */
 export interface StreamService {
   /** Exact kinds, or prefixes ending in "." that claim every kind below them. */
   readonly kinds: readonly string[];
+  /** Handles one stream of a claimed kind; a rejection fails the stream with the error's code. */
   handle(stream: Stream, session: Session): void | Promise<void>;
   /** Called when the server closes: stop timers and sweepers. */
   close?(): void | Promise<void>;

@@ -68,6 +68,7 @@ export interface FrameTransport {
   close(): void;
 }
 
+/** What OPEN carries: the stream's kind, an optional target and metadata, and its urgency. */
 export interface OpenOptions {
   readonly kind: string;
   readonly target?: string;
@@ -75,8 +76,10 @@ export interface OpenOptions {
   readonly urgency?: number;
 }
 
+/** Handles a stream the peer opened. */
 export type StreamHandler = (stream: Stream, session: Session) => void | Promise<void>;
 
+/** How a session ended. */
 export interface SessionEnd {
   /** Undefined for a graceful close (GOAWAY drained, or close() without error). */
   readonly error: FramewireError | undefined;
@@ -84,6 +87,11 @@ export interface SessionEnd {
 
 type State = 'handshake' | 'authenticating' | 'open' | 'closed';
 
+/**
+ * The connection state machine without I/O (spec/PROTOCOL.md §7–§8): frames in through the transport,
+ * frames out through it, timers on the injected clock. `Connection` binds one to a socket; tests and other
+ * transports can drive one directly.
+ */
 export class Session {
   readonly id: string;
   readonly role: 'client' | 'server';

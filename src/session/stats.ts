@@ -2,6 +2,7 @@
 
 import type { ErrorCodeName } from '../errors.ts';
 
+/** Counters of one session: frames, bytes, streams, errors and the last round-trip time. */
 export class SessionStats {
   framesIn = 0;
   framesOut = 0;
@@ -26,15 +27,18 @@ export class SessionStats {
   /** Exceptions the guard caught in this connection's work (guard.ts): each a bug, logged at error level. */
   internalErrors = 0;
 
+  /** Counts an error by code. */
   countError(code: ErrorCodeName): void {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
   }
 
+  /** Counts a stream that failed or was cancelled, by code. */
   countStreamEnd(status: 'failed' | 'cancelled', code: ErrorCodeName): void {
     if (status === 'cancelled') this.streamsCancelled++;
     this.streamErrors.set(code, (this.streamErrors.get(code) ?? 0) + 1);
   }
 
+  /** The counters as a plain object, for logs and reports. */
   toJSON(): Record<string, unknown> {
     return {
       framesIn: this.framesIn,

@@ -84,6 +84,7 @@ export interface Sendable {
   readonly messageBytes: number;
 }
 
+/** Options of one `Stream.write()`. */
 export type WriteOptions = {
   /** False: more writes belong to the same message (the byte-stream view of bulk data). Default true. */
   readonly endOfMessage?: boolean;
@@ -95,6 +96,12 @@ const QUEUED_ITEM_COST = 20;
 /** Shared by every write() that need not wait: awaiting a settled promise twice is harmless. */
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/**
+ * One stream of a connection: messages in both directions with credit flow control, and exactly one end
+ * (done, error or cancel). Iterate it for the messages it receives; `write()` and `send()` send, `end()`
+ * finishes the sending side, `outcome` says how the stream ended. Members whose names start with `_` are
+ * internal.
+ */
 export class Stream implements AsyncIterable<Uint8Array> {
   readonly id: number;
   /** True when this side opened the stream. */
@@ -156,6 +163,7 @@ export class Stream implements AsyncIterable<Uint8Array> {
   #lastAck: number | undefined;
   #released = false;
 
+  /** @internal Streams are made by the session: `Connection.open()`, or a stream handler for the peer's. */
   constructor(host: StreamHost, init: StreamInit) {
     this.#host = host;
     this.id = init.id;

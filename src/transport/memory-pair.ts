@@ -6,6 +6,7 @@
 
 import { Duplex } from 'node:stream';
 
+/** Options of `createMemoryPair()`. */
 export interface MemoryPairOptions {
   /** Deliver at most this many bytes per chunk (default: whole writes). */
   readonly maxChunk?: number;
@@ -48,6 +49,10 @@ class MemoryEnd extends Duplex {
   }
 }
 
+/**
+ * Two connected in-memory duplex streams, a socket pair without the network: for tests and for running
+ * sessions in one process.
+ */
 export function createMemoryPair(options: MemoryPairOptions = {}): [Duplex, Duplex] {
   const maxChunk = options.maxChunk ?? Number.MAX_SAFE_INTEGER;
   const a = new MemoryEnd(maxChunk);

@@ -9,6 +9,7 @@ import { FramewireError } from '../errors.ts';
 import type { FrameTransport, Session } from '../session/index.ts';
 import { FrameBatch, FrameDecoder, HANDSHAKE_MAX_PAYLOAD } from '../wire/index.ts';
 
+/** Options of the socket transport under a `Connection`. */
 export interface SocketTransportOptions {
   /** Only for deliberately broken peers in conformance tests. */
   readonly skipCrc?: boolean;

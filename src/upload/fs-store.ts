@@ -21,7 +21,9 @@ import type { FreeBytes } from './quota.ts';
 import { UploadStateMachine } from './state-machine.ts';
 import type { UploadStoreOptions } from './store.ts';
 
+/** Options of `FsUploadStore`: its data directory, whether writes are fsynced, and the common store options. */
 export interface FsUploadStoreOptions extends UploadStoreOptions {
+  /** The directory that holds uploads, parts, objects and idempotency keys; created if missing. */
   readonly dataDir: string;
   /** fsync files and directories before acknowledging (chunks, manifests, objects). Default true. */
   readonly durable?: boolean;
@@ -30,13 +32,21 @@ export interface FsUploadStoreOptions extends UploadStoreOptions {
   /**
    * Called at each step of create, chunk and commit after which a crash leaves a different state
    * on disk (fs-steps.ts). For crash tests only; unset in production.
+   *
+   * @internal
    */
   readonly onStep?: StepHook;
   /** Free bytes of the data directory's file system, for the quota's free-space rule. Default: statfs. */
   readonly freeBytes?: FreeBytes;
 }
 
+/**
+ * The file-system upload store: metadata in a manifest and chunk journal per upload, bytes written in
+ * place into one part file and fsynced before they are acknowledged, objects published by rename.
+ * Survives restarts of the process.
+ */
 export class FsUploadStore extends UploadStateMachine {
+  /** The data directory this store owns. */
   readonly dataDir: string;
 
   constructor(options: FsUploadStoreOptions) {

@@ -9,6 +9,7 @@ import { MemoryMetaStore } from './memory-meta.ts';
 import { UploadStateMachine } from './state-machine.ts';
 import type { UploadStoreOptions } from './store.ts';
 
+/** An upload store in memory: the same rules as `FsUploadStore`, lost with the process. For tests and ephemeral servers. */
 export class MemoryUploadStore extends UploadStateMachine {
   constructor(options: UploadStoreOptions = {}) {
     // No free-space rule: there is no disk.

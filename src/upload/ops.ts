@@ -54,11 +54,16 @@ function parse<T>(kind: string, trailer: ControlMap | undefined, parser: (t: Con
   }
 }
 
+/** Creates an upload (one `upload.create` stream) and resolves with its status. */
 export async function createUpload(conn: ClientConnection, request: CreateRequest): Promise<UploadStatus> {
   const stream = conn.open({ kind: UploadKind.create, meta: encodeCreateMeta(request), urgency: CONTROL_URGENCY });
   return parse(UploadKind.create, await exchange(stream), parseStatusTrailer);
 }
 
+/**
+ * Reads an upload's status; with `acquire`, takes a new fencing token first (the way a resuming writer
+ * starts).
+ */
 export async function getUploadStatus(conn: ClientConnection, uploadId: string, options: { acquire?: boolean } = {}): Promise<UploadStatus> {
   const stream = conn.open({ kind: UploadKind.status, target: uploadId, meta: encodeStatusMeta({ acquire: options.acquire ?? false }), urgency: CONTROL_URGENCY });
   return parse(UploadKind.status, await exchange(stream), parseStatusTrailer);
@@ -90,11 +95,13 @@ export async function putChunk(conn: ClientConnection, uploadId: string, header:
   }
 }
 
+/** Commits a complete upload; resolves with the committed object (idempotent). */
 export async function commitUpload(conn: ClientConnection, uploadId: string, request: CommitRequest): Promise<CommittedObject> {
   const stream = conn.open({ kind: UploadKind.commit, target: uploadId, meta: encodeCommitMeta(request), urgency: CONTROL_URGENCY });
   return parse(UploadKind.commit, await exchange(stream), parseCommitTrailer);
 }
 
+/** Aborts an upload: the server deletes its data. */
 export async function abortUpload(conn: ClientConnection, uploadId: string): Promise<AbortAck> {
   const stream = conn.open({ kind: UploadKind.abort, target: uploadId, urgency: CONTROL_URGENCY });
   return parse(UploadKind.abort, await exchange(stream), parseAbortTrailer);

@@ -18,6 +18,7 @@ export const UploadKind = {
   commit: 'upload.commit',
   abort: 'upload.abort',
 } as const;
+/** The name of an upload operation's stream kind. */
 export type UploadKindName = keyof typeof UploadKind;
 
 /** Upload ids are server-generated: 128 random bits as 32 lowercase hex digits (FW-UP-3). */
@@ -32,6 +33,7 @@ export const MAX_METADATA_VALUE = 1024;
 /** The stored-chunk bitmap is one bin value (FW-CTRL-3: <= 1 MiB), so chunk counts are bounded well below that. */
 export const MAX_CHUNK_COUNT_CEILING = 1_048_576;
 
+/** The state of an upload (spec/UPLOAD.md §11.3). */
 export type UploadState = 'receiving' | 'committing' | 'committed' | 'aborted' | 'expired';
 
 export function isUploadId(value: string): boolean {
@@ -83,6 +85,10 @@ export function compact<T extends Record<string, unknown>>(o: T): { [K in keyof 
 
 // ---- requests (OPEN meta) ----------------------------------------------------------------------
 
+/**
+ * The create request (spec/UPLOAD.md §11.4.1): size, chunk size and optional digest, metadata and
+ * idempotency key.
+ */
 export interface CreateRequest {
   readonly size: number;
   readonly chunkSize: number;
@@ -134,6 +140,7 @@ export function parseStatusMeta(meta: ControlMap | undefined): StatusRequest {
   return { acquire: bool(UploadKind.status, meta ?? {}, 'acquire') ?? false };
 }
 
+/** Which chunk a chunk stream carries, its length and SHA-256, and the writer's fencing token. */
 export interface ChunkHeader {
   readonly index: number;
   readonly offset: number;
@@ -158,6 +165,7 @@ export function parseChunkMeta(meta: ControlMap | undefined): ChunkHeader {
   };
 }
 
+/** The commit request: the fencing token and, optionally, the object's SHA-256 to verify. */
 export interface CommitRequest {
   readonly token: number;
   readonly sha256?: string;
@@ -175,6 +183,7 @@ export function parseCommitMeta(meta: ControlMap | undefined): CommitRequest {
 
 // ---- answers (DONE trailers) -------------------------------------------------------------------
 
+/** A committed object: its id, size, SHA-256 and when it was committed. */
 export interface CommittedObject {
   readonly objectId: string;
   readonly sha256: string;
@@ -254,6 +263,7 @@ export function parseStatusTrailer(t: ControlMap | undefined): UploadStatus {
   });
 }
 
+/** The answer to a chunk: stored durably (or a duplicate of a stored one), and the upload's new expiry. */
 export interface ChunkAck {
   readonly index: number;
   /** True when the chunk was already stored with the same checksum: acknowledged, not rewritten (FW-UP-15). */
@@ -291,6 +301,7 @@ export function parseCommitTrailer(t: ControlMap | undefined): CommittedObject {
   };
 }
 
+/** The answer to an abort: the upload's final state. */
 export interface AbortAck {
   /** `aborted`, or `expired` when the upload had expired first (a committed one answers ALREADY_COMMITTED). */
   readonly state: UploadState;
@@ -309,6 +320,7 @@ export function parseAbortTrailer(t: ControlMap | undefined): AbortAck {
 
 // ---- geometry and the stored-chunk bitmap ------------------------------------------------------
 
+/** How many chunks an upload of `size` bytes has with chunks of `chunkSize`. */
 export function chunkCountOf(size: number, chunkSize: number): number {
   return size === 0 ? 0 : Math.ceil(size / chunkSize);
 }

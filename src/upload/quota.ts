@@ -13,6 +13,7 @@
 
 import { FramewireError } from '../errors.ts';
 
+/** What unfinished uploads may hold, server-wide and per principal (spec/UPLOAD.md §11.6). */
 export interface UploadQuotaLimits {
   /** Unfinished uploads of one principal. Default 64. */
   readonly maxUploadsPerPrincipal: number;
@@ -26,6 +27,7 @@ export interface UploadQuotaLimits {
   readonly retryAfterMs: number;
 }
 
+/** The default of every upload quota. */
 export const defaultUploadQuota: UploadQuotaLimits = {
   maxUploadsPerPrincipal: 64,
   maxUploads: 4096,
@@ -56,6 +58,7 @@ interface Usage {
   declared: number;
 }
 
+/** A store's admission of creates against its quota, and what unfinished uploads hold now (`usage()`). */
 export class UploadQuota {
   readonly limits: UploadQuotaLimits;
   readonly #free: FreeBytes | undefined;

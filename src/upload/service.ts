@@ -27,6 +27,7 @@ import {
 import type { UploadInfo, UploadStore } from './store.ts';
 import { UploadSweeper } from './sweeper.ts';
 
+/** Limits the upload service enforces per request (spec/UPLOAD.md §11.6). */
 export interface UploadLimits {
   /** Chunk streams in flight for one upload, over all connections (FW-UP-35). Default 16. */
   readonly maxChunksInFlightPerUpload: number;
@@ -38,6 +39,7 @@ export interface UploadLimits {
   readonly retryAfterMs: number;
 }
 
+/** The default of every upload service limit. */
 export const defaultUploadLimits: UploadLimits = {
   maxChunksInFlightPerUpload: 16,
   maxChunksInFlightPerConnection: 32,
@@ -45,8 +47,10 @@ export const defaultUploadLimits: UploadLimits = {
   retryAfterMs: 200,
 };
 
+/** The operation an `authorize` hook is asked about. */
 export type UploadOperation = 'create' | 'status' | 'acquire' | 'chunk' | 'commit' | 'abort';
 
+/** What an `authorize` hook learns about a request. */
 export interface AuthorizeContext {
   readonly op: UploadOperation;
   /** What the server's authenticate hook returned for this connection. */
@@ -56,6 +60,7 @@ export interface AuthorizeContext {
   readonly upload?: UploadInfo;
 }
 
+/** Options of `UploadService`: its store, limits, principal mapping, authorisation hook and sweeper. */
 export interface UploadServiceOptions {
   readonly store: UploadStore;
   readonly limits?: Partial<UploadLimits>;
@@ -77,10 +82,15 @@ interface ConnectionUsage {
   readonly uploads: Map<string, number>;
 }
 
+/**
+ * The server side of resumable uploads (spec/UPLOAD.md): claims the `upload.*` stream kinds, checks
+ * requests and ownership, and keeps the data in its store. Add it to `createServer({ services })`.
+ */
 export class UploadService implements StreamService {
   readonly kinds = ['upload.'] as const;
   readonly store: UploadStore;
   readonly limits: UploadLimits;
+  /** @internal The expiry sweeper, when `sweepIntervalMs` is not 0. */
   readonly sweeper: UploadSweeper | undefined;
   readonly #principalId: PrincipalId;
   readonly #authorize: UploadServiceOptions['authorize'];
@@ -100,6 +110,7 @@ export class UploadService implements StreamService {
     this.sweeper?.start();
   }
 
+  /** Handles one upload stream (create, status, chunk, commit or abort). */
   handle(stream: Stream, session: Session): Promise<void> {
     const log = session.log.child(compact({ upload: stream.target, kind: stream.kind, stream: stream.id }));
     let work: Promise<void>;

@@ -7,6 +7,10 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { FramewireError } from '../errors.ts';
 
+/**
+ * What `upload()` can send: a file path, the bytes themselves, or an async iterable of bytes (give
+ * `size`).
+ */
 export type UploadSource = string | Uint8Array | AsyncIterable<Uint8Array>;
 
 export interface ChunkSource {

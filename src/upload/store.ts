@@ -42,11 +42,16 @@ export interface UploadInfo {
   readonly object?: CommittedObject;
 }
 
+/** What a store reports for a stored chunk. */
 export interface ChunkWriteResult {
   readonly duplicate: boolean;
   readonly expiresAt: number;
 }
 
+/**
+ * Where upload sessions, their chunks and committed objects live. `FsUploadStore` and `MemoryUploadStore`
+ * implement it; the rules every store keeps are in the comment at the top of store.ts.
+ */
 export interface UploadStore {
   /**
    * Creates an upload owned by `owner` with token 1. With an idempotency key, a second create by
@@ -75,9 +80,11 @@ export interface UploadStore {
   sweep(): Promise<number>;
   /** The bytes of a committed object, or undefined. */
   openObject(objectId: string): Promise<AsyncIterable<Uint8Array> | undefined>;
+  /** Releases what the store holds open. */
   close(): Promise<void>;
 }
 
+/** Options every store takes: time to live, retention, size limits and the aggregate quota. */
 export interface UploadStoreOptions {
   /** How long an unfinished upload lives after its last activity (create, acquire, stored chunk). Default 24 h. */
   readonly ttlMs?: number;
@@ -95,12 +102,14 @@ export interface UploadStoreOptions {
   readonly now?: () => number;
 }
 
+/** A store's options with every default applied. */
 export interface ResolvedStoreOptions {
   readonly ttlMs: number;
   readonly retainMs: number;
   readonly maxSize: number;
   readonly maxChunkSize: number;
   readonly maxChunkCount: number;
+  /** The store's clock, in milliseconds since the epoch. */
   readonly now: () => number;
 }
 

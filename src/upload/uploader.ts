@@ -25,6 +25,7 @@ import { StallWatch } from './stall-watch.ts';
  */
 export const defaultRetryPolicy: RetryPolicy = { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 5000 };
 
+/** Progress of an upload, counted in what the server acknowledged as stored. */
 export interface UploadProgress {
   readonly uploadId: string;
   readonly bytesConfirmed: number;
@@ -33,6 +34,7 @@ export interface UploadProgress {
   readonly totalChunks: number;
 }
 
+/** Options of an upload, with or without `upload()`'s connection options. */
 export interface UploadOptions {
   /** Required for stream sources; checked against files and byte arrays. */
   readonly size?: number;
@@ -61,12 +63,15 @@ export interface UploadOptions {
   readonly stallTimeoutMs?: number;
   /** Time for the stall timeout and the backoff; injected by tests. Default: the system clock. */
   readonly clock?: Clock;
+  /** Called each time the server acknowledges a chunk. */
   readonly onProgress?: (progress: UploadProgress) => void;
   /** Each time a session is created or taken over: its id, expiry and TTL as the server told them. */
   readonly onSession?: (session: { readonly uploadId: string; readonly expiresAt: number; readonly ttlMs: number; readonly token: number }) => void;
+  /** Called before each retry, with the error that caused it and the delay. */
   readonly onRetry?: (retry: { readonly attempt: number; readonly delayMs: number; readonly error: FramewireError }) => void;
 }
 
+/** What an upload cost: connections, chunks and bytes sent and re-sent, time. */
 export interface UploadStats {
   readonly connections: number;
   readonly reconnects: number;
@@ -78,6 +83,7 @@ export interface UploadStats {
   readonly durationMs: number;
 }
 
+/** A committed upload: its ids, digest and size, and what it cost. */
 export interface UploadResult {
   readonly uploadId: string;
   readonly objectId: string;
@@ -87,8 +93,10 @@ export interface UploadResult {
   readonly stats: UploadStats;
 }
 
+/** Default chunk size: 4 MiB. */
 export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
 export const DEFAULT_STALL_TIMEOUT_MS = 15_000;
+/** Default number of chunks in flight: 4. */
 export const DEFAULT_INFLIGHT = 4;
 const MAX_LIMIT_RETRIES = 100;
 /** The wait before re-sending a chunk refused with LIMIT_EXCEEDED that carried no retry_after_ms. */

@@ -72,6 +72,7 @@ export const SMALL_INPUT = 192;
 
 const large = chosen.fn;
 
+/** CRC-32 (IEEE 802.3, the zlib polynomial) of `data`, continuing the running CRC `previous`. */
 export const crc32: Crc32Fn = chosen.name === 'js' ? crc32Js : (data, previous = 0) => (data.length < SMALL_INPUT ? CRC32.buf(data, previous) >>> 0 : large(data, previous));
 
 const TABLE = ((): Int32Array => {

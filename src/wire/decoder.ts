@@ -19,6 +19,7 @@ import type { RawFrame } from './frame.ts';
 import { readU32 } from './header.ts';
 import { CRC_COVERED_HEADER, HEADER_SIZE, MAX_PAYLOAD_CEILING } from './limits.ts';
 
+/** Options of a `FrameDecoder`. */
 export interface FrameDecoderOptions {
   /** Largest payload accepted; more is FRAME_SIZE. Adjustable later with `setMaxPayload`. */
   readonly maxPayload: number;
@@ -34,8 +35,13 @@ export interface FrameDecoderOptions {
   readonly keepPieces?: boolean;
 }
 
+/** Receives each frame the decoder completes. */
 export type FrameHandler = (frame: RawFrame) => void;
 
+/**
+ * The incremental frame decoder: push bytes as they arrive, in pieces of any size; each complete, verified
+ * frame goes to the handler, and a violation throws a `FramewireError` with its code.
+ */
 export class FrameDecoder {
   readonly #onFrame: FrameHandler;
   readonly #skipCrc: boolean;

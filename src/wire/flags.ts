@@ -13,6 +13,7 @@ export const DataFlags = {
   PACKED: 0x02,
 } as const;
 
+/** Flag bits of PING. */
 export const PingFlags = {
   /** This PING answers one received; never answered itself. */
   ACK: 0x01,

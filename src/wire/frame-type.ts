@@ -16,7 +16,9 @@ export const FrameType = {
   GOAWAY: 0x0a,
 } as const;
 
+/** The name of a frame type, e.g. `DATA`. */
 export type FrameTypeName = keyof typeof FrameType;
+/** The code of a frame type, e.g. 0x03. */
 export type FrameTypeCode = (typeof FrameType)[FrameTypeName];
 
 /** Where a frame type may be sent: only on stream 0, only on a stream, or on both. */
@@ -39,10 +41,12 @@ const names = new Map<number, FrameTypeName>(
   (Object.keys(FrameType) as FrameTypeName[]).map((name) => [FrameType[name], name]),
 );
 
+/** True for a frame type of protocol version 1. */
 export function isKnownFrameType(code: number): code is FrameTypeCode {
   return names.has(code);
 }
 
+/** The name of a frame type, or `UNKNOWN(0x..)` for a code version 1 does not define. */
 export function frameTypeName(code: number): string {
   return names.get(code) ?? `UNKNOWN(0x${code.toString(16).padStart(2, '0')})`;
 }

@@ -35,7 +35,8 @@ export function rawPayloadLength(raw: RawFrame): number {
   return raw.payloadLength ?? raw.payload.length;
 }
 
-interface FrameOf<T extends number, P> {
+/** A frame of type `T` with a payload of type `P`. */
+export interface FrameOf<T extends number, P> {
   readonly type: T;
   readonly flags: number;
   readonly stream: number;
@@ -43,20 +44,28 @@ interface FrameOf<T extends number, P> {
   readonly payload: P;
 }
 
+/** A HELLO frame. */
 export type HelloFrame = FrameOf<typeof FrameType.HELLO, HelloPayload>;
+/** An OPEN frame. */
 export type OpenFrame = FrameOf<typeof FrameType.OPEN, OpenPayload>;
+/** A DATA frame. */
 export type DataFrame = FrameOf<typeof FrameType.DATA, Uint8Array>;
 /** payload: the absolute credit offset. */
 export type CreditFrame = FrameOf<typeof FrameType.CREDIT, number>;
 /** payload: the highest seq processed. */
 export type AckFrame = FrameOf<typeof FrameType.ACK, number>;
+/** A DONE frame. */
 export type DoneFrame = FrameOf<typeof FrameType.DONE, DonePayload>;
+/** An ERROR frame. */
 export type ErrorFrame = FrameOf<typeof FrameType.ERROR, ErrorPayload>;
+/** A CANCEL frame. */
 export type CancelFrame = FrameOf<typeof FrameType.CANCEL, CancelPayload>;
 /** payload: 8 opaque bytes. */
 export type PingFrame = FrameOf<typeof FrameType.PING, Uint8Array>;
+/** A GOAWAY frame. */
 export type GoawayFrame = FrameOf<typeof FrameType.GOAWAY, GoawayPayload>;
 
+/** A frame with a typed payload: a union discriminated by `type`. */
 export type Frame =
   | HelloFrame
   | OpenFrame
@@ -69,7 +78,9 @@ export type Frame =
   | PingFrame
   | GoawayFrame;
 
+/** Frames that may travel on stream 0. */
 export type ConnectionFrame = HelloFrame | CreditFrame | ErrorFrame | PingFrame | GoawayFrame;
+/** Frames that may travel on a stream. */
 export type StreamFrame = OpenFrame | DataFrame | CreditFrame | AckFrame | DoneFrame | ErrorFrame | CancelFrame;
 
 /**

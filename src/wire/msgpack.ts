@@ -24,6 +24,10 @@ export const ControlLimits = {
 
 const encoder = new Encoder({ ignoreUndefined: true, initialBufferSize: 256 });
 
+/**
+ * A MessagePack map of a control payload (OPEN meta, DONE trailer, ERROR details, event params and
+ * summaries): string keys, MessagePack values.
+ */
 export type ControlMap = Readonly<Record<string, unknown>>;
 
 export function encodeControl(value: ControlMap): Uint8Array {

@@ -6,6 +6,7 @@
 
 import { MAX_PAYLOAD_CEILING, MIN_MAX_PAYLOAD } from './limits.ts';
 
+/** The settings a side declares in HELLO: what it is willing to receive. */
 export interface Settings {
   /** Largest frame payload the sender of HELLO accepts. */
   readonly maxFramePayload: number;
@@ -45,6 +46,7 @@ export const settingBounds: Readonly<Record<keyof Settings, Bound>> = {
 
 export const settingKeys = Object.keys(settingBounds) as (keyof Settings)[];
 
+/** The default of every setting. */
 export const defaultSettings: Settings = Object.fromEntries(settingKeys.map((k) => [k, settingBounds[k].default])) as unknown as Settings;
 
 /** The first setting that lies outside its bounds, or undefined when all are valid. */

@@ -17,6 +17,7 @@ import { cases as vectors } from './vectors.ts';
 
 export type { Case } from './helpers.ts';
 
+/** Every built-in case, in run order. */
 export const allCases: readonly Case[] = [...handshake, ...framing, ...vectors, ...streams, ...packing, ...flow, ...connection, ...limits, ...upload, ...events];
 
 const ids = new Set<string>();

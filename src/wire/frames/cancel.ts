@@ -4,6 +4,7 @@ import { decodeControl, encodeControl, read } from '../msgpack.ts';
 
 const EMPTY = new Uint8Array(0);
 
+/** The payload of CANCEL. */
 export interface CancelPayload {
   /** Why, as a registered code; CANCELLED when absent. */
   readonly code?: number;

@@ -4,6 +4,7 @@ import { decodeControl, encodeControl, type ControlMap } from '../msgpack.ts';
 
 const EMPTY = new Uint8Array(0);
 
+/** The payload of DONE. */
 export interface DonePayload {
   /** Optional trailer: application key/values known only at the end (a digest, a summary). */
   readonly trailer?: ControlMap;

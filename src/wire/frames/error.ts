@@ -2,6 +2,7 @@
 
 import { decodeControl, encodeControl, read, type ControlMap } from '../msgpack.ts';
 
+/** The payload of ERROR. */
 export interface ErrorPayload {
   /** A registered error code (src/errors.ts, spec §9). */
   readonly code: number;

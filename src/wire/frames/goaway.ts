@@ -2,6 +2,7 @@
 
 import { decodeControl, encodeControl, read } from '../msgpack.ts';
 
+/** The payload of GOAWAY. */
 export interface GoawayPayload {
   /** The highest stream id opened by the receiver of GOAWAY that the sender accepted or will process. */
   readonly lastStream: number;

@@ -4,6 +4,7 @@ import { decodeControl, encodeControl, malformed, read, type ControlMap } from '
 import { encodedAsFloat } from '../strict-msgpack.ts';
 import { invalidSetting, settingBounds, settingKeys, type Settings } from '../settings.ts';
 
+/** The payload of HELLO. */
 export interface HelloPayload {
   /** Protocol versions the sender speaks; the highest one both list is used (FW-HS-2). */
   readonly versions: readonly number[];

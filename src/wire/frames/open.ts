@@ -5,6 +5,7 @@ import { decodeControl, encodeControl, read, type ControlMap } from '../msgpack.
 export const MAX_URGENCY = 7;
 export const DEFAULT_URGENCY = 3;
 
+/** The payload of OPEN. */
 export interface OpenPayload {
   /** What the stream is for: a profile ("upload.chunk", "events.subscribe") or an application name. */
   readonly kind: string;
