@@ -8,7 +8,7 @@ const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 
-/** @param {{ framewire: any, upload: any, events: any, protocol: any, wire: any }} m */
+/** @param {{ framewire: any, upload: any, events: any, protocol: any, wire: any, conformance: any }} m */
 async function runSmoke(m, say) {
   const { connect, createServer, isFramewireError } = m.framewire;
   const { upload, UploadService, FsUploadStore } = m.upload;
@@ -77,6 +77,13 @@ async function runSmoke(m, say) {
     assert.equal(frames.length, 1);
     assert.equal(typeof m.protocol.putChunk, 'function');
     say('framewire/wire and framewire/protocol: a PING frame round-trips');
+
+    // The conformance cases read the spec's test vectors from the package's spec/ folder.
+    const caseIds = m.conformance.allCases.map((c) => c.id);
+    assert.ok(!caseIds.includes('vectors/missing'), 'the test vectors ship with the package');
+    const vectorCases = caseIds.filter((id) => id.startsWith('vectors/')).length;
+    assert.ok(vectorCases > 10, `vector cases: ${vectorCases}`);
+    say(`framewire/conformance: ${caseIds.length} cases, ${vectorCases} from the shipped test vectors`);
   } finally {
     await server.close();
     rmSync(dataDir, { recursive: true, force: true });

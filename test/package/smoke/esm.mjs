@@ -7,5 +7,4 @@ import * as upload from 'framewire/upload';
 import * as wire from 'framewire/wire';
 import checks from './checks.cjs';
 
-if (typeof conformance.runConformance !== 'function') throw new Error('framewire/conformance has no runConformance');
-await checks.runSmoke({ framewire, upload, events, protocol, wire }, (line) => console.log(`esm: ${line}`));
+await checks.runSmoke({ framewire, upload, events, protocol, wire, conformance }, (line) => console.log(`esm: ${line}`));
