@@ -1,9 +1,9 @@
 // A TypeScript consumer compiled against the shipped declarations (moduleResolution nodenext):
 // every subpath resolves, and the types users write against are the ones they get.
-import { connect, createServer, FramewireError, isFramewireError, type Connection, type Stream, type StreamOutcome } from 'framewire';
+import { connect, createServer, FramewireError, isFramewireError, type ClientConnection, type Connection, type Stream, type StreamOutcome } from 'framewire';
 import { allCases, runConformance, type Report } from 'framewire/conformance';
 import { EventService, subscribe, type DeliveredEvent, type Producer } from 'framewire/events';
-import { putChunk, UploadKind, type ChunkAck, type UploadConnection } from 'framewire/protocol';
+import { putChunk, UploadKind, type ChunkAck } from 'framewire/protocol';
 import { FsUploadStore, upload, UploadService, type UploadResult, type UploadStore } from 'framewire/upload';
 import { encodeFrame, FrameType, type Frame } from 'framewire/wire';
 
@@ -19,7 +19,7 @@ export async function useIt(port: number): Promise<[UploadResult, DeliveredEvent
   await stream.write(new Uint8Array([1, 2, 3]));
   await stream.end();
   const outcome = await stream.outcome;
-  const raw: UploadConnection = connection;
+  const raw: ClientConnection = connection;
   const ack: Promise<ChunkAck> = putChunk(raw, '0'.repeat(32), { index: 0, offset: 0, length: 3, sha256: '0'.repeat(64), token: 1 }, new Uint8Array(3));
   ack.catch((error: unknown) => (isFramewireError(error) ? error.code : 'other'));
   const result = await upload(new Uint8Array(16), { port });
