@@ -12,7 +12,9 @@ import { QuicTransport, SocketTransport, type SocketTransportOptions } from './t
 
 /** A transport that can drive a session: TCP (SocketTransport) or QUIC (QuicTransport). */
 export interface AttachableTransport extends FrameTransport {
+  /** Starts feeding the session the frames that arrive and writing the frames it sends. */
   attach(session: Session): void;
+  /** Drops the connection at once, as a network failure would. */
   destroy(): void;
 }
 

@@ -39,3 +39,13 @@ export {
 export { internalErrorCount, onInternalError, type InternalErrorObserver, type InternalErrorReport } from './session/index.ts';
 export { ErrorCodes, FramewireError, errorCodeName, isFramewireError, type ErrorCodeName, type FramewireErrorOptions } from './errors.ts';
 export { defaultSettings, type ControlMap, type Settings } from './wire/index.ts';
+export {
+  generateQuicIdentity,
+  quicAvailable,
+  quicIdentityFromBytes,
+  type QuicEndpointOptions,
+  type QuicIdentity,
+  type QuicListenOptions,
+  type QuicTransportOptions,
+  type QuicTransportTuning,
+} from './transport/index.ts';

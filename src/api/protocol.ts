@@ -29,3 +29,4 @@ export {
 export { SUBSCRIBE_KIND, decodeServerMessage, encodeAck, type ClientMessage, type EventMessage, type ServerMessage, type StartMessage } from '../events/protocol.ts';
 export { ManualClock, Session, systemClock, type Clock, type FrameTransport, type Role, type TimerHandle } from '../session/index.ts';
 export { createMemoryPair, type MemoryPairOptions, type SocketTransportOptions } from '../transport/index.ts';
+export type { AttachableTransport } from '../connection.ts';

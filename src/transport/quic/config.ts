@@ -7,6 +7,10 @@
 import type { QuinnConfigInput } from './binding.ts';
 import type { QuicIdentity } from './identity.ts';
 
+/**
+ * QUIC settings: handshake and idle deadlines, keep-alives, stream count and flow-control windows, UDP
+ * buffers.
+ */
 export interface QuicTransportOptions {
   /** QUIC handshake deadline (default 5 s). */
   readonly handshakeTimeoutMs?: number;

@@ -13,13 +13,18 @@ import { bounded, classifyQuicFailure, guarded } from './failure.ts';
 import { generateQuicIdentity, peerIdOfAddress, type QuicIdentity } from './identity.ts';
 import { QuicTransport, type QuicTransportTuning } from './quic-transport.ts';
 
+/**
+ * QUIC options of a client (`connect({ quic })`) and the base of the server's: our identity, what to pin,
+ * and the transport's tuning.
+ */
 export interface QuicEndpointOptions extends QuicTransportOptions, QuicTransportTuning {
   /** Our TLS identity; a throw-away one is generated when absent. */
   readonly identity?: QuicIdentity;
-  /** The QUIC library (default: the binding package); tests pass a wrapped one to inject failures. */
+  /** @internal The QUIC library (default: the binding package); tests pass a wrapped one to inject failures. */
   readonly binding?: QuicBinding;
 }
 
+/** QUIC options of `createServer({ quic })`: where to listen (UDP), our identity, and limits. */
 export interface QuicListenOptions extends QuicEndpointOptions {
   readonly host?: string;
   readonly port?: number;

@@ -18,6 +18,10 @@ async function libp2p(): Promise<typeof import('@libp2p/crypto/keys') & typeof i
   return { ...keys, ...peerId };
 }
 
+/**
+ * A QUIC TLS identity: a libp2p private key and the peer id its certificate proves. Keep one
+ * (`quicIdentityFromBytes`) for a stable peer id.
+ */
 export interface QuicIdentity {
   /** The libp2p private key, protobuf-encoded (what the binding and a key file hold). */
   readonly privateKeyProto: Uint8Array;

@@ -21,6 +21,7 @@ import { Channel, type ChannelHost } from './channel.ts';
 import { classifyQuicFailure, guarded } from './failure.ts';
 import { peerIdOfAddress } from './identity.ts';
 
+/** Tuning of the QUIC transport under a connection. */
 export interface QuicTransportTuning {
   /** Bytes one framewire stream may have queued towards its QUIC stream before the scheduler skips it (default 256 KiB). */
   readonly streamHighWater?: number;
