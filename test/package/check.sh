@@ -18,8 +18,12 @@ tarball="$work/$(npm pack --silent --pack-destination "$work" | tail -n 1)"
 [ -f "$tarball" ] || fail "npm pack produced no tarball"
 files="$(tar -tzf "$tarball")"
 echo "tarball: $(basename "$tarball"), $(wc -c <"$tarball") bytes, $(grep -c . <<<"$files") files"
-if grep -E '^package/(test|bench|tmp|coverage)/|\.test\.|/results/|\.tsbuildinfo$' <<<"$files"; then fail "the tarball holds tests, benchmarks or build state (above)"; fi
-for must in package/dist/index.js package/dist/index.d.ts package/dist/index.d.ts.map package/dist/cli/bin.js package/LICENSE package/README.md package/spec/PROTOCOL.md; do
+# What users need only: dist (without the declaration maps, whose sources are not shipped), the
+# spec, README and LICENSE.
+if { grep -vE '^package/(dist/|spec/|README\.md$|LICENSE$|package\.json$)' <<<"$files"; grep -E '\.d\.ts\.map$|\.tsbuildinfo$|/generate\.ts$' <<<"$files"; } | grep .; then
+  fail "the tarball holds more than dist, spec, README and LICENSE (above)"
+fi
+for must in package/dist/index.js package/dist/index.d.ts package/dist/cli/bin.js package/LICENSE package/README.md package/spec/PROTOCOL.md package/spec/vectors/valid.json; do
   grep -qx "$must" <<<"$files" || fail "the tarball lacks $must"
 done
 
