@@ -1,7 +1,9 @@
 /**
  * `framewire/upload`: resumable uploads (spec/UPLOAD.md). The client side is {@link upload}
  * (or {@link uploadWith} over connections you make yourself); the server side is an
- * {@link UploadService} over a store ({@link FsUploadStore}, {@link MemoryUploadStore}).
+ * {@link UploadService} over a store ({@link FsUploadStore}, {@link MemoryUploadStore}). A store of
+ * your own is an {@link UploadStateMachine} over an {@link UploadMetaStore} and an
+ * {@link UploadBlobStore}: the profile's rules stay in the state machine, the backends only keep data.
  *
  * @packageDocumentation
  */
@@ -13,22 +15,31 @@ export {
   MemoryUploadStore,
   UploadQuota,
   UploadService,
+  UploadStateMachine,
   defaultRetryPolicy,
   defaultUploadLimits,
   defaultUploadQuota,
   uploadWith,
+  type AddChunkResult,
   type AuthorizeContext,
   type ChunkWriteResult,
+  type StagedChunk,
+  type StoredUpload,
   type CommittedObject,
   type FreeBytes,
   type FsUploadStoreOptions,
+  type UploadBackends,
+  type UploadBlobStore,
+  type UploadGeometry,
   type UploadInfo,
   type UploadLimits,
+  type UploadMetaStore,
   type UploadOperation,
   type UploadOptions,
   type ResolvedStoreOptions,
   type UploadProgress,
   type UploadQuotaLimits,
+  type UploadRecord,
   type UploadResult,
   type UploadServiceOptions,
   type UploadSource,

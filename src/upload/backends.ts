@@ -41,8 +41,14 @@ export interface StoredUpload {
   readonly chunks: ReadonlyMap<number, string>;
 }
 
+/** What `UploadMetaStore.addChunk` did: `added`, `present` (stored already) or `stale` (the record changed). */
 export type AddChunkResult = 'added' | 'present' | 'stale';
 
+/**
+ * Upload metadata for the state machine: versioned records changed only by compare-and-set, their
+ * stored chunks and the idempotency index. Implement it (with an `UploadBlobStore`) to keep uploads
+ * somewhere new; the rules stay in `UploadStateMachine`.
+ */
 export interface UploadMetaStore {
   /** The upload, or undefined when there is none (never created, or deleted). */
   get(id: string): Promise<StoredUpload | undefined>;
@@ -70,9 +76,13 @@ export interface UploadMetaStore {
 
 /** What a blob store needs to know of an upload to place its chunks. */
 export interface UploadGeometry {
+  /** The upload's id. */
   readonly id: string;
+  /** The object's size in bytes. */
   readonly size: number;
+  /** Bytes per chunk (the last chunk may be shorter). */
   readonly chunkSize: number;
+  /** Chunks in the object. */
   readonly chunkCount: number;
 }
 
@@ -84,6 +94,10 @@ export interface StagedChunk {
   discard(): Promise<void>;
 }
 
+/**
+ * Upload bytes for the state machine: chunks written durably, the object's digest, atomic publication,
+ * reading objects back. It decides nothing; `UploadStateMachine` calls it under its rules.
+ */
 export interface UploadBlobStore {
   /**
    * Writes chunk `index` from `data` and makes it durable. `data` throws when the bytes turn out
@@ -104,5 +118,6 @@ export interface UploadBlobStore {
   deleteChunks(id: string): Promise<void>;
   /** Ids of uploads that hold chunk data (recovery removes what no unfinished upload owns). */
   withChunks(): Promise<string[]>;
+  /** Releases what the store holds open (files, connections); the store is not used after. */
   close(): Promise<void>;
 }

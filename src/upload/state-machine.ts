@@ -49,8 +49,11 @@ import {
 } from './rules.ts';
 import { resolveStoreOptions, type ChunkWriteResult, type ResolvedStoreOptions, type UploadInfo, type UploadStore, type UploadStoreOptions } from './store.ts';
 
+/** The storage an `UploadStateMachine` runs over: a metadata store and a blob store. */
 export interface UploadBackends {
+  /** Records, stored chunks, idempotency index. */
   readonly meta: UploadMetaStore;
+  /** Chunk bytes and committed objects. */
   readonly blobs: UploadBlobStore;
   /** Free bytes of the storage, for the quota's free-space rule; absent for storage without a disk. */
   readonly freeBytes?: FreeBytes;
@@ -66,6 +69,11 @@ interface Current {
   readonly chunks: ReadonlyMap<number, string>;
 }
 
+/**
+ * An `UploadStore` made of the profile's rules over any pair of backends (`UploadBackends`):
+ * `FsUploadStore` and `MemoryUploadStore` are this over their backends; construct it yourself over
+ * your own `UploadMetaStore` and `UploadBlobStore` to keep uploads elsewhere.
+ */
 export class UploadStateMachine implements UploadStore {
   readonly options: ResolvedStoreOptions;
   /** What unfinished uploads hold (FW-UP-37). */
