@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ConnectOptions } from '../client.ts';
-import { CliError, ExitCode } from './main.ts';
+import { CliError, ExitCode } from './cli-error.ts';
 
 export interface ClientFlags {
   token?: string;

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import type { ServerLimits } from '../admission.ts';
 import type { SessionLimits } from '../session/index.ts';
-import { CliError, ExitCode } from './main.ts';
+import { CliError, ExitCode } from './cli-error.ts';
 import { parseDuration } from './parse.ts';
 
 export interface ConnectionLimitFlags {

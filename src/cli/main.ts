@@ -7,20 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isFramewireError } from '../errors.ts';
+import { CliError, ExitCode } from './cli-error.ts';
 import { registerCommands } from './commands/index.ts';
-
-/** Exit codes: 0 success, 1 the operation failed (or a check did not verify), 2 bad usage. */
-export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
-
-/** An error the user caused (bad argument, unreachable peer): reported as one line. */
-export class CliError extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode: number = ExitCode.failed) {
-    super(message);
-    this.name = 'CliError';
-    this.exitCode = exitCode;
-  }
-}
 
 /** The package's version: package.json sits two levels up from both src/cli/ and dist/cli/. */
 function packageVersion(): string {

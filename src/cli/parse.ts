@@ -1,6 +1,6 @@
 /** Argument parsing shared by the commands: sizes, durations, host:port, server addresses. Errors are CliErrors (exit 2). */
 
-import { CliError, ExitCode } from './main.ts';
+import { CliError, ExitCode } from './cli-error.ts';
 
 const units: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1000, kb: 1000, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };
 

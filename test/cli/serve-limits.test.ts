@@ -7,7 +7,7 @@
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectionLimitsFrom } from '../../src/cli/connection-limits.ts';
-import { CliError } from '../../src/cli/main.ts';
+import { CliError } from '../../src/cli/cli-error.ts';
 import { connect } from '../../src/index.ts';
 import { expectFwError, settle, within } from '../integration/helpers.ts';
 import { ServeProcess } from './serve-process.ts';

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { CliError, ExitCode } from '../main.ts';
+import { CliError, ExitCode } from '../cli-error.ts';
 
 /** In the order a full run takes them: cheapest first. */
 export const suites = ['crc', 'codec', 'e2e', 'upload', 'events', 'hol', 'hol-loss'] as const;

@@ -2,7 +2,7 @@
 
 import type { Command } from 'commander';
 import { cliLogger } from '../logger.ts';
-import { CliError, ExitCode } from '../main.ts';
+import { CliError, ExitCode } from '../cli-error.ts';
 import { parseSize } from '../parse.ts';
 
 export function registerDemo(program: Command): void {

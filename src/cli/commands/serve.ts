@@ -3,7 +3,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { cliLogger } from '../logger.ts';
-import { CliError, ExitCode } from '../main.ts';
+import { CliError, ExitCode } from '../cli-error.ts';
 import { addConnectionLimitFlags, connectionLimitsFrom, type ConnectionLimitFlags } from '../connection-limits.ts';
 import { parseDuration, parsePort } from '../parse.ts';
 import { addProfileLimitFlags, profileLimitsFrom, type ProfileLimitFlags } from '../profile-limits.ts';

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { addClientFlags, connectOptionsFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
-import { CliError, ExitCode } from '../main.ts';
+import { CliError, ExitCode } from '../cli-error.ts';
 import { parseServerTarget } from '../parse.ts';
 
 interface TailFlags extends ClientFlags {

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { addClientFlags, connectOptionsFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
-import { CliError, ExitCode } from '../main.ts';
+import { CliError, ExitCode } from '../cli-error.ts';
 import { parseDuration, parseServerTarget, parseSize } from '../parse.ts';
 
 interface UploadFlags extends ClientFlags {
