@@ -10,6 +10,5 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
-    reporters: process.env['CI'] === 'true' ? ['default'] : ['default'],
   },
 });

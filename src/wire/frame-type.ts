@@ -22,7 +22,7 @@ export type FrameTypeName = keyof typeof FrameType;
 export type FrameTypeCode = (typeof FrameType)[FrameTypeName];
 
 /** Where a frame type may be sent: only on stream 0, only on a stream, or on both. */
-export type Placement = 'connection' | 'stream' | 'both';
+type Placement = 'connection' | 'stream' | 'both';
 
 const placement: Readonly<Record<FrameTypeCode, Placement>> = {
   [FrameType.HELLO]: 'connection',
@@ -49,10 +49,6 @@ export function isKnownFrameType(code: number): code is FrameTypeCode {
 /** The name of a frame type, or `UNKNOWN(0x..)` for a code version 1 does not define. */
 export function frameTypeName(code: number): string {
   return names.get(code) ?? `UNKNOWN(0x${code.toString(16).padStart(2, '0')})`;
-}
-
-export function placementOf(type: FrameTypeCode): Placement {
-  return placement[type];
 }
 
 /** True when a frame of this type may travel on this stream id (FW-FRAME-6). */

@@ -7,13 +7,6 @@ import { allCases, formatJson, formatJUnit, formatTerminal, runConformance, type
 import { ourServer, type Target } from './targets.ts';
 
 /**
- * Deviations of our own session that the runner found (reported to the lead): it checks seq and
- * stream state before parsing the payload, where §3.3 puts payload parsing (step 5) first.
- */
-// Cases our own server is allowed to miss (none: the two FW-FRAME-4 order cases were fixed in session.ts).
-const KNOWN_DEVIATIONS = new Set<string>();
-
-/**
  * Cases that are not applicable to the quick settings (unsupported there) and run below against
  * our server configured for them: FW-PACK-5 needs a max_message_size record to fit in one frame
  * within the credit (8192 < 20000 here); the FW-PACK-1 receiver case needs packed_messages = 0.
@@ -44,17 +37,17 @@ describe('conformance runner', () => {
     }
   });
 
-  it('our server passes every case under --strict, apart from the known deviations', async () => {
+  it('our server passes every case under --strict', async () => {
     const report = await run(await ourServer(), { strict: true });
     // This target has no upload or event-stream profile: those cases are unsupported (profiles.test.ts runs them).
     const profile = (id: string): boolean => /^FW-(UP|EV)-/u.test(id);
     const elsewhere = (id: string): boolean => profile(id) || OTHER_CONFIGURATION.has(id);
-    const problems = report.results.filter((r) => r.verdict !== 'pass' && r.verdict !== 'informational' && !KNOWN_DEVIATIONS.has(r.id) && !(elsewhere(r.id) && r.verdict === 'unsupported'));
+    const problems = report.results.filter((r) => r.verdict !== 'pass' && r.verdict !== 'informational' && !(elsewhere(r.id) && r.verdict === 'unsupported'));
     expect(problems.map((r) => `${r.id}: ${r.verdict}: ${r.detail} (expected ${r.expected ?? '-'}, actual ${r.actual ?? '-'})`)).toEqual([]);
     expect(report.results.filter((r) => profile(r.id)).every((r) => r.verdict === 'unsupported')).toBe(true);
     expect(report.targetInfo.features).toEqual(['echo', 'sink']);
     expect(report.results.length).toBeGreaterThan(150);
-    // Under --strict the known deviations are failures; without it they are non-strict.
+    // The two FW-FRAME-4 order cases (payload parsed before seq and stream state, §3.3) once failed here.
     expect(verdictOf(report, 'FW-FRAME-4/payload-before-session')).toBe('pass');
     expect(verdictOf(report, 'FW-FRAME-4/credit-range-before-stream-state')).toBe('pass');
     for (const id of OTHER_CONFIGURATION) expect(verdictOf(report, id)).toBe('unsupported');
@@ -70,10 +63,9 @@ describe('conformance runner', () => {
     expect((junit.match(/<testcase /gu) ?? []).length).toBe(report.results.length);
   }, 30_000);
 
-  it('without --strict, SHOULD cases are not run and the known deviations are non-strict', async () => {
+  it('without --strict, SHOULD cases are not run', async () => {
     const report = await run(await ourServer(), { cases: 'FW-FRAME-4*,FW-LIMIT-*,FW-FLOW-4*' });
     expect(report.results.every((r) => r.level === 'MUST')).toBe(true);
-    for (const id of KNOWN_DEVIATIONS) expect(['pass', 'non-strict']).toContain(verdictOf(report, id));
     expect(report.ok).toBe(true);
   });
 });
