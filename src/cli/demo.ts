@@ -176,7 +176,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       chunkSize: o.chunkSize,
       inflight: o.inflight,
       sha256: sourceSha,
-      retry: { initialDelayMs: 50, maxDelayMs: 500 },
+      // The restarted server takes 1-6 s to listen again (a node process that loads the sources; the
+      // upper end on a loaded machine): about 20 s of retries outlast it, as a client would be configured.
+      retry: { initialDelayMs: 50, maxDelayMs: 500, maxAttempts: 45 },
       onProgress: (p) => {
         const fraction = p.bytesConfirmed / p.totalBytes;
         if (!faults.cut && fraction >= 0.3) {
