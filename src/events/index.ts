@@ -1,6 +1,6 @@
 /** L3 events: the resumable event-stream profile (spec/EVENTS.md). */
 export { EventService, eventDefaults, type EventServiceOptions } from './service.ts';
-export { EventInstance } from './instance.ts';
+export { EventInstance, type InstanceStateName } from './instance.ts';
 export { ReplayBudget } from './budget.ts';
 export { defaultEventLimits, EVENT_OVERHEAD_BYTES, type EventLimits } from './limits.ts';
 export { defaultReconnectPolicy, Subscription, subscribeWith, type DeliveredEvent, type EventOutcome, type SubscribeOptions, type SubscriberStats } from './subscriber.ts';

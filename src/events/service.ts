@@ -205,7 +205,7 @@ export class EventService {
       ackEvery: Math.max(1, Math.floor(reg.replay.maxEvents / 4)),
       ackMs: reg.ackMs,
       coalesce: reg.options.coalesce,
-      log: this.budget.wrap(reg.store.create(name, key, reg.replay), principal, () => {
+      replayLog: this.budget.wrap(reg.store.create(name, key, reg.replay), principal, () => {
         instance.wake();
       }),
       clock: this.#clock,
