@@ -7,8 +7,9 @@ import * as net from 'node:net';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { subscribe, type DeliveredEvent, type EventSubscribeOptions, type Subscription } from '../../src/api/events.ts';
-import { systemClock, type Clock, type TimerHandle } from '../../src/session/clock.ts';
+import { systemClock, type Clock, type ManualClock, type TimerHandle } from '../../src/session/clock.ts';
 import { within } from '../integration/helpers.ts';
+import { advance } from '../integration/memory-network.ts';
 
 export { Harness, within, waitFor, sleep, prng, expectFwError, transports } from '../integration/helpers.ts';
 
@@ -187,4 +188,21 @@ export class ExpiringClock implements Clock {
     }
     return due.length;
   }
+}
+
+/**
+ * Awaits `promise` while `clock` runs in 10 ms steps, frames crossing between the steps (acks,
+ * backoffs and the producers' waits move on the clock): for client and server on a MemoryNetwork.
+ * Fails after `maxMs` of the clock.
+ */
+export async function onClock<T>(clock: ManualClock, promise: Promise<T>, label: string, maxMs = 10_000): Promise<T> {
+  const state = { settled: false };
+  const watched = promise.finally(() => {
+    state.settled = true;
+  });
+  // Rejections reach the caller through the return, not as unhandled while the clock runs.
+  watched.catch(() => undefined);
+  for (let ms = 0; ms < maxMs && !state.settled; ms += 10) await advance(clock, 10, 10);
+  if (!state.settled) throw new Error(`${label}: not settled within ${maxMs} ms of the clock`);
+  return watched;
 }

@@ -1,8 +1,8 @@
 /**
  * Producers that really stop, ends that are exactly one outcome, heartbeats and timeouts
- * (spec/EVENTS.md §12.4, §12.7, §12.10). Where time is what a test is about (a cancel that takes
- * none, a grace period, heartbeats and their timeout), client and server run in memory on one
- * manual clock; the rest over real TCP loopback.
+ * (spec/EVENTS.md §12.4, §12.7, §12.10). Client and server run in memory on one manual clock, so
+ * no test waits on a sleep; over real TCP loopback only the refusals (an unknown name, a malformed
+ * key, credentials refused at the handshake and counted at a proxy).
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,7 +10,7 @@ import { EventService, subscribeWith, type Subscription } from '../../src/api/ev
 import { FramewireError } from '../../src/index.ts';
 import { ManualClock, wait } from '../../src/session/index.ts';
 import { advance, MemoryNetwork, until } from '../integration/memory-network.ts';
-import { captureLogs, collect, expectFwError, FaultProxy, Harness, sleep, sub, within } from './helpers.ts';
+import { captureLogs, collect, expectFwError, FaultProxy, Harness, onClock, sub, within } from './helpers.ts';
 
 const h = new Harness();
 const proxies: FaultProxy[] = [];
@@ -128,24 +128,25 @@ describe('events: lifecycle', () => {
   });
 
   it('FW-EV-13: a producer that throws ends the stream with PRODUCER_FAILED (retryable) after every earlier event was delivered; a thrown FramewireError keeps its code and retryable flag', async () => {
-    const events = new EventService();
+    const clock = new ManualClock();
+    const events = new EventService({ clock });
     events.handle('boom', async function* () {
       for (let i = 1; i <= 5; i++) yield { type: 'n', data: i };
-      await sleep(1);
+      await wait(clock, 1);
       throw new Error('disk on fire');
     });
     events.handle('denied', async ({ emit }) => {
       await emit('n', 1);
       throw new FramewireError('FORBIDDEN', 'no access to this feed', { retryable: true, details: { feed: 'x' } });
     });
-    const { port } = await h.server({ services: [events] });
-    const a = sub(port, 'boom');
-    expect((await within(collect(a), 5000, 'boom')).map((e) => e.id)).toEqual([1, 2, 3, 4, 5]);
+    const net = memory(clock, events);
+    const a = subscribeWith(net.connect, 'boom', { clock });
+    expect((await onClock(clock, collect(a), 'boom')).map((e) => e.id)).toEqual([1, 2, 3, 4, 5]);
     const ae = expectFwError(((await a.outcome) as { error: unknown }).error, 'PRODUCER_FAILED');
     expect(ae.retryable).toBe(true);
     expect(ae.message).toContain('disk on fire');
-    const b = sub(port, 'denied');
-    expect((await within(collect(b), 5000, 'denied')).length).toBe(1);
+    const b = subscribeWith(net.connect, 'denied', { clock });
+    expect((await onClock(clock, collect(b), 'denied')).length).toBe(1);
     const be = expectFwError(((await b.outcome) as { error: unknown }).error, 'FORBIDDEN');
     expect(be.retryable).toBe(true);
     expect(be.details).toEqual({ feed: 'x' });
@@ -231,16 +232,18 @@ describe('events: lifecycle', () => {
   });
 
   it('FW-EV-80: every log line of an instance carries its request key', async () => {
+    const clock = new ManualClock();
     const { logger, lines } = captureLogs();
-    const events = new EventService({ logger });
+    const events = new EventService({ logger, clock });
     events.handle('boom', async function* () {
       yield { type: 'n', data: 1 };
-      await sleep(1);
+      await wait(clock, 1);
       throw new Error('x');
     });
-    const { port } = await h.server({ services: [events], logger });
-    const s = sub(port, 'boom', { key: 'req-42' });
-    await collect(s);
+    const net = new MemoryNetwork({ clock, services: [events], server: { logger } });
+    networks.push(net);
+    const s = subscribeWith(net.connect, 'boom', { clock, key: 'req-42' });
+    await onClock(clock, collect(s), 'boom');
     const mine = lines.filter((l) => l['events'] === 'boom' || l['request'] !== undefined);
     expect(mine.length).toBeGreaterThan(0);
     expect(mine.every((l) => l['request'] === 'req-42')).toBe(true);

@@ -8,36 +8,42 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventService } from '../../src/api/events.ts';
 import { decodeServerMessage, SUBSCRIBE_KIND } from '../../src/events/protocol.ts';
-import { echoHandler, Harness, sleep, within } from '../integration/helpers.ts';
+import { ManualClock } from '../../src/session/index.ts';
+import { echoHandler, within } from '../integration/helpers.ts';
+import { advance, MemoryNetwork } from '../integration/memory-network.ts';
 
-const h = new Harness();
-afterEach(() => h.cleanup());
+const networks: MemoryNetwork[] = [];
+afterEach(() => {
+  for (const n of networks.splice(0)) n.close();
+});
 
 describe('events: a subscriber that stays silent after the server DONE', () => {
   it('costs nothing but its own stream: no heartbeat is written to the ended send side, the server goes on', async () => {
-    const events = new EventService({ heartbeatMs: 10, graceMs: 60_000 });
+    const clock = new ManualClock();
+    const events = new EventService({ heartbeatMs: 10, graceMs: 60_000, clock });
     events.handle('two', async function* () {
       await Promise.resolve();
       yield { type: 'e', data: 1 };
       yield { type: 'e', data: 2 };
       return { n: 2 };
     });
-    const { server, port } = await h.server({ services: [events], onStream: echoHandler() });
-    const silent = await h.client({ port });
+    const net = new MemoryNetwork({ clock, services: [events, { kinds: ['echo'], handle: echoHandler() }] });
+    networks.push(net);
+    const silent = await net.connect();
     const stream = silent.open({ kind: SUBSCRIBE_KIND, target: 'two', meta: { key: 'silent-1' } });
     const types: string[] = [];
     for await (const m of stream) types.push(decodeServerMessage(m).t);
     // The server's DONE arrived; we never send ours, never cancel, never close.
     expect(types.filter((t) => t === 'ev')).toHaveLength(2);
     expect(stream.trailer).toEqual({ n: 2 });
-    const serverSide = [...server.connections][0]!;
+    const serverSide = net.servers[0]!;
     // Many heartbeat intervals: each used to throw "write after end()" out of a timer.
-    await sleep(300);
+    await advance(clock, 300, 5);
     expect(serverSide.session.stats.internalErrors).toBe(0);
     expect(serverSide.session.isOpen).toBe(true);
     expect(stream.ended).toBe(false);
     // Everyone else is served as before.
-    const other = await h.client({ port });
+    const other = await net.connect();
     const echo = other.open({ kind: 'echo' });
     await echo.write(Buffer.from('still here'));
     await echo.end();

@@ -74,7 +74,10 @@ export class MemoryNetwork {
   }
 
   /** A Connector: a new client connection, handshake done; `signal` aborts it (and closes it later). */
-  readonly connect = async (signal?: AbortSignal): Promise<Connection> => {
+  readonly connect = (signal?: AbortSignal): Promise<Connection> => this.connectWith(this.#o.client ?? {}, signal);
+
+  /** A new client connection with its own options (credentials, settings), as `connect`. */
+  readonly connectWith = async (options: EndOptions, signal?: AbortSignal): Promise<Connection> => {
     this.attempts++;
     this.attemptsAt.push(this.#o.clock.now());
     if (signal?.aborted === true) throw new FramewireError('CANCELLED', 'connect aborted', { cause: signal.reason });
@@ -85,7 +88,7 @@ export class MemoryNetwork {
     this.#relay(towardClient, towardServer);
     const { clock } = this.#o;
     const server = new Connection(serverEnd, { ...this.#o.server, role: 'server', clock, connectionId: `m${this.attempts}` }, this.#route);
-    const client = new Connection(clientEnd, { ...this.#o.client, role: 'client', clock });
+    const client = new Connection(clientEnd, { ...options, role: 'client', clock });
     this.servers.push(server);
     this.clients.push(client);
     signal?.addEventListener('abort', () => {
