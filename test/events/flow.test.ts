@@ -1,21 +1,27 @@
 /**
  * Slow consumers (spec/EVENTS.md §12.6, §12.8): bounded server memory under a consumer that barely
- * reads, and coalescing instead of blocking. Over real TCP loopback.
+ * reads, and coalescing instead of blocking. Client and server in memory on one manual clock: the
+ * consumer's slowness, the producer's pauses and the coalescing interval are time on that clock.
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventService, type DeliveredEvent } from '../../src/api/events.ts';
-import { collect, Harness, sleep, sub, waitFor, within } from './helpers.ts';
+import { EventService, subscribeWith, type DeliveredEvent } from '../../src/api/events.ts';
+import { ManualClock, wait } from '../../src/session/index.ts';
+import { advance, MemoryNetwork, until } from '../integration/memory-network.ts';
+import { collect, onClock } from './helpers.ts';
 
-const h = new Harness();
-afterEach(() => h.cleanup());
+const networks: MemoryNetwork[] = [];
+afterEach(() => {
+  for (const n of networks.splice(0)) n.close();
+});
 
 describe('events: slow consumers', () => {
   it('FW-EV-21 FW-EV-70: a slow consumer does not grow server memory beyond the configured bounds; the producer waits', async () => {
     const maxEvents = 64;
     const maxBytes = 16 * 1024;
     const writeBuffer = 32 * 1024;
-    const events = new EventService({ replay: { maxEvents, maxBytes } });
+    const clock = new ManualClock();
+    const events = new EventService({ clock, replay: { maxEvents, maxBytes } });
     let emitted = 0;
     const payload = new Uint8Array(200).fill(7);
     events.handle('firehose', async ({ emit }) => {
@@ -24,16 +30,17 @@ describe('events: slow consumers', () => {
         emitted++;
       }
     });
-    const { port } = await h.server({ services: [events], limits: { streamWriteBuffer: writeBuffer } });
-    const s = sub(port, 'firehose', { settings: { initialStreamCredit: 16 * 1024 } });
+    const net = new MemoryNetwork({ clock, services: [events], server: { limits: { streamWriteBuffer: writeBuffer } }, client: { settings: { initialStreamCredit: 16 * 1024 } } });
+    networks.push(net);
+    const s = subscribeWith(net.connect, 'firehose', { clock });
     const it = s[Symbol.asyncIterator]();
     let maxRetainedBytes = 0;
     let maxRetainedEvents = 0;
     let maxQueued = 0;
     let maxAhead = 0;
     for (let i = 0; i < 150; i++) {
-      await within(it.next(), 5000, 'next');
-      if (i % 3 === 0) await sleep(2);
+      await onClock(clock, it.next(), 'next');
+      if (i % 3 === 0) await advance(clock, 2, 2);
       const inst = events.instance('firehose', s.key);
       if (inst === undefined) continue;
       const r = inst.retained;
@@ -53,7 +60,8 @@ describe('events: slow consumers', () => {
   });
 
   it('FW-EV-60 FW-EV-61 FW-EV-62: coalescing merges events while the consumer is behind (at most one per minIntervalMs) instead of blocking; ids stay contiguous and the last state arrives', async () => {
-    const events = new EventService();
+    const clock = new ManualClock();
+    const events = new EventService({ clock });
     let producerDoneAt = 0;
     const emitted = 2000;
     events.handle(
@@ -61,10 +69,10 @@ describe('events: slow consumers', () => {
       async ({ emit }) => {
         for (let i = 1; i <= emitted; i++) {
           await emit('progress', { pct: i / 20, merged: 1 });
-          if (i % 100 === 0) await sleep(5);
+          if (i % 100 === 0) await wait(clock, 5);
         }
         await emit('log', 'finished');
-        producerDoneAt = performance.now();
+        producerDoneAt = clock.now();
       },
       {
         coalesce: {
@@ -74,19 +82,20 @@ describe('events: slow consumers', () => {
         },
       },
     );
-    const { port } = await h.server({ services: [events] });
-    const s = sub(port, 'progress');
-    const started = performance.now();
-    const got: DeliveredEvent[] = await within(
+    const net = new MemoryNetwork({ clock, services: [events] });
+    networks.push(net);
+    const s = subscribeWith(net.connect, 'progress', { clock });
+    const started = clock.now();
+    const got: DeliveredEvent[] = await onClock(
+      clock,
       collect(s, async () => {
-        await sleep(3);
+        await advance(clock, 3, 3);
       }),
-      10_000,
       'collect',
     );
     expect((await s.outcome).status).toBe('done');
     const progress = got.filter((e) => e.type === 'progress').map((e) => e.data as { pct: number; merged: number });
-    console.log(`[events] coalescing: ${emitted} progress events -> ${progress.length} delivered, ${events.counters.droppedByCoalescing} merged away; producer finished after ${Math.round(producerDoneAt - started)} ms`);
+    console.log(`[events] coalescing: ${emitted} progress events -> ${progress.length} delivered, ${events.counters.droppedByCoalescing} merged away; producer finished after ${producerDoneAt - started} ms of the clock`);
     expect(got.map((e) => e.id)).toEqual(got.map((_, i) => i + 1));
     expect(progress.length).toBeLessThan(emitted / 4);
     // Nothing is lost silently: every emitted event is either delivered or counted as merged.
@@ -94,6 +103,6 @@ describe('events: slow consumers', () => {
     expect(events.counters.droppedByCoalescing).toBe(emitted - progress.length);
     expect(progress.at(-1)!.pct).toBe(emitted / 20);
     expect(got.at(-1)).toMatchObject({ type: 'log', data: 'finished' });
-    await waitFor(() => events.size === 0, 2000, 'dropped');
+    await until(() => events.size === 0, 'dropped');
   });
 });
