@@ -4,16 +4,13 @@
  * consumer's slowness, the producer's pauses and the coalescing interval are time on that clock.
  */
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EventService, subscribeWith, type DeliveredEvent } from '../../src/api/events.ts';
 import { ManualClock, wait } from '../../src/session/index.ts';
-import { advance, MemoryNetwork, until } from '../integration/memory-network.ts';
-import { collect, onClock } from './helpers.ts';
+import { advance, until } from '../integration/memory-network.ts';
+import { collect, memoryNetworks, onClock } from './helpers.ts';
 
-const networks: MemoryNetwork[] = [];
-afterEach(() => {
-  for (const n of networks.splice(0)) n.close();
-});
+const network = memoryNetworks();
 
 describe('events: slow consumers', () => {
   it('FW-EV-21 FW-EV-70: a slow consumer does not grow server memory beyond the configured bounds; the producer waits', async () => {
@@ -30,8 +27,7 @@ describe('events: slow consumers', () => {
         emitted++;
       }
     });
-    const net = new MemoryNetwork({ clock, services: [events], server: { limits: { streamWriteBuffer: writeBuffer } }, client: { settings: { initialStreamCredit: 16 * 1024 } } });
-    networks.push(net);
+    const net = network({ clock, services: [events], server: { limits: { streamWriteBuffer: writeBuffer } }, client: { settings: { initialStreamCredit: 16 * 1024 } } });
     const s = subscribeWith(net.connect, 'firehose', { clock });
     const it = s[Symbol.asyncIterator]();
     let maxRetainedBytes = 0;
@@ -82,8 +78,7 @@ describe('events: slow consumers', () => {
         },
       },
     );
-    const net = new MemoryNetwork({ clock, services: [events] });
-    networks.push(net);
+    const net = network({ clock, services: [events] });
     const s = subscribeWith(net.connect, 'progress', { clock });
     const started = clock.now();
     const got: DeliveredEvent[] = await onClock(

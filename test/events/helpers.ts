@@ -9,7 +9,8 @@ import { pino, type Logger } from 'pino';
 import { subscribe, type DeliveredEvent, type EventSubscribeOptions, type Subscription } from '../../src/api/events.ts';
 import { systemClock, type Clock, type ManualClock, type TimerHandle } from '../../src/session/clock.ts';
 import { within } from '../integration/helpers.ts';
-import { advance } from '../integration/memory-network.ts';
+import { afterEach } from 'vitest';
+import { advance, MemoryNetwork, type MemoryNetworkOptions } from '../integration/memory-network.ts';
 
 export { Harness, within, waitFor, sleep, prng, expectFwError, transports } from '../integration/helpers.ts';
 
@@ -205,4 +206,17 @@ export async function onClock<T>(clock: ManualClock, promise: Promise<T>, label:
   for (let ms = 0; ms < maxMs && !state.settled; ms += 10) await advance(clock, 10, 10);
   if (!state.settled) throw new Error(`${label}: not settled within ${maxMs} ms of the clock`);
   return watched;
+}
+
+/** For a test file: a factory of MemoryNetworks, each closed after the test that made it. */
+export function memoryNetworks(): (options: MemoryNetworkOptions) => MemoryNetwork {
+  const live: MemoryNetwork[] = [];
+  afterEach(() => {
+    for (const n of live.splice(0)) n.close();
+  });
+  return (options) => {
+    const n = new MemoryNetwork(options);
+    live.push(n);
+    return n;
+  };
 }

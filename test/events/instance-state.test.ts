@@ -3,16 +3,13 @@
  * passes through in one subscription that is lost, resumed and ended, on a manual clock in memory.
  */
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EventService, subscribeWith } from '../../src/api/events.ts';
 import { ManualClock } from '../../src/session/index.ts';
-import { advance, MemoryNetwork, until } from '../integration/memory-network.ts';
-import { collect } from './helpers.ts';
+import { advance, until } from '../integration/memory-network.ts';
+import { collect, memoryNetworks } from './helpers.ts';
 
-const networks: MemoryNetwork[] = [];
-afterEach(() => {
-  for (const n of networks.splice(0)) n.close();
-});
+const network = memoryNetworks();
 
 describe('event instance state', () => {
   it('attached → detached on a loss → attached on a resume → end-sent when DONE goes out → gone once the subscriber confirms it', async () => {
@@ -25,8 +22,7 @@ describe('event instance state', () => {
       await held;
       return { count: 3 };
     });
-    const net = new MemoryNetwork({ clock, services: [events] });
-    networks.push(net);
+    const net = network({ clock, services: [events] });
     const first = subscribeWith(net.connect, 'feed', { clock, reconnect: false });
     const it = first[Symbol.asyncIterator]();
     for (let id = 1; id <= 3; id++) expect((await it.next()).value).toMatchObject({ id });

@@ -9,15 +9,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EventService, subscribeWith, type Subscription } from '../../src/api/events.ts';
 import { FramewireError } from '../../src/index.ts';
 import { ManualClock, wait } from '../../src/session/index.ts';
-import { advance, MemoryNetwork, until } from '../integration/memory-network.ts';
-import { captureLogs, collect, expectFwError, FaultProxy, Harness, onClock, sub, within } from './helpers.ts';
+import { advance, until, type MemoryNetwork } from '../integration/memory-network.ts';
+import { captureLogs, collect, expectFwError, FaultProxy, Harness, memoryNetworks, onClock, sub, within } from './helpers.ts';
 
 const h = new Harness();
 const proxies: FaultProxy[] = [];
-const networks: MemoryNetwork[] = [];
+const network = memoryNetworks();
 afterEach(async () => {
   for (const p of proxies.splice(0)) await p.close();
-  for (const n of networks.splice(0)) n.close();
   await h.cleanup();
 });
 
@@ -29,9 +28,7 @@ async function proxied(port: number): Promise<{ proxy: FaultProxy; port: number 
 
 /** Client and server in memory, on `clock`. */
 function memory(clock: ManualClock, events: EventService, client: ConstructorParameters<typeof MemoryNetwork>[0]['client'] = {}): MemoryNetwork {
-  const net = new MemoryNetwork({ clock, services: [events], client });
-  networks.push(net);
-  return net;
+  return network({ clock, services: [events], client });
 }
 
 /** A producer that counts its work (a tick every 2 ms of `clock`) and records when its finally ran. */
@@ -240,8 +237,7 @@ describe('events: lifecycle', () => {
       await wait(clock, 1);
       throw new Error('x');
     });
-    const net = new MemoryNetwork({ clock, services: [events], server: { logger } });
-    networks.push(net);
+    const net = network({ clock, services: [events], server: { logger } });
     const s = subscribeWith(net.connect, 'boom', { clock, key: 'req-42' });
     await onClock(clock, collect(s), 'boom');
     const mine = lines.filter((l) => l['events'] === 'boom' || l['request'] !== undefined);

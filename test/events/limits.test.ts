@@ -8,18 +8,15 @@
  * checked after the clock moved and frames crossed, never after a sleep.
  */
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EventService, EVENT_OVERHEAD_BYTES, subscribeWith, type EventServiceOptions, type Subscription } from '../../src/api/events.ts';
 import type { Connection, Stream } from '../../src/index.ts';
 import { encodeEvent } from '../../src/events/protocol.ts';
 import { ManualClock } from '../../src/session/index.ts';
-import { advance, MemoryNetwork, until } from '../integration/memory-network.ts';
-import { collect, expectFwError, onClock, within } from './helpers.ts';
+import { advance, until, type MemoryNetwork } from '../integration/memory-network.ts';
+import { collect, expectFwError, memoryNetworks, onClock, within } from './helpers.ts';
 
-const networks: MemoryNetwork[] = [];
-afterEach(() => {
-  for (const n of networks.splice(0)) n.close();
-});
+const network = memoryNetworks();
 
 const PAYLOAD = new Uint8Array(100).fill(7);
 /** What one logged event of the firehose costs in the budget. */
@@ -43,8 +40,7 @@ function server(options: EventServiceOptions): Setup {
       emitted.set(key, i + 1);
     }
   });
-  const net = new MemoryNetwork({ clock, services: [events], server: { authenticate: (c) => (typeof c === 'string' ? { id: c } : false) } });
-  networks.push(net);
+  const net = network({ clock, services: [events], server: { authenticate: (c) => (typeof c === 'string' ? { id: c } : false) } });
   return { events, net, clock, emitted };
 }
 
@@ -173,8 +169,7 @@ describe('events: aggregate limits', () => {
       for (let i = 0; i < 2000; i++) await emit('blob', PAYLOAD);
       return { n: 2000 };
     });
-    const net = new MemoryNetwork({ clock, services: [events] });
-    networks.push(net);
+    const net = network({ clock, services: [events] });
     const s = subscribeWith(net.connect, 'count', { clock });
     const got = await onClock(clock, collect(s), 'collect');
     expect(got.map((e) => e.id)).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1));

@@ -5,17 +5,15 @@
  * whose send side is closed, and write() only ever rejects.
  */
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EventService } from '../../src/api/events.ts';
 import { decodeServerMessage, SUBSCRIBE_KIND } from '../../src/events/protocol.ts';
 import { ManualClock } from '../../src/session/index.ts';
 import { echoHandler, within } from '../integration/helpers.ts';
-import { advance, MemoryNetwork } from '../integration/memory-network.ts';
+import { advance } from '../integration/memory-network.ts';
+import { memoryNetworks } from './helpers.ts';
 
-const networks: MemoryNetwork[] = [];
-afterEach(() => {
-  for (const n of networks.splice(0)) n.close();
-});
+const network = memoryNetworks();
 
 describe('events: a subscriber that stays silent after the server DONE', () => {
   it('costs nothing but its own stream: no heartbeat is written to the ended send side, the server goes on', async () => {
@@ -27,8 +25,7 @@ describe('events: a subscriber that stays silent after the server DONE', () => {
       yield { type: 'e', data: 2 };
       return { n: 2 };
     });
-    const net = new MemoryNetwork({ clock, services: [events, { kinds: ['echo'], handle: echoHandler() }] });
-    networks.push(net);
+    const net = network({ clock, services: [events, { kinds: ['echo'], handle: echoHandler() }] });
     const silent = await net.connect();
     const stream = silent.open({ kind: SUBSCRIBE_KIND, target: 'two', meta: { key: 'silent-1' } });
     const types: string[] = [];
