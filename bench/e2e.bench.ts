@@ -4,14 +4,14 @@
  *
  *   npm run bench:e2e                      full run, writes bench/results/e2e.json
  *   npm run bench:e2e -- --smoke           every case tiny (< 20 s), writes bench/results/e2e.tmp.json
- *   npm run bench:e2e -- --size 256MiB --repeats 5 --protocols framewire,raw --cases bulk1,hol
+ *   npm run bench:e2e -- --size 256MiB --repeats 5 --protocols framewire,raw-batched,iperf3 --cases bulk1,hol
  *   npm run bench:e2e -- --profile         also write .cpuprofile files of the framewire processes to tmp/prof
  *   npm run bench:e2e -- --no-pin          let the OS place server and client (default: pinned to CPUs 0 and 1)
  */
 
 import { join } from 'node:path';
 import { benchArgs, flagValue, parseSize, RESULTS_DIR } from './lib/report.ts';
-import { PROTOCOLS, type Protocol } from './e2e/common.ts';
+import { CONTENDERS, type Contender } from './e2e/common.ts';
 import { CASE_NAMES, defaultE2EOptions, runE2E, type CaseName } from './e2e/run.ts';
 
 const { smoke } = benchArgs();
@@ -36,7 +36,7 @@ const options = {
   warmups: num('warmups', defaults.warmups),
   messages: num('messages', defaults.messages),
   stallMs: num('stall-ms', defaults.stallMs),
-  protocols: list<Protocol>('protocols', PROTOCOLS, defaults.protocols),
+  contenders: list<Contender>('protocols', CONTENDERS, defaults.contenders),
   cases: list<CaseName>('cases', CASE_NAMES, defaults.cases),
   profileDir: process.argv.includes('--profile') ? (flagValue('profile-dir') ?? join(RESULTS_DIR, '..', '..', 'tmp', 'prof')) : undefined,
   pin: defaults.pin && !process.argv.includes('--no-pin'),

@@ -80,12 +80,13 @@ async function runCase(conn: ClientConn, spec: CaseSpec): Promise<CaseResult> {
         const m = payload(size);
         for (let i = 0; i < spec.messages; i++) await pipe.write(m);
       } else {
-        // 4-byte length prefix + body. raw: records batched into ~64 KiB writes (the limit);
-        // http2: one write per message, as an application sending messages would.
+        // 4-byte length prefix + body. raw: records batched into ~64 KiB writes (the limit; raw-batched
+        // corks those writes into writevs of up to 1 MiB); http2: one write per message, as an
+        // application sending messages would.
         const record = Buffer.alloc(4 + size);
         record.writeUInt32BE(size, 0);
         payload(size).copy(record, 4);
-        if (proto === 'raw' || proto === 'yamux') {
+        if (proto === 'raw-64k' || proto === 'raw-batched' || proto === 'yamux') {
           // yamux: batched too. One send() per 68-byte record is pathological in
           // @chainsafe/libp2p-yamux 8 (≈700 messages/s, the client CPU-bound: its write buffer is
           // re-sliced per send), which would say nothing about the protocol.

@@ -8,8 +8,25 @@
  * table is the protocol stack.
  */
 
-export const PROTOCOLS = ['raw', 'http2', 'yamux', 'framewire', 'framewire-quic'] as const;
+/**
+ * The stacks that run as a client and a server child process. Two raw node:net baselines, labelled
+ * by how they write, because how a sender batches its writes decides how often the receiver wakes:
+ * - `raw-64k`: one `socket.write()` of 64 KiB per call (what an application does unaided);
+ * - `raw-batched`: the same 64 KiB writes corked and handed to the kernel as one writev of up to
+ *   1 MiB per event-loop turn, as framewire's transport does (see RAW_BATCH in protocols.ts).
+ */
+export const PROTOCOLS = ['raw-64k', 'raw-batched', 'http2', 'yamux', 'framewire', 'framewire-quic'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
+
+/** The raw node:net baselines; a framewire ratio is taken against the better of them. */
+export const RAW_PROTOCOLS: readonly Protocol[] = ['raw-64k', 'raw-batched'];
+
+/**
+ * Every contender of a case: the child-process stacks, plus `iperf3` (a C program, spawned per
+ * run) as the kernel's TCP limit on this machine, in the throughput cases only.
+ */
+export const CONTENDERS = [...PROTOCOLS, 'iperf3'] as const;
+export type Contender = (typeof CONTENDERS)[number];
 
 /**
  * What the server does with a stream, named in the stream's header (OPEN target, :path, or a

@@ -8,7 +8,7 @@
 import { once } from 'node:events';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
-import { connect as fwConnect, createServer as fwCreateServer } from '../../src/index.ts';
+import { defaultLimits, connect as fwConnect, createServer as fwCreateServer } from '../../src/index.ts';
 import type { Stream as FwStream } from '../../src/session/index.ts';
 import { serveStream, type ServerPipe } from './behaviour.ts';
 import { encodeKindHeader, idle, parseStallKind, sampleRss, type Protocol, type Reply, type StallReport } from './common.ts';
@@ -37,12 +37,45 @@ export interface ClientConn {
  * 1 MiB) before waiting for 'drain'. Waiting at Node's default highWaterMark (16 KiB) meant one
  * 64 KiB write per event-loop turn, which throttled raw and http2 below what they can do.
  */
-const WRITE_BUDGET = 1024 * 1024;
+const WRITE_BUDGET = defaultLimits.transportHighWater;
+
+/**
+ * raw-batched hands the kernel at most this much per writev, as framewire's scheduler writes at
+ * most sendBurstBytes per turn into one corked FrameBatch flush (src/session/session.ts #pump,
+ * src/transport/socket-transport.ts flush).
+ */
+const RAW_BATCH = defaultLimits.sendBurstBytes;
 
 const writeWithin = (w: { write(c: Uint8Array): boolean; writableLength: number; once(e: 'drain', f: () => void): unknown }, chunk: Uint8Array): Promise<void> | undefined => {
   w.write(chunk);
   return w.writableLength <= WRITE_BUDGET ? undefined : new Promise((resolve) => w.once('drain', resolve));
 };
+
+/**
+ * Writes like framewire's transport: every write of one event-loop turn is corked, and the batch
+ * goes out as one writev when the turn ends (process.nextTick, where framewire's pump runs) or when
+ * it reaches RAW_BATCH; then, like writeWithin, wait for 'drain' above WRITE_BUDGET.
+ */
+function corkedWriter(socket: net.Socket): (chunk: Uint8Array) => Promise<void> | undefined {
+  let batched = 0;
+  // A flush scheduled for an earlier batch may run during a later one: it only sends that batch
+  // a little early, and every cork() still meets exactly one uncork().
+  const flush = (): void => {
+    if (batched === 0) return;
+    batched = 0;
+    socket.uncork();
+  };
+  return (chunk) => {
+    if (batched === 0) {
+      socket.cork();
+      process.nextTick(flush);
+    }
+    batched += chunk.length;
+    const wait = writeWithin(socket, chunk);
+    if (batched >= RAW_BATCH) flush();
+    return wait;
+  };
+}
 
 /** http2 flow-control windows raised to the protocol maximum, for fairness (2^31 - 1). */
 const H2_MAX_WINDOW = 2 ** 31 - 1;
@@ -50,15 +83,16 @@ const h2Settings: http2.Settings = { initialWindowSize: H2_MAX_WINDOW, maxFrameS
 
 // ---- raw node:net: one TCP connection per "stream", no framing ------------------------------
 
-function rawPipe(socket: net.Socket): ClientPipe {
+function rawPipe(socket: net.Socket, batched: boolean): ClientPipe {
   let dataCb: ((c: Uint8Array) => void) | undefined;
   socket.on('data', (c: Buffer) => dataCb?.(c));
   const ended = new Promise<void>((resolve, reject) => {
     socket.once('end', resolve);
     socket.once('error', reject);
   });
+  const write = batched ? corkedWriter(socket) : (chunk: Uint8Array) => writeWithin(socket, chunk);
   return {
-    write: (chunk) => writeWithin(socket, chunk),
+    write,
     end: () => socket.end(),
     onData: (cb) => {
       dataCb = cb;
@@ -67,7 +101,7 @@ function rawPipe(socket: net.Socket): ClientPipe {
   };
 }
 
-function rawConnect(port: number): Promise<ClientConn> {
+function rawConnect(port: number, batched: boolean): Promise<ClientConn> {
   const sockets: net.Socket[] = [];
   return Promise.resolve({
     async open(kind) {
@@ -75,7 +109,7 @@ function rawConnect(port: number): Promise<ClientConn> {
       await once(socket, 'connect');
       sockets.push(socket);
       socket.write(encodeKindHeader(kind));
-      return rawPipe(socket);
+      return rawPipe(socket, batched);
     },
     close() {
       for (const s of sockets) s.destroy();
@@ -390,7 +424,8 @@ async function fwServe(over: 'tcp' | 'quic' = 'tcp'): Promise<number> {
 }
 
 export const clients: Record<Protocol, (port: number) => Promise<ClientConn>> = {
-  raw: rawConnect,
+  'raw-64k': (port) => rawConnect(port, false),
+  'raw-batched': (port) => rawConnect(port, true),
   http2: h2Connect,
   yamux: yamuxConnect,
   framewire: (port) => fwClientConnect(port),
@@ -398,7 +433,9 @@ export const clients: Record<Protocol, (port: number) => Promise<ClientConn>> = 
 };
 
 export const servers: Record<Protocol, () => Promise<number>> = {
-  raw: rawServe,
+  // The receiving side of both raw baselines is the same plain reader.
+  'raw-64k': rawServe,
+  'raw-batched': rawServe,
   http2: h2Serve,
   yamux: yamuxServe,
   framewire: () => fwServe(),
