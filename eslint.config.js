@@ -19,7 +19,11 @@ const layers = [
   // cannot hide on both sides of a test.
   // Type-only imports are allowed there: the target-side echo service implements the StreamService
   // interface, but no runner code may call into the session.
-  { dir: 'src/conformance', forbidden: ['session', 'flow', 'upload', 'events', 'cli', 'client', 'server', 'index'], sockets: true, typesAllowed: true },
+  { dir: 'src/conformance', forbidden: ['session', 'flow', 'upload', 'events', 'cli', 'perf', 'client', 'server', 'index'], sockets: true, typesAllowed: true },
+  // The benchmark kinds (L6): the driver behind `framewire perf` is a client of the public protocol
+  // (connect() and streams), and the service only implements StreamService, so neither may reach
+  // into the session at runtime; types are allowed, as for the conformance target's services.
+  { dir: 'src/perf', forbidden: ['session', 'flow', 'transport', 'upload', 'events', 'cli', 'conformance', 'server', 'index'], sockets: false, typesAllowed: true },
 ];
 // src/api/ holds the package's subpath entry points (L5, beside index.ts): no layer below imports them.
 for (const layer of layers) layer.forbidden.push('api');

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { conformanceService } from '../conformance/index.ts';
 import type { ServerLimits } from '../admission.ts';
 import { EventService, type EventLimits } from '../events/index.ts';
+import { PERF_KINDS, perfService, type PerfLimits } from '../perf/index.ts';
 import { createServer, type FramewireServer } from '../server.ts';
 import type { QuicIdentity } from '../transport/index.ts';
 import type { SessionLimits } from '../session/index.ts';
@@ -43,6 +44,8 @@ export interface ServerAppOptions {
   readonly serverLimits?: Partial<ServerLimits>;
   /** Session limits (deadlines …); absent keys take the server defaults. */
   readonly sessionLimits?: Partial<SessionLimits>;
+  /** Offer the benchmark kinds (perf.sink, perf.source, perf.echo) within these limits; off when absent. */
+  readonly perf?: Partial<PerfLimits>;
 }
 
 export interface ServerApp {
@@ -51,6 +54,8 @@ export interface ServerApp {
   /** The QUIC endpoint, when serving QUIC: its port and the peer id clients pin. */
   readonly quic: { readonly port: number; readonly peerId: string } | undefined;
   readonly streams: readonly string[];
+  /** The benchmark kinds offered (empty unless enabled). */
+  readonly perfKinds: readonly string[];
   readonly uploads: UploadService;
   readonly events: EventService;
   close(deadlineMs?: number): Promise<void>;
@@ -73,7 +78,7 @@ export async function startServerApp(o: ServerAppOptions): Promise<ServerApp> {
   const tokens = o.tokens;
   const server = createServer({
     // The conformance target services (conformance.echo, conformance.sink) let `framewire conformance` test this server.
-    services: [uploads, events, conformanceService()],
+    services: [uploads, events, conformanceService(), ...(o.perf === undefined ? [] : [perfService(o.perf)])],
     logger: o.logger,
     ...(o.serverLimits === undefined ? {} : { serverLimits: o.serverLimits }),
     ...(o.sessionLimits === undefined ? {} : { limits: o.sessionLimits }),
@@ -87,6 +92,7 @@ export async function startServerApp(o: ServerAppOptions): Promise<ServerApp> {
     address,
     quic: server.quicAddress,
     streams,
+    perfKinds: o.perf === undefined ? [] : PERF_KINDS,
     uploads,
     events,
     close: (deadlineMs = 10_000) => server.close({ deadlineMs }),

@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { cliLogger } from '../logger.ts';
 import { CliError, ExitCode } from '../cli-error.ts';
 import { addConnectionLimitFlags, connectionLimitsFrom, type ConnectionLimitFlags } from '../connection-limits.ts';
-import { parseDuration, parsePort } from '../parse.ts';
+import { defaultPerfLimits, type PerfLimits } from '../../perf/kinds.ts';
+import { parseDuration, parsePort, parseSize } from '../parse.ts';
 import { addProfileLimitFlags, profileLimitsFrom, type ProfileLimitFlags } from '../profile-limits.ts';
 import { loadTokens, singleToken, type TokenTable } from '../tokens.ts';
 import type { QuicIdentity } from '../../transport/index.ts';
@@ -23,6 +24,28 @@ interface ServeOptions extends ProfileLimitFlags, ConnectionLimitFlags {
   shutdownDeadline: string;
   quicPort?: string;
   quicKey?: string;
+  perf?: boolean;
+  perfMaxStreams?: string;
+  perfMaxBytes?: string;
+  perfMaxDuration?: string;
+}
+
+/** The benchmark kinds' limits from the flags, or undefined when --perf is absent. */
+function perfLimits(o: ServeOptions): Partial<PerfLimits> | undefined {
+  const given = o.perfMaxStreams !== undefined || o.perfMaxBytes !== undefined || o.perfMaxDuration !== undefined;
+  if (o.perf !== true) {
+    if (given) throw new CliError('--perf-max-* set the limits of the benchmark kinds: they need --perf', ExitCode.usage);
+    return undefined;
+  }
+  const streams = o.perfMaxStreams === undefined ? undefined : Number(o.perfMaxStreams);
+  if (streams !== undefined && (!Number.isInteger(streams) || streams < 1 || streams > 100_000)) throw new CliError(`--perf-max-streams: "${o.perfMaxStreams}" must be an integer in 1..100000`, ExitCode.usage);
+  const duration = o.perfMaxDuration === undefined ? undefined : parseDuration(o.perfMaxDuration, '--perf-max-duration');
+  if (duration !== undefined && duration <= 0) throw new CliError('--perf-max-duration must be positive', ExitCode.usage);
+  return {
+    ...(streams === undefined ? {} : { maxStreams: streams }),
+    ...(o.perfMaxBytes === undefined ? {} : { maxStreamBytes: parseSize(o.perfMaxBytes, '--perf-max-bytes') }),
+    ...(duration === undefined ? {} : { maxStreamDurationMs: duration }),
+  };
 }
 
 export function registerServe(program: Command): void {
@@ -40,7 +63,11 @@ export function registerServe(program: Command): void {
     .option('--tail <file>', 'offer the "logtail" event stream: lines appended to this file')
     .option('--shutdown-deadline <duration>', 'on SIGINT/SIGTERM, how long in-flight work may finish', '10s')
     .option('--quic-port <port>', 'also serve framewire over QUIC on this UDP port (0 picks a free one)')
-    .option('--quic-key <file>', 'QUIC identity (a libp2p key, protobuf); created there if missing. Without it: a throw-away identity');
+    .option('--quic-key <file>', 'QUIC identity (a libp2p key, protobuf); created there if missing. Without it: a throw-away identity')
+    .option('--perf', 'offer the benchmark kinds perf.sink, perf.source and perf.echo, for `framewire perf` (off by default: they let any client spend this server\'s CPU and bandwidth)')
+    .option('--perf-max-streams <n>', `with --perf: benchmark streams open at once (default ${defaultPerfLimits.maxStreams})`)
+    .option('--perf-max-bytes <size>', `with --perf: bytes per benchmark stream (default ${defaultPerfLimits.maxStreamBytes / 2 ** 30} GiB)`)
+    .option('--perf-max-duration <duration>', `with --perf: lifetime of a benchmark stream (default ${defaultPerfLimits.maxStreamDurationMs / 1000}s)`);
   addConnectionLimitFlags(addProfileLimitFlags(command))
     .addHelpText('after', `
 Examples:
@@ -50,6 +77,7 @@ Examples:
   framewire serve --tokens /etc/framewire/tokens
   framewire serve --quic-port 7071 --quic-key ./quic.key
   framewire serve --max-connections 4096 --max-per-address 32 --handshake-timeout 3s
+  framewire serve --host 0.0.0.0 --perf
 
 A misbehaving peer costs its own connection: beyond the limits a connection gets ERROR
 LIMIT_EXCEEDED (with retry_after_ms), a silent or trickling one is closed at its deadline.
@@ -61,7 +89,10 @@ created them; to every other principal their ids are unknown (NOT_FOUND). Withou
 ignored; a principal (1..64 of letters, digits and ._@-) may have several tokens:
   # token                            principal
   4f9c1d0e8a7b6c5d4e3f2a1b0c9d8e7f   alice
-  0a1b2c3d4e5f60718293a4b5c6d7e8f9   backup-robot`)
+  0a1b2c3d4e5f60718293a4b5c6d7e8f9   backup-robot
+
+Benchmark kinds (spec/PROTOCOL.md §13.5): with --perf, "framewire perf --target <this host>:<port>"
+measures the path to this server; each stream is bounded by the --perf-max-* limits.`)
     .action(async (options: ServeOptions, command: Command) => {
       if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new CliError('--tls-cert and --tls-key go together', ExitCode.usage);
       if (options.token !== undefined && options.tokens !== undefined) throw new CliError('--token and --tokens exclude each other (put the token in the file)', ExitCode.usage);
@@ -73,6 +104,7 @@ ignored; a principal (1..64 of letters, digits and ._@-) may have several tokens
       const quicPort = options.quicPort === undefined ? undefined : parsePort(options.quicPort, '--quic-port');
       if (options.quicKey !== undefined && quicPort === undefined) throw new CliError('--quic-key needs --quic-port', ExitCode.usage);
       const quicIdentity = options.quicKey === undefined ? undefined : await loadOrCreateQuicKey(options.quicKey);
+      const perf = perfLimits(options);
       const { startServerApp } = await import('../server-app.ts');
       const app = await startServerApp({
         host: options.host,
@@ -90,11 +122,12 @@ ignored; a principal (1..64 of letters, digits and ._@-) may have several tokens
         ...(quicIdentity === undefined ? {} : { quicIdentity }),
         serverLimits: connectionLimits.serverLimits,
         sessionLimits: connectionLimits.sessionLimits,
+        ...(perf === undefined ? {} : { perf }),
       }).catch((error: unknown) => {
         throw new CliError(`cannot start the server: ${(error as Error).message}`);
       });
       const where = `${app.address.address}:${app.address.port}`;
-      process.stdout.write(`framewire listening on ${where} (data: ${options.dataDir}; event streams: ${app.streams.join(', ')})\n`);
+      process.stdout.write(`framewire listening on ${where} (data: ${options.dataDir}; event streams: ${app.streams.join(', ')}${app.perfKinds.length > 0 ? `; benchmark kinds: ${app.perfKinds.join(', ')}` : ''})\n`);
       if (app.quic !== undefined) {
         const quicWhere = `quic://${options.host}:${app.quic.port}?peer=${app.quic.peerId}`;
         process.stdout.write(`framewire listening on QUIC ${options.host}:${app.quic.port}, peer id ${app.quic.peerId}${options.quicKey === undefined ? ' (throw-away: changes at every start; keep one with --quic-key FILE)' : ''}\n`);
