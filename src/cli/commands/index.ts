@@ -5,6 +5,7 @@ import { registerBench } from './bench.ts';
 import { registerConformance } from './conformance.ts';
 import { registerDemo } from './demo.ts';
 import { registerInspect } from './inspect.ts';
+import { registerPerf } from './perf.ts';
 import { registerServe } from './serve.ts';
 import { registerTail } from './tail.ts';
 import { registerUpload } from './upload.ts';
@@ -15,6 +16,7 @@ export function registerCommands(program: Command): void {
   registerUpload(program);
   registerTail(program);
   registerInspect(program);
+  registerPerf(program);
   registerBench(program);
   registerConformance(program);
 }
