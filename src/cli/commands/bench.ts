@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { CliError, ExitCode } from '../cli-error.ts';
 
 /** In the order a full run takes them: cheapest first. */
-export const suites = ['crc', 'codec', 'e2e', 'upload', 'events', 'hol', 'hol-loss'] as const;
+export const suites = ['crc', 'codec', 'e2e', 'upload', 'events', 'hol', 'hol-loss', 'perf'] as const;
 type Suite = (typeof suites)[number];
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
