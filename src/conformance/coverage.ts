@@ -29,6 +29,12 @@ const notCovered: Readonly<Record<string, string>> = {
   'FW-ERR-5': 'needs a failure inside the target (a bug); test/session/guard.test.ts and the chaos test cover the reference server',
   'FW-SEC-1': 'a deployment rule (TLS on untrusted networks)',
   'FW-SEC-2': 'the content of the target\'s error messages cannot be judged mechanically',
+  // Benchmark kinds (spec/PROTOCOL.md §13.5): optional and off by default, so no conformance target is asked for them.
+  'FW-PERF-1': 'a deployment rule of the target (the kinds are off unless enabled); test/perf/service.test.ts checks the reference server',
+  'FW-PERF-2': 'optional kinds, off by default; `framewire perf` checks the trailer against what it moved on every run, and test/perf/ tests the reference server',
+  'FW-PERF-3': 'optional kinds, off by default; `framewire perf -R` checks the trailer against what it received, and test/perf/ tests the reference server',
+  'FW-PERF-4': 'optional kinds, off by default; `framewire perf` checks every probe comes back, and test/perf/ tests the reference server',
+  'FW-PERF-5': 'the limits are the target\'s configuration; test/perf/service.test.ts tests each at the limit on the reference server',
   // Upload profile (spec/UPLOAD.md).
   'FW-UP-5': 'a SHOULD on the client (urgency of control operations): the runner is the client',
   'FW-UP-22': 'a client requirement (no automatic re-acquire after LEASE_CONFLICT): the runner is the client',

@@ -1,11 +1,11 @@
 /**
  * The client side of `framewire perf`: drives any framewire server that offers the benchmark kinds
- * (spec §13) over the public protocol only, like iperf3 or h2load. N streams move data one way
- * (perf.sink: client → server; perf.source: server → client) for a duration or a byte count,
- * while a latency probe measures round trips on the same connection: a PING frame (which jumps
- * queued DATA, FW-SCHED-1) and a small message on a perf.echo stream (which waits behind the
- * bulk streams' DATA like any application message). Both are also measured before the load
- * starts, so the difference is what the load costs.
+ * (spec/PROTOCOL.md, "Benchmark kinds") over the public protocol only, like iperf3 or h2load. N
+ * streams move data one way (perf.sink: client → server; perf.source: server → client) for a
+ * duration or a byte count, while a latency probe measures round trips on the same connection: a
+ * PING frame (which jumps queued DATA, FW-SCHED-1) and a small message on a perf.echo stream (which
+ * waits behind the bulk streams' DATA like any application message). Both are also measured before
+ * the load starts, so the difference is what the load costs.
  */
 
 import * as hdr from 'hdr-histogram-js';

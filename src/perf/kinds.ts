@@ -1,17 +1,17 @@
 /**
- * The benchmark stream kinds (spec/PROTOCOL.md §13): what `framewire perf` opens and what
- * `framewire serve --perf` offers. Names, the OPEN meta of `perf.source`, the DONE trailers, and
- * the server's limits with their defaults, shared by both sides so they cannot drift.
+ * The benchmark stream kinds (spec/PROTOCOL.md, "Benchmark kinds"): what `framewire perf` opens and
+ * what `framewire serve --perf` offers. Names, the OPEN meta of `perf.source`, the DONE trailers,
+ * and the server's limits with their defaults, shared by both sides so they cannot drift.
  */
 
 import type { ControlMap } from '../wire/index.ts';
 
 export const PerfKind = {
-  /** Reads and discards everything the client sends; DONE trailer: what arrived (§13.1). */
+  /** Reads and discards everything the client sends; DONE trailer: what arrived (FW-PERF-2). */
   sink: 'perf.sink',
-  /** Sends `bytes` (or for `duration_ms`) in messages of `message_size` to the client (§13.2). */
+  /** Sends `bytes` (or for `duration_ms`) in messages of `message_size` to the client (FW-PERF-3). */
   source: 'perf.source',
-  /** Sends every message back unchanged; the latency probe (§13.3). */
+  /** Sends every message back unchanged; the latency probe (FW-PERF-4). */
   echo: 'perf.echo',
 } as const;
 export type PerfKindName = (typeof PerfKind)[keyof typeof PerfKind];
@@ -19,11 +19,11 @@ export type PerfKindName = (typeof PerfKind)[keyof typeof PerfKind];
 export const PERF_KINDS: readonly PerfKindName[] = [PerfKind.sink, PerfKind.source, PerfKind.echo];
 
 /**
- * The server's bounds on the benchmark kinds (spec §13.4). They cost the server CPU and bandwidth
+ * The server's bounds on the benchmark kinds (FW-PERF-5). They cost the server CPU and bandwidth
  * rather than memory (every kind is flow-controlled), so each is a budget of those.
  */
 export interface PerfLimits {
-  /** perf.* streams open at once on the whole server; one more fails with LIMIT_EXCEEDED. */
+  /** perf.* streams open at once on the whole server; one more is refused with REFUSED_STREAM. */
   readonly maxStreams: number;
   /** Bytes one perf.* stream may carry (each direction); beyond, LIMIT_EXCEEDED. */
   readonly maxStreamBytes: number;
@@ -48,7 +48,7 @@ export interface SourceRequest {
   readonly duration_ms?: number;
 }
 
-/** The DONE trailer of perf.sink and perf.source (spec §13.1, §13.2). */
+/** The DONE trailer of perf.sink and perf.source (FW-PERF-2..4). */
 export interface PerfTrailer {
   /** Message payload bytes the server received (sink) or sent (source). */
   readonly bytes: number;

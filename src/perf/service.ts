@@ -1,8 +1,8 @@
 /**
- * The server side of the benchmark kinds (spec §13): a sink, a source and an echo, each bounded by
- * PerfLimits (streams at once, bytes and lifetime per stream). Off unless a server adds the
- * service (`framewire serve --perf`): a client that may open them can make the server spend CPU
- * and bandwidth at will, within those bounds.
+ * The server side of the benchmark kinds (spec/PROTOCOL.md, "Benchmark kinds", FW-PERF-1..5): a
+ * sink, a source and an echo, each bounded by PerfLimits (streams at once, bytes and lifetime per
+ * stream). Off unless a server adds the service (`framewire serve --perf`): a client that may open
+ * them can make the server spend CPU and bandwidth at will, within those bounds.
  *
  * `conformance.sink` cannot stand in for perf.sink (it never reads, on purpose, so flow-control
  * cases can overrun it), and `conformance.echo` has no bounds; perf.echo keeps its trailer shape.
@@ -73,7 +73,7 @@ async function source(stream: ServiceStream, limits: PerfLimits): Promise<void> 
   const { message_size: size, duration_ms: durationMs } = request;
   const total = request.bytes ?? limits.maxStreamBytes;
   if (total > limits.maxStreamBytes || (durationMs ?? 0) > limits.maxStreamDurationMs || size > limits.maxSourceMessageSize) {
-    stream.fail('LIMIT_EXCEEDED', `perf.source: asked for ${total} bytes in ${size}-byte messages over ${durationMs ?? '-'} ms; this server allows ${limits.maxStreamBytes} bytes, ${limits.maxSourceMessageSize}-byte messages, ${limits.maxStreamDurationMs} ms`);
+    stream.fail('LIMIT_EXCEEDED', `perf.source: asked for ${total} bytes in ${size}-byte messages over ${durationMs ?? '-'} ms; this server allows ${limits.maxStreamBytes} bytes, ${limits.maxSourceMessageSize}-byte messages, ${limits.maxStreamDurationMs} ms`, { retryable: false });
     return;
   }
   // Its rejection, when the stream fails, is the sending loop's to report.
@@ -113,7 +113,8 @@ export function perfService(overrides: Partial<PerfLimits> = {}): StreamService 
         return undefined;
       }
       if (open >= limits.maxStreams) {
-        stream.fail('LIMIT_EXCEEDED', `${limits.maxStreams} perf streams are open on this server; retry later`, { retryable: true });
+        // Refused before anything of it was processed, because of a limit: REFUSED_STREAM (FW-STREAM-8).
+        stream.fail('REFUSED_STREAM', `${limits.maxStreams} perf streams are open on this server; retry later`);
         return undefined;
       }
       open++;

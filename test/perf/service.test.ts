@@ -1,6 +1,7 @@
 /**
- * The benchmark kinds on the server side (spec §13, FW-PERF-1..5): what each kind does, and each of
- * its limits at the limit. Loopback, in-process server and client; ~1 s.
+ * The benchmark kinds on the server side (spec/PROTOCOL.md, "Benchmark kinds", FW-PERF-1..5): what
+ * each kind does, and each of its limits at the limit. Loopback, in-process server and client; ~1
+ * s.
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
@@ -28,7 +29,7 @@ async function finish(stream: Stream): Promise<{ messages: Uint8Array[]; trailer
 }
 
 describe('perf.sink', () => {
-  it('reads every byte and reports them in its DONE trailer, with elapsed time and CPU', async () => {
+  it('reads every byte and reports them in its DONE trailer, with elapsed time and CPU (FW-PERF-2)', async () => {
     const conn = await perfClient();
     const sink = conn.open({ kind: PerfKind.sink });
     const sizes = [1, 64, 70 * KiB, 1000, 300 * KiB];
@@ -41,7 +42,7 @@ describe('perf.sink', () => {
     expect(trailer?.['cpu_us']).toBeGreaterThan(0);
   });
 
-  it('accepts maxStreamBytes exactly and fails the stream with LIMIT_EXCEEDED one byte beyond', async () => {
+  it('accepts maxStreamBytes exactly and fails the stream with LIMIT_EXCEEDED one byte beyond (FW-PERF-5)', async () => {
     const conn = await perfClient({ maxStreamBytes: 100 * KiB });
     const exact = conn.open({ kind: PerfKind.sink });
     await exact.write(Buffer.alloc(100 * KiB));
@@ -58,7 +59,7 @@ describe('perf.sink', () => {
 });
 
 describe('perf.source', () => {
-  it('sends exactly `bytes` in messages of `message_size`, the last one shorter, and counts them in its trailer', async () => {
+  it('sends exactly `bytes` in messages of `message_size`, the last one shorter, and counts them in its trailer (FW-PERF-3)', async () => {
     const conn = await perfClient();
     const source = conn.open({ kind: PerfKind.source, meta: { bytes: 10_000, message_size: 3000 } });
     await source.end();
@@ -67,7 +68,7 @@ describe('perf.source', () => {
     expect(trailer).toMatchObject({ bytes: 10_000, messages: 4 });
   });
 
-  it('stops at duration_ms when that comes first, and reports what it sent', async () => {
+  it('stops at duration_ms when that comes first, and reports what it sent (FW-PERF-3)', async () => {
     const conn = await perfClient();
     const source = conn.open({ kind: PerfKind.source, meta: { message_size: 1024, duration_ms: 50 } });
     await source.end();
@@ -77,7 +78,7 @@ describe('perf.source', () => {
     expect(trailer).toMatchObject({ bytes: received, messages: messages.length });
   });
 
-  it('fails a malformed request with MALFORMED_PAYLOAD', async () => {
+  it('fails a malformed request with MALFORMED_PAYLOAD (FW-PERF-3)', async () => {
     const conn = await perfClient();
     for (const meta of [undefined, { bytes: 10 }, { bytes: -1, message_size: 10 }, { bytes: 10, message_size: 0 }, { message_size: 10 }, { bytes: 10, message_size: 10, duration_ms: 1.5 }]) {
       const source = conn.open({ kind: PerfKind.source, ...(meta === undefined ? {} : { meta }) });
@@ -87,7 +88,7 @@ describe('perf.source', () => {
     }
   });
 
-  it('takes requests at its limits and refuses one beyond any of them with LIMIT_EXCEEDED', async () => {
+  it('takes requests at its limits and refuses one beyond any of them with LIMIT_EXCEEDED (FW-PERF-5)', async () => {
     const limits = { maxStreamBytes: 8 * KiB, maxSourceMessageSize: 4 * KiB, maxStreamDurationMs: 5000 };
     const conn = await perfClient(limits);
     const atLimits = conn.open({ kind: PerfKind.source, meta: { bytes: 8 * KiB, message_size: 4 * KiB, duration_ms: 5000 } });
@@ -103,7 +104,7 @@ describe('perf.source', () => {
     }
   });
 
-  it('ends without bytes at its byte limit when only a duration was asked for', async () => {
+  it('ends at its byte limit when only a duration was asked for (FW-PERF-3)', async () => {
     const conn = await perfClient({ maxStreamBytes: 5000 });
     const source = conn.open({ kind: PerfKind.source, meta: { message_size: 2000, duration_ms: 10_000 } });
     const { messages, trailer } = await finish(source);
@@ -113,7 +114,7 @@ describe('perf.source', () => {
 });
 
 describe('perf.echo', () => {
-  it('sends every message back unchanged, boundaries kept, and counts them in its trailer', async () => {
+  it('sends every message back unchanged, boundaries kept, and counts them in its trailer (FW-PERF-4)', async () => {
     const conn = await perfClient();
     const echo = conn.open({ kind: PerfKind.echo });
     const sent = [Buffer.from('a'), Buffer.alloc(0), Buffer.alloc(200 * KiB, 3), Buffer.from('last')];
@@ -129,14 +130,14 @@ describe('perf.echo', () => {
 });
 
 describe('limits shared by the kinds', () => {
-  it('admits maxStreams perf streams at once, refuses one more with LIMIT_EXCEEDED, and admits again after one ends', async () => {
+  it('admits maxStreams perf streams at once, refuses one more with REFUSED_STREAM, and admits again after one ends (FW-PERF-5)', async () => {
     const conn = await perfClient({ maxStreams: 3 });
     const open = [0, 1, 2].map(() => conn.open({ kind: PerfKind.sink }));
     // A round trip on each proves the server accepted it (and counts it) before the next OPEN.
     for (const s of open) await s.write(Buffer.from('x'));
     const refused = await settle(finish(conn.open({ kind: PerfKind.echo })));
     expect(refused.ok).toBe(false);
-    if (!refused.ok) expect(expectFwError(refused.error, 'LIMIT_EXCEEDED').retryable).toBe(true);
+    if (!refused.ok) expect(expectFwError(refused.error, 'REFUSED_STREAM').retryable).toBe(true);
     await open[0]!.end();
     await finish(open[0]!);
     const again = conn.open({ kind: PerfKind.echo });
@@ -146,7 +147,7 @@ describe('limits shared by the kinds', () => {
     expect((await reading).trailer).toMatchObject({ messages: 1 });
   });
 
-  it('fails a stream still open after maxStreamDurationMs with TIMEOUT', async () => {
+  it('fails a stream still open after maxStreamDurationMs with TIMEOUT (FW-PERF-5)', async () => {
     const conn = await perfClient({ maxStreamDurationMs: 30 });
     const sink = conn.open({ kind: PerfKind.sink });
     await sink.write(Buffer.from('x'));
@@ -155,7 +156,7 @@ describe('limits shared by the kinds', () => {
     if (!r.ok) expectFwError(r.error, 'TIMEOUT');
   });
 
-  it('are off in `framewire serve` unless enabled: without --perf, perf.sink is NOT_FOUND', async () => {
+  it('are off in `framewire serve` unless enabled: without --perf, perf.sink is NOT_FOUND (FW-PERF-1)', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'fw-perf-serve-'));
     const logger = pino({ level: 'silent' });
     const off = await startServerApp({ host: '127.0.0.1', port: 0, dataDir: join(dataDir, 'off'), logger, durable: false });

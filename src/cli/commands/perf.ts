@@ -1,7 +1,8 @@
 /**
  * `framewire perf --target host:port`: measures the path to any framewire server that offers the
- * benchmark kinds (spec §13; `framewire serve --perf`), like iperf3 or h2load: throughput of N
- * streams, CPU per GiB on both sides, and round trips before and under the load.
+ * benchmark kinds (spec/PROTOCOL.md, "Benchmark kinds"; `framewire serve --perf`), like iperf3 or
+ * h2load: throughput of N streams, CPU per GiB on both sides, and round trips before and under the
+ * load.
  */
 
 import type { Command } from 'commander';
