@@ -7,6 +7,7 @@
  *   npm run bench:e2e -- --size 256MiB --repeats 5 --protocols framewire,raw-batched,iperf3 --cases bulk1,hol
  *   npm run bench:e2e -- --profile         also write .cpuprofile files of the framewire processes to tmp/prof
  *   npm run bench:e2e -- --no-pin          let the OS place server and client (default: pinned to CPUs 0 and 1)
+ *   npm run bench:e2e -- --heap-trim       leave glibc's heap trimming on (default: off for every contender, see children.ts)
  */
 
 import { join } from 'node:path';
@@ -40,6 +41,7 @@ const options = {
   cases: list<CaseName>('cases', CASE_NAMES, defaults.cases),
   profileDir: process.argv.includes('--profile') ? (flagValue('profile-dir') ?? join(RESULTS_DIR, '..', '..', 'tmp', 'prof')) : undefined,
   pin: defaults.pin && !process.argv.includes('--no-pin'),
+  heapTrim: process.argv.includes('--heap-trim'),
 };
 
 const result = await runE2E(options);

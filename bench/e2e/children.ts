@@ -22,6 +22,16 @@ export function canPin(): boolean {
   }
 }
 
+/**
+ * glibc gives the top of its heap back to the kernel once more than M_TRIM_THRESHOLD (128 KiB) is
+ * free there. A process whose live heap is small, such as the raw node:net receiver, then frees
+ * each 64 KiB read buffer into a trim and page-faults 16 fresh pages into the next one: perf showed
+ * 20-35 % of its CPU in page faults under the read's copy, and its system time per GiB doubling or
+ * halving with heap history (0.2-0.9 s/GiB between runs of the same code). Every node contender
+ * runs with the threshold raised, so the comparison measures protocols, not allocator state.
+ */
+export const STEADY_HEAP_ENV: Readonly<Record<string, string>> = { MALLOC_TRIM_THRESHOLD_: String(256 * 1024 * 1024) };
+
 /** CPU of the server (0) and of the client (1) when pinned. */
 export const SERVER_CPU = 0;
 export const CLIENT_CPU = 1;
@@ -32,8 +42,8 @@ export class Child {
   #nextId = 1;
   #first: Promise<ChildMessage>;
 
-  constructor(script: string, proto: Protocol, execArgv: readonly string[], cpu?: number) {
-    this.#proc = fork(join(HERE, script), [proto], { execArgv: ['--import', 'tsx', ...execArgv], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  constructor(script: string, proto: Protocol, execArgv: readonly string[], cpu: number | undefined, env: Readonly<Record<string, string>>) {
+    this.#proc = fork(join(HERE, script), [proto], { execArgv: ['--import', 'tsx', ...execArgv], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     if (cpu !== undefined && this.#proc.pid !== undefined) execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(this.#proc.pid)], { stdio: 'ignore' });
     this.#first = new Promise((resolve, reject) => {
       this.#proc.once('message', (m) => {
@@ -96,12 +106,13 @@ export interface Pair {
   readonly port: number;
 }
 
-export async function startPair(proto: Protocol, o: { readonly profileDir: string | undefined; readonly pin: boolean }): Promise<Pair> {
+export async function startPair(proto: Protocol, o: { readonly profileDir: string | undefined; readonly pin: boolean; readonly heapTrim: boolean }): Promise<Pair> {
   const prof = (role: string): string[] =>
     o.profileDir !== undefined && proto === 'framewire' ? ['--cpu-prof', `--cpu-prof-dir=${join(o.profileDir, role)}`] : process.env['FW_TRACE_GC'] === '1' ? ['--trace-gc'] : [];
   const pin = o.pin;
-  const server = new Child('server.ts', proto, prof('server'), pin ? SERVER_CPU : undefined);
-  const client = new Child('client.ts', proto, prof('client'), pin ? CLIENT_CPU : undefined);
+  const env = o.heapTrim ? {} : STEADY_HEAP_ENV;
+  const server = new Child('server.ts', proto, prof('server'), pin ? SERVER_CPU : undefined, env);
+  const client = new Child('client.ts', proto, prof('client'), pin ? CLIENT_CPU : undefined, env);
   const [listening] = await Promise.all([server.started(), client.started()]);
   if (listening.type !== 'listening') throw new Error(`server ${proto}: unexpected ${listening.type}`);
   return { server, client, port: listening.port };

@@ -11,7 +11,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { describeMachine, formatNumber, machineInfo, MiB, writeResults } from '../lib/report.ts';
-import { canPin, CLIENT_CPU, runOnce, SERVER_CPU, startPair, type Pair, type Sample } from './children.ts';
+import { canPin, CLIENT_CPU, runOnce, SERVER_CPU, startPair, STEADY_HEAP_ENV, type Pair, type Sample } from './children.ts';
 import { CONTENDERS, PROTOCOLS, type CaseSpec, type Contender, type Protocol } from './common.ts';
 import { iperf3Version, runIperf3 } from './iperf.ts';
 import { buildTables, CASE_NAMES, type CaseName, type VariantResult } from './tables.ts';
@@ -38,6 +38,8 @@ export interface E2EOptions {
    * or not); pinned, every contender gets the same two cores the same way.
    */
   readonly pin: boolean;
+  /** Leave glibc's heap trimming on (see STEADY_HEAP_ENV in children.ts: off by default). */
+  readonly heapTrim: boolean;
   readonly log: (line: string) => void;
 }
 
@@ -53,6 +55,7 @@ export function defaultE2EOptions(smoke: boolean): E2EOptions {
     cases: CASE_NAMES,
     profileDir: undefined,
     pin: canPin(),
+    heapTrim: false,
     log: (line) => process.stderr.write(`${line}\n`),
   };
 }
@@ -198,14 +201,16 @@ function report(o: E2EOptions, results: VariantResult[], loadAtStart: readonly n
   const machine = machineInfo();
   const loadMax = Math.max(...loadSeen.filter((x) => Number.isFinite(x)));
   const errors = results.filter((r) => r.error !== undefined).map((r) => `- ${r.key}: ${r.error!.split('\n')[0]!}`);
+  const placement = o.pin ? ', pinned to CPUs 0 (server) and 1 (client)' : ', placed by the OS';
+  const heap = o.heapTrim ? "glibc's heap trimming left on" : Object.entries(STEADY_HEAP_ENV).map(([k, v]) => `${k}=${v}`).join(' ');
   const header =
     `## framewire end-to-end benchmark\n\n${describeMachine({ ...machine, loadavg: loadAtStart })}; 1-min load at the start of each repeat up to ${loadMax.toFixed(2)}, ${machine.loadavg.join('/')} at the end. ` +
-    `Interleaved: each of ${o.repeats} repeats (after ${o.warmups} warm-up) runs every contender of a case back to back. Client and server in separate processes on loopback` +
-    `${o.pin ? ', pinned to CPUs 0 (server) and 1 (client)' : ', placed by the OS'}; ${iperf ?? 'iperf3 not installed'}.${o.smoke ? ' SMOKE RUN: the figures mean nothing.' : ''}`;
+    `Interleaved: each of ${o.repeats} repeats (after ${o.warmups} warm-up) runs every contender of a case back to back. Client and server in separate processes on loopback${placement}; ` +
+    `${heap}; ${iperf ?? 'iperf3 not installed'}.${o.smoke ? ' SMOKE RUN: the figures mean nothing.' : ''}`;
   const markdown = [header, ...tables.sections, ...(errors.length > 0 ? [`### Failed or unavailable\n\n${errors.join('\n')}`] : [])].join('\n\n');
   const json = {
     machine: { ...machine, loadavgAtStart: loadAtStart, loadavg1PerRepeat: loadSeen, iperf3: iperf ?? null },
-    options: { smoke: o.smoke, size: o.size, repeats: o.repeats, warmups: o.warmups, messages: o.messages, stallMs: o.stallMs, contenders: o.contenders, cases: o.cases, pinned: o.pin },
+    options: { smoke: o.smoke, size: o.size, repeats: o.repeats, warmups: o.warmups, messages: o.messages, stallMs: o.stallMs, contenders: o.contenders, cases: o.cases, pinned: o.pin, heapTrim: o.heapTrim },
     summary: tables.summary,
     targets: tables.targets,
     // Raw ping samples are summarised above (pooled percentiles), not stored.
