@@ -66,6 +66,7 @@ const LABELS: Readonly<Record<string, string>> = {
   http2: 'node:http2',
   yamux: 'yamux',
   framewire: 'framewire',
+  'framewire-quic': 'framewire over QUIC',
   'framewire-batched': 'framewire send()/batches()',
 };
 const label = (name: string): string => LABELS[name] ?? name;
@@ -139,6 +140,7 @@ export function buildTables(input: ReportInput): Tables {
     if (c === 'bulk1') target('bulk1: framewire server CPU/GiB / best raw', ratio(fw, best, (x) => perGiB(x.serverCpu, x.bytes)), '<= 1.3', atMost(1.3));
     target(`${c}: framewire / http2`, ratio(fw, get(`${c}/http2`), mbps), '> 1', above(1));
     target(`${c}: framewire / yamux`, ratio(fw, get(`${c}/yamux`), mbps), '> 1', above(1));
+    target(`${c}: framewire over QUIC / best raw (TCP)`, ratio(get(`${c}/framewire-quic`), best, mbps), 'report', undefined);
     target(`${c}: best raw / iperf3 (node's distance from the kernel)`, ratio(best, get(`${c}/iperf3`), mbps), 'report', undefined);
   }
   if (tpRows.length > 0) {
