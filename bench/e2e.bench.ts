@@ -3,7 +3,8 @@
  * and server in separate processes on loopback. See bench/e2e/run.ts and bench/README.md.
  *
  *   npm run bench:e2e                      full run, writes bench/results/e2e.json
- *   npm run bench:e2e -- --smoke           every case tiny (< 20 s), writes bench/results/e2e.tmp.json
+ *   npm run bench:e2e -- --smoke           every case tiny (~1 min), writes bench/results/e2e.tmp.json
+ *   npm run bench:e2e -- --commit          the full run, and its tables into bench/README.md (npm run bench:commit)
  *   npm run bench:e2e -- --size 256MiB --repeats 5 --protocols framewire,raw-batched,iperf3 --cases bulk1,hol
  *   npm run bench:e2e -- --profile         also write .cpuprofile files of the framewire processes to tmp/prof
  *   npm run bench:e2e -- --no-pin          let the OS place server and client (default: pinned to CPUs 0 and 1)
@@ -13,6 +14,7 @@
 import { join } from 'node:path';
 import { benchArgs, flagValue, parseSize, RESULTS_DIR } from './lib/report.ts';
 import { CONTENDERS, type Contender } from './e2e/common.ts';
+import { commitE2E } from './e2e/commit.ts';
 import { CASE_NAMES, defaultE2EOptions, runE2E, type CaseName } from './e2e/run.ts';
 
 const { smoke } = benchArgs();
@@ -44,5 +46,7 @@ const options = {
   heapTrim: process.argv.includes('--heap-trim'),
 };
 
-const result = await runE2E(options);
-process.stdout.write(`${result.markdown}\n\nResults: ${result.path}\n`);
+const commit = process.argv.includes('--commit');
+if (commit && smoke) throw new RangeError('--commit writes the committed figures: it cannot be a --smoke run');
+const result = commit ? await commitE2E(options, `npm run bench:e2e -- ${process.argv.slice(2).join(' ')}`) : await runE2E(options);
+process.stdout.write(`${result.markdown}\n\nResults: ${result.path ?? 'not written'}${commit ? ', and bench/README.md' : ''}\n`);

@@ -6,6 +6,7 @@
  *
  *   npm run bench:perf                 four runs of 5 s: bench/results/perf.json
  *   npm run bench:perf -- --smoke      the same four, 300 ms or a few MiB each: bench/results/perf.tmp.json
+ *   npm run bench:perf -- --commit     the full run, and its table into bench/README.md (npm run bench:commit)
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,10 +15,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PerfResult } from '../src/perf/index.ts';
+import { demoteHeadings, writeReadmeBlock } from './lib/readme-block.ts';
 import { benchArgs, describeMachine, formatNumber, machineInfo, markdownTable, writeResults } from './lib/report.ts';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'framewire.js');
 const { smoke } = benchArgs();
+const commit = process.argv.includes('--commit');
+if (commit && smoke) throw new RangeError('--commit writes the committed figures: it cannot be a --smoke run');
 
 interface Run {
   readonly name: string;
@@ -67,6 +71,7 @@ function perf(port: number, args: readonly string[]): Promise<PerfResult> {
 }
 
 const machine = machineInfo();
+const startedAt = new Date();
 const dataDir = mkdtempSync(join(tmpdir(), 'fw-bench-perf-'));
 const server = await startServer(dataDir);
 const results: { name: string; args: readonly string[]; result: PerfResult }[] = [];
@@ -98,4 +103,8 @@ const markdown = [
   markdownTable(['run', 'MB/s', 'messages/s', 'client CPU s/GiB', 'server CPU s/GiB', 'server CPU ns/msg', 'echo µs idle p50 / load p50 / load p99', 'PING µs idle p50 / load p50 / load p99'], rows),
 ].join('\n\n');
 const path = writeResults('perf', smoke, { machine, results });
-process.stdout.write(`${markdown}\n\nResults: ${path}\n`);
+if (commit) {
+  const lead = `Committed run: \`npm run bench:perf -- --commit\`, started ${startedAt.toISOString().slice(0, 16)}Z; the same run wrote \`bench/results/perf.json\`.`;
+  writeReadmeBlock('perf-results', `${lead}\n\n${demoteHeadings(markdown, 1)}`);
+}
+process.stdout.write(`${markdown}\n\nResults: ${path}${commit ? ', and bench/README.md' : ''}\n`);

@@ -14,7 +14,7 @@ import { describeMachine, formatNumber, machineInfo, MiB, writeResults } from '.
 import { canPin, CLIENT_CPU, runOnce, SERVER_CPU, startPair, STEADY_HEAP_ENV, type Pair, type Sample } from './children.ts';
 import { CONTENDERS, PROTOCOLS, type CaseSpec, type Contender, type Protocol } from './common.ts';
 import { iperf3Version, runIperf3 } from './iperf.ts';
-import { buildTables, CASE_NAMES, type CaseName, type VariantResult } from './tables.ts';
+import { buildTables, CASE_NAMES, type CaseName, type TargetRow, type VariantResult } from './tables.ts';
 
 export { CASE_NAMES, type CaseName } from './tables.ts';
 
@@ -40,6 +40,8 @@ export interface E2EOptions {
   readonly pin: boolean;
   /** Leave glibc's heap trimming on (see STEADY_HEAP_ENV in children.ts: off by default). */
   readonly heapTrim: boolean;
+  /** Write bench/results/e2e.json (e2e.tmp.json for smoke runs); off for the profiling reruns of bench:commit. */
+  readonly record: boolean;
   readonly log: (line: string) => void;
 }
 
@@ -56,6 +58,7 @@ export function defaultE2EOptions(smoke: boolean): E2EOptions {
     profileDir: undefined,
     pin: canPin(),
     heapTrim: false,
+    record: true,
     log: (line) => process.stderr.write(`${line}\n`),
   };
 }
@@ -114,7 +117,9 @@ function variants(o: E2EOptions): Variant[] {
 export interface E2EReport {
   readonly json: Record<string, unknown>;
   readonly markdown: string;
-  readonly path: string;
+  readonly targets: readonly TargetRow[];
+  /** Where the JSON went; undefined when not recorded. */
+  readonly path: string | undefined;
 }
 
 const isProtocol = (c: Contender): c is Protocol => (PROTOCOLS as readonly string[]).includes(c);
@@ -221,8 +226,8 @@ function report(o: E2EOptions, results: VariantResult[], loadAtStart: readonly n
       samples: r.samples.map((x) => (x?.pings === undefined ? (x ?? null) : { ...x, pings: { ...x.pings, samplesUs: undefined } })),
     })),
   };
-  const path = writeResults('e2e', o.smoke, json);
-  return { json, markdown, path };
+  const path = o.record ? writeResults('e2e', o.smoke, json) : undefined;
+  return { json, markdown, targets: tables.targets, path };
 }
 
 function describeSample(spec: CaseSpec, s: Sample): string {
