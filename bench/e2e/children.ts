@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CaseResult, CaseSpec, ChildMessage, CpuSeconds, ParentMessage, Protocol } from './common.ts';
+import { PROFILE_WINDOW_ENV } from './window-profile.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -106,13 +107,25 @@ export interface Pair {
   readonly port: number;
 }
 
-export async function startPair(proto: Protocol, o: { readonly profileDir: string | undefined; readonly pin: boolean; readonly heapTrim: boolean }): Promise<Pair> {
+export interface PairOptions {
+  /** --cpu-prof of framewire's whole processes into <dir>/{server,client}. */
+  readonly profileDir: string | undefined;
+  /** Profiles of framewire's measured runs only into <dir>/{server,client} (window-profile.ts). */
+  readonly profileWindowDir: string | undefined;
+  readonly pin: boolean;
+  readonly heapTrim: boolean;
+}
+
+export async function startPair(proto: Protocol, o: PairOptions): Promise<Pair> {
   const prof = (role: string): string[] =>
     o.profileDir !== undefined && proto === 'framewire' ? ['--cpu-prof', `--cpu-prof-dir=${join(o.profileDir, role)}`] : process.env['FW_TRACE_GC'] === '1' ? ['--trace-gc'] : [];
   const pin = o.pin;
-  const env = o.heapTrim ? {} : STEADY_HEAP_ENV;
-  const server = new Child('server.ts', proto, prof('server'), pin ? SERVER_CPU : undefined, env);
-  const client = new Child('client.ts', proto, prof('client'), pin ? CLIENT_CPU : undefined, env);
+  const env = (role: string): Record<string, string> => ({
+    ...(o.heapTrim ? {} : STEADY_HEAP_ENV),
+    ...(o.profileWindowDir !== undefined && proto === 'framewire' ? { [PROFILE_WINDOW_ENV]: join(o.profileWindowDir, role) } : {}),
+  });
+  const server = new Child('server.ts', proto, prof('server'), pin ? SERVER_CPU : undefined, env('server'));
+  const client = new Child('client.ts', proto, prof('client'), pin ? CLIENT_CPU : undefined, env('client'));
   const [listening] = await Promise.all([server.started(), client.started()]);
   if (listening.type !== 'listening') throw new Error(`server ${proto}: unexpected ${listening.type}`);
   return { server, client, port: listening.port };

@@ -9,6 +9,7 @@ import * as hdr from 'hdr-histogram-js';
 import { pseudoRandomBytes } from '../lib/report.ts';
 import { cpuSince, PROTOCOLS, type CaseResult, type CaseSpec, type ParentMessage, type Protocol, type Reply } from './common.ts';
 import { clients, type ClientConn, type ClientPipe } from './protocols.ts';
+import { WindowProfiler } from './window-profile.ts';
 
 const proto = process.argv[2] as Protocol;
 if (!PROTOCOLS.includes(proto)) throw new Error(`unknown protocol ${process.argv[2]}`);
@@ -190,6 +191,8 @@ function portOf(conn: ClientConn): number {
   return ports.get(conn)!;
 }
 
+const profiler = WindowProfiler.fromEnv();
+
 // The orchestrator is gone (finished or crashed): do not linger.
 process.on('disconnect', () => process.exit(0));
 process.on('message', (raw) => {
@@ -200,7 +203,9 @@ process.on('message', (raw) => {
     try {
       const conn = await clients[proto](m.port);
       ports.set(conn, m.port);
+      await profiler?.start();
       const result = await runCase(conn, m.spec);
+      await profiler?.stop();
       await conn.close();
       process.send!({ type: 'result', id: m.id, result });
     } catch (error) {

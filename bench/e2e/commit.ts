@@ -2,7 +2,7 @@
  * `npm run bench:commit` (bench:e2e with --commit): the full run whose figures are committed. It
  * writes bench/results/e2e.json and replaces the e2e block of bench/README.md with the same run's
  * tables, so the two cannot disagree; where a target is missed it reruns that case for framewire
- * alone under `--cpu-prof` and adds the top self-time entries of both processes, the starting point
+ * alone under the profiler (its measured runs only, window-profile.ts) and adds the top self-time entries of both processes, the starting point
  * of the closing note's "what would close the gap".
  */
 
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoteHeadings, writeReadmeBlock } from '../lib/readme-block.ts';
 import { markdownTable } from '../lib/report.ts';
-import { profilesIn, selfTimes } from './profile.ts';
+import { isNotTheWork, profilesIn, selfTimes } from './profile.ts';
 import { CASE_NAMES, defaultE2EOptions, runE2E, type CaseName, type E2EOptions, type E2EReport } from './run.ts';
 
 export const E2E_README_BLOCK = 'e2e-results';
@@ -46,12 +46,12 @@ export function missedCases(report: Pick<E2EReport, 'targets'>): CaseName[] {
 async function profileCase(o: E2EOptions, caseName: CaseName): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), `fw-bench-commit-${caseName}-`));
   try {
-    await runE2E({ ...o, contenders: ['framewire'], cases: [caseName], repeats: 1, warmups: 0, profileDir: dir, record: false });
+    await runE2E({ ...o, contenders: ['framewire'], cases: [caseName], repeats: 1, warmups: 1, profileDir: undefined, profileWindowDir: dir, record: false });
     const table = (role: 'server' | 'client'): string => {
-      const rows = selfTimes(profilesIn(join(dir, role))).slice(0, PROFILE_TOP);
+      const rows = selfTimes(profilesIn(join(dir, role)), isNotTheWork).slice(0, PROFILE_TOP);
       return rows.length === 0 ? `${role}: no profile written` : `${role}:\n\n${markdownTable(['self ms', 'share', 'function'], rows.map((r) => [r.ms.toFixed(1), `${(r.share * 100).toFixed(1)}%`, r.name]))}`;
     };
-    return `#### Profile: ${caseName}, framewire alone, one repeat under --cpu-prof (top ${PROFILE_TOP} by self time)\n\n${table('server')}\n\n${table('client')}`;
+    return `#### Profile: ${caseName}, framewire alone, the measured runs of a warm-up and one repeat (top ${PROFILE_TOP} by self time; idle and the profiler's own dispatch left out)\n\n${table('server')}\n\n${table('client')}`;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -32,6 +32,8 @@ export interface E2EOptions {
   readonly cases: readonly CaseName[];
   /** Directory for --cpu-prof profiles of the framewire processes, if profiling. */
   readonly profileDir: string | undefined;
+  /** Directory for profiles of the framewire processes' measured runs only (bench:commit's missed targets). */
+  readonly profileWindowDir: string | undefined;
   /**
    * Pin the server to CPU 0 and the client to CPU 1 (taskset). On a 2-core VM, leaving placement
    * to the scheduler made the baselines swing by up to 3× between runs (both processes on one core,
@@ -56,6 +58,7 @@ export function defaultE2EOptions(smoke: boolean): E2EOptions {
     contenders: CONTENDERS,
     cases: CASE_NAMES,
     profileDir: undefined,
+    profileWindowDir: undefined,
     pin: canPin(),
     heapTrim: false,
     record: true,

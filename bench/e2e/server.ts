@@ -8,6 +8,7 @@
 
 import { cpuSince, idle, PROTOCOLS, type ParentMessage, type Protocol } from './common.ts';
 import { servers } from './protocols.ts';
+import { WindowProfiler } from './window-profile.ts';
 
 const proto = process.argv[2] as Protocol;
 if (!PROTOCOLS.includes(proto)) throw new Error(`unknown protocol ${process.argv[2]}`);
@@ -15,6 +16,7 @@ if (!PROTOCOLS.includes(proto)) throw new Error(`unknown protocol ${process.argv
 idle.rss = process.memoryUsage.rss();
 const port = await servers[proto]();
 let mark = process.cpuUsage();
+const profiler = WindowProfiler.fromEnv();
 
 // The orchestrator is gone (finished or crashed): do not linger.
 process.on('disconnect', () => process.exit(0));
@@ -22,12 +24,16 @@ process.on('message', (raw) => {
   const m = raw as ParentMessage;
   switch (m.cmd) {
     case 'cpu-mark':
-      mark = process.cpuUsage();
-      process.send!({ type: 'ack', id: m.id });
+      void (profiler?.start() ?? Promise.resolve()).then(() => {
+        mark = process.cpuUsage();
+        process.send!({ type: 'ack', id: m.id });
+      });
       return;
-    case 'cpu-read':
-      process.send!({ type: 'cpu', id: m.id, cpu: cpuSince(mark) });
+    case 'cpu-read': {
+      const cpu = cpuSince(mark);
+      void (profiler?.stop() ?? Promise.resolve()).then(() => process.send!({ type: 'cpu', id: m.id, cpu }));
       return;
+    }
     case 'exit':
       // Let --cpu-prof write its profile: exit through the normal path.
       process.disconnect();
