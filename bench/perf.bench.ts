@@ -1,6 +1,6 @@
 /**
  * `framewire perf` against `framewire serve --perf` on loopback, both as the real CLI processes a
- * user would run (bin/framewire.js), so the command, the server's benchmark kinds and their
+ * user would run (src/cli/bin.ts through tsx), so the command, the server's benchmark kinds and their
  * reports stay working (CI runs the smoke size). The figures are what `framewire perf` prints; the
  * interleaved comparison against baselines is bench/e2e's job.
  *
@@ -18,7 +18,8 @@ import type { PerfResult } from '../src/perf/index.ts';
 import { demoteHeadings, writeReadmeBlock } from './lib/readme-block.ts';
 import { benchArgs, describeMachine, formatNumber, machineInfo, markdownTable, writeResults } from './lib/report.ts';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'framewire.js');
+/** The CLI from the sources, through tsx, as `npm run cli` runs it. */
+const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'bin.ts');
 const { smoke } = benchArgs();
 const commit = process.argv.includes('--commit');
 if (commit && smoke) throw new RangeError('--commit writes the committed figures: it cannot be a --smoke run');
@@ -37,7 +38,7 @@ const runs: readonly Run[] = [
 ];
 
 function startServer(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--perf', '--port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--perf', '--port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => {
@@ -60,7 +61,7 @@ function startServer(dataDir: string): Promise<{ child: ChildProcess; port: numb
 
 function perf(port: number, args: readonly string[]): Promise<PerfResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'perf', '--target', `127.0.0.1:${port}`, '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'perf', '--target', `127.0.0.1:${port}`, '--json', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     const out: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.once('exit', (code) => {

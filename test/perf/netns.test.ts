@@ -18,7 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PerfResult } from '../../src/perf/index.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CLI = join(ROOT, 'bin', 'framewire.js');
+/** The CLI from the sources, through tsx (the tests never read dist/). */
+const CLI = join(ROOT, 'src', 'cli', 'bin.ts');
 const tag = `fwbt${process.pid}`;
 const NS = { server: `${tag}-s`, client: `${tag}-c` };
 const LINK = { server: `${tag}s`, client: `${tag}c` };
@@ -67,7 +68,7 @@ function tearDown(): void {
 
 /** Starts `framewire serve --perf` in the server namespace; resolves with its port. */
 function startServer(): Promise<number> {
-  const child = spawn('ip', ['netns', 'exec', NS.server, process.execPath, CLI, 'serve', '--perf', '--host', ADDR.server, '--port', '0', '--data-dir', join(dataDir, 'data')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('ip', ['netns', 'exec', NS.server, process.execPath, '--import', 'tsx', CLI, 'serve', '--perf', '--host', ADDR.server, '--port', '0', '--data-dir', join(dataDir, 'data')], { stdio: ['ignore', 'pipe', 'pipe'] });
   server = child;
   return new Promise((resolve, reject) => {
     let out = '';
@@ -92,7 +93,7 @@ function startServer(): Promise<number> {
 
 function perf(port: number, args: readonly string[]): Promise<PerfResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', NS.client, process.execPath, CLI, 'perf', '--target', `${ADDR.server}:${port}`, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', NS.client, process.execPath, '--import', 'tsx', CLI, 'perf', '--target', `${ADDR.server}:${port}`, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const timer = setTimeout(() => child.kill(), 30_000);

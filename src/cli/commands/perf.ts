@@ -10,7 +10,7 @@ import { isFramewireError } from '../../errors.ts';
 import { formatPerf, MAX_PERF_MESSAGE, MAX_PERF_STREAMS, runPerf, type PerfOptions } from '../../perf/index.ts';
 import { addClientFlags, connectOptionsFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
-import { CliError, ExitCode } from '../main.ts';
+import { CliError, ExitCode } from '../cli-error.ts';
 import { parseDuration, parseHostPort, parseSize } from '../parse.ts';
 
 interface PerfFlags extends ClientFlags {
