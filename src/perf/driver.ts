@@ -13,7 +13,9 @@ import { connect, type ConnectOptions } from '../client.ts';
 import type { Connection } from '../connection.ts';
 import { FramewireError } from '../errors.ts';
 import type { Stream } from '../session/index.ts';
-import { parseTrailer, PerfKind, type PerfTrailer } from './kinds.ts';
+import { MAX_PERF_MESSAGE, MAX_PERF_STREAMS, parseTrailer, PerfKind, type PerfTrailer } from './kinds.ts';
+
+export { MAX_PERF_MESSAGE, MAX_PERF_STREAMS };
 
 export type PerfDirection = 'send' | 'receive';
 
@@ -44,8 +46,6 @@ export interface PerfOptions {
   readonly progressIntervalMs?: number;
 }
 
-export const MAX_PERF_STREAMS = 1024;
-export const MAX_PERF_MESSAGE = 16 * 1024 * 1024;
 /** How often (in messages) the sender looks at the clock. */
 const CLOCK_EVERY = 64;
 

@@ -6,6 +6,10 @@
 
 import type { ControlMap } from '../wire/index.ts';
 
+/** The driver's bounds (framewire perf -P and -l); here, without the driver, so the CLI can show them in --help. */
+export const MAX_PERF_STREAMS = 1024;
+export const MAX_PERF_MESSAGE = 16 * 1024 * 1024;
+
 export const PerfKind = {
   /** Reads and discards everything the client sends; DONE trailer: what arrived (FW-PERF-2). */
   sink: 'perf.sink',

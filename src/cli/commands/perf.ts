@@ -7,7 +7,8 @@
 
 import type { Command } from 'commander';
 import { isFramewireError } from '../../errors.ts';
-import { formatPerf, MAX_PERF_MESSAGE, MAX_PERF_STREAMS, runPerf, type PerfOptions } from '../../perf/index.ts';
+import type { PerfOptions } from '../../perf/index.ts';
+import { MAX_PERF_MESSAGE, MAX_PERF_STREAMS } from '../../perf/kinds.ts';
 import { addClientFlags, connectOptionsFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
 import { CliError, ExitCode } from '../cli-error.ts';
@@ -91,6 +92,7 @@ Examples:
             }
           : {}),
       };
+      const { formatPerf, runPerf } = await import('../../perf/index.ts');
       try {
         const result = await runPerf(options);
         process.stdout.write(flags.json === true ? `${JSON.stringify(result, null, 2)}\n` : `${formatPerf(result)}\n`);
