@@ -394,18 +394,18 @@ async function fwServeStream(stream: FwStream): Promise<void> {
       const sampler = sampleRss();
       await new Promise((resolve) => setTimeout(resolve, stall.stallMs));
       const rssPeak = sampler.stop();
-      const w = stream._receiveWindow;
+      const w = stream.flow;
       report = {
         rssAtStallStart,
         rssPeak,
         rssIdle: idle.rss,
         bytesDuringStall: stream.bufferedBytes - atStall,
         heldBytes: stream.bufferedBytes,
-        grantedBytes: w.limit - w.consumed,
+        grantedBytes: w.receiveLimit - w.consumed,
       };
     }
   }
-  if (process.env['FW_BENCH_DEBUG'] !== undefined) process.stderr.write(`[fw server] ${kind} window ${stream._receiveWindow.window} rtt ${fwSessions.get(stream)?.rttMs}\n`);
+  if (process.env['FW_BENCH_DEBUG'] !== undefined) process.stderr.write(`[fw server] ${kind} window ${stream.flow.receiveWindow} rtt ${fwSessions.get(stream)?.rttMs}\n`);
   await reply(report === undefined ? { bytes } : { bytes, stall: report });
 }
 const fwSessions = new WeakMap<FwStream, { readonly rttMs: number }>();

@@ -7,14 +7,18 @@
  */
 
 import { encodeAckPayload, encodeCreditPayload, FrameType } from '../wire/index.ts';
-import type { Stream } from './stream.ts';
+import type { StreamCore } from './stream-core.ts';
+
+/** What a stream queues itself (stream-core.ts); its CREDIT goes through pushCredit(). */
+export type StreamControlEntry =
+  | { readonly kind: 'ack'; readonly stream: StreamCore; readonly seq: number }
+  | { readonly kind: 'cancel'; readonly stream: StreamCore; readonly payload: Uint8Array }
+  | { readonly kind: 'error'; readonly stream: StreamCore; readonly payload: Uint8Array };
 
 export type ControlEntry =
-  | { readonly kind: 'open'; readonly stream: Stream }
-  | { readonly kind: 'credit'; readonly stream: Stream | undefined }
-  | { readonly kind: 'ack'; readonly stream: Stream; readonly seq: number }
-  | { readonly kind: 'cancel'; readonly stream: Stream; readonly payload: Uint8Array }
-  | { readonly kind: 'error'; readonly stream: Stream; readonly payload: Uint8Array }
+  | StreamControlEntry
+  | { readonly kind: 'open'; readonly stream: StreamCore }
+  | { readonly kind: 'credit'; readonly stream: StreamCore | undefined }
   | { readonly kind: 'refuse'; readonly streamId: number; readonly payload: Uint8Array }
   | { readonly kind: 'ping'; readonly flags: number; readonly payload: Uint8Array }
   | { readonly kind: 'goaway'; readonly payload: Uint8Array };
@@ -22,13 +26,13 @@ export type ControlEntry =
 /** What writing the entries needs from the session. */
 export interface ControlSink {
   /** A frame on `stream`, numbered with the stream's next seq. */
-  streamFrame(stream: Stream, type: number, flags: number, payload: Uint8Array): void;
+  streamFrame(stream: StreamCore, type: number, flags: number, payload: Uint8Array): void;
   /** A frame on stream 0, numbered with its next seq. */
   connectionFrame(type: number, flags: number, payload: Uint8Array): void;
   /** A frame with the seq given (a refusal is our first frame on a stream we never created: seq 0). */
   frame(type: number, flags: number, stream: number, seq: number, payload: Uint8Array): void;
   /** The stream's OPEN was written: its DATA may follow. */
-  opened(stream: Stream): void;
+  opened(stream: StreamCore): void;
   /** The connection's current receive limit, for its CREDIT. */
   connectionLimit(): number;
 }
@@ -38,7 +42,7 @@ export class ControlQueue {
   #entries: ControlEntry[] = [];
   #head = 0;
   #connectionCredit = false;
-  readonly #streamCredit = new WeakSet<Stream>();
+  readonly #streamCredit = new WeakSet<StreamCore>();
 
   /** Holds at most `max` entries. */
   constructor(max: number) {
@@ -58,7 +62,7 @@ export class ControlQueue {
   }
 
   /** Queues a CREDIT for `stream` (undefined: the connection) unless one already waits; false when full. */
-  pushCredit(stream: Stream | undefined): boolean {
+  pushCredit(stream: StreamCore | undefined): boolean {
     if (stream === undefined) {
       if (this.#connectionCredit) return true;
       this.#connectionCredit = true;
@@ -85,8 +89,8 @@ export class ControlQueue {
     switch (entry.kind) {
       case 'open': {
         const s = entry.stream;
-        if (s.ended || s._openPayload === undefined) return;
-        sink.streamFrame(s, FrameType.OPEN, 0, s._openPayload);
+        if (s.ended || s.openPayload === undefined) return;
+        sink.streamFrame(s, FrameType.OPEN, 0, s.openPayload);
         sink.opened(s);
         return;
       }
@@ -98,7 +102,7 @@ export class ControlQueue {
           return;
         }
         this.#streamCredit.delete(s);
-        if (!s.ended && !s._receiveEnded) sink.streamFrame(s, FrameType.CREDIT, 0, encodeCreditPayload(s._receiveWindow.limit));
+        if (!s.ended && !s.receiveEnded) sink.streamFrame(s, FrameType.CREDIT, 0, encodeCreditPayload(s.flow.receiveLimit));
         return;
       }
       case 'ack':
@@ -107,12 +111,12 @@ export class ControlQueue {
         sink.streamFrame(entry.stream, FrameType.ACK, 0, encodeAckPayload(entry.seq));
         return;
       case 'cancel':
-        if (!entry.stream._opened) return;
+        if (!entry.stream.opened) return;
         sink.streamFrame(entry.stream, FrameType.CANCEL, 0, entry.payload);
         return;
       case 'error':
         // A local stream whose OPEN never went out needs no frame: the peer never heard of it.
-        if (!entry.stream._opened) return;
+        if (!entry.stream.opened) return;
         sink.streamFrame(entry.stream, FrameType.ERROR, 0, entry.payload);
         return;
       case 'refuse':

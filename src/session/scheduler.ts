@@ -11,18 +11,19 @@
 
 import { MAX_URGENCY } from '../wire/index.ts';
 import type { SchedulingPolicy } from './options.ts';
-import type { Sendable, Stream } from './stream.ts';
+import type { Sendable } from './send-half.ts';
+import type { StreamCore } from './stream-core.ts';
 
 export interface Pick {
-  readonly stream: Stream;
+  readonly stream: StreamCore;
   readonly sendable: Sendable;
 }
 
 export class Scheduler {
-  readonly #rings: Stream[][] = Array.from({ length: MAX_URGENCY + 1 }, () => []);
+  readonly #rings: StreamCore[][] = Array.from({ length: MAX_URGENCY + 1 }, () => []);
   readonly #cursor: number[] = new Array<number>(MAX_URGENCY + 1).fill(0);
-  readonly #members = new Set<Stream>();
-  readonly #pick: { stream: Stream; sendable: Sendable } = { stream: undefined as unknown as Stream, sendable: undefined as unknown as Sendable };
+  readonly #members = new Set<StreamCore>();
+  readonly #pick: { stream: StreamCore; sendable: Sendable } = { stream: undefined as unknown as StreamCore, sendable: undefined as unknown as Sendable };
   /** FIFO: no rotation, the ring is scanned from its oldest member on every pick. */
   readonly #fifo: boolean;
 
@@ -31,7 +32,7 @@ export class Scheduler {
   }
 
   /** Makes a stream eligible; harmless if it already is. */
-  add(stream: Stream): void {
+  add(stream: StreamCore): void {
     if (this.#members.has(stream)) return;
     this.#members.add(stream);
     this.#rings[stream.urgency]!.push(stream);
@@ -46,7 +47,7 @@ export class Scheduler {
    * result is reused: valid until the next call. `transportBlocked` names streams whose own
    * transport queue is full (QUIC): they keep their place and are skipped.
    */
-  next(maxFramePayload: number, connectionCredit: number, transportBlocked?: (stream: number) => boolean): Pick | undefined {
+  next(maxFramePayload: number, transportBlocked?: (stream: number) => boolean): Pick | undefined {
     for (let level = 0; level < this.#rings.length; level++) {
       const ring = this.#rings[level]!;
       if (this.#fifo) this.#cursor[level] = 0;
@@ -55,7 +56,7 @@ export class Scheduler {
         let at = this.#cursor[level]!;
         if (at >= ring.length) at = 0;
         const stream = ring[at]!;
-        if (!stream._hasPending || stream.ended || stream._blockedOnStreamCredit) {
+        if (!stream.send.hasPending || stream.ended || stream.send.blockedOnStreamCredit) {
           // Leaves the ring; write() or a CREDIT brings it back through add().
           ring.splice(at, 1);
           this.#members.delete(stream);
@@ -67,7 +68,7 @@ export class Scheduler {
           this.#cursor[level] = at + 1;
           continue;
         }
-        const sendable = stream._nextSendable(maxFramePayload, connectionCredit);
+        const sendable = stream.nextSendable(maxFramePayload);
         if (sendable === undefined) {
           // Not yet opened, or waiting for connection credit: stays, the next one gets its turn.
           this.#cursor[level] = at + 1;

@@ -8,7 +8,7 @@
 
 import type { Logger } from 'pino';
 import { ErrorCodes, FramewireError, isFramewireError, isLocalOnly, toFramewireError, type ErrorCodeName } from '../errors.ts';
-import { ReceiveWindow, SendCredit } from '../flow/index.ts';
+import { ConnectionFlow } from '../flow/index.ts';
 import {
   DataFlags,
   PackedWriter,
@@ -38,7 +38,8 @@ import { Watchdog } from './watchdog.ts';
 import { Scheduler } from './scheduler.ts';
 import { StreamTable } from './stream-table.ts';
 import { SessionStats } from './stats.ts';
-import { Stream, type StreamControlType, type StreamHost } from './stream.ts';
+import type { Stream } from './stream.ts';
+import { StreamCore, type StreamLink } from './stream-core.ts';
 import { ControlQueue, type ControlEntry, type ControlSink } from './control-queue.ts';
 import { withOptional } from './optional.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -111,7 +112,7 @@ export class Session {
   /** Per-stream transport backpressure (QUIC), absent over one byte stream. */
   readonly #streamBlocked: ((stream: number) => boolean) | undefined;
   readonly #onStream: StreamHandler | undefined;
-  readonly #host: StreamHost;
+  readonly #link: StreamLink;
   readonly #scheduler: Scheduler;
   readonly #table: StreamTable;
   #state: State = 'handshake';
@@ -124,8 +125,7 @@ export class Session {
   #sendSeq0 = 0;
   #receiveSeq0 = 0;
 
-  readonly #connectionSend = new SendCredit(0);
-  readonly #connectionReceive: ReceiveWindow;
+  readonly #connectionFlow: ConnectionFlow;
   readonly #control: ControlQueue;
   #pumpScheduled = false;
   #yielding = false;
@@ -172,10 +172,14 @@ export class Session {
     }, this.id);
     const clock = this.#guard.clock(this.#o.clock, 'session timer');
     this.#clock = clock;
-    this.#connectionReceive = new ReceiveWindow({
-      initial: this.#o.settings.initialConnectionCredit,
-      max: this.#o.limits.maxConnectionWindow,
-      label: 'connection',
+    this.#connectionFlow = new ConnectionFlow({
+      receiveWindow: this.#o.settings.initialConnectionCredit,
+      maxReceiveWindow: this.#o.limits.maxConnectionWindow,
+      now: () => clock.now(),
+      rttMs: () => this.#tuningRtt(),
+      onCredit: () => {
+        this.#queueCredit(undefined);
+      },
     });
     const l = this.#o.limits;
     this.#control = new ControlQueue(l.maxControlQueue);
@@ -213,22 +217,21 @@ export class Session {
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
-    this.#host = {
-      now: () => clock.now(),
-      rttMs: () => this.#tuningRtt(),
+    this.#link = {
+      connectionFlow: this.#connectionFlow,
       wake: (stream) => {
-        if (stream._opened) {
+        if (stream.opened) {
           this.#scheduler.add(stream);
           this.#schedulePump();
         }
       },
-      control: (stream, type, payload) => {
-        this.#queueStreamControl(stream, type, payload);
+      credit: (stream) => {
+        this.#queueCredit(stream);
+      },
+      control: (entry) => {
+        this.#queueControl(entry);
       },
       sendLimit: () => this.#peer?.maxFramePayload,
-      consumed: (bytes) => {
-        this.#connectionConsumed(bytes);
-      },
       release: (stream) => {
         this.#release(stream);
       },
@@ -279,7 +282,7 @@ export class Session {
 
   /** Bytes received on all streams and not yet read by the application (bounded by the connection window). */
   get bufferedBytes(): number {
-    return this.#connectionReceive.buffered;
+    return this.#connectionFlow.buffered;
   }
 
   /** Starts the handshake: the client sends HELLO, the server starts waiting for it (FW-HS-1, FW-HS-5). */
@@ -397,7 +400,7 @@ export class Session {
         this.#onHello(frame.payload);
         return;
       case FrameType.CREDIT:
-        if (this.#connectionSend.raise(frame.payload)) this.#schedulePump();
+        if (this.#connectionFlow.raiseSend(frame.payload)) this.#schedulePump();
         return;
       case FrameType.ERROR: {
         const p = frame.payload;
@@ -480,9 +483,9 @@ export class Session {
     if (this.#peer.packedMessages === 1 && limits.packMessages && limits.packMaxMessage > 0) {
       // One scratch buffer for every packed payload when the transport copies them (no allocation per frame).
       const reuse = this.#transport.copyLimit >= Math.min(limits.packMaxFrame, this.#peer.maxFramePayload);
-      this.#host.packing = { maxMessage: limits.packMaxMessage, maxFrame: limits.packMaxFrame, writer: new PackedWriter(reuse) };
+      this.#link.packing = { maxMessage: limits.packMaxMessage, maxFrame: limits.packMaxFrame, writer: new PackedWriter(reuse) };
     }
-    this.#connectionSend.raise(this.#peer.initialConnectionCredit);
+    this.#connectionFlow.raiseSend(this.#peer.initialConnectionCredit);
     this.#transport.setMaxPayload(this.#o.settings.maxFramePayload);
     this.log.debug({ version, peer: this.#peer }, 'handshake complete');
     this.#heartbeat.start();
@@ -505,11 +508,11 @@ export class Session {
     // Checked before seq: a peer that reuses a live id numbers its new OPEN 0, and the fault is the id (FW-STREAM-2).
     if (raw.type === FrameType.OPEN) throw new FramewireError('STREAM_ID', `OPEN for stream ${raw.stream}, which is already open`);
     // Our stream still waits for a slot: its OPEN was never sent, so the peer cannot know the id (FW-STREAM-11).
-    if (stream.local && !stream._opened) throw new FramewireError('PROTOCOL_ERROR', `${frameTypeName(raw.type)} on stream ${raw.stream}, which was never opened`);
-    if (raw.seq !== stream._receiveSeq) {
-      throw new FramewireError('SEQ_ERROR', `stream ${raw.stream}: expected seq ${stream._receiveSeq}, got ${raw.seq}`);
+    if (stream.local && !stream.opened) throw new FramewireError('PROTOCOL_ERROR', `${frameTypeName(raw.type)} on stream ${raw.stream}, which was never opened`);
+    if (raw.seq !== stream.receiveSeq) {
+      throw new FramewireError('SEQ_ERROR', `stream ${raw.stream}: expected seq ${stream.receiveSeq}, got ${raw.seq}`);
     }
-    stream._receiveSeq = (stream._receiveSeq + 1) >>> 0;
+    stream.receiveSeq = (stream.receiveSeq + 1) >>> 0;
     if (frame === undefined) {
       this.#onData(stream, raw);
       return;
@@ -518,18 +521,18 @@ export class Session {
       case FrameType.OPEN:
         throw new FramewireError('STREAM_ID', `OPEN for stream ${raw.stream}, which is already open`);
       case FrameType.CREDIT:
-        if (stream._sendCredit.raise(frame.payload) && stream._hasPending) this.#host.wake(stream);
+        stream.onCredit(frame.payload);
         return;
       case FrameType.ACK:
-        stream._onAck(frame.payload);
+        stream.onAck(frame.payload);
         return;
       case FrameType.DONE:
-        stream._onDone(frame.payload.trailer);
+        stream.onDone(frame.payload.trailer);
         return;
       case FrameType.ERROR: {
         const p = frame.payload;
         const error = FramewireError.fromWire(p.code, p.message, withOptional({ streamId: stream.id, retryable: p.retryable, retryAfterMs: p.retryAfterMs, details: p.details }));
-        stream._reset({ status: 'failed', error });
+        stream.reset({ status: 'failed', error });
         return;
       }
       case FrameType.CANCEL: {
@@ -538,7 +541,7 @@ export class Session {
           throw new FramewireError('ENHANCE_YOUR_CALM', `more than ${this.#o.limits.resetRatePerSecond} streams/s cancelled by the peer`);
         }
         const error = FramewireError.fromWire(p.code ?? ErrorCodes.CANCELLED.code, p.reason ?? 'cancelled by the peer', { streamId: stream.id });
-        stream._reset({ status: 'cancelled', error });
+        stream.reset({ status: 'cancelled', error });
         return;
       }
       case FrameType.DATA:
@@ -549,7 +552,7 @@ export class Session {
     }
   }
 
-  #onData(stream: Stream, raw: RawFrame): void {
+  #onData(stream: StreamCore, raw: RawFrame): void {
     if ((raw.flags & DataFlags.PACKED) !== 0) {
       if (this.#o.settings.packedMessages !== 1) {
         throw new FramewireError('PROTOCOL_ERROR', `PACKED DATA on stream ${raw.stream}, but we declared packed_messages = 0 (FW-PACK-1)`);
@@ -561,21 +564,8 @@ export class Session {
     if (n === 0 && !this.#emptyBucket.take()) {
       throw new FramewireError('ENHANCE_YOUR_CALM', 'flood of empty DATA frames');
     }
-    this.#connectionReceive.receive(n);
-    stream._receiveWindow.receive(n);
+    stream.onData(n, raw.parts === undefined ? raw.payload : EMPTY, raw.flags, raw.parts);
     this.stats.dataBytesIn += n;
-    if (stream._receiveEnded) {
-      if (stream.ended) {
-        // In flight when we reset the stream: discard, but give the connection credit back.
-        this.#connectionConsumed(n);
-        return;
-      }
-      this.#connectionConsumed(n);
-      stream.fail('STREAM_CLOSED', 'DATA after DONE');
-      return;
-    }
-    if (raw.parts === undefined) stream._onData(raw.payload, raw.flags);
-    else stream._onData(EMPTY, raw.flags, raw.parts);
   }
 
   #onUnknownStream(raw: RawFrame, frame: Frame | undefined): void {
@@ -592,8 +582,7 @@ export class Session {
     if (raw.type === FrameType.DATA) {
       const n = rawPayloadLength(raw);
       if (n === 0 && !this.#emptyBucket.take()) throw new FramewireError('ENHANCE_YOUR_CALM', 'flood of empty DATA frames');
-      this.#connectionReceive.receive(n);
-      this.#connectionConsumed(n);
+      this.#connectionFlow.discard(n);
     }
   }
 
@@ -616,8 +605,8 @@ export class Session {
     }
     const p = frame.payload;
     const stream = this.#newStream(id, false, { kind: p.kind, ...withOptional({ target: p.target, meta: p.meta, urgency: p.urgency }) });
-    stream._receiveSeq = 1;
-    stream._sendCredit.raise(this.#peer!.initialStreamCredit);
+    stream.receiveSeq = 1;
+    stream.flow.raiseSend(this.#peer!.initialStreamCredit);
     this.stats.streamsOpened++;
     const handler = this.#onStream;
     if (handler === undefined) {
@@ -625,7 +614,7 @@ export class Session {
       return;
     }
     try {
-      const result = handler(stream, this);
+      const result = handler(stream.stream, this);
       if (result instanceof Promise) {
         result.catch((error: unknown) => {
           this.#failFromHandler(stream, error);
@@ -641,7 +630,7 @@ export class Session {
    * exception that is not a coded error (or has a local-only code) while the stream is still live is
    * a bug in the handler: reported by the guard, and the stream fails with INTERNAL.
    */
-  #failFromHandler(stream: Stream, error: unknown): void {
+  #failFromHandler(stream: StreamCore, error: unknown): void {
     // A stream that already has its outcome: the handler merely saw that (its read or write failed).
     if (stream.ended) return;
     if (!isFramewireError(error) || isLocalOnly(error.code)) {
@@ -670,11 +659,11 @@ export class Session {
     }
     this.#goawayReceived = lastStream;
     this.log.info({ lastStream, code, msg: message }, 'peer sent GOAWAY');
-    const refused = (s: Stream): FramewireError =>
+    const refused = (s: StreamCore): FramewireError =>
       new FramewireError('REFUSED_STREAM', `stream ${s.id} was not processed: the peer is going away`, { remote: true, streamId: s.id, details: { processed: 'no' } });
-    for (const s of this.#table.takeAllPending()) s._reset({ status: 'failed', error: refused(s) });
+    for (const s of this.#table.takeAllPending()) s.reset({ status: 'failed', error: refused(s) });
     for (const s of this.#table.all()) {
-      if (s.local && s.id > lastStream) s._reset({ status: 'failed', error: refused(s) });
+      if (s.local && s.id > lastStream) s.reset({ status: 'failed', error: refused(s) });
     }
     this.#maybeFinishDrain();
   }
@@ -705,18 +694,17 @@ export class Session {
     const stream = this.#newStream(this.#table.allocateLocalId(), true, options, openPayload);
     this.#table.queuePending(stream);
     this.#promotePendingOpens();
-    return stream;
+    return stream.stream;
   }
 
-  #newStream(id: number, local: boolean, o: OpenOptions, openPayload?: Uint8Array): Stream {
-    const stream = new Stream(this.#host, {
+  #newStream(id: number, local: boolean, o: OpenOptions, openPayload?: Uint8Array): StreamCore {
+    const stream = new StreamCore(this.#link, {
       id,
       local,
       kind: o.kind,
       target: o.target,
       meta: o.meta,
       urgency: o.urgency ?? DEFAULT_URGENCY,
-      sendCredit: 0,
       receiveWindow: this.#o.settings.initialStreamCredit,
       maxReceiveWindow: Math.max(this.#o.limits.maxStreamWindow, this.#o.settings.initialStreamCredit),
       maxMessageSize: this.#o.settings.maxMessageSize,
@@ -732,18 +720,18 @@ export class Session {
     if (this.#state !== 'open' || this.#peer === undefined) return;
     for (const stream of this.#table.takeOpenable(this.#peer.maxConcurrentStreams)) {
       const limit = this.#peer.maxFramePayload;
-      if (stream._openPayload !== undefined && stream._openPayload.length > limit) {
+      if (stream.openPayload !== undefined && stream.openPayload.length > limit) {
         // Opened before the handshake told us the peer's limit: it fails here, never on the wire.
-        stream._reset({ status: 'failed', error: new FramewireError('MESSAGE_TOO_LARGE', `the OPEN payload is ${stream._openPayload.length} bytes; the peer accepts at most ${limit}`, { streamId: stream.id, details: { processed: 'no' } }) });
+        stream.reset({ status: 'failed', error: new FramewireError('MESSAGE_TOO_LARGE', `the OPEN payload is ${stream.openPayload.length} bytes; the peer accepts at most ${limit}`, { streamId: stream.id, details: { processed: 'no' } }) });
         continue;
       }
-      stream._sendCredit.raise(this.#peer.initialStreamCredit);
+      stream.flow.raiseSend(this.#peer.initialStreamCredit);
       this.stats.streamsOpened++;
       this.#queueControl({ kind: 'open', stream });
     }
   }
 
-  #release(stream: Stream): void {
+  #release(stream: StreamCore): void {
     if (!this.#table.remove(stream)) return;
     if (this.#table.size === 0) this.#unusedSince = this.#clock.now();
     this.#promotePendingOpens();
@@ -757,7 +745,7 @@ export class Session {
     this.#queued(this.#control.push(entry));
   }
 
-  #queueCredit(stream: Stream | undefined): void {
+  #queueCredit(stream: StreamCore | undefined): void {
     if (this.#state === 'closed') return;
     this.#queued(this.#control.pushCredit(stream));
   }
@@ -768,30 +756,6 @@ export class Session {
       return;
     }
     this.#schedulePump();
-  }
-
-  #queueStreamControl(stream: Stream, type: StreamControlType, payload: unknown): void {
-    switch (type) {
-      case FrameType.CREDIT:
-        // Coalesced: one queued CREDIT per stream carries the newest limit when it is written.
-        this.#queueCredit(stream);
-        return;
-      case FrameType.ACK:
-        this.#queueControl({ kind: 'ack', stream, seq: payload as number });
-        return;
-      case FrameType.CANCEL:
-        this.#queueControl({ kind: 'cancel', stream, payload: payload as Uint8Array });
-        return;
-      case FrameType.ERROR:
-        this.#queueControl({ kind: 'error', stream, payload: payload as Uint8Array });
-        return;
-    }
-  }
-
-  #connectionConsumed(bytes: number): void {
-    if (this.#state === 'closed' || bytes === 0) return;
-    const limit = this.#connectionReceive.consume(bytes, this.#clockNow, this.#tuningRttFn);
-    if (limit !== undefined) this.#queueCredit(undefined);
   }
 
   /**
@@ -805,8 +769,6 @@ export class Session {
     this.#pumpScheduled = true;
     process.nextTick(this.#runPump);
   }
-
-  readonly #clockNow = (): number => this.#o.clock.now();
 
 
   /**
@@ -822,8 +784,6 @@ export class Session {
     if (this.#state === 'open') hb.ping();
     return 0;
   }
-
-  readonly #tuningRttFn = (): number => this.#tuningRtt();
 
   readonly #runPump = (): void => {
     this.#pumpScheduled = false;
@@ -843,12 +803,11 @@ export class Session {
       const maxFrame = this.#peer.maxFramePayload;
       let budget = this.#o.limits.sendBurstBytes;
       while (budget > 0 && this.#transport.bufferedBytes < highWater) {
-        const pick = this.#scheduler.next(maxFrame, this.#connectionSend.available, this.#streamBlocked);
+        const pick = this.#scheduler.next(maxFrame, this.#streamBlocked);
         if (pick === undefined) break;
         const { stream, sendable } = pick;
         if (sendable.type === FrameType.DATA) {
           this.#writeStreamFrame(stream, FrameType.DATA, sendable.flags, sendable.payload);
-          this.#connectionSend.consume(sendable.bytes);
           this.stats.dataBytesOut += sendable.bytes;
           if (sendable.messages > 0) {
             this.stats.packedFramesOut++;
@@ -861,11 +820,11 @@ export class Session {
         } else {
           this.#writeStreamFrame(stream, FrameType.DONE, 0, sendable.payload);
         }
-        stream._sent(sendable);
+        stream.sent(sendable);
         budget -= sendable.bytes + 20;
         if (this.#control.pending) this.#drainControl();
       }
-      if (this.#connectionSend.available <= 0 && this.#scheduler.size > 0) this.stats.creditStalls++;
+      if (this.#connectionFlow.sendAvailable <= 0 && this.#scheduler.size > 0) this.stats.creditStalls++;
       if (budget <= 0 && this.#scheduler.size > 0) {
         // Yield so incoming frames (PING, CREDIT) are processed between bursts.
         this.#yielding = true;
@@ -897,15 +856,15 @@ export class Session {
       this.#write(type, flags, stream, seq, payload);
     },
     opened: (stream) => {
-      stream._opened = true;
-      if (stream._hasPending) this.#scheduler.add(stream);
+      stream.opened = true;
+      if (stream.send.hasPending) this.#scheduler.add(stream);
     },
-    connectionLimit: () => this.#connectionReceive.limit,
+    connectionLimit: () => this.#connectionFlow.receiveLimit,
   };
 
-  #writeStreamFrame(stream: Stream, type: number, flags: number, payload: Uint8Array): void {
-    const seq = stream._sendSeq;
-    stream._sendSeq = (seq + 1) >>> 0;
+  #writeStreamFrame(stream: StreamCore, type: number, flags: number, payload: Uint8Array): void {
+    const seq = stream.sendSeq;
+    stream.sendSeq = (seq + 1) >>> 0;
     this.#write(type, flags, stream.id, seq, payload);
   }
 
@@ -950,7 +909,7 @@ export class Session {
       resolve();
     });
     for (const s of this.#table.takeAllPending()) {
-      s._reset({ status: 'failed', error: new FramewireError('REFUSED_STREAM', 'the connection is going away', { streamId: s.id, details: { processed: 'no' } }) });
+      s.reset({ status: 'failed', error: new FramewireError('REFUSED_STREAM', 'the connection is going away', { streamId: s.id, details: { processed: 'no' } }) });
     }
     if (this.#state !== 'open') {
       this.close();
@@ -1016,6 +975,7 @@ export class Session {
     if (this.#state === 'closed') return;
     const wasHandshaking = this.#state !== 'open';
     this.#state = 'closed';
+    this.#connectionFlow.close();
     this.#endError = streamFailure ?? error;
     this.#handshakeTimer?.cancel();
     this.#heartbeat.stop();
@@ -1026,7 +986,7 @@ export class Session {
       const e = s.local && this.#goawayReceived !== undefined && s.id > this.#goawayReceived
         ? new FramewireError('REFUSED_STREAM', 'not processed: the peer went away', { streamId: s.id, details: { processed: 'no' } })
         : streamError;
-      s._reset({ status: 'failed', error: e });
+      s.reset({ status: 'failed', error: e });
     }
     if (closeTransport) {
       try {

@@ -8,12 +8,12 @@
 import { FramewireError } from '../errors.ts';
 import { MAX_U32 } from '../wire/index.ts';
 import type { Role } from './options.ts';
-import type { Stream } from './stream.ts';
+import type { StreamCore } from './stream-core.ts';
 
 export class StreamTable {
-  readonly #streams = new Map<number, Stream>();
+  readonly #streams = new Map<number, StreamCore>();
   /** Local streams waiting for a slot under the peer's max_concurrent_streams, in id order. */
-  readonly #pending: Stream[] = [];
+  readonly #pending: StreamCore[] = [];
   readonly #peerParity: number;
   #nextLocalId: number;
   #highestPeerId = 0;
@@ -42,12 +42,12 @@ export class StreamTable {
     return this.#pending.length;
   }
 
-  get(id: number): Stream | undefined {
+  get(id: number): StreamCore | undefined {
     return this.#streams.get(id);
   }
 
   /** A snapshot, safe to iterate while streams end. */
-  all(): Stream[] {
+  all(): StreamCore[] {
     return [...this.#streams.values()];
   }
 
@@ -72,20 +72,20 @@ export class StreamTable {
     return id % 2 === this.#peerParity ? id <= this.#highestPeerId : id < this.#nextLocalId;
   }
 
-  add(stream: Stream): void {
+  add(stream: StreamCore): void {
     this.#streams.set(stream.id, stream);
     if (stream.local) this.#localActive++;
     else this.#peerActive++;
   }
 
   /** Queues a local stream until the peer has a slot for it. */
-  queuePending(stream: Stream): void {
+  queuePending(stream: StreamCore): void {
     this.#pending.push(stream);
   }
 
   /** Removes and returns the pending streams that fit under the peer's limit, oldest first. */
-  takeOpenable(peerMaxConcurrent: number): Stream[] {
-    const out: Stream[] = [];
+  takeOpenable(peerMaxConcurrent: number): StreamCore[] {
+    const out: StreamCore[] = [];
     while (this.#pending.length > 0 && this.#localActive - this.#pending.length < peerMaxConcurrent) {
       const stream = this.#pending.shift()!;
       if (!stream.ended) out.push(stream);
@@ -93,12 +93,12 @@ export class StreamTable {
     return out;
   }
 
-  takeAllPending(): Stream[] {
+  takeAllPending(): StreamCore[] {
     return this.#pending.splice(0);
   }
 
   /** Releases a stream's slot. False when it was not in the table. */
-  remove(stream: Stream): boolean {
+  remove(stream: StreamCore): boolean {
     if (this.#streams.get(stream.id) !== stream) return false;
     this.#streams.delete(stream.id);
     if (stream.local) this.#localActive--;
@@ -109,7 +109,7 @@ export class StreamTable {
   }
 
   /** Empties the table, returning every stream it held (open and pending). */
-  clear(): Stream[] {
+  clear(): StreamCore[] {
     const all = [...this.#streams.values(), ...this.#pending];
     this.#streams.clear();
     this.#pending.length = 0;

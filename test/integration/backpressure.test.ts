@@ -39,11 +39,11 @@ async function stalledServer(peaks: Peak[], during: Peak[], stallMs = STALL_MS):
       during.push(stall);
       let stalled = true;
       const sample = (): void => {
-        const w = stream._receiveWindow;
+        const w = stream.flow;
         for (const p of stalled ? [peak, stall] : [peak]) {
           p.stream = Math.max(p.stream, stream.bufferedBytes);
           p.session = Math.max(p.session, session.bufferedBytes);
-          p.streamGranted = Math.max(p.streamGranted, w.limit - w.consumed);
+          p.streamGranted = Math.max(p.streamGranted, w.receiveLimit - w.consumed);
         }
       };
       const sampler = setInterval(sample, 2);
@@ -104,7 +104,7 @@ describe('bounded memory under a stalled reader', () => {
     })();
 
     // During the stall: the writer is parked on a pending write(), its queue bounded, nothing moves.
-    await waitFor(() => stream._sendCredit.available === 0 && resolved > 0, 5000, 'sender used its initial credit');
+    await waitFor(() => stream.flow.sendLimit - stream.flow.sent === 0 && resolved > 0, 5000, 'sender used its initial credit');
     await sleep(200);
     const parkedAt = resolved;
     let settledDuringStall = false;
@@ -112,7 +112,7 @@ describe('bounded memory under a stalled reader', () => {
     await sleep(300);
     expect(resolved).toBe(parkedAt);
     expect(settledDuringStall).toBe(false);
-    expect(stream._sendCredit.sent).toBe(STREAM_CREDIT);
+    expect(stream.flow.sent).toBe(STREAM_CREDIT);
     expect(stream.queuedBytes).toBeLessThanOrEqual(WRITE_BUFFER + MESSAGE);
     // What the sender holds, end to end, while parked: queued + credit in flight.
     expect(parkedAt * MESSAGE).toBeLessThanOrEqual(STREAM_CREDIT + WRITE_BUFFER + MESSAGE);

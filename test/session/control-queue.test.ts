@@ -2,12 +2,12 @@
 
 import { describe, expect, it } from 'vitest';
 import { ControlQueue, type ControlSink } from '../../src/session/control-queue.ts';
-import type { Stream } from '../../src/session/index.ts';
+import type { StreamCore } from '../../src/session/stream-core.ts';
 import { FrameType, parseFrame } from '../../src/wire/index.ts';
 
 /** Just what the queue reads of a stream. */
-const fakeStream = (id: number, limit: number): Stream =>
-  ({ id, ended: false, _receiveEnded: false, _opened: true, _receiveWindow: { limit }, signal: new AbortController().signal }) as unknown as Stream;
+const fakeStream = (id: number, limit: number): StreamCore =>
+  ({ id, ended: false, receiveEnded: false, opened: true, flow: { receiveLimit: limit }, signal: new AbortController().signal }) as unknown as StreamCore;
 
 function recordingSink(connectionLimit: () => number): { sink: ControlSink; written: string[] } {
   const written: string[] = [];
@@ -38,7 +38,7 @@ describe('ControlQueue', () => {
     expect(q.pushCredit(undefined)).toBe(true);
     expect(q.pushCredit(undefined)).toBe(true);
     expect(q.push({ kind: 'ack', stream: s, seq: 3 })).toBe(true);
-    (s._receiveWindow as { limit: number }).limit = 2000;
+    (s.flow as { receiveLimit: number }).receiveLimit = 2000;
     connLimit = 9000;
     q.drain(sink, () => false);
     expect(written).toEqual(['CREDIT 1 2000', 'CREDIT 0 9000', 'ACK 1 3']);
