@@ -6,6 +6,13 @@ export interface TimerHandle {
   cancel(): void;
 }
 
+/**
+ * When deferred work runs, in node's terms: 'tick' = process.nextTick (after the current
+ * operation, once the microtasks it queued have run if it was queued from one), 'immediate' =
+ * setImmediate (after pending I/O callbacks: a yield to incoming data), 'microtask' = queueMicrotask.
+ */
+export type DeferPhase = 'tick' | 'immediate' | 'microtask';
+
 /** Time and timers, injected into sessions and services so that tests can run them on a `ManualClock`. */
 export interface Clock {
   /** Milliseconds, monotonic. */
@@ -14,11 +21,34 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): TimerHandle;
   /** Calls `fn` every `ms` milliseconds. */
   setInterval(fn: () => void, ms: number): TimerHandle;
+  /** Runs `fn` without a delay, in `phase`. Absent: node's own functions (see `deferOn`). */
+  defer?(fn: () => void, phase: DeferPhase): void;
+}
+
+/** Deferral with node's own functions: no delay is time, so every clock may share it. */
+export function nodeDefer(fn: () => void, phase: DeferPhase): void {
+  switch (phase) {
+    case 'tick':
+      process.nextTick(fn);
+      return;
+    case 'immediate':
+      setImmediate(fn);
+      return;
+    case 'microtask':
+      queueMicrotask(fn);
+      return;
+  }
+}
+
+/** `clock`'s deferral, or node's when the clock has none. */
+export function deferOn(clock: Clock): (fn: () => void, phase: DeferPhase) => void {
+  return clock.defer === undefined ? nodeDefer : clock.defer.bind(clock);
 }
 
 /** The real clock: performance.now() and node's timers. */
 export const systemClock: Clock = {
   now: () => performance.now(),
+  defer: nodeDefer,
   setTimeout(fn, ms) {
     const t = setTimeout(fn, ms);
     t.unref();
@@ -38,6 +68,7 @@ export const systemClock: Clock = {
  */
 export const keepAliveClock: Clock = {
   now: () => performance.now(),
+  defer: nodeDefer,
   setTimeout(fn, ms) {
     const t = setTimeout(fn, ms);
     return { cancel: () => { clearTimeout(t); } };
@@ -48,9 +79,10 @@ export const keepAliveClock: Clock = {
   },
 };
 
-/** A clock that only moves when told to: for tests. */
+/** A clock that only moves when told to: for tests. Deferred work (no delay) runs as on the system clock. */
 export class ManualClock implements Clock {
   #now = 0;
+  readonly defer = nodeDefer;
   #timers: { at: number; every: number; fn: () => void; live: boolean }[] = [];
 
   now(): number {

@@ -13,7 +13,7 @@
  */
 
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from './clock.ts';
+import { deferOn, type Clock, type DeferPhase, type TimerHandle } from './clock.ts';
 
 /** An internal error (a programming error caught by the guard), as `onInternalError` observers receive it. */
 export interface InternalErrorReport {
@@ -122,6 +122,9 @@ export class Guard {
       now: () => clock.now(),
       setTimeout: (fn: () => void, ms: number): TimerHandle => clock.setTimeout(this.wrap(where, fn), ms),
       setInterval: (fn: () => void, ms: number): TimerHandle => clock.setInterval(this.wrap(where, fn), ms),
+      defer: (fn: () => void, phase: DeferPhase): void => {
+        deferOn(clock)(this.wrap(where, fn), phase);
+      },
     };
   }
 }

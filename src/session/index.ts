@@ -4,7 +4,7 @@ export { Stream, type WriteOptions } from './stream.ts';
 export type { StreamOutcome } from './outcome.ts';
 export { SessionStats } from './stats.ts';
 export { defaultLimits, type Authenticate, type Role, type SchedulingPolicy, type SessionLimits, type SessionOptions } from './options.ts';
-export { keepAliveClock, ManualClock, systemClock, type Clock, type TimerHandle } from './clock.ts';
+export { keepAliveClock, ManualClock, systemClock, type Clock, type DeferPhase, type TimerHandle } from './clock.ts';
 export { toDuplex, toReadableStream, toWritableStream } from './adapters.ts';
 export { routeKind, type StreamService } from './service.ts';
 export { ANONYMOUS, defaultPrincipalId, type PrincipalId } from './principal.ts';

@@ -29,7 +29,7 @@ import {
   type RawFrame,
   type Settings,
 } from '../wire/index.ts';
-import type { Clock, TimerHandle } from './clock.ts';
+import { deferOn, type Clock, type DeferPhase, type TimerHandle } from './clock.ts';
 import { asText, checkFits, checkString, encodeArgument, goawayPayload, isPlainMap, isUint, safeErrorPayload } from './control-payload.ts';
 import { Guard } from './guard.ts';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './options.ts';
@@ -108,6 +108,8 @@ export class Session {
   readonly #guard: Guard;
   /** The injected clock, its timers behind the guard. */
   readonly #clock: Clock;
+  /** The injected clock's deferral, unguarded: the pump's entry points guard themselves (no closure per run). */
+  readonly #defer: (fn: () => void, phase: DeferPhase) => void;
   readonly #transport: FrameTransport;
   /** Per-stream transport backpressure (QUIC), absent over one byte stream. */
   readonly #streamBlocked: ((stream: number) => boolean) | undefined;
@@ -172,6 +174,7 @@ export class Session {
     }, this.id);
     const clock = this.#guard.clock(this.#o.clock, 'session timer');
     this.#clock = clock;
+    this.#defer = deferOn(this.#o.clock);
     this.#connectionFlow = new ConnectionFlow({
       receiveWindow: this.#o.settings.initialConnectionCredit,
       maxReceiveWindow: this.#o.limits.maxConnectionWindow,
@@ -759,7 +762,7 @@ export class Session {
   }
 
   /**
-   * The pump runs on process.nextTick, not as a microtask: a nextTick queued from a microtask runs
+   * The pump runs on the clock's 'tick' (process.nextTick), not as a microtask: a nextTick queued from a microtask runs
    * only once the microtask queue is empty, so an application that calls `await stream.write()` in
    * a loop queues many messages before the pump turns them into one socket write. A microtask pump
    * would interleave with the writer and write (one syscall) per message.
@@ -767,7 +770,7 @@ export class Session {
   #schedulePump(): void {
     if (this.#pumpScheduled || this.#yielding || this.#state === 'closed') return;
     this.#pumpScheduled = true;
-    process.nextTick(this.#runPump);
+    this.#defer(this.#runPump, 'tick');
   }
 
 
@@ -828,7 +831,7 @@ export class Session {
       if (budget <= 0 && this.#scheduler.size > 0) {
         // Yield so incoming frames (PING, CREDIT) are processed between bursts.
         this.#yielding = true;
-        setImmediate(this.#afterYield);
+        this.#defer(this.#afterYield, 'immediate');
       }
     }
     this.#transport.flush();
@@ -931,7 +934,7 @@ export class Session {
     if (this.#goawaySent === undefined && this.#goawayReceived === undefined) return;
     if (this.#table.size > 0) return;
     // Let queued frames (the GOAWAY itself, final DONEs) go out before closing.
-    queueMicrotask(this.#finishDrain);
+    this.#defer(this.#finishDrain, 'microtask');
   }
 
   readonly #finishDrain = (): void => {
