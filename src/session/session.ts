@@ -29,45 +29,22 @@ import {
   type RawFrame,
   type Settings,
 } from '../wire/index.ts';
-import { deferOn, type Clock, type DeferPhase, type TimerHandle } from './clock.ts';
+import { deferOn, type Clock, type TimerHandle } from './clock.ts';
 import { asText, checkFits, checkString, encodeArgument, goawayPayload, isPlainMap, isUint, safeErrorPayload } from './control-payload.ts';
 import { Guard } from './guard.ts';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './options.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { Watchdog } from './watchdog.ts';
-import { Scheduler } from './scheduler.ts';
 import { StreamTable } from './stream-table.ts';
 import { SessionStats } from './stats.ts';
 import type { Stream } from './stream.ts';
 import { StreamCore, type StreamLink } from './stream-core.ts';
-import { ControlQueue, type ControlEntry, type ControlSink } from './control-queue.ts';
+import type { FrameTransport } from './frame-transport.ts';
+import { SendPump } from './send-pump.ts';
 import { withOptional } from './optional.ts';
 import { TokenBucket } from './token-bucket.ts';
 
-/** What the session needs from a transport. */
-export interface FrameTransport {
-  /** Queue one frame. A payload longer than copyLimit is not copied: it must stay unchanged until written. */
-  write(type: number, flags: number, stream: number, seq: number, payload: Uint8Array): void;
-  /** write() copies payloads of at most this many bytes: their buffers may be reused once it returns. */
-  readonly copyLimit: number;
-  /** The end of a burst: write out what was queued (one syscall for many frames). */
-  flush(): void;
-  /** Bytes accepted by write() but not yet taken by the OS; the scheduler stops DATA above a high-water mark. */
-  readonly bufferedBytes: number;
-  /**
-   * A transport with a queue per stream (QUIC: spec FW-QUIC-5) says which streams' queues are full;
-   * the scheduler serves other streams meanwhile, and `writable()` brings them back. Absent: one queue.
-   */
-  streamBlocked?(stream: number): boolean;
-  /** The largest payload the decoder accepts from now on. */
-  setMaxPayload(maxPayload: number): void;
-  /** Bytes of a frame received in part (0 at a frame boundary), for the frame deadline (FW-LIMIT-6); absent when the transport delivers whole frames. */
-  readonly partialFrameBytes?: number;
-  /** Frames received so far, unknown types included (with partialFrameBytes: tells one partial frame from the next). */
-  readonly framesDecoded?: number;
-  /** Flush and close; no frame is written after this. */
-  close(): void;
-}
+export type { FrameTransport } from './frame-transport.ts';
 
 /** What OPEN carries: the stream's kind, an optional target and metadata, and its urgency. */
 export interface OpenOptions {
@@ -108,29 +85,20 @@ export class Session {
   readonly #guard: Guard;
   /** The injected clock, its timers behind the guard. */
   readonly #clock: Clock;
-  /** The injected clock's deferral, unguarded: the pump's entry points guard themselves (no closure per run). */
-  readonly #defer: (fn: () => void, phase: DeferPhase) => void;
   readonly #transport: FrameTransport;
-  /** Per-stream transport backpressure (QUIC), absent over one byte stream. */
-  readonly #streamBlocked: ((stream: number) => boolean) | undefined;
   readonly #onStream: StreamHandler | undefined;
   readonly #link: StreamLink;
-  readonly #scheduler: Scheduler;
+  /** Control frames, then DATA: every frame we send goes through it. */
+  readonly #sender: SendPump;
   readonly #table: StreamTable;
   #state: State = 'handshake';
   #peer: Settings | undefined;
-  /** The largest payload the peer accepts from us now (FW-FRAME-3): 16 KiB until its HELLO, then its max_frame_payload. */
-  #sendLimit = HANDSHAKE_MAX_PAYLOAD;
   #principal: unknown;
   #version = 0;
 
-  #sendSeq0 = 0;
   #receiveSeq0 = 0;
 
   readonly #connectionFlow: ConnectionFlow;
-  readonly #control: ControlQueue;
-  #pumpScheduled = false;
-  #yielding = false;
 
   #goawaySent: { lastStream: number; done: Promise<void>; resolve: () => void } | undefined;
   #goawayReceived: number | undefined;
@@ -156,12 +124,10 @@ export class Session {
 
   constructor(options: SessionOptions, transport: FrameTransport, onStream?: StreamHandler) {
     this.#o = resolveSessionOptions(options);
-    this.#scheduler = new Scheduler(this.#o.limits.schedulingPolicy);
     this.id = this.#o.connectionId;
     this.role = this.#o.role;
     this.log = this.#o.logger;
     this.#transport = transport;
-    this.#streamBlocked = transport.streamBlocked === undefined ? undefined : (stream) => transport.streamBlocked!(stream);
     this.#onStream = onStream;
     this.#table = new StreamTable(this.role);
     if (this.role === 'client') {
@@ -174,24 +140,30 @@ export class Session {
     }, this.id);
     const clock = this.#guard.clock(this.#o.clock, 'session timer');
     this.#clock = clock;
-    this.#defer = deferOn(this.#o.clock);
     this.#connectionFlow = new ConnectionFlow({
       receiveWindow: this.#o.settings.initialConnectionCredit,
       maxReceiveWindow: this.#o.limits.maxConnectionWindow,
       now: () => clock.now(),
       rttMs: () => this.#tuningRtt(),
       onCredit: () => {
-        this.#queueCredit(undefined);
+        this.#sender.queueCredit(undefined);
       },
     });
     const l = this.#o.limits;
-    this.#control = new ControlQueue(l.maxControlQueue);
+    // The clock's deferral unguarded: the pump's entry points guard themselves (no closure per run).
+    this.#sender = new SendPump(transport, { stats: this.stats, limits: l, connectionFlow: this.#connectionFlow, guard: this.#guard, defer: deferOn(this.#o.clock) }, {
+      closed: () => this.#state === 'closed',
+      dataLimit: () => (this.#state === 'open' ? this.#peer?.maxFramePayload : undefined),
+      overflow: (error) => {
+        this.#connectionError(error);
+      },
+    });
     this.#resetBucket = new TokenBucket(l.resetRatePerSecond, l.resetBurst, clock);
     this.#pingBucket = new TokenBucket(l.pingRatePerSecond, l.pingBurst, clock);
     this.#emptyBucket = new TokenBucket(l.emptyFrameRatePerSecond, l.emptyFrameBurst, clock);
     this.#heartbeat = new Heartbeat(clock, this.#o.settings.heartbeatIntervalMs, this.#o.settings.idleTimeoutMs, {
       sendPing: (payload) => {
-        this.#queueControl({ kind: 'ping', flags: 0, payload });
+        this.#sender.queueControl({ kind: 'ping', flags: 0, payload });
       },
       onIdle: (silentMs) => {
         this.#connectionError(new FramewireError('IDLE_TIMEOUT', `nothing received for ${Math.round(silentMs)} ms`));
@@ -223,16 +195,13 @@ export class Session {
     this.#link = {
       connectionFlow: this.#connectionFlow,
       wake: (stream) => {
-        if (stream.opened) {
-          this.#scheduler.add(stream);
-          this.#schedulePump();
-        }
+        if (stream.opened) this.#sender.wake(stream);
       },
       credit: (stream) => {
-        this.#queueCredit(stream);
+        this.#sender.queueCredit(stream);
       },
       control: (entry) => {
-        this.#queueControl(entry);
+        this.#sender.queueControl(entry);
       },
       sendLimit: () => this.#peer?.maxFramePayload,
       release: (stream) => {
@@ -292,7 +261,7 @@ export class Session {
   start(): void {
     this.#transport.setMaxPayload(HANDSHAKE_MAX_PAYLOAD);
     if (this.role === 'client') {
-      this.#writeConnectionFrame(FrameType.HELLO, 0, this.#clientHello!);
+      this.#sender.connectionFrame(FrameType.HELLO, 0, this.#clientHello!);
       this.#transport.flush();
     }
     this.#handshakeTimer = this.#clock.setTimeout(() => {
@@ -388,7 +357,7 @@ export class Session {
   /** The transport drained its buffer below the high-water mark. */
   writable(): void {
     this.#guard.run('transport writable', () => {
-      this.#schedulePump();
+      this.#sender.schedule();
     });
   }
 
@@ -403,7 +372,7 @@ export class Session {
         this.#onHello(frame.payload);
         return;
       case FrameType.CREDIT:
-        if (this.#connectionFlow.raiseSend(frame.payload)) this.#schedulePump();
+        if (this.#connectionFlow.raiseSend(frame.payload)) this.#sender.schedule();
         return;
       case FrameType.ERROR: {
         const p = frame.payload;
@@ -470,7 +439,7 @@ export class Session {
 
   #acceptClient(version: number, hello: HelloPayload, principal: unknown): void {
     this.#principal = principal;
-    this.#writeConnectionFrame(FrameType.HELLO, 0, encodeHelloPayload(this.#hello([version])));
+    this.#sender.connectionFrame(FrameType.HELLO, 0, encodeHelloPayload(this.#hello([version])));
     this.#established(version, hello);
   }
 
@@ -480,7 +449,7 @@ export class Session {
     this.#version = version;
     // Absent keys take the registry defaults, not our own choices (FW-SET-1).
     this.#peer = { ...defaultSettings, ...hello.settings };
-    this.#sendLimit = this.#peer.maxFramePayload;
+    this.#sender.sendLimit = this.#peer.maxFramePayload;
     const limits = this.#o.limits;
     // Only towards a peer that declared it (FW-PACK-1), and only if our limits allow it.
     if (this.#peer.packedMessages === 1 && limits.packMessages && limits.packMaxMessage > 0) {
@@ -498,7 +467,7 @@ export class Session {
     this.#heartbeat.ping();
     this.#promotePendingOpens();
     this.#resolveReady();
-    this.#schedulePump();
+    this.#sender.schedule();
   }
 
   #onStreamFrame(raw: RawFrame, frame: Frame | undefined): void {
@@ -596,7 +565,7 @@ export class Session {
       if (!this.#resetBucket.take()) {
         throw new FramewireError('ENHANCE_YOUR_CALM', 'the peer keeps opening streams that are refused');
       }
-      this.#queueControl({ kind: 'refuse', streamId: id, payload: safeErrorPayload(new FramewireError(code, message, { streamId: id }), this.#sendLimit) });
+      this.#sender.queueControl({ kind: 'refuse', streamId: id, payload: safeErrorPayload(new FramewireError(code, message, { streamId: id }), this.#sender.sendLimit) });
     };
     if (this.#goawaySent !== undefined) {
       refuse('REFUSED_STREAM', 'connection is going away');
@@ -653,7 +622,7 @@ export class Session {
     }
     if (!this.#pingBucket.take()) throw new FramewireError('ENHANCE_YOUR_CALM', `more than ${this.#o.limits.pingRatePerSecond} PINGs/s`);
     // Answer ahead of data (FW-HB-2); copy: the view aliases the transport's read buffer.
-    this.#queueControl({ kind: 'ping', flags: PingFlags.ACK, payload: Uint8Array.from(payload) });
+    this.#sender.queueControl({ kind: 'ping', flags: PingFlags.ACK, payload: Uint8Array.from(payload) });
   }
 
   #onGoaway(lastStream: number, code: number, message: string | undefined): void {
@@ -730,7 +699,7 @@ export class Session {
       }
       stream.flow.raiseSend(this.#peer.initialStreamCredit);
       this.stats.streamsOpened++;
-      this.#queueControl({ kind: 'open', stream });
+      this.#sender.queueControl({ kind: 'open', stream });
     }
   }
 
@@ -742,37 +711,6 @@ export class Session {
   }
 
   // ---- sending --------------------------------------------------------------------------------
-
-  #queueControl(entry: ControlEntry): void {
-    if (this.#state === 'closed') return;
-    this.#queued(this.#control.push(entry));
-  }
-
-  #queueCredit(stream: StreamCore | undefined): void {
-    if (this.#state === 'closed') return;
-    this.#queued(this.#control.pushCredit(stream));
-  }
-
-  #queued(accepted: boolean): void {
-    if (!accepted) {
-      this.#connectionError(new FramewireError('LIMIT_EXCEEDED', 'control queue full: the peer does not read'));
-      return;
-    }
-    this.#schedulePump();
-  }
-
-  /**
-   * The pump runs on the clock's 'tick' (process.nextTick), not as a microtask: a nextTick queued from a microtask runs
-   * only once the microtask queue is empty, so an application that calls `await stream.write()` in
-   * a loop queues many messages before the pump turns them into one socket write. A microtask pump
-   * would interleave with the writer and write (one syscall) per message.
-   */
-  #schedulePump(): void {
-    if (this.#pumpScheduled || this.#yielding || this.#state === 'closed') return;
-    this.#pumpScheduled = true;
-    this.#defer(this.#runPump, 'tick');
-  }
-
 
   /**
    * The RTT window auto-tuning works from (FW-FLOW-5): the smallest sample, not the smoothed RTT,
@@ -786,102 +724,6 @@ export class Session {
     if (hb.samples >= TUNING_RTT_SAMPLES) return hb.minRttMs;
     if (this.#state === 'open') hb.ping();
     return 0;
-  }
-
-  readonly #runPump = (): void => {
-    this.#pumpScheduled = false;
-    this.#guard.run('sending', this.#pumpFn);
-  };
-
-  readonly #pumpFn = (): void => {
-    this.#pump();
-  };
-
-  /** Control first, then DATA by urgency and round-robin, in bursts that yield the event loop. */
-  #pump(): void {
-    if (this.#state === 'closed') return;
-    this.#drainControl();
-    if (this.#state === 'open' && this.#peer !== undefined) {
-      const highWater = this.#o.limits.transportHighWater;
-      const maxFrame = this.#peer.maxFramePayload;
-      let budget = this.#o.limits.sendBurstBytes;
-      while (budget > 0 && this.#transport.bufferedBytes < highWater) {
-        const pick = this.#scheduler.next(maxFrame, this.#streamBlocked);
-        if (pick === undefined) break;
-        const { stream, sendable } = pick;
-        if (sendable.type === FrameType.DATA) {
-          this.#writeStreamFrame(stream, FrameType.DATA, sendable.flags, sendable.payload);
-          this.stats.dataBytesOut += sendable.bytes;
-          if (sendable.messages > 0) {
-            this.stats.packedFramesOut++;
-            this.stats.packedMessagesOut += sendable.messages;
-          }
-        } else if (sendable.payload.length > maxFrame) {
-          // end() was called before the handshake told us the peer's limit.
-          stream.fail('MESSAGE_TOO_LARGE', `the DONE trailer is ${sendable.payload.length} bytes; the peer accepts at most ${maxFrame}`);
-          continue;
-        } else {
-          this.#writeStreamFrame(stream, FrameType.DONE, 0, sendable.payload);
-        }
-        stream.sent(sendable);
-        budget -= sendable.bytes + 20;
-        if (this.#control.pending) this.#drainControl();
-      }
-      if (this.#connectionFlow.sendAvailable <= 0 && this.#scheduler.size > 0) this.stats.creditStalls++;
-      if (budget <= 0 && this.#scheduler.size > 0) {
-        // Yield so incoming frames (PING, CREDIT) are processed between bursts.
-        this.#yielding = true;
-        this.#defer(this.#afterYield, 'immediate');
-      }
-    }
-    this.#transport.flush();
-  }
-
-  readonly #afterYield = (): void => {
-    this.#yielding = false;
-    this.#guard.run('sending', this.#pumpFn);
-  };
-
-  #drainControl(): void {
-    this.#control.drain(this.#controlSink, this.#closedFn);
-  }
-
-  readonly #closedFn = (): boolean => this.#state === 'closed';
-
-  readonly #controlSink: ControlSink = {
-    streamFrame: (stream, type, flags, payload) => {
-      this.#writeStreamFrame(stream, type, flags, payload);
-    },
-    connectionFrame: (type, flags, payload) => {
-      this.#writeConnectionFrame(type, flags, payload);
-    },
-    frame: (type, flags, stream, seq, payload) => {
-      this.#write(type, flags, stream, seq, payload);
-    },
-    opened: (stream) => {
-      stream.opened = true;
-      if (stream.send.hasPending) this.#scheduler.add(stream);
-    },
-    connectionLimit: () => this.#connectionFlow.receiveLimit,
-  };
-
-  #writeStreamFrame(stream: StreamCore, type: number, flags: number, payload: Uint8Array): void {
-    const seq = stream.sendSeq;
-    stream.sendSeq = (seq + 1) >>> 0;
-    this.#write(type, flags, stream.id, seq, payload);
-  }
-
-  #writeConnectionFrame(type: number, flags: number, payload: Uint8Array): void {
-    const seq = this.#sendSeq0;
-    this.#sendSeq0 = (seq + 1) >>> 0;
-    this.#write(type, flags, 0, seq, payload);
-  }
-
-  #write(type: number, flags: number, stream: number, seq: number, payload: Uint8Array): void {
-    // Every payload was checked where it was made; one that still exceeds the peer's limit is our bug (FW-FRAME-3).
-    if (payload.length > this.#sendLimit) throw new Error(`${frameTypeName(type)} payload of ${payload.length} bytes exceeds the peer's limit of ${this.#sendLimit}`);
-    this.stats.framesOut++;
-    this.#transport.write(type, flags, stream, seq, payload);
   }
 
   /** Measures the round-trip time with a PING (FW-HB-1). */
@@ -918,11 +760,11 @@ export class Session {
       this.close();
       return done;
     }
-    const payload = goawayPayload(this.#table.highestPeerId, new FramewireError('NO_ERROR', asText(options.message ?? 'going away')), deadlineMs, this.#sendLimit);
-    this.#queueControl({ kind: 'goaway', payload });
+    const payload = goawayPayload(this.#table.highestPeerId, new FramewireError('NO_ERROR', asText(options.message ?? 'going away')), deadlineMs, this.#sender.sendLimit);
+    this.#sender.queueControl({ kind: 'goaway', payload });
     this.#goawayTimer = this.#clock.setTimeout(() => {
       for (const s of this.#table.all()) s.fail('TIMEOUT', `GOAWAY deadline of ${deadlineMs} ms passed`);
-      this.#pump();
+      this.#sender.run();
       this.#finish(undefined, true);
     }, deadlineMs);
     this.#maybeFinishDrain();
@@ -934,13 +776,13 @@ export class Session {
     if (this.#goawaySent === undefined && this.#goawayReceived === undefined) return;
     if (this.#table.size > 0) return;
     // Let queued frames (the GOAWAY itself, final DONEs) go out before closing.
-    this.#defer(this.#finishDrain, 'microtask');
+    deferOn(this.#o.clock)(this.#finishDrain, 'microtask');
   }
 
   readonly #finishDrain = (): void => {
     this.#guard.run('closing after GOAWAY', () => {
       if (this.#table.size === 0 && this.#state === 'open') {
-        this.#pump();
+        this.#sender.run();
         this.#finish(undefined, true);
       }
     });
@@ -960,7 +802,7 @@ export class Session {
       this.#connectionError(new FramewireError('CLOSED', 'the connection was closed locally'));
       return;
     }
-    this.#pump();
+    this.#sender.run();
     this.#finish(undefined, true);
   }
 
@@ -968,8 +810,7 @@ export class Session {
     if (this.#state === 'closed') return;
     this.log.info({ code: error.code, err: error.message }, 'connection error');
     // The ERROR jumps every queue: it is the last frame we send (FW-CONN-1).
-    this.#write(FrameType.ERROR, 0, 0, this.#sendSeq0, safeErrorPayload(error, this.#sendLimit));
-    this.#sendSeq0 = (this.#sendSeq0 + 1) >>> 0;
+    this.#sender.connectionFrame(FrameType.ERROR, 0, safeErrorPayload(error, this.#sender.sendLimit));
     this.#finish(error, true);
   }
 
