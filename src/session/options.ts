@@ -3,6 +3,7 @@
  * Every buffer, count and wait has a name here, a default, and a check.
  */
 
+import { FramewireError } from '../errors.ts';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { defaultSettings, invalidSetting, PROTOCOL_VERSION, type Settings } from '../wire/index.ts';
@@ -143,24 +144,24 @@ export function resolveSessionOptions(options: SessionOptions): ResolvedSessionO
   // We accept packed messages unless told otherwise: the protocol default (absent) is 0 (FW-SET-1).
   const settings: Settings = { ...defaultSettings, packedMessages: 1, ...options.settings };
   const bad = invalidSetting(settings);
-  if (bad !== undefined) throw new RangeError(`invalid setting: ${bad}`);
+  if (bad !== undefined) throw invalidArgument(`invalid setting: ${bad}`);
   const limits: SessionLimits = { ...defaultLimits, ...options.limits };
   for (const [key, value] of Object.entries(limits)) {
     if (key === 'schedulingPolicy') {
-      if (!schedulingPolicies.includes(value as SchedulingPolicy)) throw new RangeError(`invalid limit ${key}: ${String(value)} (choose from ${schedulingPolicies.join(', ')})`);
+      if (!schedulingPolicies.includes(value as SchedulingPolicy)) throw invalidArgument(`invalid limit ${key}: ${String(value)} (choose from ${schedulingPolicies.join(', ')})`);
       continue;
     }
     if (key === 'packMessages') {
-      if (typeof value !== 'boolean') throw new RangeError(`invalid limit ${key}: ${String(value)} (true or false)`);
+      if (typeof value !== 'boolean') throw invalidArgument(`invalid limit ${key}: ${String(value)} (true or false)`);
       continue;
     }
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new RangeError(`invalid limit ${key}: ${String(value)}`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw invalidArgument(`invalid limit ${key}: ${String(value)}`);
   }
   if (limits.transportHighWater > MAX_TRANSPORT_HIGH_WATER) {
-    throw new RangeError(`invalid limit transportHighWater: ${limits.transportHighWater} is above ${MAX_TRANSPORT_HIGH_WATER} (FW-SCHED-6)`);
+    throw invalidArgument(`invalid limit transportHighWater: ${limits.transportHighWater} is above ${MAX_TRANSPORT_HIGH_WATER} (FW-SCHED-6)`);
   }
   const versions = options.versions ?? [PROTOCOL_VERSION];
-  if (versions.length === 0) throw new RangeError('versions must not be empty');
+  if (versions.length === 0) throw invalidArgument('versions must not be empty');
   const connectionId = options.connectionId ?? `c${(nextConnectionId++).toString(36)}`;
   const logger = (options.logger ?? pino({ level: 'silent' })).child({ conn: connectionId, role: options.role });
   return {
@@ -175,4 +176,9 @@ export function resolveSessionOptions(options: SessionOptions): ResolvedSessionO
     logger,
     connectionId,
   };
+}
+
+/** Options the API cannot work with are the caller's mistake: a coded error, like every other bad argument (spec §9). */
+function invalidArgument(message: string): FramewireError {
+  return new FramewireError('INVALID_ARGUMENT', message);
 }

@@ -380,3 +380,6 @@ export async function readAll(stream: Stream): Promise<Uint8Array[]> {
 }
 
 export const text = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/** What `toThrow` expects of an option or argument the API cannot work with: a coded INVALID_ARGUMENT, not a bare RangeError. */
+export const invalidArgument = expect.objectContaining({ name: 'FramewireError', code: 'INVALID_ARGUMENT' }) as Error;

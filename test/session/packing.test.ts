@@ -19,6 +19,7 @@ import {
   expectConnectionError,
   expectStillOpen,
   flush,
+  invalidArgument,
   ofType,
   pair,
   readAll,
@@ -379,10 +380,10 @@ describe('packing: receiving', () => {
 
 describe('packing: options', () => {
   it('limits.packMessages must be a boolean, packMaxMessage/packMaxFrame non-negative numbers', () => {
-    expect(() => resolveSessionOptions({ role: 'client', limits: { packMessages: 'yes' as never } })).toThrow(RangeError);
-    expect(() => resolveSessionOptions({ role: 'client', limits: { packMaxFrame: -1 } })).toThrow(RangeError);
-    expect(() => resolveSessionOptions({ role: 'client', limits: { packMaxMessage: Number.NaN } })).toThrow(RangeError);
-    expect(() => resolveSessionOptions({ role: 'client', settings: { packedMessages: 2 } })).toThrow(RangeError);
+    expect(() => resolveSessionOptions({ role: 'client', limits: { packMessages: 'yes' as never } })).toThrow(invalidArgument);
+    expect(() => resolveSessionOptions({ role: 'client', limits: { packMaxFrame: -1 } })).toThrow(invalidArgument);
+    expect(() => resolveSessionOptions({ role: 'client', limits: { packMaxMessage: Number.NaN } })).toThrow(invalidArgument);
+    expect(() => resolveSessionOptions({ role: 'client', settings: { packedMessages: 2 } })).toThrow(invalidArgument);
     const o = resolveSessionOptions({ role: 'client' });
     expect(o.settings.packedMessages).toBe(1);
     expect(o.limits).toMatchObject({ packMessages: true, packMaxMessage: 1024, packMaxFrame: 16384 });

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveSessionOptions } from '../../src/session/options.ts';
 import { FrameType } from '../../src/wire/index.ts';
-import { bytes, connectedClient, connectedServer, dataBytes, dataFrames, flush, ofType, trace } from './helpers.ts';
+import { bytes, connectedClient, connectedServer, dataBytes, dataFrames, flush, invalidArgument, ofType, trace } from './helpers.ts';
 
 /** A transport above the high-water mark: the scheduler holds DATA back, control still goes out. */
 const CLOGGED = 1 << 30;
@@ -171,7 +171,7 @@ describe('scheduler: fifo policy (a local policy for experiments, §8.4)', () =>
 
   it('is off by default and rejects an unknown policy', () => {
     expect(resolveSessionOptions({ role: 'client' }).limits.schedulingPolicy).toBe('round-robin');
-    expect(() => resolveSessionOptions({ role: 'client', limits: { schedulingPolicy: 'lifo' as never } })).toThrow(RangeError);
+    expect(() => resolveSessionOptions({ role: 'client', limits: { schedulingPolicy: 'lifo' as never } })).toThrow(invalidArgument);
   });
 
   it('serves the stream that became ready first until it has nothing left, without per-frame rotation', async () => {
