@@ -7,38 +7,32 @@
  */
 
 import type { Logger } from 'pino';
-import { ErrorCodes, FramewireError, isFramewireError, isLocalOnly, toFramewireError, type ErrorCodeName } from '../errors.ts';
+import { FramewireError, isFramewireError, toFramewireError } from '../errors.ts';
 import { ConnectionFlow } from '../flow/index.ts';
 import {
-  DataFlags,
   PackedWriter,
-  DEFAULT_URGENCY,
   defaultSettings,
   encodeHelloPayload,
-  encodeOpenPayload,
   FrameType,
   frameTypeName,
   HANDSHAKE_MAX_PAYLOAD,
-  MAX_URGENCY,
   parseFrame,
   PingFlags,
-  rawPayloadLength,
-  type ControlMap,
   type Frame,
   type HelloPayload,
   type RawFrame,
   type Settings,
 } from '../wire/index.ts';
 import { deferOn, type Clock, type TimerHandle } from './clock.ts';
-import { asText, checkFits, checkString, encodeArgument, goawayPayload, isPlainMap, isUint, safeErrorPayload } from './control-payload.ts';
+import { asText, checkFits, checkString, encodeArgument, goawayPayload, isUint, safeErrorPayload } from './control-payload.ts';
 import { Guard } from './guard.ts';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './options.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { Watchdog } from './watchdog.ts';
-import { StreamTable } from './stream-table.ts';
 import { SessionStats } from './stats.ts';
 import type { Stream } from './stream.ts';
-import { StreamCore, type StreamLink } from './stream-core.ts';
+import type { StreamCore } from './stream-core.ts';
+import { Streams, type OpenOptions } from './streams.ts';
 import type { FrameTransport } from './frame-transport.ts';
 import { SendPump } from './send-pump.ts';
 import { withOptional } from './optional.ts';
@@ -46,13 +40,7 @@ import { TokenBucket } from './token-bucket.ts';
 
 export type { FrameTransport } from './frame-transport.ts';
 
-/** What OPEN carries: the stream's kind, an optional target and metadata, and its urgency. */
-export interface OpenOptions {
-  readonly kind: string;
-  readonly target?: string;
-  readonly meta?: ControlMap;
-  readonly urgency?: number;
-}
+export type { OpenOptions } from './streams.ts';
 
 /** Handles a stream the peer opened. */
 export type StreamHandler = (stream: Stream, session: Session) => void | Promise<void>;
@@ -86,11 +74,10 @@ export class Session {
   /** The injected clock, its timers behind the guard. */
   readonly #clock: Clock;
   readonly #transport: FrameTransport;
-  readonly #onStream: StreamHandler | undefined;
-  readonly #link: StreamLink;
   /** Control frames, then DATA: every frame we send goes through it. */
   readonly #sender: SendPump;
-  readonly #table: StreamTable;
+  /** The stream table, opens, and the frames on streams other than 0. */
+  readonly #streams: Streams;
   #state: State = 'handshake';
   #peer: Settings | undefined;
   #principal: unknown;
@@ -114,9 +101,7 @@ export class Session {
   readonly #clientHello: Uint8Array | undefined;
   /** Since when no stream is open (clock time), undefined while one is. */
   #unusedSince: number | undefined;
-  readonly #resetBucket: TokenBucket;
   readonly #pingBucket: TokenBucket;
-  readonly #emptyBucket: TokenBucket;
 
   #resolveReady!: () => void;
   #rejectReady!: (e: FramewireError) => void;
@@ -128,8 +113,6 @@ export class Session {
     this.role = this.#o.role;
     this.log = this.#o.logger;
     this.#transport = transport;
-    this.#onStream = onStream;
-    this.#table = new StreamTable(this.role);
     if (this.role === 'client') {
       checkString('agent', this.#o.agent, 0, AGENT_MAX);
       this.#clientHello = encodeArgument('the HELLO auth', () => encodeHelloPayload(this.#hello(this.#o.versions)));
@@ -158,9 +141,25 @@ export class Session {
         this.#connectionError(error);
       },
     });
-    this.#resetBucket = new TokenBucket(l.resetRatePerSecond, l.resetBurst, clock);
     this.#pingBucket = new TokenBucket(l.pingRatePerSecond, l.pingBurst, clock);
-    this.#emptyBucket = new TokenBucket(l.emptyFrameRatePerSecond, l.emptyFrameBurst, clock);
+    this.#streams = new Streams(this.#o, clock, {
+      connectionFlow: this.#connectionFlow,
+      sender: this.#sender,
+      guard: this.#guard,
+      stats: this.stats,
+      peer: () => (this.#state === 'open' ? this.#peer : undefined),
+      goingAway: () => this.#goawaySent !== undefined,
+      handler: onStream === undefined ? undefined : (stream) => onStream(stream, this),
+      inUse: () => {
+        this.#unusedSince = undefined;
+      },
+      unused: () => {
+        this.#unusedSince = this.#clock.now();
+      },
+      released: () => {
+        this.#maybeFinishDrain();
+      },
+    });
     this.#heartbeat = new Heartbeat(clock, this.#o.settings.heartbeatIntervalMs, this.#o.settings.idleTimeoutMs, {
       sendPing: (payload) => {
         this.#sender.queueControl({ kind: 'ping', flags: 0, payload });
@@ -192,29 +191,6 @@ export class Session {
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
-    this.#link = {
-      connectionFlow: this.#connectionFlow,
-      wake: (stream) => {
-        if (stream.opened) this.#sender.wake(stream);
-      },
-      credit: (stream) => {
-        this.#sender.queueCredit(stream);
-      },
-      control: (entry) => {
-        this.#sender.queueControl(entry);
-      },
-      sendLimit: () => this.#peer?.maxFramePayload,
-      release: (stream) => {
-        this.#release(stream);
-      },
-      settled: (stream, outcome) => {
-        if (outcome.status === 'completed') return;
-        this.stats.countStreamEnd(outcome.status, outcome.error.code);
-        if (stream.log.isLevelEnabled('debug')) stream.log.debug({ outcome: outcome.status, code: outcome.error.code, remote: outcome.error.remote }, 'stream ended');
-      },
-      logger: this.log,
-      packing: undefined,
-    };
   }
 
   /** The settings the peer declared, once the handshake is done. */
@@ -249,7 +225,7 @@ export class Session {
   }
 
   get activeStreams(): number {
-    return this.#table.size;
+    return this.#streams.table.size;
   }
 
   /** Bytes received on all streams and not yet read by the application (bounded by the connection window). */
@@ -290,7 +266,8 @@ export class Session {
       // malformed frame reports its own defect. DATA has no payload to parse.
       const frame = raw.type === FrameType.DATA ? undefined : parseFrame(raw);
       if (raw.stream === 0) this.#onConnectionFrame(raw, frame!);
-      else this.#onStreamFrame(raw, frame);
+      else if (this.#state !== 'open') throw new FramewireError('HANDSHAKE', `frame on stream ${raw.stream} before the handshake completed`);
+      else this.#streams.onFrame(raw, frame);
     } catch (error) {
       // A coded error is the peer's fault; anything else is ours (a bug), reported as such.
       if (isFramewireError(error)) this.#connectionError(error);
@@ -322,7 +299,7 @@ export class Session {
     }
     if (streamId !== undefined) {
       // A stream's work failed: that stream ends, the connection goes on. A stream that is gone needs nothing.
-      this.#table.get(streamId)?.fail('INTERNAL', 'internal error');
+      this.#streams.table.get(streamId)?.fail('INTERNAL', 'internal error');
       return;
     }
     this.#connectionError(new FramewireError('INTERNAL', 'internal error'));
@@ -341,7 +318,7 @@ export class Session {
     // After a GOAWAY (sent or received), a close once every stream has its outcome is a clean end, not a
     // loss (§8.6), even if the application has not yet read what those streams received.
     const goaway = this.#goawaySent !== undefined || this.#goawayReceived !== undefined;
-    if (goaway && this.#table.all().every((s) => s.ended)) {
+    if (goaway && this.#streams.table.all().every((s) => s.ended)) {
       this.#finish(undefined, false);
       return;
     }
@@ -455,163 +432,19 @@ export class Session {
     if (this.#peer.packedMessages === 1 && limits.packMessages && limits.packMaxMessage > 0) {
       // One scratch buffer for every packed payload when the transport copies them (no allocation per frame).
       const reuse = this.#transport.copyLimit >= Math.min(limits.packMaxFrame, this.#peer.maxFramePayload);
-      this.#link.packing = { maxMessage: limits.packMaxMessage, maxFrame: limits.packMaxFrame, writer: new PackedWriter(reuse) };
+      this.#streams.link.packing = { maxMessage: limits.packMaxMessage, maxFrame: limits.packMaxFrame, writer: new PackedWriter(reuse) };
     }
     this.#connectionFlow.raiseSend(this.#peer.initialConnectionCredit);
     this.#transport.setMaxPayload(this.#o.settings.maxFramePayload);
     this.log.debug({ version, peer: this.#peer }, 'handshake complete');
     this.#heartbeat.start();
-    this.#unusedSince = this.#table.size === 0 ? this.#clock.now() : undefined;
+    this.#unusedSince = this.#streams.table.size === 0 ? this.#clock.now() : undefined;
     this.#watchdog.start();
     // One PING right away: its RTT drives window auto-tuning from the first window (FW-FLOW-5).
     this.#heartbeat.ping();
-    this.#promotePendingOpens();
+    this.#streams.promotePendingOpens();
     this.#resolveReady();
     this.#sender.schedule();
-  }
-
-  #onStreamFrame(raw: RawFrame, frame: Frame | undefined): void {
-    if (this.#state !== 'open') throw new FramewireError('HANDSHAKE', `frame on stream ${raw.stream} before the handshake completed`);
-    const stream = this.#table.get(raw.stream);
-    if (stream === undefined) {
-      this.#onUnknownStream(raw, frame);
-      return;
-    }
-    // Checked before seq: a peer that reuses a live id numbers its new OPEN 0, and the fault is the id (FW-STREAM-2).
-    if (raw.type === FrameType.OPEN) throw new FramewireError('STREAM_ID', `OPEN for stream ${raw.stream}, which is already open`);
-    // Our stream still waits for a slot: its OPEN was never sent, so the peer cannot know the id (FW-STREAM-11).
-    if (stream.local && !stream.opened) throw new FramewireError('PROTOCOL_ERROR', `${frameTypeName(raw.type)} on stream ${raw.stream}, which was never opened`);
-    if (raw.seq !== stream.receiveSeq) {
-      throw new FramewireError('SEQ_ERROR', `stream ${raw.stream}: expected seq ${stream.receiveSeq}, got ${raw.seq}`);
-    }
-    stream.receiveSeq = (stream.receiveSeq + 1) >>> 0;
-    if (frame === undefined) {
-      this.#onData(stream, raw);
-      return;
-    }
-    switch (frame.type) {
-      case FrameType.OPEN:
-        throw new FramewireError('STREAM_ID', `OPEN for stream ${raw.stream}, which is already open`);
-      case FrameType.CREDIT:
-        stream.onCredit(frame.payload);
-        return;
-      case FrameType.ACK:
-        stream.onAck(frame.payload);
-        return;
-      case FrameType.DONE:
-        stream.onDone(frame.payload.trailer);
-        return;
-      case FrameType.ERROR: {
-        const p = frame.payload;
-        const error = FramewireError.fromWire(p.code, p.message, withOptional({ streamId: stream.id, retryable: p.retryable, retryAfterMs: p.retryAfterMs, details: p.details }));
-        stream.reset({ status: 'failed', error });
-        return;
-      }
-      case FrameType.CANCEL: {
-        const p = frame.payload;
-        if (!stream.local && !this.#resetBucket.take()) {
-          throw new FramewireError('ENHANCE_YOUR_CALM', `more than ${this.#o.limits.resetRatePerSecond} streams/s cancelled by the peer`);
-        }
-        const error = FramewireError.fromWire(p.code ?? ErrorCodes.CANCELLED.code, p.reason ?? 'cancelled by the peer', { streamId: stream.id });
-        stream.reset({ status: 'cancelled', error });
-        return;
-      }
-      case FrameType.DATA:
-      case FrameType.HELLO:
-      case FrameType.PING:
-      case FrameType.GOAWAY:
-        throw new FramewireError('WRONG_STREAM_KIND', `${frameName(frame)} on stream ${raw.stream}`);
-    }
-  }
-
-  #onData(stream: StreamCore, raw: RawFrame): void {
-    if ((raw.flags & DataFlags.PACKED) !== 0) {
-      if (this.#o.settings.packedMessages !== 1) {
-        throw new FramewireError('PROTOCOL_ERROR', `PACKED DATA on stream ${raw.stream}, but we declared packed_messages = 0 (FW-PACK-1)`);
-      }
-      this.stats.packedFramesIn++;
-    }
-    // rawPayloadLength: a piecewise payload (RawFrame.parts) must not be joined just to be counted.
-    const n = rawPayloadLength(raw);
-    if (n === 0 && !this.#emptyBucket.take()) {
-      throw new FramewireError('ENHANCE_YOUR_CALM', 'flood of empty DATA frames');
-    }
-    stream.onData(n, raw.parts === undefined ? raw.payload : EMPTY, raw.flags, raw.parts);
-    this.stats.dataBytesIn += n;
-  }
-
-  #onUnknownStream(raw: RawFrame, frame: Frame | undefined): void {
-    const id = raw.stream;
-    if (raw.type === FrameType.OPEN) {
-      this.#table.acceptPeerId(id);
-      if (raw.seq !== 0) throw new FramewireError('SEQ_ERROR', `OPEN of stream ${id} must have seq 0, got ${raw.seq}`);
-      if (frame !== undefined) this.#onOpen(id, frame);
-      return;
-    }
-    if (!this.#table.wasOpened(id)) throw new FramewireError('PROTOCOL_ERROR', `${frameName(raw)} on stream ${id}, which was never opened`);
-    // A closed stream: frames in flight when it ended are discarded (FW-STREAM-8); DATA still counts,
-    // and so do empty frames, or closed ids would be a way around the flood limit (FW-LIMIT-4).
-    if (raw.type === FrameType.DATA) {
-      const n = rawPayloadLength(raw);
-      if (n === 0 && !this.#emptyBucket.take()) throw new FramewireError('ENHANCE_YOUR_CALM', 'flood of empty DATA frames');
-      this.#connectionFlow.discard(n);
-    }
-  }
-
-  #onOpen(id: number, frame: Frame): void {
-    if (frame.type !== FrameType.OPEN) return;
-    const refuse = (code: ErrorCodeName, message: string): void => {
-      this.stats.streamsRefused++;
-      if (!this.#resetBucket.take()) {
-        throw new FramewireError('ENHANCE_YOUR_CALM', 'the peer keeps opening streams that are refused');
-      }
-      this.#sender.queueControl({ kind: 'refuse', streamId: id, payload: safeErrorPayload(new FramewireError(code, message, { streamId: id }), this.#sender.sendLimit) });
-    };
-    if (this.#goawaySent !== undefined) {
-      refuse('REFUSED_STREAM', 'connection is going away');
-      return;
-    }
-    if (this.#table.peerActive >= this.#o.settings.maxConcurrentStreams) {
-      refuse('REFUSED_STREAM', `max_concurrent_streams (${this.#o.settings.maxConcurrentStreams}) reached`);
-      return;
-    }
-    const p = frame.payload;
-    const stream = this.#newStream(id, false, { kind: p.kind, ...withOptional({ target: p.target, meta: p.meta, urgency: p.urgency }) });
-    stream.receiveSeq = 1;
-    stream.flow.raiseSend(this.#peer!.initialStreamCredit);
-    this.stats.streamsOpened++;
-    const handler = this.#onStream;
-    if (handler === undefined) {
-      stream.fail('REFUSED_STREAM', `this ${this.role} accepts no streams`);
-      return;
-    }
-    try {
-      const result = handler(stream.stream, this);
-      if (result instanceof Promise) {
-        result.catch((error: unknown) => {
-          this.#failFromHandler(stream, error);
-        });
-      }
-    } catch (error) {
-      this.#failFromHandler(stream, error);
-    }
-  }
-
-  /**
-   * A handler's failure goes to the peer with everything it said: code, retry hint and details. An
-   * exception that is not a coded error (or has a local-only code) while the stream is still live is
-   * a bug in the handler: reported by the guard, and the stream fails with INTERNAL.
-   */
-  #failFromHandler(stream: StreamCore, error: unknown): void {
-    // A stream that already has its outcome: the handler merely saw that (its read or write failed).
-    if (stream.ended) return;
-    if (!isFramewireError(error) || isLocalOnly(error.code)) {
-      this.#guard.fail(`the handler of stream ${stream.id} (${stream.kind})`, error, stream.id);
-      return;
-    }
-    this.#guard.run(`failing stream ${stream.id}`, () => {
-      stream.fail(error.code, error.message, withOptional({ retryable: error.retryable, retryAfterMs: error.retryAfterMs, details: error.details }));
-    }, stream.id);
   }
 
   #onPing(flags: number, payload: Uint8Array): void {
@@ -633,8 +466,8 @@ export class Session {
     this.log.info({ lastStream, code, msg: message }, 'peer sent GOAWAY');
     const refused = (s: StreamCore): FramewireError =>
       new FramewireError('REFUSED_STREAM', `stream ${s.id} was not processed: the peer is going away`, { remote: true, streamId: s.id, details: { processed: 'no' } });
-    for (const s of this.#table.takeAllPending()) s.reset({ status: 'failed', error: refused(s) });
-    for (const s of this.#table.all()) {
+    for (const s of this.#streams.table.takeAllPending()) s.reset({ status: 'failed', error: refused(s) });
+    for (const s of this.#streams.table.all()) {
       if (s.local && s.id > lastStream) s.reset({ status: 'failed', error: refused(s) });
     }
     this.#maybeFinishDrain();
@@ -657,57 +490,7 @@ export class Session {
     if (this.#goawaySent !== undefined || this.#goawayReceived !== undefined) {
       throw new FramewireError('REFUSED_STREAM', 'the connection is going away: open a new one', { details: { processed: 'no' } });
     }
-    if (this.#table.pendingCount >= this.#o.limits.maxPendingOpens) {
-      throw new FramewireError('LIMIT_EXCEEDED', `more than ${this.#o.limits.maxPendingOpens} streams waiting to open`);
-    }
-    // Checked and encoded here, so that bad arguments fail where they were given, not in the pump.
-    const openPayload = encodeOpen(options);
-    if (this.#peer !== undefined) checkFits('the OPEN payload (kind, target, meta)', openPayload, this.#peer.maxFramePayload);
-    const stream = this.#newStream(this.#table.allocateLocalId(), true, options, openPayload);
-    this.#table.queuePending(stream);
-    this.#promotePendingOpens();
-    return stream.stream;
-  }
-
-  #newStream(id: number, local: boolean, o: OpenOptions, openPayload?: Uint8Array): StreamCore {
-    const stream = new StreamCore(this.#link, {
-      id,
-      local,
-      kind: o.kind,
-      target: o.target,
-      meta: o.meta,
-      urgency: o.urgency ?? DEFAULT_URGENCY,
-      receiveWindow: this.#o.settings.initialStreamCredit,
-      maxReceiveWindow: Math.max(this.#o.limits.maxStreamWindow, this.#o.settings.initialStreamCredit),
-      maxMessageSize: this.#o.settings.maxMessageSize,
-      writeBuffer: this.#o.limits.streamWriteBuffer,
-      ...(openPayload === undefined ? {} : { openPayload }),
-    });
-    this.#table.add(stream);
-    this.#unusedSince = undefined;
-    return stream;
-  }
-
-  #promotePendingOpens(): void {
-    if (this.#state !== 'open' || this.#peer === undefined) return;
-    for (const stream of this.#table.takeOpenable(this.#peer.maxConcurrentStreams)) {
-      const limit = this.#peer.maxFramePayload;
-      if (stream.openPayload !== undefined && stream.openPayload.length > limit) {
-        // Opened before the handshake told us the peer's limit: it fails here, never on the wire.
-        stream.reset({ status: 'failed', error: new FramewireError('MESSAGE_TOO_LARGE', `the OPEN payload is ${stream.openPayload.length} bytes; the peer accepts at most ${limit}`, { streamId: stream.id, details: { processed: 'no' } }) });
-        continue;
-      }
-      stream.flow.raiseSend(this.#peer.initialStreamCredit);
-      this.stats.streamsOpened++;
-      this.#sender.queueControl({ kind: 'open', stream });
-    }
-  }
-
-  #release(stream: StreamCore): void {
-    if (!this.#table.remove(stream)) return;
-    if (this.#table.size === 0) this.#unusedSince = this.#clock.now();
-    this.#promotePendingOpens();
-    this.#maybeFinishDrain();
+    return this.#streams.open(options).stream;
   }
 
   // ---- sending --------------------------------------------------------------------------------
@@ -749,21 +532,21 @@ export class Session {
     const done = new Promise<void>((r) => {
       resolve = r;
     });
-    this.#goawaySent = { lastStream: this.#table.highestPeerId, done, resolve };
+    this.#goawaySent = { lastStream: this.#streams.table.highestPeerId, done, resolve };
     void this.closed.then(() => {
       resolve();
     });
-    for (const s of this.#table.takeAllPending()) {
+    for (const s of this.#streams.table.takeAllPending()) {
       s.reset({ status: 'failed', error: new FramewireError('REFUSED_STREAM', 'the connection is going away', { streamId: s.id, details: { processed: 'no' } }) });
     }
     if (this.#state !== 'open') {
       this.close();
       return done;
     }
-    const payload = goawayPayload(this.#table.highestPeerId, new FramewireError('NO_ERROR', asText(options.message ?? 'going away')), deadlineMs, this.#sender.sendLimit);
+    const payload = goawayPayload(this.#streams.table.highestPeerId, new FramewireError('NO_ERROR', asText(options.message ?? 'going away')), deadlineMs, this.#sender.sendLimit);
     this.#sender.queueControl({ kind: 'goaway', payload });
     this.#goawayTimer = this.#clock.setTimeout(() => {
-      for (const s of this.#table.all()) s.fail('TIMEOUT', `GOAWAY deadline of ${deadlineMs} ms passed`);
+      for (const s of this.#streams.table.all()) s.fail('TIMEOUT', `GOAWAY deadline of ${deadlineMs} ms passed`);
       this.#sender.run();
       this.#finish(undefined, true);
     }, deadlineMs);
@@ -774,14 +557,14 @@ export class Session {
   #maybeFinishDrain(): void {
     if (this.#state !== 'open') return;
     if (this.#goawaySent === undefined && this.#goawayReceived === undefined) return;
-    if (this.#table.size > 0) return;
+    if (this.#streams.table.size > 0) return;
     // Let queued frames (the GOAWAY itself, final DONEs) go out before closing.
     deferOn(this.#o.clock)(this.#finishDrain, 'microtask');
   }
 
   readonly #finishDrain = (): void => {
     this.#guard.run('closing after GOAWAY', () => {
-      if (this.#table.size === 0 && this.#state === 'open') {
+      if (this.#streams.table.size === 0 && this.#state === 'open') {
         this.#sender.run();
         this.#finish(undefined, true);
       }
@@ -798,7 +581,7 @@ export class Session {
       this.#connectionError(toFramewireError(error));
       return;
     }
-    if (this.#table.size > 0 || this.#table.pendingCount > 0) {
+    if (this.#streams.table.size > 0 || this.#streams.table.pendingCount > 0) {
       this.#connectionError(new FramewireError('CLOSED', 'the connection was closed locally'));
       return;
     }
@@ -826,7 +609,7 @@ export class Session {
     this.#watchdog.stop();
     this.#goawayTimer?.cancel();
     const streamError = streamFailure ?? error ?? new FramewireError('CLOSED', 'the connection closed');
-    for (const s of this.#table.clear()) {
+    for (const s of this.#streams.table.clear()) {
       const e = s.local && this.#goawayReceived !== undefined && s.id > this.#goawayReceived
         ? new FramewireError('REFUSED_STREAM', 'not processed: the peer went away', { streamId: s.id, details: { processed: 'no' } })
         : streamError;
@@ -845,28 +628,11 @@ export class Session {
   }
 }
 
-const EMPTY = new Uint8Array(0);
-
 /** RTT samples needed before receive windows may grow (see Session.#tuningRtt). */
 const TUNING_RTT_SAMPLES = 3;
 
-/** The OPEN payload for `o`, checked like the receiver checks it (§7.2): INVALID_ARGUMENT otherwise. */
-function encodeOpen(o: OpenOptions): Uint8Array {
-  checkString('kind', o.kind, 1, OPEN_KIND_MAX);
-  if (o.target !== undefined) checkString('target', o.target, 0, OPEN_TARGET_MAX);
-  if (o.urgency !== undefined && !(isUint(o.urgency) && o.urgency <= MAX_URGENCY)) throw new FramewireError('INVALID_ARGUMENT', `urgency must be an integer in 0..${MAX_URGENCY}, got ${String(o.urgency)}`);
-  if (o.meta !== undefined && !isPlainMap(o.meta)) throw new FramewireError('INVALID_ARGUMENT', 'meta must be a plain object (a MessagePack map)');
-  return encodeArgument('the OPEN meta', () =>
-    encodeOpenPayload(withOptional({ kind: o.kind, target: o.target, meta: o.meta, urgency: o.urgency === DEFAULT_URGENCY ? undefined : o.urgency })),
-  );
-}
-
 /** The longest agent a receiver accepts (§7.1). */
 const AGENT_MAX = 256;
-
-/** The longest kind and target a receiver accepts (§7.2). */
-const OPEN_KIND_MAX = 128;
-const OPEN_TARGET_MAX = 4096;
 
 function frameName(frame: { type: number }): string {
   return frameTypeName(frame.type);
