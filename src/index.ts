@@ -34,6 +34,7 @@ export {
   type StreamHandler,
   type StreamOutcome,
   type StreamService,
+  type StreamFlowState,
   type WriteOptions,
 } from './session/index.ts';
 export { internalErrorCount, onInternalError, type InternalErrorObserver, type InternalErrorReport } from './session/index.ts';

@@ -27,6 +27,6 @@ export {
   type UploadStatus,
 } from '../upload/index.ts';
 export { SUBSCRIBE_KIND, decodeServerMessage, encodeAck, type ClientMessage, type EventMessage, type ServerMessage, type StartMessage } from '../events/protocol.ts';
-export { ManualClock, Session, systemClock, type Clock, type FrameTransport, type Role, type TimerHandle } from '../session/index.ts';
+export { ManualClock, Session, systemClock, type Clock, type DeferPhase, type FrameTransport, type Role, type TimerHandle } from '../session/index.ts';
 export { createMemoryPair, type MemoryPairOptions, type SocketTransportOptions } from '../transport/index.ts';
 export type { AttachableTransport } from '../connection.ts';
