@@ -10,9 +10,7 @@ import type { Logger } from 'pino';
 import { FramewireError, isFramewireError, toFramewireError } from '../errors.ts';
 import { ConnectionFlow } from '../flow/index.ts';
 import {
-  PackedWriter,
   defaultSettings,
-  encodeHelloPayload,
   FrameType,
   frameTypeName,
   HANDSHAKE_MAX_PAYLOAD,
@@ -24,7 +22,7 @@ import {
   type Settings,
 } from '../wire/index.ts';
 import { deferOn, type Clock, type TimerHandle } from './clock.ts';
-import { asText, checkFits, checkString, encodeArgument, goawayPayload, isUint, safeErrorPayload } from './control-payload.ts';
+import { asText, goawayPayload, isUint, safeErrorPayload } from './control-payload.ts';
 import { Guard } from './guard.ts';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './options.ts';
 import { Heartbeat } from './heartbeat.ts';
@@ -33,6 +31,7 @@ import { SessionStats } from './stats.ts';
 import type { Stream } from './stream.ts';
 import type { StreamCore } from './stream-core.ts';
 import { Streams, type OpenOptions } from './streams.ts';
+import { Handshake } from './handshake.ts';
 import type { FrameTransport } from './frame-transport.ts';
 import { SendPump } from './send-pump.ts';
 import { withOptional } from './optional.ts';
@@ -97,8 +96,8 @@ export class Session {
 
   readonly #heartbeat: Heartbeat;
   readonly #watchdog: Watchdog;
-  /** The client's HELLO, encoded and checked when the session is made (its auth is application data). */
-  readonly #clientHello: Uint8Array | undefined;
+  /** The HELLO exchange's rules: our HELLO, the version chosen, authentication. */
+  readonly #handshake: Handshake;
   /** Since when no stream is open (clock time), undefined while one is. */
   #unusedSince: number | undefined;
   readonly #pingBucket: TokenBucket;
@@ -113,11 +112,7 @@ export class Session {
     this.role = this.#o.role;
     this.log = this.#o.logger;
     this.#transport = transport;
-    if (this.role === 'client') {
-      checkString('agent', this.#o.agent, 0, AGENT_MAX);
-      this.#clientHello = encodeArgument('the HELLO auth', () => encodeHelloPayload(this.#hello(this.#o.versions)));
-      checkFits('the HELLO (with its auth)', this.#clientHello, HANDSHAKE_MAX_PAYLOAD);
-    }
+    this.#handshake = new Handshake(this.#o);
     this.#guard = new Guard(this.log, (error, where, streamId) => {
       this.#recover(streamId);
     }, this.id);
@@ -237,21 +232,12 @@ export class Session {
   start(): void {
     this.#transport.setMaxPayload(HANDSHAKE_MAX_PAYLOAD);
     if (this.role === 'client') {
-      this.#sender.connectionFrame(FrameType.HELLO, 0, this.#clientHello!);
+      this.#sender.connectionFrame(FrameType.HELLO, 0, this.#handshake.clientHello!);
       this.#transport.flush();
     }
     this.#handshakeTimer = this.#clock.setTimeout(() => {
       this.#connectionError(new FramewireError('HANDSHAKE', `no HELLO within ${this.#o.limits.handshakeTimeoutMs} ms`));
     }, this.#o.limits.handshakeTimeoutMs);
-  }
-
-  #hello(versions: readonly number[]): HelloPayload {
-    return {
-      versions,
-      settings: this.#o.settings,
-      agent: this.#o.agent,
-      ...(this.role === 'client' && this.#o.auth !== undefined ? { auth: this.#o.auth } : {}),
-    };
   }
 
   // ---- receiving ------------------------------------------------------------------------------
@@ -377,46 +363,25 @@ export class Session {
 
   #onHello(hello: HelloPayload): void {
     if (this.#state === 'open' || this.#state === 'authenticating') throw new FramewireError('HANDSHAKE', 'second HELLO');
+    const version = this.#handshake.version(hello);
     if (this.role === 'client') {
-      const chosen = hello.versions[0];
-      if (hello.versions.length !== 1 || chosen === undefined || !this.#o.versions.includes(chosen)) {
-        throw new FramewireError('UNSUPPORTED_VERSION', `server chose version(s) ${hello.versions.join(',')}, we speak ${this.#o.versions.join(',')}`);
-      }
-      this.#established(chosen, hello);
+      this.#established(version, hello);
       return;
     }
-    const common = hello.versions.filter((v) => this.#o.versions.includes(v));
-    if (common.length === 0) {
-      throw new FramewireError('UNSUPPORTED_VERSION', `client speaks ${hello.versions.join(',')}, we speak ${this.#o.versions.join(',')}`);
-    }
-    const chosen = Math.max(...common);
-    const authenticate = this.#o.authenticate;
-    if (authenticate === undefined) {
-      this.#acceptClient(chosen, hello, undefined);
+    if (this.#o.authenticate === undefined) {
+      this.#acceptClient(version, hello, undefined);
       return;
     }
     this.#state = 'authenticating';
-    const answer = async (): Promise<void> => {
-      let principal: unknown;
-      try {
-        principal = await authenticate(hello.auth);
-      } catch (error) {
-        this.#connectionError(isFramewireError(error) ? error : new FramewireError('AUTH_FAILED', 'credentials refused', { cause: error }));
-        return;
-      }
-      if (this.#state === 'closed') return;
-      if (principal === false || principal === undefined || principal === null) {
-        this.#connectionError(new FramewireError('AUTH_FAILED', 'credentials refused'));
-        return;
-      }
-      this.#acceptClient(chosen, hello, principal);
-    };
-    answer().catch(this.#guard.rejected('authentication'));
+    this.#handshake.authenticate(hello.auth).then((result) => {
+      if (result instanceof FramewireError) this.#connectionError(result);
+      else if (this.#state !== 'closed') this.#acceptClient(version, hello, result.principal);
+    }).catch(this.#guard.rejected('authentication'));
   }
 
   #acceptClient(version: number, hello: HelloPayload, principal: unknown): void {
     this.#principal = principal;
-    this.#sender.connectionFrame(FrameType.HELLO, 0, encodeHelloPayload(this.#hello([version])));
+    this.#sender.connectionFrame(FrameType.HELLO, 0, this.#handshake.serverHello(version));
     this.#established(version, hello);
   }
 
@@ -427,13 +392,7 @@ export class Session {
     // Absent keys take the registry defaults, not our own choices (FW-SET-1).
     this.#peer = { ...defaultSettings, ...hello.settings };
     this.#sender.sendLimit = this.#peer.maxFramePayload;
-    const limits = this.#o.limits;
-    // Only towards a peer that declared it (FW-PACK-1), and only if our limits allow it.
-    if (this.#peer.packedMessages === 1 && limits.packMessages && limits.packMaxMessage > 0) {
-      // One scratch buffer for every packed payload when the transport copies them (no allocation per frame).
-      const reuse = this.#transport.copyLimit >= Math.min(limits.packMaxFrame, this.#peer.maxFramePayload);
-      this.#streams.link.packing = { maxMessage: limits.packMaxMessage, maxFrame: limits.packMaxFrame, writer: new PackedWriter(reuse) };
-    }
+    this.#streams.link.packing = this.#handshake.packing(this.#peer, this.#transport.copyLimit);
     this.#connectionFlow.raiseSend(this.#peer.initialConnectionCredit);
     this.#transport.setMaxPayload(this.#o.settings.maxFramePayload);
     this.log.debug({ version, peer: this.#peer }, 'handshake complete');
@@ -630,9 +589,6 @@ export class Session {
 
 /** RTT samples needed before receive windows may grow (see Session.#tuningRtt). */
 const TUNING_RTT_SAMPLES = 3;
-
-/** The longest agent a receiver accepts (§7.1). */
-const AGENT_MAX = 256;
 
 function frameName(frame: { type: number }): string {
   return frameTypeName(frame.type);
