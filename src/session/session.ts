@@ -1,9 +1,11 @@
 /**
- * The connection state machine (spec §8): handshake, stream table, flow control, scheduling,
- * heartbeat, GOAWAY and the abuse limits. Frames in (`receive`), frames out (through a
+ * The connection state machine (spec §8): stream 0, the handshake, heartbeat, GOAWAY, the abuse
+ * limits and the end of the connection. Frames in (`receive`), frames out (through a
  * `FrameTransport`), time from an injected clock. No sockets: the transport layer owns those, and
  * nothing here assumes that all streams share one byte stream (each frame names its stream, seq is
- * per stream and direction), so a QUIC mapping can route frames per stream.
+ * per stream and direction), so a QUIC mapping can route frames per stream. The streams live in
+ * streams.ts (table, opens, stream frames), sending in send-pump.ts, the HELLO rules in
+ * handshake.ts, GOAWAY in goaway.ts.
  */
 
 import type { Logger } from 'pino';
@@ -22,16 +24,16 @@ import {
   type Settings,
 } from '../wire/index.ts';
 import { deferOn, type Clock, type TimerHandle } from './clock.ts';
-import { asText, goawayPayload, isUint, safeErrorPayload } from './control-payload.ts';
+import { safeErrorPayload } from './control-payload.ts';
 import { Guard } from './guard.ts';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './options.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { Watchdog } from './watchdog.ts';
 import { SessionStats } from './stats.ts';
 import type { Stream } from './stream.ts';
-import type { StreamCore } from './stream-core.ts';
 import { Streams, type OpenOptions } from './streams.ts';
 import { Handshake } from './handshake.ts';
+import { Goaway } from './goaway.ts';
 import type { FrameTransport } from './frame-transport.ts';
 import { SendPump } from './send-pump.ts';
 import { withOptional } from './optional.ts';
@@ -86,9 +88,8 @@ export class Session {
 
   readonly #connectionFlow: ConnectionFlow;
 
-  #goawaySent: { lastStream: number; done: Promise<void>; resolve: () => void } | undefined;
-  #goawayReceived: number | undefined;
-  #goawayTimer: TimerHandle | undefined;
+  /** GOAWAY sent and received. */
+  readonly #goaway: Goaway;
 
   #handshakeTimer: TimerHandle | undefined;
   /** Why the session ended, for open() calls that come after. */
@@ -143,7 +144,7 @@ export class Session {
       guard: this.#guard,
       stats: this.stats,
       peer: () => (this.#state === 'open' ? this.#peer : undefined),
-      goingAway: () => this.#goawaySent !== undefined,
+      goingAway: () => this.#goaway.sent,
       handler: onStream === undefined ? undefined : (stream) => onStream(stream, this),
       inUse: () => {
         this.#unusedSince = undefined;
@@ -152,7 +153,24 @@ export class Session {
         this.#unusedSince = this.#clock.now();
       },
       released: () => {
-        this.#maybeFinishDrain();
+        this.#goaway.maybeFinishDrain();
+      },
+    });
+    this.#goaway = new Goaway({
+      streams: this.#streams,
+      sender: this.#sender,
+      clock,
+      defer: deferOn(this.#o.clock),
+      guard: this.#guard,
+      log: this.log,
+      defaultDeadlineMs: l.goawayDeadlineMs,
+      state: () => this.#state,
+      whenClosed: () => this.closed,
+      close: () => {
+        this.close();
+      },
+      finish: () => {
+        this.#finish(undefined, true);
       },
     });
     this.#heartbeat = new Heartbeat(clock, this.#o.settings.heartbeatIntervalMs, this.#o.settings.idleTimeoutMs, {
@@ -216,7 +234,7 @@ export class Session {
   }
 
   get isOpen(): boolean {
-    return this.#state === 'open' && this.#goawaySent === undefined && this.#goawayReceived === undefined;
+    return this.#state === 'open' && !this.#goaway.active;
   }
 
   get activeStreams(): number {
@@ -303,8 +321,7 @@ export class Session {
     if (this.#state === 'closed') return;
     // After a GOAWAY (sent or received), a close once every stream has its outcome is a clean end, not a
     // loss (§8.6), even if the application has not yet read what those streams received.
-    const goaway = this.#goawaySent !== undefined || this.#goawayReceived !== undefined;
-    if (goaway && this.#streams.table.all().every((s) => s.ended)) {
+    if (this.#goaway.active && this.#streams.table.all().every((s) => s.ended)) {
       this.#finish(undefined, false);
       return;
     }
@@ -349,7 +366,7 @@ export class Session {
         this.#onPing(frame.flags, frame.payload);
         return;
       case FrameType.GOAWAY:
-        this.#onGoaway(frame.payload.lastStream, frame.payload.code, frame.payload.message);
+        this.#goaway.onReceived(frame.payload.lastStream, frame.payload.code, frame.payload.message);
         return;
       case FrameType.OPEN:
       case FrameType.DATA:
@@ -417,21 +434,6 @@ export class Session {
     this.#sender.queueControl({ kind: 'ping', flags: PingFlags.ACK, payload: Uint8Array.from(payload) });
   }
 
-  #onGoaway(lastStream: number, code: number, message: string | undefined): void {
-    if (this.#goawayReceived !== undefined && lastStream > this.#goawayReceived) {
-      throw new FramewireError('PROTOCOL_ERROR', `GOAWAY last_stream grew from ${this.#goawayReceived} to ${lastStream}`);
-    }
-    this.#goawayReceived = lastStream;
-    this.log.info({ lastStream, code, msg: message }, 'peer sent GOAWAY');
-    const refused = (s: StreamCore): FramewireError =>
-      new FramewireError('REFUSED_STREAM', `stream ${s.id} was not processed: the peer is going away`, { remote: true, streamId: s.id, details: { processed: 'no' } });
-    for (const s of this.#streams.table.takeAllPending()) s.reset({ status: 'failed', error: refused(s) });
-    for (const s of this.#streams.table.all()) {
-      if (s.local && s.id > lastStream) s.reset({ status: 'failed', error: refused(s) });
-    }
-    this.#maybeFinishDrain();
-  }
-
   // ---- opening streams ------------------------------------------------------------------------
 
   /**
@@ -446,7 +448,7 @@ export class Session {
         ? new FramewireError('CLOSED', 'the connection is closed')
         : new FramewireError(why.code, `the connection is closed: ${why.message}`, { retryable: why.retryable, remote: why.remote, details: { processed: 'no' } });
     }
-    if (this.#goawaySent !== undefined || this.#goawayReceived !== undefined) {
+    if (this.#goaway.active) {
       throw new FramewireError('REFUSED_STREAM', 'the connection is going away: open a new one', { details: { processed: 'no' } });
     }
     return this.#streams.open(options).stream;
@@ -483,52 +485,8 @@ export class Session {
    * deadline, then close. Resolves when the connection is closed.
    */
   goaway(options: { deadlineMs?: number; message?: string } = {}): Promise<void> {
-    if (this.#goawaySent !== undefined) return this.#goawaySent.done;
-    if (this.#state === 'closed') return Promise.resolve();
-    const deadlineMs = options.deadlineMs ?? this.#o.limits.goawayDeadlineMs;
-    if (!isUint(deadlineMs)) return Promise.reject(new FramewireError('INVALID_ARGUMENT', `deadlineMs must be an unsigned integer, got ${String(deadlineMs)}`));
-    let resolve!: () => void;
-    const done = new Promise<void>((r) => {
-      resolve = r;
-    });
-    this.#goawaySent = { lastStream: this.#streams.table.highestPeerId, done, resolve };
-    void this.closed.then(() => {
-      resolve();
-    });
-    for (const s of this.#streams.table.takeAllPending()) {
-      s.reset({ status: 'failed', error: new FramewireError('REFUSED_STREAM', 'the connection is going away', { streamId: s.id, details: { processed: 'no' } }) });
-    }
-    if (this.#state !== 'open') {
-      this.close();
-      return done;
-    }
-    const payload = goawayPayload(this.#streams.table.highestPeerId, new FramewireError('NO_ERROR', asText(options.message ?? 'going away')), deadlineMs, this.#sender.sendLimit);
-    this.#sender.queueControl({ kind: 'goaway', payload });
-    this.#goawayTimer = this.#clock.setTimeout(() => {
-      for (const s of this.#streams.table.all()) s.fail('TIMEOUT', `GOAWAY deadline of ${deadlineMs} ms passed`);
-      this.#sender.run();
-      this.#finish(undefined, true);
-    }, deadlineMs);
-    this.#maybeFinishDrain();
-    return done;
+    return this.#goaway.send(options);
   }
-
-  #maybeFinishDrain(): void {
-    if (this.#state !== 'open') return;
-    if (this.#goawaySent === undefined && this.#goawayReceived === undefined) return;
-    if (this.#streams.table.size > 0) return;
-    // Let queued frames (the GOAWAY itself, final DONEs) go out before closing.
-    deferOn(this.#o.clock)(this.#finishDrain, 'microtask');
-  }
-
-  readonly #finishDrain = (): void => {
-    this.#guard.run('closing after GOAWAY', () => {
-      if (this.#streams.table.size === 0 && this.#state === 'open') {
-        this.#sender.run();
-        this.#finish(undefined, true);
-      }
-    });
-  };
 
   /**
    * Closes now. With an error, sends it as ERROR on stream 0 and every open stream fails with it;
@@ -566,10 +524,10 @@ export class Session {
     this.#handshakeTimer?.cancel();
     this.#heartbeat.stop();
     this.#watchdog.stop();
-    this.#goawayTimer?.cancel();
+    this.#goaway.stop();
     const streamError = streamFailure ?? error ?? new FramewireError('CLOSED', 'the connection closed');
     for (const s of this.#streams.table.clear()) {
-      const e = s.local && this.#goawayReceived !== undefined && s.id > this.#goawayReceived
+      const e = s.local && this.#goaway.received !== undefined && s.id > this.#goaway.received
         ? new FramewireError('REFUSED_STREAM', 'not processed: the peer went away', { streamId: s.id, details: { processed: 'no' } })
         : streamError;
       s.reset({ status: 'failed', error: e });
