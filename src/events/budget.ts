@@ -17,11 +17,7 @@ import type { LoggedEvent, ReplayLog } from './replay-log.ts';
 export class ReplayBudget {
   readonly maxBytes: number;
   readonly maxBytesPerPrincipal: number;
-  #used = 0;
-  readonly #byPrincipal = new Map<string, number>();
-  readonly #logs = new Set<BudgetedLog>();
-  /** Logs that were refused room: woken when any log shrinks. */
-  readonly #waiting = new Set<() => void>();
+  readonly #ledger = new Ledger();
 
   constructor(maxBytes: number, maxBytesPerPrincipal: number) {
     this.maxBytes = maxBytes;
@@ -30,22 +26,22 @@ export class ReplayBudget {
 
   /** Bytes retained by every log, or by one principal's. */
   used(principal?: string): number {
-    return principal === undefined ? this.#used : (this.#byPrincipal.get(principal) ?? 0);
+    return this.#ledger.used(principal);
   }
 
   /** Wraps a new instance's log; `onRoom` is called when room may have come back after a refusal. */
   wrap(inner: ReplayLog, principal: string, onRoom: () => void): ReplayLog {
-    const log = new BudgetedLog(this, inner, principal, onRoom);
-    this.#logs.add(log);
+    const log = new BudgetedLog(this, this.#ledger, inner, principal, onRoom);
+    this.#ledger.logs.add(log);
     return log;
   }
 
   /** Room for `bytes` more of `principal` (reclaiming acknowledged events where that helps)? */
   fits(principal: string, bytes: number): boolean {
-    const total = (): boolean => this.#used + bytes <= this.maxBytes;
-    const own = (): boolean => this.used(principal) + bytes <= this.maxBytesPerPrincipal;
+    const total = (): boolean => this.#ledger.used() + bytes <= this.maxBytes;
+    const own = (): boolean => this.#ledger.used(principal) + bytes <= this.maxBytesPerPrincipal;
     if (total() && own()) return true;
-    for (const log of this.#logs) {
+    for (const log of this.#ledger.logs) {
       // Another principal's history only helps when the server-wide total is what is short.
       if (log.principal !== principal && total()) continue;
       log.reclaim();
@@ -56,11 +52,24 @@ export class ReplayBudget {
 
   /** Registers a refused log for the next release. */
   waitForRoom(onRoom: () => void): void {
-    this.#waiting.add(onRoom);
+    this.#ledger.waiting.add(onRoom);
+  }
+}
+
+/** The budget's books, shared with the logs it wrapped and with nobody else. */
+class Ledger {
+  readonly logs = new Set<BudgetedLog>();
+  /** Logs that were refused room: woken when any log shrinks. */
+  readonly waiting = new Set<() => void>();
+  #used = 0;
+  readonly #byPrincipal = new Map<string, number>();
+
+  used(principal?: string): number {
+    return principal === undefined ? this.#used : (this.#byPrincipal.get(principal) ?? 0);
   }
 
-  /** @internal A log's retained bytes changed from `before` to `after`. */
-  _account(log: BudgetedLog, before: number, after: number): void {
+  /** A log's retained bytes changed from `before` to `after`. */
+  account(log: BudgetedLog, before: number, after: number): void {
     if (before === after) return;
     this.#used += after - before;
     const p = (this.#byPrincipal.get(log.principal) ?? 0) + after - before;
@@ -69,15 +78,10 @@ export class ReplayBudget {
     if (after < before) this.#release();
   }
 
-  /** @internal */
-  _remove(log: BudgetedLog): void {
-    this.#logs.delete(log);
-  }
-
   #release(): void {
-    if (this.#waiting.size === 0) return;
-    const woken = [...this.#waiting];
-    this.#waiting.clear();
+    if (this.waiting.size === 0) return;
+    const woken = [...this.waiting];
+    this.waiting.clear();
     for (const wake of woken) wake();
   }
 }
@@ -86,12 +90,14 @@ export class ReplayBudget {
 class BudgetedLog implements ReplayLog {
   readonly principal: string;
   readonly #budget: ReplayBudget;
+  readonly #ledger: Ledger;
   readonly #inner: ReplayLog;
   readonly #onRoom: () => void;
   #held = 0;
 
-  constructor(budget: ReplayBudget, inner: ReplayLog, principal: string, onRoom: () => void) {
+  constructor(budget: ReplayBudget, ledger: Ledger, inner: ReplayLog, principal: string, onRoom: () => void) {
     this.#budget = budget;
+    this.#ledger = ledger;
     this.#inner = inner;
     this.principal = principal;
     this.#onRoom = onRoom;
@@ -159,9 +165,9 @@ class BudgetedLog implements ReplayLog {
 
   dispose(): void | Promise<void> {
     const r = this.#inner.dispose();
-    this.#budget._account(this, this.#held, 0);
+    this.#ledger.account(this, this.#held, 0);
     this.#held = 0;
-    this.#budget._remove(this);
+    this.#ledger.logs.delete(this);
     return r;
   }
 
@@ -169,6 +175,6 @@ class BudgetedLog implements ReplayLog {
     const now = this.#inner.bytes + this.#inner.count * EVENT_OVERHEAD_BYTES;
     const before = this.#held;
     this.#held = now;
-    this.#budget._account(this, before, now);
+    this.#ledger.account(this, before, now);
   }
 }
