@@ -74,6 +74,15 @@ export interface UploadMetaStore {
   ids(): Promise<string[]>;
 }
 
+/**
+ * Serialises the commits of one upload across the processes that share a store (a cluster's
+ * nodes). One process serialises them in memory without it; the Redis store brings a lease.
+ */
+export interface CommitLock {
+  /** Runs `fn` while no other process runs a commit (or settles one) of upload `id`. */
+  run<T>(id: string, fn: () => Promise<T>): Promise<T>;
+}
+
 /** What a blob store needs to know of an upload to place its chunks. */
 export interface UploadGeometry {
   /** The upload's id. */

@@ -10,7 +10,7 @@ export {
   type UploadStoreOptions,
 } from './store.ts';
 export { UploadStateMachine, type UploadBackends } from './state-machine.ts';
-export type { AddChunkResult, StagedChunk, StoredUpload, UploadBlobStore, UploadGeometry, UploadMetaStore, UploadRecord } from './backends.ts';
+export type { AddChunkResult, CommitLock, StagedChunk, StoredUpload, UploadBlobStore, UploadGeometry, UploadMetaStore, UploadRecord } from './backends.ts';
 export { MemoryUploadStore } from './memory-store.ts';
 export { MemoryMetaStore } from './memory-meta.ts';
 export { MemoryBlobStore } from './memory-blobs.ts';
@@ -34,3 +34,7 @@ export {
   type UploadResult,
   type UploadStats,
 } from './uploader.ts';
+// The Redis store's parts (redis-meta.ts, redis-lock.ts) stay internal: their declarations name
+// ioredis types, which do not type-check in a consumer without skipLibCheck (redis-errors has none).
+export { RedisUploadStore, type RedisUploadStoreOptions } from './redis-store.ts';
+export { SharedDirBlobStore, type SharedDirBlobStoreOptions, type StoredChunks } from './shared-blobs.ts';

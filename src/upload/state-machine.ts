@@ -20,12 +20,14 @@
  * or abort waits for the one in progress and answers with its outcome, FW-UP-25, FW-UP-28), the
  * writers of one chunk index (a second waits and then finds the chunk stored, FW-UP-18), and the
  * creates of one idempotency key. Several processes sharing a backend stay correct through the
- * compare-and-set alone; they only lose that waiting.
+ * compare-and-set, and their commits are serialised by the backend's commit lock (a lease in
+ * Redis): without it, a process finding an upload `committing` could not tell a commit running in
+ * another process from one that died, and would reopen it under the running commit.
  */
 
 import { createHash, randomBytes } from 'node:crypto';
 import { FramewireError, isFramewireError } from '../errors.ts';
-import type { StagedChunk, StoredUpload, UploadBlobStore, UploadMetaStore, UploadRecord } from './backends.ts';
+import type { CommitLock, StagedChunk, StoredUpload, UploadBlobStore, UploadMetaStore, UploadRecord } from './backends.ts';
 import { ChunkSlots } from './chunk-slots.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { isUploadId, SHA256_HEX_PATTERN, type ChunkHeader, type CommitRequest, type CommittedObject, type CreateRequest, type UploadState } from './protocol.ts';
@@ -59,7 +61,11 @@ export interface UploadBackends {
   readonly freeBytes?: FreeBytes;
   /** Runs once before recovery and before any operation (the FS backends make and clean their directories). */
   readonly prepare?: () => Promise<void>;
+  /** Serialises commits across processes sharing the backends; absent: one process owns them. */
+  readonly commitLock?: CommitLock;
 }
+
+const oneProcess: CommitLock = { run: (_id, fn) => fn() };
 
 /** How often one operation re-reads after a concurrent change before giving up with INTERNAL. */
 const MAX_RACES = 64;
@@ -80,6 +86,7 @@ export class UploadStateMachine implements UploadStore {
   readonly quota: UploadQuota;
   readonly #meta: UploadMetaStore;
   readonly #blobs: UploadBlobStore;
+  readonly #commitLock: CommitLock;
   readonly #ready: Promise<void>;
   /** Commits in progress in this process, by upload id; they settle (never reject) when the commit ends. */
   readonly #commits = new Map<string, Promise<void>>();
@@ -93,6 +100,7 @@ export class UploadStateMachine implements UploadStore {
     this.quota = new UploadQuota(options.quota, backends.freeBytes);
     this.#meta = backends.meta;
     this.#blobs = backends.blobs;
+    this.#commitLock = backends.commitLock ?? oneProcess;
     const prepare = backends.prepare ?? (() => Promise.resolve());
     this.#ready = prepare().then(() => this.#recover());
     this.#ready.catch(() => undefined);
@@ -278,7 +286,7 @@ export class UploadStateMachine implements UploadStore {
     let finish!: () => void;
     this.#commits.set(id, new Promise<void>((resolve) => { finish = resolve; }));
     try {
-      return await this.#commit(id, request);
+      return await this.#commitLock.run(id, () => this.#commit(id, request));
     } finally {
       this.#commits.delete(id);
       finish();
@@ -317,7 +325,7 @@ export class UploadStateMachine implements UploadStore {
       const s = await this.#require(id);
       if (s.record.state === 'committed' && s.record.object !== undefined) return s;
       if (s.record.state === 'committing') {
-        // No other commit of this process runs: a failed or crashed one left it.
+        // This commit holds the commit lock: a failed or crashed one left it.
         await this.#settle(s);
         continue;
       }
@@ -344,8 +352,16 @@ export class UploadStateMachine implements UploadStore {
     }
   }
 
+  /** #settle once no commit of any process runs on the upload, on the record as it is then (if `which` still holds). */
+  async #settleAlone(id: string, which: (state: UploadState) => boolean): Promise<void> {
+    await this.#commitLock.run(id, async () => {
+      const s = await this.#meta.get(id);
+      if (s !== undefined && which(s.record.state)) await this.#settle(s);
+    });
+  }
+
   /**
-   * A record that no commit of this process is working on, left `committing` (or, from an earlier
+   * A record that no commit of any process is working on, left `committing` (or, from an earlier
    * layout, `receiving`) with or without its object: the object was verified before it was
    * published, so if it exists the commit happened and only its digest is not on record — read it
    * back; if not, the upload is receiving again (FW-UP-51).
@@ -447,7 +463,7 @@ export class UploadStateMachine implements UploadStore {
       return;
     }
     this.quota.restore(id, s.record.owner, s.record.size, storedBytes(s.record, s.chunks));
-    await this.#settle(s);
+    await this.#settleAlone(id, (state) => !isFinal(state));
   }
 
   // ---- reading and changing records ------------------------------------------------------------
@@ -468,7 +484,7 @@ export class UploadStateMachine implements UploadStore {
       }
       const s = await this.#require(id);
       if (s.record.state !== 'committing') return s;
-      if (!this.#commits.has(id)) await this.#settle(s);
+      if (!this.#commits.has(id)) await this.#settleAlone(id, (state) => state === 'committing');
     }
     throw contention(id);
   }
