@@ -14,14 +14,20 @@ import { PERF_KINDS, perfService, type PerfLimits } from '../perf/index.ts';
 import { createServer, type FramewireServer } from '../server.ts';
 import type { QuicIdentity } from '../transport/index.ts';
 import type { SessionLimits } from '../session/index.ts';
-import { FsUploadStore, UploadService, type UploadQuotaLimits } from '../upload/index.ts';
+import { FsUploadStore, RedisUploadStore, UploadService, type UploadQuotaLimits } from '../upload/index.ts';
 import { registerBuiltinStreams, type BuiltinStreamOptions } from './builtin-streams.ts';
 import { tokenAuthenticator, type TokenTable } from './tokens.ts';
 
 export interface ServerAppOptions {
   readonly host: string;
   readonly port: number;
+  /** Uploads and objects; with `redis`, the chunk directory every node of the cluster mounts. */
   readonly dataDir: string;
+  /**
+   * A redis:// URL: upload sessions live in that Redis and bytes in `dataDir`, shared by every node
+   * (issue 19), so a client resumes on any node. Absent: the local file-system store.
+   */
+  readonly redis?: string;
   readonly logger: Logger;
   readonly tlsCert?: string;
   readonly tlsKey?: string;
@@ -62,12 +68,15 @@ export interface ServerApp {
 }
 
 export async function startServerApp(o: ServerAppOptions): Promise<ServerApp> {
-  const store = new FsUploadStore({
+  const storeOptions = {
     dataDir: o.dataDir,
     durable: o.durable ?? true,
     ...(o.uploadTtlMs === undefined ? {} : { ttlMs: o.uploadTtlMs }),
     ...(o.uploadQuota === undefined ? {} : { quota: o.uploadQuota }),
-  });
+  };
+  const store = o.redis === undefined ? new FsUploadStore(storeOptions) : new RedisUploadStore({ ...storeOptions, redis: o.redis });
+  // Fails the start, rather than the first upload, when the storage is unusable.
+  await store.ready;
   const uploads = new UploadService({ store, logger: o.logger });
   const events = new EventService({ logger: o.logger, ...(o.eventLimits === undefined ? {} : { limits: o.eventLimits }) });
   const streams = registerBuiltinStreams(events, {
@@ -95,6 +104,9 @@ export async function startServerApp(o: ServerAppOptions): Promise<ServerApp> {
     perfKinds: o.perf === undefined ? [] : PERF_KINDS,
     uploads,
     events,
-    close: (deadlineMs = 10_000) => server.close({ deadlineMs }),
+    close: async (deadlineMs = 10_000) => {
+      await server.close({ deadlineMs });
+      await store.close();
+    },
   };
 }

@@ -156,7 +156,8 @@ export interface ProxyPlan {
 
 /**
  * A TCP proxy between client and server that injects real faults. Each accepted connection gets
- * the plan `planFor(n)` (n = 0, 1, ...).
+ * the plan `planFor(n)` (n = 0, 1, ...) and goes to `target` — a port, or the port for connection
+ * n (a cluster: the client lands on another node after a cut).
  */
 export class FaultProxy {
   readonly #server: net.Server;
@@ -167,10 +168,12 @@ export class FaultProxy {
   corrupted = 0;
   port = 0;
 
-  constructor(targetPort: number, planFor: (n: number) => ProxyPlan) {
+  constructor(target: number | ((n: number) => number), planFor: (n: number) => ProxyPlan) {
     this.#planFor = planFor;
+    const portFor = typeof target === 'number' ? () => target : target;
     this.#server = net.createServer((client) => {
-      this.#pipe(client, targetPort, this.#planFor(this.#accepted++));
+      const n = this.#accepted++;
+      this.#pipe(client, portFor(n), this.#planFor(n));
     });
   }
 

@@ -15,6 +15,7 @@ interface ServeOptions extends ProfileLimitFlags, ConnectionLimitFlags {
   port: string;
   host: string;
   dataDir: string;
+  redis?: string;
   tlsCert?: string;
   tlsKey?: string;
   token?: string;
@@ -54,7 +55,8 @@ export function registerServe(program: Command): void {
     .description('run a framewire server: resumable uploads to a data directory and built-in event streams (clock, tokens, logtail)')
     .option('--port <port>', 'TCP port (0 picks a free one)', '7070')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--data-dir <dir>', 'where uploads and committed objects are stored', './framewire-data')
+    .option('--data-dir <dir>', 'where uploads and committed objects are stored (with --redis: the directory every node mounts)', './framewire-data')
+    .option('--redis <url>', 'keep upload sessions in this Redis (redis://host:port), shared with other nodes on the same --data-dir, so clients resume on any node')
     .option('--tls-cert <file>', 'TLS certificate (PEM); needs --tls-key')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--token <token>', 'require clients to present this token; all of them are one principal, named "token"')
@@ -76,6 +78,7 @@ Examples:
   framewire serve --tls-cert cert.pem --tls-key key.pem --tail /var/log/syslog
   framewire serve --tokens /etc/framewire/tokens
   framewire serve --quic-port 7071 --quic-key ./quic.key
+  framewire serve --redis redis://10.0.0.5:6379 --data-dir /mnt/shared/framewire
   framewire serve --max-connections 4096 --max-per-address 32 --handshake-timeout 3s
   framewire serve --host 0.0.0.0 --perf
 
@@ -110,6 +113,7 @@ measures the path to this server; each stream is bounded by the --perf-max-* lim
         host: options.host,
         port: parsePort(options.port, '--port'),
         dataDir: options.dataDir,
+        ...(options.redis === undefined ? {} : { redis: parseRedisUrl(options.redis) }),
         logger: log,
         ...(options.tlsCert === undefined ? {} : { tlsCert: options.tlsCert }),
         ...(options.tlsKey === undefined ? {} : { tlsKey: options.tlsKey }),
@@ -127,7 +131,8 @@ measures the path to this server; each stream is bounded by the --perf-max-* lim
         throw new CliError(`cannot start the server: ${(error as Error).message}`);
       });
       const where = `${app.address.address}:${app.address.port}`;
-      process.stdout.write(`framewire listening on ${where} (data: ${options.dataDir}; event streams: ${app.streams.join(', ')}${app.perfKinds.length > 0 ? `; benchmark kinds: ${app.perfKinds.join(', ')}` : ''})\n`);
+      process.stdout.write(`framewire listening on ${where} (data: ${options.dataDir}${options.redis === undefined ? '' : `; sessions: ${options.redis}`}; event streams: ${app.streams.join(', ')}${app.perfKinds.length > 0 ? `; benchmark kinds: ${app.perfKinds.join(', ')}` : ''})
+`);
       if (app.quic !== undefined) {
         const quicWhere = `quic://${options.host}:${app.quic.port}?peer=${app.quic.peerId}`;
         process.stdout.write(`framewire listening on QUIC ${options.host}:${app.quic.port}, peer id ${app.quic.peerId}${options.quicKey === undefined ? ' (throw-away: changes at every start; keep one with --quic-key FILE)' : ''}\n`);
@@ -152,6 +157,17 @@ measures the path to this server; each stream is bounded by the --perf-max-* lim
       });
       process.stdout.write('framewire: stopped\n');
     });
+}
+
+function parseRedisUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new CliError(`--redis: not a URL: ${value} (expected redis://host:port)`, ExitCode.usage);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new CliError(`--redis: expected redis://host:port or rediss://, got ${value}`, ExitCode.usage);
+  return value;
 }
 
 async function tokensFrom(options: ServeOptions): Promise<TokenTable | undefined> {
