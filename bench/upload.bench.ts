@@ -15,8 +15,14 @@
  *                    has not covered yet, then a rename). Ratio = copy time / upload time.
  * - upload + cut     the same with the connection destroyed once at 50 % confirmed: seconds lost
  *                    against the clean upload, and bytes re-sent (bound: one chunk per chunk in flight).
- * Clean and cut runs alternate (2 each in a full run) and each case keeps its fastest; `commit`
- * is the time from the last chunk acknowledged to the commit's answer (verify + rename).
+ * - upload, Redis   the same upload into a second server process whose store is RedisUploadStore
+ *                    (issue 19: sessions in a redis-server this bench starts, bytes in a shared
+ *                    directory, fsync on): ratio = FS-store upload time / Redis-store upload time
+ *                    (target >= 0.8 at 4 MiB chunks), and the Redis round trips per chunk, counted
+ *                    by the server (INFO commandstats; a script or a MULTI..EXEC is one round trip).
+ *                    Without redis-server installed these rows are skipped, loudly.
+ * Clean, cut and Redis runs alternate (2 each in a full run) and each case keeps its fastest;
+ * `commit` is the time from the last chunk acknowledged to the commit's answer (verify + rename).
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -28,8 +34,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { uploadWith, type UploadResult } from '../src/api/upload.ts';
 import { connect, type Connection } from '../src/index.ts';
+import { RedisServer, redisServerBinary } from '../test/redis/server.ts';
 import { benchArgs, describeMachine, formatNumber, formatSize, machineInfo, markdownTable, MiB, writeResults } from './lib/report.ts';
 
 const GiB_ = 1024 * MiB;
@@ -65,8 +73,8 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value:
   return { seconds: (performance.now() - t0) / 1000, value };
 }
 
-async function spawnServer(dataDir: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, dataDir, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function spawnServer(dataDir: string, redisUrl?: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, dataDir, '0', ...(redisUrl === undefined ? [] : [redisUrl])], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', resolve);
     child.once('exit', (code) => { reject(new Error(`server exited with ${code}`)); });
@@ -74,11 +82,24 @@ async function spawnServer(dataDir: string): Promise<{ child: ChildProcess; port
   return { child, port: (JSON.parse(line) as { port: number }).port };
 }
 
+/** Round trips Redis has served so far: every command but MULTI and the two reads queued inside it (the EXEC counts). */
+async function redisRoundTrips(client: Redis): Promise<number> {
+  const info = await client.info('commandstats');
+  let total = 0;
+  for (const m of info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)) {
+    if (!['multi', 'hmget', 'hgetall', 'info'].includes(m[1]!)) total += Number(m[2]);
+  }
+  return total;
+}
+
 const work = await mkdtemp(join(tmpdir(), 'fw-bench-upload-'));
 const source = join(work, 'source.bin');
 const machine = machineInfo();
 process.stderr.write(`upload bench: ${formatSize(SIZE)}, chunks ${formatSize(CHUNK)} x ${INFLIGHT} in flight; ${describeMachine(machine)}\n`);
 let server: { child: ChildProcess; port: number } | undefined;
+let redisNode: { child: ChildProcess; port: number } | undefined;
+let redis: RedisServer | undefined;
+let redisClient: Redis | undefined;
 try {
   await makeSource(source, SIZE);
 
@@ -99,19 +120,27 @@ try {
   const dataDir = join(work, 'data');
   server = await spawnServer(dataDir);
   const port = server.port;
+  const redisDir = join(work, 'shared');
+  if (redisServerBinary === undefined) {
+    process.stderr.write('!!! redis-server is not installed: the Redis rows are SKIPPED (apt-get install -y redis-server)\n');
+  } else {
+    redis = await RedisServer.start();
+    redisNode = await spawnServer(redisDir, redis.url);
+    redisClient = new Redis(redis.url);
+  }
 
   // Clean and cut runs alternate, REPS times each, and each case keeps its fastest run: on a busy
   // machine a single pair can even show a negative reconnect cost.
   const REPS = smoke ? 1 : 2;
   interface Run { seconds: number; commitSeconds: number; value: UploadResult }
-  const runUpload = async (cutAtHalf: boolean): Promise<Run> => {
+  const runUpload = async (cutAtHalf: boolean, to = { port, objects: join(dataDir, 'objects') }): Promise<Run> => {
     let cutDone = !cutAtHalf;
     let live: Connection | undefined;
     let allConfirmedAt = 0;
     const t0 = performance.now();
     const value = await uploadWith(
       async (signal) => {
-        live = await connect({ port, signal });
+        live = await connect({ port: to.port, signal });
         return live;
       },
       source,
@@ -128,12 +157,19 @@ try {
       },
     );
     const end = performance.now();
-    await rm(join(dataDir, 'objects', value.objectId));
+    await rm(join(to.objects, value.objectId), { recursive: true });
     return { seconds: (end - t0) / 1000, commitSeconds: (end - allConfirmedAt) / 1000, value };
   };
   const cleanRuns: Run[] = [];
   const cutRuns: Run[] = [];
+  const redisRuns: (Run & { roundTrips: number })[] = [];
   for (let i = 0; i < REPS; i++) {
+    if (redisNode !== undefined && redisClient !== undefined) {
+      const before = await redisRoundTrips(redisClient);
+      const run = await runUpload(false, { port: redisNode.port, objects: join(redisDir, 'objects') });
+      redisRuns.push({ ...run, roundTrips: (await redisRoundTrips(redisClient)) - before });
+      process.stderr.write(`  upload, Redis store ${run.seconds.toFixed(2)} s (commit ${run.commitSeconds.toFixed(2)} s), ${redisRuns.at(-1)!.roundTrips} Redis round trips\n`);
+    }
     cleanRuns.push(await runUpload(false));
     process.stderr.write(`  upload ${cleanRuns.at(-1)!.seconds.toFixed(2)} s (commit ${cleanRuns.at(-1)!.commitSeconds.toFixed(2)} s)\n`);
     cutRuns.push(await runUpload(true));
@@ -158,16 +194,23 @@ try {
   const ratioSync = copySync.seconds / clean.seconds;
   const lost = cut.seconds - clean.seconds;
   const resendBound = INFLIGHT * CHUNK;
+  const redisBest = redisRuns.length === 0 ? undefined : redisRuns.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  const chunks = Math.ceil(SIZE / CHUNK);
+  const redisRatio = redisBest === undefined ? undefined : clean.seconds / redisBest.seconds;
   const rows = [
     ['fs copy', formatNumber(copy.seconds), formatNumber(SIZE / 1e6 / copy.seconds), '', ''],
     ['fs copy + fsync', formatNumber(copySync.seconds), formatNumber(SIZE / 1e6 / copySync.seconds), '', ''],
     ['upload', formatNumber(clean.seconds), formatNumber(SIZE / 1e6 / clean.seconds), '0', '0'],
     ['upload + 1 cut at 50 %', formatNumber(cut.seconds), formatNumber(SIZE / 1e6 / cut.seconds), String(cut.value.stats.chunksResent), formatSize(cut.value.stats.bytesResent)],
+    ...(redisBest === undefined ? [] : [['upload, Redis store', formatNumber(redisBest.seconds), formatNumber(SIZE / 1e6 / redisBest.seconds), '0', '0']]),
   ];
   console.log(`\n### Upload ${formatSize(SIZE)} over loopback to the FS store (${describeMachine(machine)})\n`);
   console.log(markdownTable(['case', 'seconds', 'MB/s', 'chunks re-sent', 'bytes re-sent'], rows));
   console.log(`\ncommit (verify + rename): ${cleanBest.commitSeconds.toFixed(2)} s of the clean upload`);
   console.log(`throughput ratio upload / fs copy: ${ratio.toFixed(3)} (vs copy + fsync: ${ratioSync.toFixed(3)})`);
+  if (redisBest !== undefined && redisRatio !== undefined) {
+    console.log(`throughput ratio Redis store / FS store: ${redisRatio.toFixed(3)} (target >= 0.8); Redis round trips: ${redisBest.roundTrips} for ${chunks} chunks = ${(redisBest.roundTrips / chunks).toFixed(1)} per chunk (create, acquire and commit included)`);
+  }
   console.log(`one reconnect costs ${lost.toFixed(2)} s and ${formatSize(cut.value.stats.bytesResent)} re-sent (bound: ${formatSize(resendBound)} = ${INFLIGHT} chunks in flight)`);
   const path = writeResults('upload', smoke, {
     machine,
@@ -179,6 +222,10 @@ try {
     repetitions: REPS,
     upload: { ...result(clean.value, clean.seconds), commitSeconds: cleanBest.commitSeconds, allSeconds: cleanRuns.map((r) => r.seconds) },
     uploadWithCut: { ...result(cut.value, cut.seconds), allSeconds: cutRuns.map((r) => r.seconds), maxBytesResent: maxResent },
+    ...(redisBest === undefined ? {} : {
+      uploadRedis: { ...result(redisBest.value, redisBest.seconds), commitSeconds: redisBest.commitSeconds, allSeconds: redisRuns.map((r) => r.seconds), redisRoundTrips: redisBest.roundTrips, redisRoundTripsPerChunk: redisBest.roundTrips / chunks },
+      ratioRedisVsFsStore: redisRatio,
+    }),
     ratioVsFsCopy: ratio,
     ratioVsFsCopyFsync: ratioSync,
     reconnectCost: { secondsLost: lost, bytesResent: cut.value.stats.bytesResent, chunksResent: cut.value.stats.chunksResent, boundBytes: resendBound, withinBound: maxResent <= resendBound },
@@ -191,5 +238,8 @@ try {
   await writeFile(join(work, 'done'), '');
 } finally {
   server?.child.kill('SIGKILL');
+  redisNode?.child.kill('SIGKILL');
+  redisClient?.disconnect();
+  await redis?.destroy();
   await rm(work, { recursive: true, force: true });
 }

@@ -1,7 +1,8 @@
 /**
  * `framewire/upload`: resumable uploads (spec/UPLOAD.md). The client side is {@link upload}
  * (or {@link uploadWith} over connections you make yourself); the server side is an
- * {@link UploadService} over a store ({@link FsUploadStore}, {@link MemoryUploadStore}). A store of
+ * {@link UploadService} over a store ({@link FsUploadStore}, {@link MemoryUploadStore}, or
+ * {@link RedisUploadStore} for several server nodes sharing Redis and a directory). A store of
  * your own is an {@link UploadStateMachine} over an {@link UploadMetaStore} and an
  * {@link UploadBlobStore}: the profile's rules stay in the state machine, the backends only keep data.
  *
@@ -13,6 +14,7 @@ export {
   DEFAULT_INFLIGHT,
   FsUploadStore,
   MemoryUploadStore,
+  RedisUploadStore,
   UploadQuota,
   UploadService,
   UploadStateMachine,
@@ -28,6 +30,7 @@ export {
   type CommittedObject,
   type FreeBytes,
   type FsUploadStoreOptions,
+  type RedisUploadStoreOptions,
   type UploadBackends,
   type UploadBlobStore,
   type UploadGeometry,
