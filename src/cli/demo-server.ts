@@ -3,14 +3,16 @@
  * demo must verify (its address, producers that stopped) as JSON lines on stdout, so the demo can
  * SIGKILL and restart it like any real deployment.
  *
- *   node --import tsx src/cli/demo-server.ts <dataDir> <port>
+ *   node --import tsx src/cli/demo-server.ts <dataDir> <port> [redis://host:port]
+ *
+ * With a Redis URL it is a node of a cluster (upload sessions in Redis, bytes in dataDir).
  */
 
 import { pino } from 'pino';
 import { startServerApp } from './server-app.ts';
 
-const [dataDir, port] = process.argv.slice(2);
-if (dataDir === undefined) throw new Error('usage: demo-server.ts <dataDir> [port]');
+const [dataDir, port, redis] = process.argv.slice(2);
+if (dataDir === undefined) throw new Error('usage: demo-server.ts <dataDir> [port] [redis://host:port]');
 
 const say = (line: Record<string, unknown>): void => {
   process.stdout.write(`${JSON.stringify(line)}\n`);
@@ -20,6 +22,7 @@ const app = await startServerApp({
   host: '127.0.0.1',
   port: Number(port ?? 0),
   dataDir,
+  ...(redis === undefined ? {} : { redis }),
   logger: pino({ level: process.env['FRAMEWIRE_DEMO_LOG'] ?? 'silent' }, pino.destination(2)),
   onProducerStop: (info) => {
     say({ event: 'producer-stopped', ...info, at: Date.now() });

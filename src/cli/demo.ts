@@ -50,19 +50,21 @@ const here = dirname(fileURLToPath(import.meta.url));
 const fromSources = import.meta.url.endsWith('.ts');
 const serverCommand = fromSources ? ['--import', import.meta.resolve('tsx'), join(here, 'demo-server.ts')] : [join(here, 'demo-server.js')];
 
-/** The demo server as a child process; stdout carries JSON lines. */
-class ServerProcess {
+/** The demo server as a child process; stdout carries JSON lines. `redis`: a cluster node (demo-cluster.ts). */
+export class ServerProcess {
   readonly #dataDir: string;
+  readonly #redis: string | undefined;
   #child: ChildProcess | undefined;
   #listeners: ((line: Record<string, unknown>) => void)[] = [];
   port = 0;
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, redis?: string) {
     this.#dataDir = dataDir;
+    this.#redis = redis;
   }
 
   async start(port = 0): Promise<number> {
-    const child = spawn(process.execPath, [...serverCommand, this.#dataDir, String(port)], {
+    const child = spawn(process.execPath, [...serverCommand, this.#dataDir, String(port), ...(this.#redis === undefined ? [] : [this.#redis])], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     this.#child = child;
@@ -119,14 +121,14 @@ class ServerProcess {
   }
 }
 
-async function sha256File(path: string): Promise<string> {
+export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 
 /** Writes `bytes` of random data and returns its SHA-256. */
-async function generateFile(path: string, bytes: number): Promise<string> {
+export async function generateFile(path: string, bytes: number): Promise<string> {
   const hash = createHash('sha256');
   const fh = await open(path, 'w');
   try {

@@ -14,11 +14,14 @@ export function registerDemo(program: Command): void {
     .option('--parallel <n>', 'chunks in flight', '4')
     .option('--events <n>', 'events in the token stream', '3000')
     .option('--json', 'print the report as JSON')
+    .option('--cluster', 'instead: two server nodes sharing Redis and a chunk directory; the client is moved to the other node at each cut (uploads)')
+    .option('--redis <url>', 'with --cluster: use this Redis (redis://host:port) instead of starting a redis-server')
     .addHelpText('after', `
 Examples:
   framewire demo
-  framewire demo --size 64MiB --json`)
-    .action(async (flags: { size: string; chunkSize: string; parallel: string; events: string; json?: boolean }, command: Command) => {
+  framewire demo --size 64MiB --json
+  framewire demo --cluster --size 64MiB`)
+    .action(async (flags: { size: string; chunkSize: string; parallel: string; events: string; json?: boolean; cluster?: boolean; redis?: string }, command: Command) => {
       const inflight = Number(flags.parallel);
       const events = Number(flags.events);
       if (!Number.isInteger(inflight) || inflight < 1 || inflight > 64) throw new CliError('--parallel must be 1..64', ExitCode.usage);
@@ -26,6 +29,29 @@ Examples:
       const say = flags.json === true ? (): void => undefined : (line: string): void => {
         process.stdout.write(`${line}\n`);
       };
+      if (flags.redis !== undefined && flags.cluster !== true) throw new CliError('--redis goes with --cluster', ExitCode.usage);
+      if (flags.cluster === true) {
+        const { runClusterDemo } = await import('../demo-cluster.ts');
+        const report = await runClusterDemo({
+          bytes: parseSize(flags.size, '--size'),
+          chunkSize: parseSize(flags.chunkSize, '--chunk-size'),
+          inflight,
+          ...(flags.redis === undefined ? {} : { redis: flags.redis }),
+          logger: cliLogger(command),
+          say,
+        });
+        if (flags.json === true) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else {
+          const u = (key: string): string => String(report.upload[key] ?? '?');
+          process.stdout.write(`
+framewire cluster demo report
+  upload  ${u('bytes')} bytes in ${u('seconds')} s across two nodes, ${u('reconnects')} reconnects, ${u('chunksResent')} chunks (${u('bytesResent')} bytes) re-sent
+  result  ${report.ok ? 'VERIFIED' : 'FAILED'} (${report.checks.filter((c) => c.ok).length}/${report.checks.length} checks)
+`);
+        }
+        process.exitCode = report.ok ? ExitCode.ok : ExitCode.failed;
+        return;
+      }
       const { runDemo } = await import('../demo.ts');
       const report = await runDemo({
         bytes: parseSize(flags.size, '--size'),

@@ -1,0 +1,123 @@
+/**
+ * A redis-server of our own (Debian's binary): on a free loopback port with a temporary directory,
+ * stopped by its pid. `framewire demo --cluster` starts one when not given a Redis, and the tests
+ * and benchmarks of the Redis stores start theirs with it (test/redis/server.ts).
+ */
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The redis-server binary on the PATH, or undefined when it is not installed. */
+export function findRedisServer(): string | undefined {
+  const r = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  return r.status === 0 ? 'redis-server' : undefined;
+}
+
+export interface RedisServerOptions {
+  /** Append-only file, fsync at every write: a restart keeps every acknowledged change. Default false (no persistence). */
+  readonly persistent?: boolean;
+}
+
+export class RedisServer {
+  readonly port: number;
+  readonly dir: string;
+  readonly #persistent: boolean;
+  #child: ChildProcess | undefined;
+
+  private constructor(port: number, dir: string, persistent: boolean) {
+    this.port = port;
+    this.dir = dir;
+    this.#persistent = persistent;
+  }
+
+  static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
+    const dir = await mkdtemp(join(tmpdir(), 'fw-redis-'));
+    let lastError: unknown;
+    // The port is free when asked and taken by redis-server a moment later: retry a taken one.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const server = new RedisServer(await freePort(), dir, options.persistent ?? false);
+      try {
+        await server.#spawn();
+        return server;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    await rm(dir, { recursive: true, force: true });
+    throw lastError;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** Stops the server (SIGTERM, then SIGKILL after 5 s) and waits for it to exit. */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
+    child.kill('SIGTERM');
+    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(force);
+  }
+
+  /** Stops and starts it again on the same port and directory (what it kept depends on `persistent`). */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.#spawn();
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  async #spawn(): Promise<void> {
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--daemonize', 'no', '--logfile', ''];
+    args.push(...(this.#persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = child;
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { fail(new Error(`redis-server did not become ready in 10 s:\n${output}`)); }, 10_000);
+      const fail = (error: Error): void => {
+        clearTimeout(timer);
+        child.kill('SIGKILL');
+        reject(error);
+      };
+      child.stdout.on('data', (b: Buffer) => {
+        output += b.toString();
+        if (output.includes('Ready to accept connections')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.stderr.on('data', (b: Buffer) => { output += b.toString(); });
+      child.once('exit', (code) => { fail(new Error(`redis-server exited (${code}) before it was ready:\n${output}`)); });
+      child.once('error', fail);
+    });
+    child.stdout.removeAllListeners('data');
+    child.stdout.resume();
+    child.stderr.resume();
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => { resolve(port); });
+    });
+  });
+}
