@@ -1,12 +1,13 @@
 /**
  * Commit racing abort (spec/UPLOAD.md FW-UP-28): ten commits and ten aborts of one complete upload
- * in parallel, over TCP, against both stores and in both interleavings. Whoever wins, every answer
+ * in parallel, over TCP, against every store (backends.ts) and in both interleavings. Whoever wins, every answer
  * must agree with the state the upload ends in: committed → every commit the same object, every
  * abort ALREADY_COMMITTED; aborted → every abort {state: aborted}, every commit ABORTED.
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { abortUpload, commitUpload, createUpload, getUploadStatus, putChunk } from '../../src/upload/index.ts';
+import { backends } from './backends.ts';
 import { Harness, readAllBytes, removeTempDirs, settle, sha256Hex, uploadServer } from './helpers.ts';
 
 const h = new Harness();
@@ -15,16 +16,12 @@ afterEach(async () => {
   await removeTempDirs();
 });
 
-const cases = [
-  ['memory', 'commit first'],
-  ['memory', 'abort first'],
-  ['fs', 'commit first'],
-  ['fs', 'abort first'],
-] as const;
+const cases = backends.flatMap(([name]) => [[name, 'commit first'], [name, 'abort first']] as const);
+const storeNamed = async (name: string) => backends.find(([n]) => n === name)![1].store();
 
 describe('commit racing abort', () => {
   it.each(cases)('FW-UP-28 FW-UP-25 FW-UP-27: %s store, %s: 10 commits and 10 aborts in parallel, every answer consistent with the final state', async (store, order) => {
-    const setup = await uploadServer(h, { memory: store === 'memory' });
+    const setup = await uploadServer(h, { store: await storeNamed(store) });
     const conn = await h.client({ port: setup.port });
     const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 253));
     const up = await createUpload(conn, { size: bytes.length, chunkSize: 1000 });
@@ -50,8 +47,8 @@ describe('commit racing abort', () => {
     }
   });
 
-  it.each(['memory', 'fs'] as const)('FW-UP-25 FW-UP-12: %s store: an acquire that waited for a commit in progress answers the committed status, not LEASE_CONFLICT', async (store) => {
-    const setup = await uploadServer(h, { memory: store === 'memory' });
+  it.each(backends.map(([name]) => name))('FW-UP-25 FW-UP-12: %s store: an acquire that waited for a commit in progress answers the committed status, not LEASE_CONFLICT', async (store) => {
+    const setup = await uploadServer(h, { store: await storeNamed(store) });
     const conn = await h.client({ port: setup.port });
     const data = Buffer.alloc(1000, 5);
     const up = await createUpload(conn, { size: 1000, chunkSize: 1000 });
