@@ -57,7 +57,7 @@ export const ErrorCodes = {
   INCOMPLETE: { code: 0x104, scope: 'stream', retryable: false, summary: 'commit asked before every chunk is stored' },
   EXPIRED: { code: 0x105, scope: 'stream', retryable: false, summary: 'the upload session expired and its data was deleted' },
   LEASE_CONFLICT: { code: 0x106, scope: 'stream', retryable: true, summary: 'another writer holds the upload lease' },
-  BAD_RANGE: { code: 0x107, scope: 'stream', retryable: false, summary: 'chunk index or byte range outside the declared object' },
+  BAD_RANGE: { code: 0x107, scope: 'stream', retryable: false, summary: 'chunk index or byte range outside the declared object, or a read past its end' },
   ABORTED: { code: 0x108, scope: 'stream', retryable: false, summary: 'the upload was aborted' },
   IDEMPOTENCY_CONFLICT: { code: 0x109, scope: 'stream', retryable: false, summary: 'an upload with this idempotency key exists with other parameters' },
   ALREADY_COMMITTED: { code: 0x10a, scope: 'stream', retryable: false, summary: 'abort refused: the upload was committed first, its object stays' },

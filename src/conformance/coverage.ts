@@ -61,6 +61,14 @@ const notCovered: Readonly<Record<string, string>> = {
   'FW-EV-71': 'needs zero-credit subscriptions until the target\'s aggregate limits are reached, which a black-box run cannot bound in time or memory (test/events/limits.test.ts and exhaustion.test.ts cover the reference server)',
   'FW-EV-80': 'log lines are not on the wire',
   'FW-EV-90': 'a subscriber requirement (automatic resume policy): the runner is the subscriber',
+  // Object read profile (spec/OBJECTS.md).
+  'FW-OBJ-11': 'that the target stopped reading its storage is not on the wire (test/objects/cancel.test.ts covers the reference server)',
+  'FW-OBJ-13': 'needs more reads in flight than the target\'s configured bound, held open without credit (test/objects/service.test.ts covers the reference server)',
+  'FW-OBJ-14': 'needs the target killed (SIGKILL) during a commit or a delete (test/upload/crash.test.ts covers the reference server)',
+  'FW-OBJ-20': 'a client requirement (verification and rename): the runner is the client',
+  'FW-OBJ-21': 'a client requirement (resume from verified bytes): the runner is the client',
+  'FW-OBJ-22': 'a client requirement (retry policy): the runner is the client',
+  'FW-OBJ-23': 'a client requirement (cancellation keeps the part file): the runner is the client',
 };
 
 interface Requirement {
@@ -124,16 +132,18 @@ function levelOf(doc: SpecDoc, id: string): string {
   return level === '' ? 'MUST' : level;
 }
 
-/** The profile documents, when given: spec/UPLOAD.md and spec/EVENTS.md. */
+/** The profile documents, when given: spec/UPLOAD.md, spec/EVENTS.md and spec/OBJECTS.md. */
 export interface ProfileTexts {
   readonly upload?: string;
   readonly events?: string;
+  readonly objects?: string;
 }
 
 export function coverageMarkdown(spec: string, profiles: ProfileTexts = {}): string {
   const docs: SpecDoc[] = [{ file: 'spec/PROTOCOL.md', title: 'Core protocol', text: spec, index: '## Appendix A', tags: 'trailing' }];
   if (profiles.upload !== undefined) docs.push({ file: 'spec/UPLOAD.md', title: 'Upload profile (§11)', text: profiles.upload, index: '## Appendix A', tags: 'trailing' });
   if (profiles.events !== undefined) docs.push({ file: 'spec/EVENTS.md', title: 'Event-stream profile (§12)', text: profiles.events, index: '## Requirement index', tags: 'leading' });
+  if (profiles.objects !== undefined) docs.push({ file: 'spec/OBJECTS.md', title: 'Object read profile (§15)', text: profiles.objects, index: '## Appendix A', tags: 'trailing' });
   const byReq = new Map<string, string[]>();
   for (const c of allCases) for (const r of c.requirements) byReq.set(r, [...(byReq.get(r) ?? []), c.id]);
   const perDoc = docs.map((doc) => ({ doc, reqs: requirements(doc) }));
@@ -258,13 +268,13 @@ export function coverageMarkdown(spec: string, profiles: ProfileTexts = {}): str
   return lines.join('\n');
 }
 
-/** The three documents as they are in the repository. */
-export function readSpecs(): { protocol: string; upload: string; events: string } {
+/** The four documents as they are in the repository. */
+export function readSpecs(): { protocol: string; upload: string; events: string; objects: string } {
   const read = (name: string): string => readFileSync(new URL(`../../spec/${name}`, import.meta.url), 'utf8');
-  return { protocol: read('PROTOCOL.md'), upload: read('UPLOAD.md'), events: read('EVENTS.md') };
+  return { protocol: read('PROTOCOL.md'), upload: read('UPLOAD.md'), events: read('EVENTS.md'), objects: read('OBJECTS.md') };
 }
 
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
   const specs = readSpecs();
-  process.stdout.write(coverageMarkdown(specs.protocol, { upload: specs.upload, events: specs.events }));
+  process.stdout.write(coverageMarkdown(specs.protocol, { upload: specs.upload, events: specs.events, objects: specs.objects }));
 }

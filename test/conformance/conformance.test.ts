@@ -111,6 +111,6 @@ describe('spec/CONFORMANCE.md', () => {
   it('is the output of src/conformance/coverage.ts (regenerate it after adding cases)', () => {
     const specs = readSpecs();
     const doc = readFileSync(new URL('../../spec/CONFORMANCE.md', import.meta.url), 'utf8');
-    expect(doc).toBe(coverageMarkdown(specs.protocol, { upload: specs.upload, events: specs.events }));
+    expect(doc).toBe(coverageMarkdown(specs.protocol, { upload: specs.upload, events: specs.events, objects: specs.objects }));
   });
 });
