@@ -11,7 +11,8 @@
  *   condition is what makes the fencing rule (FW-UP-21) hold across processes: acquire, commit,
  *   abort and expiry all change the version, so a chunk checked against an older record is refused.
  * - `UploadBlobStore`: the chunk bytes and the committed objects: write a chunk durably, compute the
- *   object's digest, publish the object atomically, read it, delete an upload's chunk data.
+ *   object's digest, publish the object atomically with its description (ObjectRecord), read,
+ *   list and delete objects (the read profile, spec/OBJECTS.md), delete an upload's chunk data.
  *
  * Neither decides anything: no state, token or expiry is interpreted below this line.
  */
@@ -95,6 +96,40 @@ export interface UploadGeometry {
   readonly chunkCount: number;
 }
 
+/**
+ * A committed object's description, published with its bytes and kept as long as they are
+ * (spec/OBJECTS.md §15.7): what `objects.stat` and `objects.list` answer. Its unit digests are the
+ * upload's chunk digests, verified as each chunk arrived.
+ */
+export interface ObjectRecord {
+  readonly objectId: string;
+  /** The principal id of the upload's creator: only it sees the object (FW-OBJ-4). */
+  readonly owner: string;
+  readonly size: number;
+  readonly sha256: string;
+  readonly committedAt: number;
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** The size of every digest unit but the last (the upload's chunk size). */
+  readonly unitSize: number;
+  /** The SHA-256 of each unit, 32 bytes each, concatenated. */
+  readonly unitDigests: Uint8Array;
+}
+
+/** Positioned reads of one published object; close it when done. */
+export interface ObjectReader {
+  readonly size: number;
+  /** Reads up to `length` bytes at `position` into `into` from `at`; resolves with the count read (0 at the end). */
+  read(into: Uint8Array, at: number, length: number, position: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** A page of one owner's objects, in object-id order. */
+export interface ObjectPage {
+  readonly objects: readonly ObjectRecord[];
+  /** True when objects after the last one of the page may exist. */
+  readonly more: boolean;
+}
+
 /** A chunk whose bytes are durable but not yet part of the upload. */
 export interface StagedChunk {
   /** The chunk was recorded as stored: it is part of the object from now on. Never fails. */
@@ -119,11 +154,22 @@ export interface UploadBlobStore {
    * with `perChunk`, also each chunk's SHA-256 as read back, to find corruption at rest.
    */
   digest(upload: UploadGeometry, perChunk: boolean): Promise<{ readonly sha256: string; readonly chunks?: readonly string[] }>;
-  /** Makes the object visible under the upload's id, all at once; the upload's chunk data goes with it. */
-  publish(upload: UploadGeometry): Promise<void>;
+  /**
+   * Makes the object visible under the upload's id, all at once, with its description: an object is
+   * described (describe) only once both are in place; the upload's chunk data goes with it.
+   */
+  publish(upload: UploadGeometry, record: ObjectRecord): Promise<void>;
   /** The bytes of a published object, or undefined. */
   openObject(objectId: string): Promise<AsyncIterable<Uint8Array> | undefined>;
-  /** Deletes the upload's chunk data (not its object); idempotent. */
+  /** The description of a published object whose bytes exist, or undefined. */
+  describe(objectId: string): Promise<ObjectRecord | undefined>;
+  /** Positioned reads of a published, described object, or undefined. */
+  openReader(objectId: string): Promise<ObjectReader | undefined>;
+  /** Up to `limit` of `owner`'s described objects whose ids sort after `after`, in id order. */
+  listObjects(owner: string, after: string | undefined, limit: number): Promise<ObjectPage>;
+  /** Removes a published object and its description for good (bytes first); false when there was none. */
+  deleteObject(objectId: string): Promise<boolean>;
+  /** Deletes the upload's chunk data (not its object) and a description whose object never appeared; idempotent. */
   deleteChunks(id: string): Promise<void>;
   /** Ids of uploads that hold chunk data (recovery removes what no unfinished upload owns). */
   withChunks(): Promise<string[]>;

@@ -3,6 +3,7 @@
  *
  *   <dataDir>/parts/<id>     the object being received: chunk i at byte i·chunk_size (positioned writes)
  *   <dataDir>/objects/<id>   committed objects: the part file, renamed
+ *   <dataDir>/objects/<id>.json  each object's description (ObjectRecord), written before the rename
  *
  * Each chunk is written into its place in the one part file and fsynced before the state machine
  * records it, so commit neither copies nor rewrites anything: the digest comes mostly from the
@@ -12,16 +13,22 @@
  * Bytes of a chunk that was not kept (fenced, bad checksum) stay in its range of the part file
  * unrecorded, are never read as the object's and are overwritten by the chunk that is kept. That
  * relies on the state machine's contract: no write for a stored index, one writer per index.
+ *
+ * An object is described (served by the read profile, spec/OBJECTS.md) only when both its bytes and
+ * its description exist: publish writes the description first (atomic replace) and renames the part
+ * second; delete removes the bytes first. A description left alone by a crash between the two
+ * steps is removed when the upload's data is dropped, and at start (prepare).
  */
 
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FramewireError } from '../errors.ts';
-import type { StagedChunk, UploadBlobStore, UploadGeometry } from './backends.ts';
+import type { ObjectPage, ObjectReader, ObjectRecord, StagedChunk, UploadBlobStore, UploadGeometry } from './backends.ts';
 import { PrefixHash, type ReadAt } from './fs-prefix-hash.ts';
 import type { StepHook } from './fs-steps.ts';
-import { fsyncDir, ifExists, PositionedWriter } from './fs-util.ts';
+import { fsyncDir, ifExists, PositionedWriter, writeFileAtomic } from './fs-util.ts';
+import { decodeObjectRecord, encodeObjectRecord } from './object-record.ts';
 import { isUploadId } from './protocol.ts';
 
 /** An open part file, shared by its writers and readers; closed when the last one is done. */
@@ -47,6 +54,11 @@ export class FsBlobStore implements UploadBlobStore {
 
   async prepare(): Promise<void> {
     for (const d of ['parts', 'objects']) await mkdir(join(this.#dataDir, d), { recursive: true });
+    // No commit runs yet: a description without its object is what a crash between the two steps
+    // of publish (or of delete) left; a commit that is settled or repeated writes it again.
+    for (const id of await this.#described()) {
+      if ((await ifExists(() => stat(this.#objectPath(id)))) === undefined) await rm(this.#recordPath(id), { force: true });
+    }
   }
 
   async writeChunk(upload: UploadGeometry, index: number, data: AsyncIterable<Uint8Array>): Promise<StagedChunk> {
@@ -74,12 +86,15 @@ export class FsBlobStore implements UploadBlobStore {
     return this.#prefix(upload).digest(perChunk);
   }
 
-  async publish(upload: UploadGeometry): Promise<void> {
+  async publish(upload: UploadGeometry, record: ObjectRecord): Promise<void> {
     this.#prefixes.delete(upload.id);
     const part = this.#partPath(upload.id);
     const size = (await ifExists(() => stat(part)))?.size;
     if (size === undefined && upload.size === 0) await writeFile(part, '');
     else if (size !== upload.size) throw new FramewireError('INTERNAL', `upload ${upload.id}: the part file holds ${size ?? 'no'} bytes, not ${upload.size}`);
+    // The description first: an object is never visible without it (FW-OBJ-14).
+    await writeFileAtomic(this.#recordPath(upload.id), encodeObjectRecord(record), this.#durable);
+    this.#step('commit.record-written');
     // Every byte was fsynced before its chunk was recorded: the rename is all that is left.
     await rename(part, this.#objectPath(upload.id));
     if (this.#durable) await fsyncDir(join(this.#dataDir, 'objects'));
@@ -92,11 +107,62 @@ export class FsBlobStore implements UploadBlobStore {
     return (await ifExists(() => stat(path))) === undefined ? undefined : (createReadStream(path) as AsyncIterable<Buffer>);
   }
 
+  async describe(objectId: string): Promise<ObjectRecord | undefined> {
+    if (!isUploadId(objectId)) return undefined;
+    const text = await ifExists(() => readFile(this.#recordPath(objectId), 'utf8'));
+    if (text === undefined || (await ifExists(() => stat(this.#objectPath(objectId)))) === undefined) return undefined;
+    return decodeObjectRecord(text, objectId);
+  }
+
+  async openReader(objectId: string): Promise<ObjectReader | undefined> {
+    const record = await this.describe(objectId);
+    if (record === undefined) return undefined;
+    const fh = await ifExists(() => open(this.#objectPath(objectId), 'r'));
+    if (fh === undefined) return undefined;
+    return {
+      size: record.size,
+      read: async (into, at, length, position) => (await fh.read(into, at, length, position)).bytesRead,
+      close: () => fh.close(),
+    };
+  }
+
+  async listObjects(owner: string, after: string | undefined, limit: number): Promise<ObjectPage> {
+    // A scan of the directory per page: the reference store keeps no index by owner.
+    const ids = (await this.#described()).filter((id) => after === undefined || id > after).sort();
+    const objects: ObjectRecord[] = [];
+    for (const [i, id] of ids.entries()) {
+      const record = await this.describe(id);
+      if (record?.owner !== owner) continue;
+      objects.push(record);
+      if (objects.length === limit) return { objects, more: i < ids.length - 1 };
+    }
+    return { objects, more: false };
+  }
+
+  async deleteObject(objectId: string): Promise<boolean> {
+    if (!isUploadId(objectId)) return false;
+    const path = this.#objectPath(objectId);
+    const existed = (await ifExists(async () => {
+      await unlink(path);
+      return true;
+    })) ?? false;
+    this.#step('delete.object-removed');
+    await rm(this.#recordPath(objectId), { force: true });
+    if (this.#durable) await fsyncDir(join(this.#dataDir, 'objects'));
+    return existed;
+  }
+
   async deleteChunks(id: string): Promise<void> {
     this.#prefixes.delete(id);
     // Writers and readers still holding the file finish on the unlinked inode; the next one opens a new file.
     this.#parts.delete(id);
     await rm(this.#partPath(id), { force: true });
+    if ((await ifExists(() => stat(this.#objectPath(id)))) === undefined) await rm(this.#recordPath(id), { force: true });
+  }
+
+  async #described(): Promise<string[]> {
+    const names = (await ifExists(() => readdir(join(this.#dataDir, 'objects')))) ?? [];
+    return names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -'.json'.length)).filter(isUploadId);
   }
 
   async withChunks(): Promise<string[]> {
@@ -163,6 +229,10 @@ export class FsBlobStore implements UploadBlobStore {
   #objectPath(id: string): string {
     if (!isUploadId(id)) throw new FramewireError('UPLOAD_NOT_FOUND', 'not an object id');
     return join(this.#dataDir, 'objects', id);
+  }
+
+  #recordPath(id: string): string {
+    return `${this.#objectPath(id)}.json`;
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * The named steps of the file-system store after which a crash leaves a different state on disk,
- * in the order create → chunk → commit takes them. FsUploadStoreOptions.onStep is called at each,
+ * in the order create → chunk → commit → delete takes them. FsUploadStoreOptions.onStep is called at each,
  * for the crash tests only (test/upload/fixtures/crash-store.ts kills its own process there).
  */
 
@@ -17,11 +17,15 @@ export const fsStoreSteps = [
   'commit.committing-temp',
   // The record says committing: chunk writers, acquire and abort are fenced out.
   'commit.committing',
+  // The object's description is in objects/<id>.json; the object is not published yet.
+  'commit.record-written',
   // The part file, verified, is renamed into objects/: the commit happened.
   'commit.object-published',
   'commit.manifest-temp',
   'commit.recorded',
   'commit.chunks-removed',
+  // objects.delete: the bytes are gone, the description not yet (spec/OBJECTS.md FW-OBJ-14).
+  'delete.object-removed',
 ] as const;
 
 export type FsStoreStep = (typeof fsStoreSteps)[number];

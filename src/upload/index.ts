@@ -4,13 +4,14 @@ export {
   defaultStoreOptions,
   resolveStoreOptions,
   type ChunkWriteResult,
+  type CommittedObjectStore,
   type ResolvedStoreOptions,
   type UploadInfo,
   type UploadStore,
   type UploadStoreOptions,
 } from './store.ts';
 export { UploadStateMachine, type UploadBackends } from './state-machine.ts';
-export type { AddChunkResult, CommitLock, StagedChunk, StoredUpload, UploadBlobStore, UploadGeometry, UploadMetaStore, UploadRecord } from './backends.ts';
+export type { AddChunkResult, CommitLock, ObjectPage, ObjectReader, ObjectRecord, StagedChunk, StoredUpload, UploadBlobStore, UploadGeometry, UploadMetaStore, UploadRecord } from './backends.ts';
 export { MemoryUploadStore } from './memory-store.ts';
 export { MemoryMetaStore } from './memory-meta.ts';
 export { MemoryBlobStore } from './memory-blobs.ts';

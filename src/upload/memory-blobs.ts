@@ -6,11 +6,11 @@
 
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { StagedChunk, UploadBlobStore, UploadGeometry } from './backends.ts';
+import type { ObjectPage, ObjectReader, ObjectRecord, StagedChunk, UploadBlobStore, UploadGeometry } from './backends.ts';
 
 export class MemoryBlobStore implements UploadBlobStore {
   readonly #chunks = new Map<string, Map<number, Buffer>>();
-  readonly #objects = new Map<string, Buffer>();
+  readonly #objects = new Map<string, { readonly bytes: Buffer; readonly record: ObjectRecord }>();
 
   async writeChunk(upload: UploadGeometry, index: number, data: AsyncIterable<Uint8Array>): Promise<StagedChunk> {
     const pieces: Buffer[] = [];
@@ -33,15 +33,39 @@ export class MemoryBlobStore implements UploadBlobStore {
     return Promise.resolve({ sha256: sha256.digest('hex'), ...(chunks === undefined ? {} : { chunks }) });
   }
 
-  publish(upload: UploadGeometry): Promise<void> {
-    this.#objects.set(upload.id, Buffer.concat(this.#parts(upload)));
+  publish(upload: UploadGeometry, record: ObjectRecord): Promise<void> {
+    this.#objects.set(upload.id, { bytes: Buffer.concat(this.#parts(upload)), record });
     this.#chunks.delete(upload.id);
     return Promise.resolve();
   }
 
   openObject(objectId: string): Promise<AsyncIterable<Uint8Array> | undefined> {
-    const bytes = this.#objects.get(objectId);
+    const bytes = this.#objects.get(objectId)?.bytes;
     return Promise.resolve(bytes === undefined ? undefined : (Readable.from([bytes]) as AsyncIterable<Uint8Array>));
+  }
+
+  describe(objectId: string): Promise<ObjectRecord | undefined> {
+    return Promise.resolve(this.#objects.get(objectId)?.record);
+  }
+
+  openReader(objectId: string): Promise<ObjectReader | undefined> {
+    const bytes = this.#objects.get(objectId)?.bytes;
+    if (bytes === undefined) return Promise.resolve(undefined);
+    return Promise.resolve({
+      size: bytes.length,
+      read: (into: Uint8Array, at: number, length: number, position: number) => Promise.resolve(bytes.copy(into, at, position, Math.min(bytes.length, position + length))),
+      close: () => Promise.resolve(),
+    });
+  }
+
+  listObjects(owner: string, after: string | undefined, limit: number): Promise<ObjectPage> {
+    const ids = [...this.#objects.keys()].filter((id) => (after === undefined || id > after) && this.#objects.get(id)?.record.owner === owner).sort();
+    const objects = ids.slice(0, limit).flatMap((id) => this.#objects.get(id)?.record ?? []);
+    return Promise.resolve({ objects, more: ids.length > limit });
+  }
+
+  deleteObject(objectId: string): Promise<boolean> {
+    return Promise.resolve(this.#objects.delete(objectId));
   }
 
   deleteChunks(id: string): Promise<void> {

@@ -30,6 +30,8 @@ import { FramewireError, isFramewireError } from '../errors.ts';
 import type { CommitLock, StagedChunk, StoredUpload, UploadBlobStore, UploadMetaStore, UploadRecord } from './backends.ts';
 import { ChunkSlots } from './chunk-slots.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
+import { CommittedObjects } from './committed-objects.ts';
+import { objectRecordOf } from './object-record.ts';
 import { isUploadId, SHA256_HEX_PATTERN, type ChunkHeader, type CommitRequest, type CommittedObject, type CreateRequest, type UploadState } from './protocol.ts';
 import { UploadQuota, type FreeBytes } from './quota.ts';
 import {
@@ -49,7 +51,15 @@ import {
   storedBytes,
   verifiedChunk,
 } from './rules.ts';
-import { resolveStoreOptions, type ChunkWriteResult, type ResolvedStoreOptions, type UploadInfo, type UploadStore, type UploadStoreOptions } from './store.ts';
+import {
+  resolveStoreOptions,
+  type ChunkWriteResult,
+  type CommittedObjectStore,
+  type ResolvedStoreOptions,
+  type UploadInfo,
+  type UploadStore,
+  type UploadStoreOptions,
+} from './store.ts';
 
 /** The storage an `UploadStateMachine` runs over: a metadata store and a blob store. */
 export interface UploadBackends {
@@ -94,6 +104,8 @@ export class UploadStateMachine implements UploadStore {
   readonly #slots = new ChunkSlots();
   /** One create per idempotency key at a time. */
   readonly #serial = new KeyedMutex();
+  /** The committed objects, for the read profile (spec/OBJECTS.md). */
+  readonly objects: CommittedObjectStore;
 
   constructor(backends: UploadBackends, options: UploadStoreOptions = {}) {
     this.options = resolveStoreOptions(options);
@@ -104,6 +116,7 @@ export class UploadStateMachine implements UploadStore {
     const prepare = backends.prepare ?? (() => Promise.resolve());
     this.#ready = prepare().then(() => this.#recover());
     this.#ready.catch(() => undefined);
+    this.objects = new CommittedObjects(backends.blobs, this.#ready);
   }
 
   /** Resolves once recovery at start is done (every operation waits for it); rejects if the storage is unusable. */
@@ -304,9 +317,9 @@ export class UploadStateMachine implements UploadStore {
       // must not become a silently wrong object (FW-UP-26).
       const digest = await this.#blobs.digest(geometry, expected.every((x) => x === undefined));
       assertDigest(digest.sha256, expected, digest.chunks, s.chunks);
-      await this.#blobs.publish(geometry);
-      published = true;
       const object: CommittedObject = { objectId: id, sha256: digest.sha256, size: s.record.size, committedAt: this.options.now() };
+      await this.#blobs.publish(geometry, objectRecordOf(s.record, s.chunks, object));
+      published = true;
       for (let attempt = 0; attempt < MAX_RACES; attempt++) {
         if (await this.#recordCommitted(await this.#require(id), object)) return object;
       }
@@ -370,6 +383,12 @@ export class UploadStateMachine implements UploadStore {
     const bytes = await this.#blobs.openObject(s.record.id);
     if (bytes === undefined) {
       if (s.record.state === 'committing') await this.#meta.update(s.record.id, s.version, { ...s.record, state: 'receiving' });
+      return;
+    }
+    // Published with its description, which holds the verified digest (publish writes it first).
+    const described = await this.#blobs.describe(s.record.id);
+    if (described !== undefined) {
+      await this.#recordCommitted(s, { objectId: s.record.id, sha256: described.sha256, size: s.record.size, committedAt: described.committedAt });
       return;
     }
     const hash = createHash('sha256');

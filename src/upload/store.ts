@@ -17,6 +17,7 @@
  */
 
 import type { ChunkHeader, CommitRequest, CommittedObject, CreateRequest, UploadState } from './protocol.ts';
+import type { ObjectPage, ObjectReader, ObjectRecord } from './backends.ts';
 import type { UploadQuotaLimits } from './quota.ts';
 
 /** Everything a store knows about one upload. A snapshot: later changes do not show in it. */
@@ -82,6 +83,20 @@ export interface UploadStore {
   openObject(objectId: string): Promise<AsyncIterable<Uint8Array> | undefined>;
   /** Releases what the store holds open. */
   close(): Promise<void>;
+}
+
+/**
+ * What the object read profile (spec/OBJECTS.md, src/objects/) asks of the store that committed
+ * the objects. It decides nothing: ownership is the read service's check.
+ */
+export interface CommittedObjectStore {
+  /** The object's description, or undefined when there is no such object (or no such id form). */
+  describeObject(objectId: string): Promise<ObjectRecord | undefined>;
+  openObjectReader(objectId: string): Promise<ObjectReader | undefined>;
+  /** Up to `limit` of `owner`'s objects after `after`, in object-id order. */
+  listObjects(owner: string, after: string | undefined, limit: number): Promise<ObjectPage>;
+  /** Removes the object and its description; false when there was none. */
+  deleteObject(objectId: string): Promise<boolean>;
 }
 
 /** Options every store takes: time to live, retention, size limits and the aggregate quota. */

@@ -8,7 +8,7 @@
 
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { UploadGeometry, UploadRecord } from '../../src/upload/index.ts';
+import type { ObjectRecord, UploadGeometry, UploadRecord } from '../../src/upload/index.ts';
 import { backends } from './backends.ts';
 import { readAllBytes, removeTempDirs, settle } from './helpers.ts';
 
@@ -94,6 +94,15 @@ describe.each(backends)('UploadBlobStore: %s', (_name, backend) => {
   const u: UploadGeometry = { id: ID(7), size: 10, chunkSize: 4, chunkCount: 3 };
   const bytes = Buffer.from('0123456789');
   const chunk = (i: number): Buffer => bytes.subarray(i * 4, Math.min(i * 4 + 4, 10));
+  const described = (g: UploadGeometry, content: Buffer, owner = 'o'): ObjectRecord => ({
+    objectId: g.id,
+    owner,
+    size: g.size,
+    sha256: sha(content),
+    committedAt: 5,
+    unitSize: g.chunkSize,
+    unitDigests: Buffer.concat(Array.from({ length: g.chunkCount }, (_, i) => createHash('sha256').update(content.subarray(i * g.chunkSize, (i + 1) * g.chunkSize)).digest())),
+  });
 
   it('kept chunks, in any order, make the object; a discarded or failed write leaves nothing of itself in it; publish is all at once', async () => {
     const { blobs, record } = await backend.parts();
@@ -112,8 +121,10 @@ describe.each(backends)('UploadBlobStore: %s', (_name, backend) => {
     expect(await blobs.openObject(u.id)).toBeUndefined();
     expect(await blobs.digest(u, false)).toEqual({ sha256: sha(bytes) });
     expect(await blobs.digest(u, true)).toEqual({ sha256: sha(bytes), chunks: [0, 1, 2].map((i) => sha(chunk(i))) });
-    await blobs.publish(u);
+    expect(await blobs.describe(u.id)).toBeUndefined();
+    await blobs.publish(u, described(u, bytes));
     expect(await readAllBytes((await blobs.openObject(u.id))!)).toEqual(bytes);
+    expect(await blobs.describe(u.id)).toEqual(described(u, bytes));
     expect(await blobs.withChunks()).toEqual([]);
   });
 
@@ -121,7 +132,7 @@ describe.each(backends)('UploadBlobStore: %s', (_name, backend) => {
     const { blobs, record } = await backend.parts();
     const empty: UploadGeometry = { id: ID(8), size: 0, chunkSize: 4, chunkCount: 0 };
     expect((await blobs.digest(empty, false)).sha256).toBe(sha(Buffer.alloc(0)));
-    await blobs.publish(empty);
+    await blobs.publish(empty, described(empty, Buffer.alloc(0)));
     expect((await readAllBytes((await blobs.openObject(empty.id))!)).length).toBe(0);
     const staged = await blobs.writeChunk(u, 0, pieces(chunk(0)));
     await record?.(u, 0, chunk(0));
@@ -131,5 +142,34 @@ describe.each(backends)('UploadBlobStore: %s', (_name, backend) => {
     expect(await blobs.withChunks()).toEqual([]);
     expect(await blobs.openObject(empty.id)).toBeDefined();
     expect(await blobs.openObject(ID(9))).toBeUndefined();
+  });
+
+  it('spec/OBJECTS.md: a published object is described, read at any position, listed by owner in id order, deleted once', async () => {
+    const { blobs } = await backend.parts();
+    const geometries = [ID(3), ID(1), ID(2), ID(4)].map((id) => ({ ...u, id }));
+    for (const [i, g] of geometries.entries()) {
+      for (let c = 0; c < 3; c++) (await blobs.writeChunk(g, c, pieces(chunk(c)))).kept();
+      await blobs.publish(g, described(g, bytes, i === 3 ? 'other' : 'o'));
+    }
+    const reader = (await blobs.openReader(ID(2)))!;
+    const into = Buffer.alloc(8);
+    expect(reader.size).toBe(10);
+    expect(await reader.read(into, 2, 6, 3)).toBe(6);
+    expect(into.subarray(2).toString()).toBe('345678');
+    expect(await reader.read(into, 0, 8, 10)).toBe(0);
+    await reader.close();
+    const first = await blobs.listObjects('o', undefined, 2);
+    expect(first.objects.map((o) => o.objectId)).toEqual([ID(1), ID(2)]);
+    expect(first.more).toBe(true);
+    const rest = await blobs.listObjects('o', ID(2), 2);
+    expect(rest.objects.map((o) => o.objectId)).toEqual([ID(3)]);
+    expect(rest.more).toBe(false);
+    expect((await blobs.listObjects('other', undefined, 10)).objects.map((o) => o.objectId)).toEqual([ID(4)]);
+    expect(await blobs.deleteObject(ID(2))).toBe(true);
+    expect(await blobs.deleteObject(ID(2))).toBe(false);
+    expect(await blobs.describe(ID(2))).toBeUndefined();
+    expect(await blobs.openReader(ID(2))).toBeUndefined();
+    expect(await blobs.openObject(ID(2))).toBeUndefined();
+    expect((await blobs.listObjects('o', undefined, 10)).objects.map((o) => o.objectId)).toEqual([ID(1), ID(3)]);
   });
 });

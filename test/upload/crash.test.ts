@@ -1,10 +1,11 @@
 /**
- * Crash consistency of the file-system store (spec/UPLOAD.md FW-UP-51, FW-UP-31): a child process
- * runs create → three chunks → commit and SIGKILLs itself at one named step (src/upload/fs-steps.ts;
+ * Crash consistency of the file-system store (spec/UPLOAD.md FW-UP-51, FW-UP-31; spec/OBJECTS.md
+ * FW-OBJ-14): a child process runs create → three chunks → commit (→ delete of the object) and
+ * SIGKILLs itself at one named step (src/upload/fs-steps.ts;
  * the kill point is injected through FsUploadStoreOptions.onStep, never timed). A new store on the
  * same directory — a restarted server — must then leave no stray file and present a consistent
  * upload: absent, or receiving with what was acknowledged, or committed with the right bytes.
- * Cost: thirteen child processes, four at a time: four batches of child starts (about 5 s on an
+ * Cost: fifteen child processes, four at a time: four batches of child starts (about 5 s on an
  * idle 2-core machine, 15 s on the loaded one).
  */
 
@@ -48,6 +49,11 @@ async function strays(dataDir: string): Promise<string[]> {
     const left = await readdir(join(dataDir, d)).catch(() => []);
     if (left.length > 0) out.push(`${d}/ holds ${left.join(', ')}`);
   }
+  // An object's description without the object is what a crash inside publish or delete leaves.
+  const objects: string[] = await readdir(join(dataDir, 'objects')).catch(() => []);
+  for (const name of objects) {
+    if (name.endsWith('.json') && !objects.includes(name.slice(0, -'.json'.length))) out.push(`objects/${name} without its object`);
+  }
   // A part file belongs to an unfinished upload; anything else is debris.
   for (const id of await readdir(join(dataDir, 'parts')).catch(() => [])) {
     const manifest = await readFile(join(dataDir, 'uploads', id, 'manifest.json'), 'utf8').catch(() => undefined);
@@ -60,7 +66,7 @@ async function strays(dataDir: string): Promise<string[]> {
 const stepIndex = (s: FsStoreStep): number => fsStoreSteps.indexOf(s);
 
 describe('FsUploadStore: SIGKILL at every step of create, chunk and commit', () => {
-  it('FW-UP-51 FW-UP-31: recovery at start leaves no stray file and a consistent upload', { timeout: 60_000 }, async () => {
+  it('FW-UP-51 FW-UP-31 FW-OBJ-14: recovery at start leaves no stray file and a consistent upload and object', { timeout: 60_000 }, async () => {
     const runs: { step: FsStoreStep; dataDir: string; crash: Crash }[] = [];
     for (let i = 0; i < fsStoreSteps.length; i += 4) {
       const batch = fsStoreSteps.slice(i, i + 4);
@@ -87,14 +93,25 @@ describe('FsUploadStore: SIGKILL at every step of create, chunk and commit', () 
       if (created !== undefined) expect(created['id']).toBe(id);
       const info = await store.get(id);
       const chunksAcked = crash.acks.filter((a) => a['ack'] === 'chunk').length;
+      if (step.startsWith('delete.')) {
+        // Killed between removing the bytes and the description: the object is gone for good.
+        expect(info?.state, step).toBe('committed');
+        expect(await store.objects.describeObject(id), step).toBeUndefined();
+        expect(await store.objects.deleteObject(id), step).toBe(false);
+        continue;
+      }
       if (stepIndex(step) >= stepIndex('commit.object-published')) {
         // The object was verified before its rename: the commit happened, the chunks are gone.
         expect(info?.state, step).toBe('committed');
         expect(info?.object?.sha256, step).toBe(sha256);
         expect((await listFiles(join(dataDir, 'uploads', id))), step).toEqual(['manifest.json']);
         expect(createHash('sha256').update(await readAllBytes((await store.openObject(id))!)).digest('hex')).toBe(sha256);
+        // Published with its description, which the restarted store serves as committed.
+        expect(await store.objects.describeObject(id), step).toMatchObject({ objectId: id, owner: 'alice', size: bytes.length, sha256, committedAt: info?.object?.committedAt });
         continue;
       }
+      // Not published: the read profile does not know the object.
+      expect(await store.objects.describeObject(id), step).toBeUndefined();
       expect(info?.state, step).toBe('receiving');
       // Killed between recording the first chunk and acknowledging it: stored, not acknowledged
       // (the client sends it again and gets a duplicate). Everywhere else: exactly what was acknowledged.

@@ -78,11 +78,11 @@ export async function listFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Nothing half-written is visible: objects/ holds only whole committed objects, no temp files anywhere. */
+/** Nothing half-written is visible: objects/ holds only whole committed objects with their descriptions, no temp files anywhere. */
 export async function assertNoDebris(dataDir: string, committed: readonly string[]): Promise<void> {
   const files = await listFiles(dataDir);
   const objects = files.filter((f) => f.startsWith('objects/'));
-  const expected = committed.map((id) => `objects/${id}`).sort();
+  const expected = committed.flatMap((id) => [`objects/${id}`, `objects/${id}.json`]).sort();
   if (JSON.stringify(objects) !== JSON.stringify(expected)) throw new Error(`objects/ holds ${JSON.stringify(objects)}, expected ${JSON.stringify(expected)}`);
   const debris = files.filter((f) => f.startsWith('objects-tmp/') || /\/tmp\//.test(f) || f.includes('.tmp-'));
   if (debris.length > 0) throw new Error(`temporary files left behind: ${debris.join(', ')}`);

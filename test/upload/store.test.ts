@@ -330,7 +330,7 @@ describe.each(backends)('UploadStore conformance: %s', (_name, backend) => {
     let failures = 1;
     const store = await wrapped({ t: 0 }, (meta, blobs) => ({
       meta,
-      blobs: { ...bound(blobs), publish: (u) => (failures-- > 0 ? Promise.reject(new Error('disk full')) : blobs.publish(u)) },
+      blobs: { ...bound(blobs), publish: (u, r) => (failures-- > 0 ? Promise.reject(new Error('disk full')) : blobs.publish(u, r)) },
     }));
     const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK });
     await storeAll(store, info.id);
@@ -393,7 +393,7 @@ describe('FsUploadStore specifics', () => {
     await second.writeChunk(info.id, header(2, 2), feed(pieceOf(2)));
     expect((await second.commit(info.id, { token: 2 })).sha256).toBe(sha256Hex(bytes));
     const files = await listFiles(dataDir);
-    expect(files).toEqual([`objects/${info.id}`, `uploads/${info.id}/manifest.json`]);
+    expect(files).toEqual([`objects/${info.id}`, `objects/${info.id}.json`, `uploads/${info.id}/manifest.json`]);
   });
 
   it('FW-UP-51: a crash after the object was published but before the commit was recorded is completed at load', async () => {
