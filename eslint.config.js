@@ -9,21 +9,24 @@ import tseslint from 'typescript-eslint';
  */
 const socketModules = ['node:net', 'node:tls', 'node:dgram', 'node:http2', 'net', 'tls', 'dgram', 'http2'];
 const layers = [
-  { dir: 'src/wire', forbidden: ['flow', 'session', 'upload', 'events', 'transport', 'cli', 'conformance', 'client', 'server', 'index'], sockets: false },
-  { dir: 'src/flow', forbidden: ['session', 'upload', 'events', 'transport', 'cli', 'conformance', 'client', 'server', 'index'], sockets: false },
-  { dir: 'src/session', forbidden: ['upload', 'events', 'transport', 'cli', 'conformance', 'client', 'server', 'index'], sockets: false },
-  { dir: 'src/upload', forbidden: ['events', 'transport', 'cli', 'conformance', 'client', 'server', 'index'], sockets: false },
-  { dir: 'src/events', forbidden: ['upload', 'transport', 'cli', 'conformance', 'client', 'server', 'index'], sockets: false },
-  { dir: 'src/transport', forbidden: ['upload', 'events', 'cli', 'conformance', 'client', 'server', 'index'], sockets: true },
+  { dir: 'src/wire', forbidden: ['flow', 'session', 'upload', 'objects', 'events', 'transport', 'cli', 'conformance', 'client', 'server', 'index'], sockets: false },
+  { dir: 'src/flow', forbidden: ['session', 'upload', 'objects', 'events', 'transport', 'cli', 'conformance', 'client', 'server', 'index'], sockets: false },
+  { dir: 'src/session', forbidden: ['upload', 'objects', 'events', 'transport', 'cli', 'conformance', 'client', 'server', 'index'], sockets: false },
+  // objects/ (the read profile) sits beside upload/ and reads what the upload stores committed:
+  // it may import upload/, never the other way round.
+  { dir: 'src/upload', forbidden: ['objects', 'events', 'transport', 'cli', 'conformance', 'client', 'server', 'index'], sockets: false },
+  { dir: 'src/objects', forbidden: ['events', 'transport', 'cli', 'conformance', 'client', 'server', 'index'], sockets: false },
+  { dir: 'src/events', forbidden: ['upload', 'objects', 'transport', 'cli', 'conformance', 'client', 'server', 'index'], sockets: false },
+  { dir: 'src/transport', forbidden: ['upload', 'objects', 'events', 'cli', 'conformance', 'client', 'server', 'index'], sockets: true },
   // The conformance runner builds frames with wire/ and talks through transport/ only, so one bug
   // cannot hide on both sides of a test.
   // Type-only imports are allowed there: the target-side echo service implements the StreamService
   // interface, but no runner code may call into the session.
-  { dir: 'src/conformance', forbidden: ['session', 'flow', 'upload', 'events', 'cli', 'perf', 'client', 'server', 'index'], sockets: true, typesAllowed: true },
+  { dir: 'src/conformance', forbidden: ['session', 'flow', 'upload', 'objects', 'events', 'cli', 'perf', 'client', 'server', 'index'], sockets: true, typesAllowed: true },
   // The benchmark kinds (L6): the driver behind `framewire perf` is a client of the public protocol
   // (connect() and streams), and the service only implements StreamService, so neither may reach
   // into the session at runtime; types are allowed, as for the conformance target's services.
-  { dir: 'src/perf', forbidden: ['session', 'flow', 'transport', 'upload', 'events', 'cli', 'conformance', 'server', 'index'], sockets: false, typesAllowed: true },
+  { dir: 'src/perf', forbidden: ['session', 'flow', 'transport', 'upload', 'objects', 'events', 'cli', 'conformance', 'server', 'index'], sockets: false, typesAllowed: true },
 ];
 // src/api/ holds the package's subpath entry points (L5, beside index.ts): no layer below imports them.
 for (const layer of layers) layer.forbidden.push('api');

@@ -1,6 +1,6 @@
 /**
- * The server `framewire serve` runs (and the demo starts): the file-system upload store, the
- * built-in event streams, optional TLS and token auth (one principal per token, tokens.ts),
+ * The server `framewire serve` runs (and the demo starts): the file-system upload store and the
+ * read profile over its committed objects, the built-in event streams, optional TLS and token auth (one principal per token, tokens.ts),
  * assembled from the library's public parts.
  */
 
@@ -14,6 +14,7 @@ import { PERF_KINDS, perfService, type PerfLimits } from '../perf/index.ts';
 import { createServer, type FramewireServer } from '../server.ts';
 import type { QuicIdentity } from '../transport/index.ts';
 import type { SessionLimits } from '../session/index.ts';
+import { ObjectService } from '../objects/index.ts';
 import { FsUploadStore, RedisUploadStore, UploadService, type UploadQuotaLimits } from '../upload/index.ts';
 import { registerBuiltinStreams, type BuiltinStreamOptions } from './builtin-streams.ts';
 import { tokenAuthenticator, type TokenTable } from './tokens.ts';
@@ -78,6 +79,8 @@ export async function startServerApp(o: ServerAppOptions): Promise<ServerApp> {
   // Fails the start, rather than the first upload, when the storage is unusable.
   await store.ready;
   const uploads = new UploadService({ store, logger: o.logger });
+  // The read profile serves what the upload store committed (spec/OBJECTS.md).
+  const objects = new ObjectService({ objects: store.objects, logger: o.logger });
   const events = new EventService({ logger: o.logger, ...(o.eventLimits === undefined ? {} : { limits: o.eventLimits }) });
   const streams = registerBuiltinStreams(events, {
     ...(o.tailFile === undefined ? {} : { tailFile: o.tailFile }),
@@ -87,7 +90,7 @@ export async function startServerApp(o: ServerAppOptions): Promise<ServerApp> {
   const tokens = o.tokens;
   const server = createServer({
     // The conformance target services (conformance.echo, conformance.sink) let `framewire conformance` test this server.
-    services: [uploads, events, conformanceService(), ...(o.perf === undefined ? [] : [perfService(o.perf)])],
+    services: [uploads, objects, events, conformanceService(), ...(o.perf === undefined ? [] : [perfService(o.perf)])],
     logger: o.logger,
     ...(o.serverLimits === undefined ? {} : { serverLimits: o.serverLimits }),
     ...(o.sessionLimits === undefined ? {} : { limits: o.sessionLimits }),

@@ -118,8 +118,8 @@ export interface ObjectRecord {
 /** Positioned reads of one published object; close it when done. */
 export interface ObjectReader {
   readonly size: number;
-  /** Reads up to `length` bytes at `position` into `into` from `at`; resolves with the count read (0 at the end). */
-  read(into: Uint8Array, at: number, length: number, position: number): Promise<number>;
+  /** Fills `into` in order with the bytes from `position` on (one scattered read); resolves with the count read, short only at the end. */
+  readv(into: readonly Uint8Array[], position: number): Promise<number>;
   close(): Promise<void>;
 }
 

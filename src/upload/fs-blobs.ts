@@ -121,7 +121,7 @@ export class FsBlobStore implements UploadBlobStore {
     if (fh === undefined) return undefined;
     return {
       size: record.size,
-      read: async (into, at, length, position) => (await fh.read(into, at, length, position)).bytesRead,
+      readv: async (into, position) => (await fh.readv(into, position)).bytesRead,
       close: () => fh.close(),
     };
   }

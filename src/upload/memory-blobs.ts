@@ -53,7 +53,11 @@ export class MemoryBlobStore implements UploadBlobStore {
     if (bytes === undefined) return Promise.resolve(undefined);
     return Promise.resolve({
       size: bytes.length,
-      read: (into: Uint8Array, at: number, length: number, position: number) => Promise.resolve(bytes.copy(into, at, position, Math.min(bytes.length, position + length))),
+      readv: (into: readonly Uint8Array[], position: number) => {
+        let at = position;
+        for (const view of into) at += bytes.copy(view, 0, at, Math.min(bytes.length, at + view.length));
+        return Promise.resolve(at - position);
+      },
       close: () => Promise.resolve(),
     });
   }

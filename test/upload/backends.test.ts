@@ -152,11 +152,13 @@ describe.each(backends)('UploadBlobStore: %s', (_name, backend) => {
       await blobs.publish(g, described(g, bytes, i === 3 ? 'other' : 'o'));
     }
     const reader = (await blobs.openReader(ID(2)))!;
-    const into = Buffer.alloc(8);
+    const into = [Buffer.alloc(2), Buffer.alloc(4)];
     expect(reader.size).toBe(10);
-    expect(await reader.read(into, 2, 6, 3)).toBe(6);
-    expect(into.subarray(2).toString()).toBe('345678');
-    expect(await reader.read(into, 0, 8, 10)).toBe(0);
+    expect(await reader.readv(into, 3)).toBe(6);
+    expect(Buffer.concat(into).toString()).toBe('345678');
+    expect(await reader.readv(into, 7)).toBe(3);
+    expect(Buffer.concat(into).toString()).toBe('789678');
+    expect(await reader.readv(into, 10)).toBe(0);
     await reader.close();
     const first = await blobs.listObjects('o', undefined, 2);
     expect(first.objects.map((o) => o.objectId)).toEqual([ID(1), ID(2)]);
