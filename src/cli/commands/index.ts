@@ -4,7 +4,9 @@ import type { Command } from 'commander';
 import { registerBench } from './bench.ts';
 import { registerConformance } from './conformance.ts';
 import { registerDemo } from './demo.ts';
+import { registerDownload } from './download.ts';
 import { registerInspect } from './inspect.ts';
+import { registerObjects, ROUND_TRIP_HELP } from './objects.ts';
 import { registerPerf } from './perf.ts';
 import { registerServe } from './serve.ts';
 import { registerTail } from './tail.ts';
@@ -14,9 +16,12 @@ export function registerCommands(program: Command): void {
   registerDemo(program);
   registerServe(program);
   registerUpload(program);
+  registerDownload(program);
+  registerObjects(program);
   registerTail(program);
   registerInspect(program);
   registerPerf(program);
   registerBench(program);
   registerConformance(program);
+  program.addHelpText('after', ROUND_TRIP_HELP);
 }
