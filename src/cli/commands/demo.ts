@@ -69,6 +69,7 @@ framewire cluster demo report
         process.stdout.write(`
 framewire demo report
   upload  ${u('bytes')} bytes in ${u('seconds')} s (${u('mibPerSecond')} MiB/s including a cut and a crash), ${u('reconnects')} reconnects, ${u('chunksResent')} chunks (${u('bytesResent')} bytes) re-sent
+  download ${u('bytes')} bytes in ${u('downloadSeconds')} s through a cut, SHA-256 verified
   events  ${e('delivered')} delivered, ${e('reconnects')} reconnect(s), first event over the new connection ${e('resumeMs')} ms after the cut, cancel -> producer stopped in ${e('cancelToStopMs')} ms
   result  ${report.ok ? 'VERIFIED' : 'FAILED'} (${report.checks.filter((c) => c.ok).length}/${report.checks.length} checks)
 `);
