@@ -65,10 +65,14 @@ async function probe(run: RunSettings): Promise<{ features: Set<Feature>; info: 
     const upload = conn.open('upload.status', { target: '0'.repeat(32) });
     conn.peer.done(upload);
     const events = conn.open('events.subscribe', { target: 'tokens', meta: { params: { count: 0 } } });
-    const [view, uploadEnd, eventsView] = await Promise.all([conn.messages(echo, 1), conn.ended(upload), conn.messages(events, 1)]);
+    // The read profile: objects.list answers a page (an array `objects`); a target without it says NOT_FOUND.
+    const objects = conn.open('objects.list', { meta: { limit: 1 } });
+    conn.peer.done(objects);
+    const [view, uploadEnd, eventsView, objectsEnd] = await Promise.all([conn.messages(echo, 1), conn.ended(upload), conn.messages(events, 1), conn.ended(objects)]);
     if (view.messages[0]?.toString() === 'probe') features.add('echo');
     if ((await conn.alive()) && conn.streamState(sink).error === undefined) features.add('sink');
     if (uploadEnd.error === ErrorCodes.UPLOAD_NOT_FOUND.code) features.add('upload');
+    if (objectsEnd.done && Array.isArray(objectsEnd.trailer?.['objects'])) features.add('objects');
     if (isStartMessage(eventsView.messages[0])) {
       features.add('events');
       // Confirm the end (FW-EV-30), so the target can drop the instance at once.

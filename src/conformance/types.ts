@@ -26,7 +26,7 @@ export interface Outcome {
 export type Level = 'MUST' | 'SHOULD';
 
 /** What a case needs from the target beyond the core protocol (spec/CONFORMANCE.md, "conformance target"). */
-export type Feature = 'echo' | 'sink' | 'upload' | 'events';
+export type Feature = 'echo' | 'sink' | 'upload' | 'events' | 'objects';
 
 /** How a feature is named in reports: the stream kinds (and streams) a target offers for it. */
 export function featureLabel(f: Feature): string {
@@ -39,6 +39,8 @@ export function featureLabel(f: Feature): string {
       return 'the upload profile (upload.*)';
     case 'events':
       return 'the event-stream profile (events.subscribe: tokens, clock)';
+    case 'objects':
+      return 'the object read profile (objects.*)';
   }
 }
 

@@ -39,8 +39,8 @@ describe('conformance runner', () => {
 
   it('our server passes every case under --strict', async () => {
     const report = await run(await ourServer(), { strict: true });
-    // This target has no upload or event-stream profile: those cases are unsupported (profiles.test.ts runs them).
-    const profile = (id: string): boolean => /^FW-(UP|EV)-/u.test(id);
+    // This target has no upload, event-stream or object profile: those cases are unsupported (profiles.test.ts runs them).
+    const profile = (id: string): boolean => /^FW-(UP|EV|OBJ)-/u.test(id);
     const elsewhere = (id: string): boolean => profile(id) || OTHER_CONFIGURATION.has(id);
     const problems = report.results.filter((r) => r.verdict !== 'pass' && r.verdict !== 'informational' && !(elsewhere(r.id) && r.verdict === 'unsupported'));
     expect(problems.map((r) => `${r.id}: ${r.verdict}: ${r.detail} (expected ${r.expected ?? '-'}, actual ${r.actual ?? '-'})`)).toEqual([]);

@@ -20,7 +20,8 @@ import { conformanceService, runConformance, type Report } from '../../src/confo
 import { EventService } from '../../src/events/index.ts';
 import { createServer } from '../../src/server.ts';
 import type { StreamService } from '../../src/index.ts';
-import { FsUploadStore, UploadService } from '../../src/upload/index.ts';
+import { ObjectService } from '../../src/objects/index.ts';
+import { FsUploadStore, MemoryUploadStore, UploadService, type CommittedObjectStore } from '../../src/upload/index.ts';
 import type { Target } from './targets.ts';
 
 const silent = pino({ level: 'silent' });
@@ -144,6 +145,13 @@ describe('profile conformance cases', () => {
     expect(verdictOf(report, 'FW-UP-41/expired')).toBe('FW-UP-41/expired: pass');
   }, 30_000);
 
+  it('our server (framewire serve) passes every FW-OBJ-* case under --strict', async () => {
+    const report = await run(await serveApp(), { cases: 'FW-OBJ-*', strict: true });
+    expect(report.targetInfo.features).toEqual(expect.arrayContaining(['upload', 'objects']));
+    expect(report.results.map((r) => `${r.id}: ${r.verdict}${r.verdict === 'pass' ? '' : `: ${r.detail} (actual ${r.actual ?? '-'})`}`)).toEqual(report.results.map((r) => `${r.id}: pass`));
+    expect(report.results.length).toBeGreaterThanOrEqual(9);
+  }, 30_000);
+
   it('serve --token: {"token": T} is accepted, every other auth is AUTH_FAILED (spec §13.4, FW-HS-9, FW-REF-5)', async () => {
     const token = 'conformance-token';
     const report = await runConformance({ ...(await (async () => {
@@ -160,7 +168,7 @@ describe('profile conformance cases', () => {
   });
 
   it('a target without the profiles gets unsupported, not fail', async () => {
-    const report = await run(await serverOf([]), { cases: 'FW-UP-*,FW-EV-*', timeoutMs: 500 });
+    const report = await run(await serverOf([]), { cases: 'FW-UP-*,FW-EV-*,FW-OBJ-*', timeoutMs: 500 });
     expect(report.targetInfo.features).toEqual(['echo', 'sink']);
     expect(report.results.length).toBeGreaterThan(40);
     for (const r of report.results) expect(`${r.id}: ${r.verdict}`).toBe(`${r.id}: unsupported`);
@@ -175,6 +183,24 @@ describe('profile cases against broken targets', () => {
     // What it gets right still passes.
     expect(verdictOf(report, 'FW-UP-3/create-trailer')).toBe('FW-UP-3/create-trailer: pass');
     expect(report.ok).toBe(false);
+  });
+
+  it('reads off by one byte and a delete that deletes nothing fail the read and delete cases', async () => {
+    const store = new MemoryUploadStore();
+    const inner = store.objects;
+    const broken: CommittedObjectStore = {
+      describeObject: (id) => inner.describeObject(id),
+      listObjects: (owner, after, limit) => inner.listObjects(owner, after, limit),
+      deleteObject: () => Promise.resolve(true),
+      openObjectReader: async (id) => {
+        const reader = await inner.openObjectReader(id);
+        return reader === undefined ? undefined : { ...reader, readv: (into, position) => reader.readv(into, Math.min(position + 1, reader.size)) };
+      },
+    };
+    const report = await run(await serverOf([new UploadService({ store, sweepIntervalMs: 0 }), new ObjectService({ objects: broken })]), { cases: 'FW-OBJ-9/*,FW-OBJ-12/*,FW-OBJ-6/*', timeoutMs: 600 });
+    expect(verdictOf(report, 'FW-OBJ-9/positioned-messages')).toBe('FW-OBJ-9/positioned-messages: fail');
+    expect(verdictOf(report, 'FW-OBJ-12/delete-idempotent')).toBe('FW-OBJ-12/delete-idempotent: fail');
+    expect(verdictOf(report, 'FW-OBJ-6/stat')).toBe('FW-OBJ-6/stat: pass');
   });
 
   it('an event service that restarts ids at 1 on resume fails the resume cases', async () => {

@@ -1,6 +1,7 @@
 /**
  * The case registry, in report order. Each spec area has its own file; the profile cases
- * (spec/UPLOAD.md in upload/, spec/EVENTS.md in events/) are added here like any other file.
+ * (spec/UPLOAD.md in upload/, spec/EVENTS.md in events/, spec/OBJECTS.md in objects.ts) are added
+ * here like any other file.
  */
 
 import { cases as connection } from './connection.ts';
@@ -10,6 +11,7 @@ import { cases as framing } from './framing.ts';
 import { cases as handshake } from './handshake.ts';
 import type { Case } from './helpers.ts';
 import { cases as limits } from './limits.ts';
+import { cases as objects } from './objects.ts';
 import { cases as packing } from './packing.ts';
 import { cases as streams } from './streams.ts';
 import { cases as upload } from './upload/index.ts';
@@ -18,7 +20,7 @@ import { cases as vectors } from './vectors.ts';
 export type { Case } from './helpers.ts';
 
 /** Every built-in case, in run order. */
-export const allCases: readonly Case[] = [...handshake, ...framing, ...vectors, ...streams, ...packing, ...flow, ...connection, ...limits, ...upload, ...events];
+export const allCases: readonly Case[] = [...handshake, ...framing, ...vectors, ...streams, ...packing, ...flow, ...connection, ...limits, ...upload, ...objects, ...events];
 
 const ids = new Set<string>();
 for (const c of allCases) {
