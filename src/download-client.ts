@@ -11,7 +11,7 @@ export interface DownloadClientOptions extends DownloadOptions, Omit<ConnectOpti
 
 /** Downloads a committed object into `destination`, resuming across failures and verifying its SHA-256 (spec/OBJECTS.md §15.8). */
 export async function download(objectId: string, destination: string, options: DownloadClientOptions): Promise<DownloadResult> {
-  const { partPath, durable, signal, retry, onProgress, onRetry, ...connectOptions } = options;
+  const { partPath, durable, signal, retry, stallTimeoutMs, onProgress, onRetry, ...connectOptions } = options;
   // A clock drives the downloader's backoff and the connections' timers alike.
   const clock = connectOptions.clock;
   const downloadOptions: DownloadOptions = {
@@ -19,6 +19,7 @@ export async function download(objectId: string, destination: string, options: D
     ...(durable === undefined ? {} : { durable }),
     ...(signal === undefined ? {} : { signal }),
     ...(retry === undefined ? {} : { retry }),
+    ...(stallTimeoutMs === undefined ? {} : { stallTimeoutMs }),
     ...(clock === undefined ? {} : { clock }),
     ...(onProgress === undefined ? {} : { onProgress }),
     ...(onRetry === undefined ? {} : { onRetry }),

@@ -16,14 +16,17 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { FramewireError, isFramewireError } from '../errors.ts';
-import { classifyFailure, keepAliveClock, Retrier, resolveRetryPolicy, type ClientConnection, type Clock, type Connector, type RetryPolicy, type Stream } from '../session/index.ts';
+import { classifyFailure, Guard, keepAliveClock, Retrier, resolveRetryPolicy, type ClientConnection, type Clock, type Connector, type RetryPolicy, type Stream } from '../session/index.ts';
 import { fsyncDir, PositionedWriter } from '../upload/fs-util.ts';
+import { StallWatch } from '../upload/stall-watch.ts';
 import { describeObject, openRead } from './ops.ts';
 import { DIGEST_BYTES, parseReadTrailer, positionOf, POSITION_BYTES, type ObjectDescription } from './protocol.ts';
 
 /** As the uploader's: 10 failed attempts in a row without a byte received; 50–100 ms doubling to 5 s (FW-OBJ-22). */
 export const defaultDownloadRetryPolicy: RetryPolicy = { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 5000 };
 
+/** As the uploader's (FW-UP-38): 1.5 × the default heartbeat interval. */
+export const DEFAULT_DOWNLOAD_STALL_TIMEOUT_MS = 15_000;
 /** Bytes collected before one write to the part file. */
 const WRITE_BATCH = 1024 * 1024;
 /** The piece in which held units are read back for verification. */
@@ -45,7 +48,12 @@ export interface DownloadOptions {
   readonly signal?: AbortSignal;
   /** Overrides of defaultDownloadRetryPolicy. */
   readonly retry?: Partial<RetryPolicy>;
-  /** Time for the backoff; injected by tests. Default: the system clock. */
+  /**
+   * A connection on which nothing arrived for this long while the downloader waited on it is given
+   * up with TIMEOUT, and the download resumes on a new one. Default 15 000; 0 disables.
+   */
+  readonly stallTimeoutMs?: number;
+  /** Time for the backoff and the stall timeout; injected by tests. Default: the system clock. */
   readonly clock?: Clock;
   readonly onProgress?: (progress: DownloadProgress) => void;
   readonly onRetry?: (retry: { readonly attempt: number; readonly delayMs: number; readonly error: FramewireError }) => void;
@@ -75,6 +83,8 @@ export interface DownloadResult {
 /** Downloads object `objectId` into `destination` through connections made by `connect`, resuming across failures. */
 export async function downloadWith(connect: Connector, objectId: string, destination: string, options: DownloadOptions = {}): Promise<DownloadResult> {
   const policy = resolveRetryPolicy(defaultDownloadRetryPolicy, options.retry);
+  const stall = options.stallTimeoutMs ?? DEFAULT_DOWNLOAD_STALL_TIMEOUT_MS;
+  if (!Number.isSafeInteger(stall) || stall < 0) throw new RangeError(`stallTimeoutMs must be an integer >= 0, got ${stall}`);
   options.signal?.throwIfAborted();
   const part = options.partPath ?? `${destination}.fwpart`;
   const fh = await openPart(part);
@@ -110,6 +120,8 @@ class Downloader {
   #hash: Hash = createHash('sha256');
   #description: ObjectDescription | undefined;
   #read: Stream | undefined;
+  /** The round in progress, for the guard to end. */
+  #currentRound: AbortController | undefined;
   readonly #stats = { connections: 0, reconnects: 0, bytesReceived: 0, bytesResumed: 0, unitsRejected: 0 };
 
   constructor(connect: Connector, id: string, destination: string, part: string, fh: FileHandle, policy: RetryPolicy, options: DownloadOptions) {
@@ -119,7 +131,12 @@ class Downloader {
     this.#part = part;
     this.#fh = fh;
     this.#o = options;
-    this.#clock = options.clock ?? keepAliveClock;
+    // Its timers (stall watch, backoff) run behind a guard: an exception there ends the current
+    // round like a lost connection, nothing else.
+    const guard = new Guard(undefined, () => {
+      this.#currentRound?.abort(new FramewireError('INTERNAL', 'internal error in the downloader'));
+    });
+    this.#clock = guard.clock(options.clock ?? keepAliveClock, 'downloader timer');
     this.#retry = new Retrier(policy, this.#clock);
     this.#started = this.#clock.now();
   }
@@ -128,6 +145,7 @@ class Downloader {
     const userSignal = this.#o.signal;
     for (;;) {
       const round = new AbortController();
+      this.#currentRound = round;
       const onUserAbort = (): void => {
         // CANCEL before the connection goes: the server stops reading at once (FW-OBJ-11, FW-OBJ-23).
         this.#read?.cancel('download cancelled');
@@ -140,7 +158,7 @@ class Downloader {
         userSignal?.throwIfAborted();
         conn = await this.#connect(round.signal);
         this.#stats.connections++;
-        return await this.#round(conn);
+        return await this.#watched(conn);
       } catch (thrown) {
         const connectionUsable = conn?.isOpen === true;
         round.abort();
@@ -165,16 +183,31 @@ class Downloader {
     }
   }
 
+  /** A round under the stall watch: a connection on which nothing arrives for stallTimeoutMs is closed with TIMEOUT. */
+  async #watched(conn: ClientConnection): Promise<DownloadResult> {
+    const stallMs = this.#o.stallTimeoutMs ?? DEFAULT_DOWNLOAD_STALL_TIMEOUT_MS;
+    const watch = new StallWatch(this.#clock, stallMs, () => {
+      // A connection error, so the failure is classified as the connection's (FW-ERR-4).
+      conn.close(new FramewireError('TIMEOUT', `nothing arrived on the connection for ${stallMs} ms: it is stalled`));
+    });
+    try {
+      return await this.#round(conn, watch);
+    } finally {
+      watch.stop();
+    }
+  }
+
   /** One connection's worth: describe, (first time) verify what the part file holds, read the rest, finish. */
-  async #round(conn: ClientConnection): Promise<DownloadResult> {
-    const d = await describeObject(conn, this.#id);
+  async #round(conn: ClientConnection, watch: StallWatch): Promise<DownloadResult> {
+    const d = await watch.track(describeObject(conn, this.#id));
     if (this.#description === undefined) {
       this.#description = d;
       await this.#verifyHeld(d);
     } else if (d.sha256 !== this.#description.sha256 || d.size !== this.#description.size) {
       throw new FramewireError('DIGEST_MISMATCH', `object ${this.#id} changed between two connections`);
     }
-    if (this.#held < d.size) await this.#readRest(conn, d);
+    if (this.#held < d.size) await watch.track(this.#readRest(conn, d, watch));
+    watch.stop();
     return this.#finish(d);
   }
 
@@ -213,7 +246,7 @@ class Downloader {
   }
 
   /** Reads [held, size): every message must start exactly where the held bytes end (FW-OBJ-9). */
-  async #readRest(conn: ClientConnection, d: ObjectDescription): Promise<void> {
+  async #readRest(conn: ClientConnection, d: ObjectDescription, watch: StallWatch): Promise<void> {
     const offset = this.#held;
     const stream = openRead(conn, this.#id, { offset });
     this.#read = stream;
@@ -221,6 +254,7 @@ class Downloader {
     let written = offset;
     try {
       for await (const message of stream) {
+        watch.touch();
         const position = positionOf(message);
         const bytes = message.subarray(POSITION_BYTES);
         if (position !== written || written + bytes.length > d.size) {

@@ -3,7 +3,7 @@
  * at 20 seeded random points by a TCP proxy and resumed byte-identical, with every byte received
  * once; a server restarted mid-download; a client restarted (aborted, then rerun) from its part
  * file, with the server's read stopped by the cancel; a corrupted or foreign part file detected
- * unit by unit. Objects are small (256 KiB to 4 MiB) and committed straight through the store.
+ * unit by unit; a stalled connection given up on a manual clock. Objects are small (256 KiB to 4 MiB) and committed straight through the store.
  * Cost: about 3 s.
  */
 
@@ -11,8 +11,8 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { downloadWith, type DownloadResult } from '../../src/objects/index.ts';
-import type { ClientConnection } from '../../src/session/index.ts';
-import { commitObject, expectFwError, FaultProxy, Harness, KiB, MiB, objectServer, prng, probing, randomBytesOf, removeTempDirs, settle, sha256File, sha256Hex, tempDir, type ReadProbe } from './helpers.ts';
+import { ManualClock, type ClientConnection } from '../../src/session/index.ts';
+import { commitObject, expectFwError, FaultProxy, Harness, KiB, MiB, objectServer, prng, probing, randomBytesOf, removeTempDirs, settle, sha256File, sha256Hex, tempDir, waitFor, type ReadProbe } from './helpers.ts';
 
 const h = new Harness();
 const proxies: FaultProxy[] = [];
@@ -148,5 +148,41 @@ describe('downloadWith: resume across cuts and restarts', () => {
     expectFwError(r.ok ? undefined : r.error, 'NOT_FOUND');
     expect(connections).toBe(1);
     await expect(stat(destination)).rejects.toThrow();
+  });
+});
+
+describe('downloadWith: a stalled connection', () => {
+  it('FW-OBJ-22: a read on which nothing arrives for stallTimeoutMs is given up with TIMEOUT and resumed on a new connection (manual clock)', async () => {
+    const probe: ReadProbe = { readvCalls: 0, bytesRead: 0, opened: 0, closed: 0, gate: undefined };
+    let open!: () => void;
+    probe.gate = new Promise<void>((resolve) => { open = resolve; });
+    const s = await objectServer(h, { memory: true, objects: probing(probe) });
+    const bytes = randomBytesOf(4 * MiB);
+    const id = await commitObject(s.store, 'anonymous', bytes, 256 * KiB);
+    const clock = new ManualClock();
+    const destination = join(await tempDir('fw-download-'), 'stall.bin');
+    let held = 0;
+    const retries: string[] = [];
+    const done = downloadWith(connector(() => s.port), id, destination, {
+      durable: false,
+      clock,
+      stallTimeoutMs: 1000,
+      onProgress: (p) => { held = p.bytesHeld; },
+      onRetry: (r) => { retries.push(r.error.code); },
+    });
+    // The server sent its first batch and now waits (its storage does not answer): nothing moves.
+    await waitFor(() => probe.readvCalls >= 2 && held > 0, 5000, 'the first batch arrives, then nothing');
+    const before = held;
+    clock.advance(999);
+    expect(retries).toEqual([]);
+    clock.advance(2);
+    await waitFor(() => retries.length === 1, 5000, 'the stall is noticed');
+    open();
+    const result = await done;
+    expect(retries).toEqual(['TIMEOUT']);
+    await expectDownloaded(result, destination, bytes);
+    expect(result.stats.reconnects).toBe(1);
+    expect(result.stats.bytesReceived).toBe(bytes.length);
+    expect(before).toBeLessThan(bytes.length);
   });
 });

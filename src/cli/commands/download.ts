@@ -10,11 +10,12 @@ import type { Command } from 'commander';
 import { download } from '../../download-client.ts';
 import { connectOptionsFrom } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
-import { parseServerTarget } from '../parse.ts';
+import { parseDuration, parseServerTarget } from '../parse.ts';
 import { objectFlags } from './objects.ts';
 
 interface DownloadFlags {
   from: string;
+  stallTimeout: string;
   output: string;
   json?: boolean;
   token?: string;
@@ -29,7 +30,8 @@ export function registerDownload(program: Command): void {
       .command('download')
       .description('download an object resumably: verifies each held unit and the whole SHA-256, renames into place; rerun to resume')
       .argument('<id>', 'the object id (framewire upload prints it; framewire ls lists them)')
-      .requiredOption('-o, --output <file>', 'where to write the object (its bytes collect in <file>.fwpart until verified)'),
+      .requiredOption('-o, --output <file>', 'where to write the object (its bytes collect in <file>.fwpart until verified)')
+      .option('--stall-timeout <duration>', 'give a connection up after this long without bytes and resume on a new one (0: never)', '15s'),
   )
     .addHelpText('after', `
 Examples:
@@ -37,6 +39,7 @@ Examples:
   framewire download 3f2a…e1 -o copy.mp4 --from files.example:7070 --tls --token s3cret`)
     .action(async (id: string, flags: DownloadFlags, command: Command) => {
       const target = parseServerTarget(flags.from, '--from');
+      const stallTimeoutMs = parseDuration(flags.stallTimeout, '--stall-timeout');
       const json = flags.json === true || !process.stdout.isTTY;
       const bar = json ? undefined : new SingleBar({ format: ' {bar} {percentage}% | {value}/{total} MiB | {speed} MiB/s | ETA {eta_formatted}', hideCursor: true });
       const started = performance.now();
@@ -53,6 +56,7 @@ Examples:
           ...connectOptionsFrom(flags),
           logger: cliLogger(command),
           signal: abort.signal,
+          stallTimeoutMs,
           onProgress: (p) => {
             const seconds = (performance.now() - started) / 1000;
             const mib = p.bytesHeld / 2 ** 20;
