@@ -32,9 +32,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { downloadWith, type DownloadResult } from '../src/api/objects.ts';
 import { uploadWith } from '../src/api/upload.ts';
 import { connect, type Connection } from '../src/index.ts';
-import { downloadWith, type DownloadResult } from '../src/objects/index.ts';
 import { benchArgs, describeMachine, flagValue, formatNumber, formatSize, machineInfo, markdownTable, MiB, parseSize, writeResults } from './lib/report.ts';
 
 const args = process.argv.slice(2);

@@ -7,6 +7,7 @@
 import { connect, type ConnectOptions } from './client.ts';
 import { downloadWith, type DownloadOptions, type DownloadResult } from './objects/index.ts';
 
+/** {@link download}'s options: the downloader's and the connection's (host, port, TLS, auth …). */
 export interface DownloadClientOptions extends DownloadOptions, Omit<ConnectOptions, 'signal' | 'onStream' | 'role'> {}
 
 /** Downloads a committed object into `destination`, resuming across failures and verifying its SHA-256 (spec/OBJECTS.md §15.8). */

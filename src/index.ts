@@ -1,7 +1,8 @@
 /**
  * framewire: multiplexed streams with credit flow control and explicit ends over TCP (TLS
  * optional). This entry point holds what every user needs: connect, serve, streams and errors.
- * Resumable uploads live in `framewire/upload`, resumable event streams in `framewire/events`,
+ * Resumable uploads live in `framewire/upload`, getting committed objects back (list, stat,
+ * verified resumable downloads) in `framewire/objects`, resumable event streams in `framewire/events`,
  * the raw protocol operations in `framewire/protocol`, the frame codec in `framewire/wire` and
  * the conformance runner in `framewire/conformance`.
  *

@@ -32,6 +32,7 @@ const WRITE_BATCH = 1024 * 1024;
 /** The piece in which held units are read back for verification. */
 const VERIFY_PIECE = 1024 * 1024;
 
+/** Reported as bytes are written to the part file. */
 export interface DownloadProgress {
   readonly objectId: string;
   /** Bytes the part file holds (verified at the start, or written since). */
@@ -39,6 +40,7 @@ export interface DownloadProgress {
   readonly totalBytes: number;
 }
 
+/** {@link downloadWith}'s options. */
 export interface DownloadOptions {
   /** Where the bytes collect until verified. Default `<destination>.fwpart`: a rerun with the same destination resumes. */
   readonly partPath?: string;
@@ -55,10 +57,13 @@ export interface DownloadOptions {
   readonly stallTimeoutMs?: number;
   /** Time for the backoff and the stall timeout; injected by tests. Default: the system clock. */
   readonly clock?: Clock;
+  /** Called as bytes are held (verified at the start, or written since). */
   readonly onProgress?: (progress: DownloadProgress) => void;
+  /** Called before each wait for a reconnect, with the failure that caused it. */
   readonly onRetry?: (retry: { readonly attempt: number; readonly delayMs: number; readonly error: FramewireError }) => void;
 }
 
+/** What a download cost: connections, bytes received and resumed, units that did not verify. */
 export interface DownloadStats {
   readonly connections: number;
   readonly reconnects: number;
@@ -71,6 +76,7 @@ export interface DownloadStats {
   readonly durationMs: number;
 }
 
+/** A finished download: the object verified and renamed into `destination`. */
 export interface DownloadResult {
   readonly objectId: string;
   readonly destination: string;

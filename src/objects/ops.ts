@@ -68,6 +68,7 @@ export async function describeObject(conn: ClientConnection, objectId: string): 
   return { ...first, unitsFrom: 0, unitDigests: Buffer.concat(pages) };
 }
 
+/** One page of the principal's objects, in id order; pass the page's `cursor` to get the next one. */
 export async function listObjects(conn: ClientConnection, request: Partial<ListRequest> = {}): Promise<ListPage> {
   const stream = conn.open({ kind: ObjectKind.list, meta: encodeListMeta(request), urgency: CONTROL_URGENCY });
   return parse(ObjectKind.list, await answer(stream), parseListTrailer);

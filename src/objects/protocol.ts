@@ -138,6 +138,7 @@ export function parseStatTrailer(t: ControlMap | undefined): ObjectDescription {
 
 // ---- objects.list ------------------------------------------------------------------------------
 
+/** The meta of objects.list: where to continue and how many objects at most. */
 export interface ListRequest {
   readonly cursor?: string;
   readonly limit: number;
@@ -153,6 +154,7 @@ export function parseListMeta(meta: ControlMap | undefined): ListRequest {
   return compact({ cursor: str(op, m, 'cursor', MAX_CURSOR), limit: uint(op, m, 'limit', 1, MAX_LIST_LIMIT) ?? DEFAULT_LIST_LIMIT });
 }
 
+/** One page of objects.list. */
 export interface ListPage {
   readonly objects: readonly ObjectSummary[];
   /** Present when more objects may follow: pass it to the next list. */
@@ -183,6 +185,7 @@ export function parseListTrailer(t: ControlMap | undefined): ListPage {
 
 // ---- objects.read ------------------------------------------------------------------------------
 
+/** The meta of objects.read: the range to read. */
 export interface ReadRequest {
   readonly offset: number;
   /** Absent: to the end of the object. */
@@ -199,6 +202,7 @@ export function parseReadMeta(meta: ControlMap | undefined): ReadRequest {
   return compact({ offset: uint(op, m, 'offset') ?? 0, length: uint(op, m, 'length') });
 }
 
+/** The DONE trailer of objects.read (FW-OBJ-10). */
 export interface ReadTrailer {
   /** The SHA-256 of the whole object, not of the range (FW-OBJ-10). */
   readonly sha256: string;
@@ -211,6 +215,7 @@ export function encodeReadTrailer(r: ReadTrailer): ControlMap {
   return { sha256: r.sha256, size: r.size, offset: r.offset, length: r.length };
 }
 
+/** Parses the read's DONE trailer; MALFORMED_PAYLOAD when a key is missing or wrong. */
 export function parseReadTrailer(t: ControlMap | undefined): ReadTrailer {
   const op = 'objects.read trailer';
   const m = t ?? {};

@@ -27,6 +27,7 @@ import {
   writePosition,
 } from './protocol.ts';
 
+/** The read service's limits (spec/OBJECTS.md §15.5); each is named, defaulted and enforced. */
 export interface ObjectLimits {
   /** Reads in flight on one connection (FW-OBJ-13). Default 16. */
   readonly maxReadsPerConnection: number;
@@ -38,6 +39,7 @@ export interface ObjectLimits {
   readonly readBatchMessages: number;
 }
 
+/** The defaults of {@link ObjectLimits}: 16 reads per connection, retry after 200 ms, messages of at most 256 KiB, 16 per storage read. */
 export const defaultObjectLimits: ObjectLimits = {
   maxReadsPerConnection: 16,
   retryAfterMs: 200,
@@ -45,6 +47,7 @@ export const defaultObjectLimits: ObjectLimits = {
   readBatchMessages: 16,
 };
 
+/** What an {@link ObjectService} serves and how it identifies principals. */
 export interface ObjectServiceOptions {
   /** The committed objects: `store.objects` of an upload store. */
   readonly objects: CommittedObjectStore;

@@ -120,6 +120,7 @@ export interface ObjectReader {
   readonly size: number;
   /** Fills `into` in order with the bytes from `position` on (one scattered read); resolves with the count read, short only at the end. */
   readv(into: readonly Uint8Array[], position: number): Promise<number>;
+  /** Releases the file (or whatever the reader holds). */
   close(): Promise<void>;
 }
 

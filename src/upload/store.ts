@@ -92,6 +92,7 @@ export interface UploadStore {
 export interface CommittedObjectStore {
   /** The object's description, or undefined when there is no such object (or no such id form). */
   describeObject(objectId: string): Promise<ObjectRecord | undefined>;
+  /** Positioned reads of the object's bytes, or undefined when there is no such object. */
   openObjectReader(objectId: string): Promise<ObjectReader | undefined>;
   /** Up to `limit` of `owner`'s objects after `after`, in object-id order. */
   listObjects(owner: string, after: string | undefined, limit: number): Promise<ObjectPage>;

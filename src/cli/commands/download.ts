@@ -5,9 +5,7 @@
  * JSON lines otherwise.
  */
 
-import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { download } from '../../download-client.ts';
 import { connectOptionsFrom } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
 import { parseDuration, parseServerTarget } from '../parse.ts';
@@ -39,6 +37,7 @@ Examples:
   framewire download 3f2a…e1 -o copy.mp4 --from files.example:7070 --tls --token s3cret`)
     .action(async (id: string, flags: DownloadFlags, command: Command) => {
       const target = parseServerTarget(flags.from, '--from');
+      const [{ SingleBar }, { download }] = await Promise.all([import('cli-progress'), import('../../download-client.ts')]);
       const stallTimeoutMs = parseDuration(flags.stallTimeout, '--stall-timeout');
       const json = flags.json === true || !process.stdout.isTTY;
       const bar = json ? undefined : new SingleBar({ format: ' {bar} {percentage}% | {value}/{total} MiB | {speed} MiB/s | ETA {eta_formatted}', hideCursor: true });

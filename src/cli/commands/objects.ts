@@ -5,9 +5,9 @@
  */
 
 import type { Command } from 'commander';
-import { connect, type ConnectOptions } from '../../client.ts';
+import type { ConnectOptions } from '../../client.ts';
 import type { Connection } from '../../connection.ts';
-import { deleteObject, listObjects, MAX_LIST_LIMIT, statObject, type ObjectSummary } from '../../objects/index.ts';
+import type { ObjectSummary } from '../../objects/index.ts';
 import { addClientFlags, connectOptionsFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
 import { parseCount, parseServerTarget } from '../parse.ts';
@@ -35,12 +35,16 @@ export function objectFlags(command: Command): Command {
   return addClientFlags(command.requiredOption('--from <address>', 'the framewire server: host:port (TCP) or quic://host:port[?peer=<peer id>]').option('--json', 'JSON lines even on a terminal'));
 }
 
-export async function withConnection<T>(flags: ObjectFlags, command: Command, work: (conn: Connection) => Promise<T>): Promise<T> {
+type ObjectOps = typeof import('../../objects/index.ts');
+
+/** One connection for one command; the client and the operations load on first use, as every command's implementation does. */
+export async function withConnection<T>(flags: ObjectFlags, command: Command, work: (conn: Connection, ops: ObjectOps) => Promise<T>): Promise<T> {
   const target = parseServerTarget(flags.from, '--from');
   const options: ConnectOptions = { ...target, ...connectOptionsFrom(flags), logger: cliLogger(command) };
+  const [{ connect }, ops] = await Promise.all([import('../../client.ts'), import('../../objects/index.ts')]);
   const conn = await connect(options);
   try {
-    return await work(conn);
+    return await work(conn, ops);
   } finally {
     conn.close();
   }
@@ -55,7 +59,7 @@ export function registerObjects(program: Command): void {
   ).action(async (flags: ObjectFlags & { limit?: string }, command: Command) => {
     const limit = flags.limit === undefined ? Infinity : parseCount(flags.limit, '--limit');
     const json = flags.json === true || !process.stdout.isTTY;
-    await withConnection(flags, command, async (conn) => {
+    await withConnection(flags, command, async (conn, { listObjects, MAX_LIST_LIMIT }) => {
       let cursor: string | undefined;
       let shown = 0;
       do {
@@ -71,7 +75,7 @@ export function registerObjects(program: Command): void {
   objectFlags(program.command('stat').description('size, SHA-256, commit time and metadata of an object').argument('<id>', 'the object id')).action(
     async (id: string, flags: ObjectFlags, command: Command) => {
       const json = flags.json === true || !process.stdout.isTTY;
-      const d = await withConnection(flags, command, (conn) => statObject(conn, id, { unitsMax: 0 }));
+      const d = await withConnection(flags, command, (conn, { statObject }) => statObject(conn, id, { unitsMax: 0 }));
       const line = { ...summaryLine(d), unitSize: d.unitSize, unitCount: d.unitCount };
       process.stdout.write(
         json
@@ -92,7 +96,7 @@ export function registerObjects(program: Command): void {
 
   objectFlags(program.command('rm').description('delete an object of yours (idempotent)').argument('<id>', 'the object id')).action(async (id: string, flags: ObjectFlags, command: Command) => {
     const json = flags.json === true || !process.stdout.isTTY;
-    const deleted = await withConnection(flags, command, (conn) => deleteObject(conn, id));
+    const deleted = await withConnection(flags, command, (conn, { deleteObject }) => deleteObject(conn, id));
     process.stdout.write(json ? `${JSON.stringify({ event: 'deleted', objectId: id, deleted })}\n` : deleted ? `deleted ${id}\n` : `nothing to delete: ${id} is not one of your objects (any more)\n`);
   });
 }
