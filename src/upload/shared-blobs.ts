@@ -6,6 +6,7 @@
  *   <dir>/chunks/<id>/.tmp-<nonce>        a chunk being written
  *   <dir>/objects/<id>/                   a committed object: the upload's chunk directory, renamed,
  *   <dir>/objects/<id>/manifest.json      with the list of its chunk files in order
+ *   <dir>/objects/<id>/record.json        and its description (spec/OBJECTS.md): the two appear together
  *
  * The file-system store (fs-blobs.ts) writes every chunk into one part file, which is safe because
  * one process owns the directory and runs one writer per chunk index. Nodes of a cluster cannot
@@ -17,23 +18,26 @@
  * SHA-256 recorded for the index (`storedChunks`). A file that was not kept stays until the
  * upload's chunk data is deleted, and is never read as the object's.
  *
- * Publishing writes the manifest and renames the directory into objects/: atomic, zero copy, and a
- * second publish of the same upload (another node, after a lost answer) finds the object there.
+ * Publishing writes the manifest and the description and renames the directory into objects/:
+ * atomic, zero copy, and a second publish of the same upload (another node, after a lost answer)
+ * finds the object there. Deleting renames it out of objects/ first, for the same reason.
  */
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FramewireError } from '../errors.ts';
-import type { StagedChunk, UploadBlobStore, UploadGeometry } from './backends.ts';
+import type { ObjectPage, ObjectReader, ObjectRecord, StagedChunk, UploadBlobStore, UploadGeometry } from './backends.ts';
 import { fsyncDir, ifExists, writeFileAtomic } from './fs-util.ts';
+import { decodeObjectRecord, encodeObjectRecord } from './object-record.ts';
 import { isUploadId, SHA256_HEX_PATTERN } from './protocol.ts';
 
 /** The SHA-256 recorded for each stored chunk of an upload (the metadata store's word), or undefined if it has none. */
 export type StoredChunks = (id: string) => Promise<ReadonlyMap<number, string> | undefined>;
 
 const MANIFEST = 'manifest.json';
+const RECORD = 'record.json';
 const TEMP_PREFIX = '.tmp-';
 
 interface Manifest {
@@ -110,12 +114,13 @@ export class SharedDirBlobStore implements UploadBlobStore {
     return { sha256: whole.digest('hex'), ...(perChunk ? { chunks } : {}) };
   }
 
-  async publish(upload: UploadGeometry): Promise<void> {
+  async publish(upload: UploadGeometry, record: ObjectRecord): Promise<void> {
     const files = await this.#files(upload);
     const dir = this.#chunkDir(upload.id);
     await mkdir(dir, { recursive: true });
     const manifest: Manifest = { size: upload.size, files };
     await writeFileAtomic(join(dir, MANIFEST), JSON.stringify(manifest), this.#durable);
+    await writeFileAtomic(join(dir, RECORD), encodeObjectRecord(record), this.#durable);
     const target = this.#objectDir(upload.id);
     try {
       await rename(dir, target);
@@ -127,7 +132,7 @@ export class SharedDirBlobStore implements UploadBlobStore {
     }
     if (this.#durable) await fsyncDir(join(this.#dir, 'objects'));
     // Files of chunks that were not kept rode along: they are not the object's.
-    const keep = new Set([...files, MANIFEST]);
+    const keep = new Set([...files, MANIFEST, RECORD]);
     for (const name of await readdir(target)) if (!keep.has(name)) await rm(join(target, name), { force: true });
   }
 
@@ -139,6 +144,47 @@ export class SharedDirBlobStore implements UploadBlobStore {
     return (async function* concatenated() {
       for (const file of manifest.files) yield* createReadStream(join(dir, file)) as AsyncIterable<Buffer>;
     })();
+  }
+
+  async describe(objectId: string): Promise<ObjectRecord | undefined> {
+    if (!isUploadId(objectId)) return undefined;
+    const text = await ifExists(() => readFile(join(this.#objectDir(objectId), RECORD), 'utf8'));
+    return text === undefined ? undefined : decodeObjectRecord(text, objectId);
+  }
+
+  async openReader(objectId: string): Promise<ObjectReader | undefined> {
+    const record = await this.describe(objectId);
+    const manifest = record === undefined ? undefined : await this.#manifest(objectId);
+    if (record === undefined || manifest === undefined) return undefined;
+    return new ChunkFilesReader(this.#objectDir(objectId), manifest.files, record.unitSize, record.size);
+  }
+
+  async listObjects(owner: string, after: string | undefined, limit: number): Promise<ObjectPage> {
+    // A scan of the directory per page, as the file-system store does: no index by owner.
+    const names = (await ifExists(() => readdir(join(this.#dir, 'objects')))) ?? [];
+    const ids = names.filter((id) => isUploadId(id) && (after === undefined || id > after)).sort();
+    const objects: ObjectRecord[] = [];
+    for (const [i, id] of ids.entries()) {
+      const record = await this.describe(id);
+      if (record?.owner !== owner) continue;
+      objects.push(record);
+      if (objects.length === limit) return { objects, more: i < ids.length - 1 };
+    }
+    return { objects, more: false };
+  }
+
+  async deleteObject(objectId: string): Promise<boolean> {
+    if (!isUploadId(objectId)) return false;
+    // Out of objects/ in one rename, so no node ever reads half an object; then removed.
+    const doomed = join(this.#dir, 'chunks', `${TEMP_PREFIX}deleted-${objectId}-${randomBytes(4).toString('hex')}`);
+    const moved = (await ifExists(async () => {
+      await rename(this.#objectDir(objectId), doomed);
+      return true;
+    })) ?? false;
+    if (!moved) return false;
+    if (this.#durable) await fsyncDir(join(this.#dir, 'objects'));
+    await rm(doomed, { recursive: true, force: true });
+    return true;
   }
 
   async deleteChunks(id: string): Promise<void> {
@@ -186,6 +232,58 @@ export class SharedDirBlobStore implements UploadBlobStore {
   #objectDir(id: string): string {
     if (!isUploadId(id)) throw new FramewireError('UPLOAD_NOT_FOUND', 'not an object id');
     return join(this.#dir, 'objects', id);
+  }
+}
+
+/** Positioned reads across an object's chunk files (each `unitSize` bytes but the last). */
+class ChunkFilesReader implements ObjectReader {
+  readonly size: number;
+  readonly #dir: string;
+  readonly #files: readonly string[];
+  readonly #unitSize: number;
+  /** Reads move forward: one chunk file open at a time. */
+  #current: { readonly unit: number; readonly fh: FileHandle } | undefined;
+
+  constructor(dir: string, files: readonly string[], unitSize: number, size: number) {
+    this.#dir = dir;
+    this.#files = files;
+    this.#unitSize = unitSize;
+    this.size = size;
+  }
+
+  async readv(into: readonly Uint8Array[], position: number): Promise<number> {
+    let total = 0;
+    for (const buffer of into) {
+      let filled = 0;
+      while (filled < buffer.length && position < this.size) {
+        const unit = Math.floor(position / this.#unitSize);
+        const offset = position - unit * this.#unitSize;
+        const want = Math.min(buffer.length - filled, this.#unitSize - offset, this.size - position);
+        const { bytesRead } = await (await this.#file(unit)).read(buffer, filled, want, offset);
+        if (bytesRead === 0) throw new FramewireError('INTERNAL', `object chunk file ${this.#files[unit] ?? unit} is shorter than its unit`);
+        filled += bytesRead;
+        position += bytesRead;
+      }
+      total += filled;
+      if (filled < buffer.length) break;
+    }
+    return total;
+  }
+
+  async close(): Promise<void> {
+    const current = this.#current;
+    this.#current = undefined;
+    await current?.fh.close();
+  }
+
+  async #file(unit: number): Promise<FileHandle> {
+    if (this.#current?.unit === unit) return this.#current.fh;
+    const name = this.#files[unit];
+    if (name === undefined) throw new FramewireError('INTERNAL', `object has no chunk file ${unit}`);
+    await this.close();
+    const fh = await open(join(this.#dir, name), 'r');
+    this.#current = { unit, fh };
+    return fh;
   }
 }
 
