@@ -16,6 +16,8 @@ export {
   createUpload,
   getUploadStatus,
   putChunk,
+  listUploads,
+  type ListRequest,
   type AbortAck,
   type ChunkAck,
   type ChunkHeader,

@@ -8,7 +8,10 @@
  *
  * @packageDocumentation
  */
-export { upload, type UploadClientOptions } from '../upload-client.ts';
+export { abortRemoteUpload, listUnfinishedUploads, upload, type UploadClientOptions } from '../upload-client.ts';
+export { FileResumeStore, FINGERPRINT_PREFIX_BYTES, MAX_RESUME_ENTRIES, defaultResumeFile, fingerprintOf, type ResumeEntry, type ResumeStore } from '../upload/resume-record.ts';
+export { MAX_LIST_LIMIT, type UploadListEntry, type UploadListPage } from '../upload/listing.ts';
+export { MAX_CONTENT_TYPE, MAX_METADATA_NAME_BYTES, MetadataKey } from '../upload/metadata.ts';
 export {
   DEFAULT_CHUNK_SIZE,
   DEFAULT_INFLIGHT,

@@ -23,7 +23,9 @@ export { FsBlobStore } from './fs-blobs.ts';
 export { UploadSweeper } from './sweeper.ts';
 export { defaultPrincipalId } from '../session/index.ts';
 export { defaultUploadLimits, UploadService, type AuthorizeContext, type UploadLimits, type UploadOperation, type UploadServiceOptions } from './service.ts';
-export { abortUpload, commitUpload, createUpload, getUploadStatus, putChunk } from './ops.ts';
+export { abortUpload, commitUpload, createUpload, getUploadStatus, listUploads, putChunk } from './ops.ts';
+export { MAX_LIST_LIMIT, encodeListMeta, encodeListTrailer, parseListMeta, parseListTrailer, type ListRequest, type UploadListEntry, type UploadListPage } from './listing.ts';
+export { MAX_CONTENT_TYPE, MAX_METADATA_NAME_BYTES, MetadataKey, invalidContentType, invalidName } from './metadata.ts';
 export { openSource, type ChunkSource, type UploadSource } from './source.ts';
 export {
   DEFAULT_CHUNK_SIZE,
@@ -39,3 +41,4 @@ export {
 // ioredis types, which do not type-check in a consumer without skipLibCheck (redis-errors has none).
 export { RedisUploadStore, type RedisUploadStoreOptions } from './redis-store.ts';
 export { SharedDirBlobStore, type SharedDirBlobStoreOptions, type StoredChunks } from './shared-blobs.ts';
+export { FileResumeStore, FINGERPRINT_PREFIX_BYTES, MAX_RESUME_ENTRIES, defaultResumeFile, fingerprintOf, type ResumeEntry, type ResumeStore } from './resume-record.ts';

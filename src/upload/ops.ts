@@ -27,6 +27,7 @@ import {
   type CreateRequest,
   type UploadStatus,
 } from './protocol.ts';
+import { encodeListMeta, MAX_LIST_LIMIT, parseListTrailer, type ListRequest, type UploadListPage } from './listing.ts';
 
 /** Control operations jump ahead of chunk data (FW-SCHED-3): a status query is not stuck behind megabytes. */
 export const CONTROL_URGENCY = 1;
@@ -105,4 +106,10 @@ export async function commitUpload(conn: ClientConnection, uploadId: string, req
 export async function abortUpload(conn: ClientConnection, uploadId: string): Promise<AbortAck> {
   const stream = conn.open({ kind: UploadKind.abort, target: uploadId, urgency: CONTROL_URGENCY });
   return parse(UploadKind.abort, await exchange(stream), parseAbortTrailer);
+}
+
+/** One page of the caller's unfinished uploads (FW-UP-60). */
+export async function listUploads(conn: ClientConnection, request: Partial<ListRequest> = {}): Promise<UploadListPage> {
+  const stream = conn.open({ kind: UploadKind.list, meta: encodeListMeta({ limit: request.limit ?? MAX_LIST_LIMIT, ...(request.after === undefined ? {} : { after: request.after }) }), urgency: CONTROL_URGENCY });
+  return parse(UploadKind.list, await exchange(stream), parseListTrailer);
 }

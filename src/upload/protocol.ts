@@ -9,6 +9,7 @@
 
 import { FramewireError } from '../errors.ts';
 import { encodedAsFloat, type ControlMap } from '../wire/index.ts';
+import { metadataProblem } from './metadata.ts';
 
 /** OPEN kinds of the profile, one per operation (FW-UP-1). */
 export const UploadKind = {
@@ -17,6 +18,7 @@ export const UploadKind = {
   chunk: 'upload.chunk',
   commit: 'upload.commit',
   abort: 'upload.abort',
+  list: 'upload.list',
 } as const;
 /** The name of an upload operation's stream kind. */
 export type UploadKindName = keyof typeof UploadKind;
@@ -123,6 +125,8 @@ export function parseCreateMeta(meta: ControlMap | undefined): CreateRequest {
       }
       metadata[k] = v;
     }
+    const problem = metadataProblem(metadata);
+    if (problem !== undefined) throw bad(op, `"metadata": ${problem}`);
   }
   return compact({ size, chunkSize, sha256, idempotencyKey, metadata });
 }

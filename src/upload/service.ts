@@ -24,6 +24,8 @@ import {
   UploadKind,
   type UploadStatus,
 } from './protocol.ts';
+import { encodeListTrailer, parseListMeta, type UploadListEntry } from './listing.ts';
+import { MetadataKey } from './metadata.ts';
 import type { UploadInfo, UploadStore } from './store.ts';
 import { UploadSweeper } from './sweeper.ts';
 
@@ -48,7 +50,7 @@ export const defaultUploadLimits: UploadLimits = {
 };
 
 /** The operation an `authorize` hook is asked about. */
-export type UploadOperation = 'create' | 'status' | 'acquire' | 'chunk' | 'commit' | 'abort';
+export type UploadOperation = 'create' | 'status' | 'acquire' | 'chunk' | 'commit' | 'abort' | 'list';
 
 /** What an `authorize` hook learns about a request. */
 export interface AuthorizeContext {
@@ -56,7 +58,7 @@ export interface AuthorizeContext {
   /** What the server's authenticate hook returned for this connection. */
   readonly principal: unknown;
   readonly principalId: string;
-  /** Absent for create. */
+  /** Absent for create and list. */
   readonly upload?: UploadInfo;
 }
 
@@ -126,6 +128,9 @@ export class UploadService implements StreamService {
         break;
       case UploadKind.abort:
         work = this.#control(stream, () => this.#abort(stream, session));
+        break;
+      case UploadKind.list:
+        work = this.#control(stream, () => this.#list(stream, session));
         break;
       case UploadKind.chunk:
         work = this.#chunk(stream, session);
@@ -200,6 +205,15 @@ export class UploadService implements StreamService {
       throw new FramewireError('ALREADY_COMMITTED', `upload ${info.id} was committed before this abort; its object stays`, { details: { state: 'committed' } });
     }
     return encodeAbortTrailer({ state });
+  }
+
+  /** The caller's unfinished uploads: only its own, so a listing reveals no other principal's ids (FW-UP-60, FW-UP-30). */
+  async #list(stream: Stream, session: Session): Promise<ControlMap> {
+    const request = parseListMeta(stream.meta);
+    const principalId = this.#identify(session);
+    await this.#policy({ op: 'list', principal: session.principal, principalId });
+    const page = await this.store.listUnfinished(principalId, request.after, request.limit);
+    return encodeListTrailer({ uploads: page.uploads.map(listEntryOf), more: page.more });
   }
 
   async #chunk(stream: Stream, session: Session): Promise<void> {
@@ -286,6 +300,23 @@ export class UploadService implements StreamService {
     log.error({ err: error }, 'upload operation failed');
     stream.fail('INTERNAL', 'internal error in the upload store');
   }
+}
+
+function listEntryOf(info: UploadInfo): UploadListEntry {
+  const s = statusOf(info, false);
+  return compact({
+    uploadId: info.id,
+    state: info.state,
+    size: info.size,
+    chunkSize: info.chunkSize,
+    chunkCount: info.chunkCount,
+    storedChunks: s.storedChunks,
+    storedBytes: s.storedBytes,
+    createdAt: info.createdAt,
+    expiresAt: info.expiresAt,
+    name: info.metadata?.[MetadataKey.name],
+    contentType: info.metadata?.[MetadataKey.contentType],
+  });
 }
 
 function statusOf(info: UploadInfo, withToken: boolean): UploadStatus {

@@ -32,6 +32,7 @@ import { ChunkSlots } from './chunk-slots.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { CommittedObjects } from './committed-objects.ts';
 import { objectRecordOf } from './object-record.ts';
+import { listUnfinished } from './list-unfinished.ts';
 import { isUploadId, SHA256_HEX_PATTERN, type ChunkHeader, type CommitRequest, type CommittedObject, type CreateRequest, type UploadState } from './protocol.ts';
 import { UploadQuota, type FreeBytes } from './quota.ts';
 import {
@@ -411,6 +412,12 @@ export class UploadStateMachine implements UploadStore {
     this.#slots.fence(id, Infinity);
     await this.#dropData(id);
     return final === 'expired' ? 'expired' : 'aborted';
+  }
+
+  /** {@inheritDoc UploadStore.listUnfinished} */
+  async listUnfinished(owner: string, after: string | undefined, limit: number): Promise<{ readonly uploads: readonly UploadInfo[]; readonly more: boolean }> {
+    await this.#ready;
+    return listUnfinished(this.#meta, owner, after, limit, this.options.now());
   }
 
   /** Deletes the data of expired uploads, forgets finished ones after their retention (FW-UP-43); returns how many it touched. */

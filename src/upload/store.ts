@@ -77,6 +77,8 @@ export interface UploadStore {
    * was too late. Serialised with commit, so the answer is the state the upload ends in (FW-UP-28).
    */
   abort(id: string): Promise<UploadState>;
+  /** The owner's unfinished (receiving, committing) uploads with ids after `after`, in id order, at most `limit` (FW-UP-60). */
+  listUnfinished(owner: string, after: string | undefined, limit: number): Promise<{ readonly uploads: readonly UploadInfo[]; readonly more: boolean }>;
   /** Deletes the data of expired uploads and forgets finished ones after their retention; returns how many it touched. */
   sweep(): Promise<number>;
   /** The bytes of a committed object, or undefined. */

@@ -125,6 +125,7 @@ export function wrapChunks(inner: UploadStore, transform: (data: AsyncIterable<U
     writeChunk: (id, c, data, signal) => inner.writeChunk(id, c, transform(data), signal),
     commit: (id, r) => inner.commit(id, r),
     abort: (id) => inner.abort(id),
+    listUnfinished: (owner, after, limit) => inner.listUnfinished(owner, after, limit),
     sweep: () => inner.sweep(),
     openObject: (id) => inner.openObject(id),
     close: () => inner.close(),

@@ -11,6 +11,7 @@ import { registerPerf } from './perf.ts';
 import { registerServe } from './serve.ts';
 import { registerTail } from './tail.ts';
 import { registerUpload } from './upload.ts';
+import { registerUploads } from './uploads.ts';
 
 export function registerCommands(program: Command): void {
   registerDemo(program);
@@ -18,6 +19,7 @@ export function registerCommands(program: Command): void {
   registerUpload(program);
   registerDownload(program);
   registerObjects(program);
+  registerUploads(program);
   registerTail(program);
   registerInspect(program);
   registerPerf(program);

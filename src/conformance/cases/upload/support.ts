@@ -25,6 +25,7 @@ export const KIND = {
   chunk: 'upload.chunk',
   commit: 'upload.commit',
   abort: 'upload.abort',
+  list: 'upload.list',
 } as const;
 
 export const UPLOAD_ID = /^[0-9a-f]{32}$/u;
@@ -39,6 +40,7 @@ export const S_STATUS = '11.4.2 upload.status';
 export const S_CHUNK = '11.4.3 upload.chunk';
 export const S_COMMIT = '11.4.4 upload.commit';
 export const S_ABORT = '11.4.5 upload.abort';
+export const S_LIST = '11.4.6 upload.list';
 export const S_FENCE = '11.5.1 Fencing';
 export const S_LIMITS = '11.6 Limits';
 export const S_EXPIRY = '11.7 Expiry and cleanup';
