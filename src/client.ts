@@ -6,6 +6,7 @@ import { Connection } from './connection.ts';
 import { FramewireError } from './errors.ts';
 import type { SessionOptions, StreamHandler } from './session/index.ts';
 import { dialQuic, type QuicEndpointOptions } from './transport/index.ts';
+import { FirstBytes } from './first-bytes.ts';
 
 /**
  * Options of `connect()`: where to connect, TLS, deadlines, and the session options (limits, auth,
@@ -62,7 +63,7 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     function fail(error: Error): void {
       cleanup();
       s.destroy();
-      reject(error instanceof FramewireError ? error : new FramewireError('CONNECTION_LOST', `cannot connect to ${host}:${port}: ${error.message}`, { cause: error }));
+      reject(error instanceof FramewireError ? error : connectError(error, `${host}:${port}`));
     }
     signal?.addEventListener('abort', onAbort, { once: true });
     s.once('error', fail);
@@ -72,11 +73,21 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
       resolve(s);
     });
   });
-  return handshake(new Connection(socket, { ...options, role: 'client' }, onStream), options, startedAt, `${host}:${port}`);
+  // Registered before the connection's own reader, so it sees the first bytes first (FW-HS-10).
+  const sniffer = new FirstBytes(socket);
+  return handshake(new Connection(socket, { ...options, role: 'client' }, onStream), options, startedAt, `${host}:${port}`, sniffer);
+}
+
+/** A failed TCP connect as a FramewireError; the system error stays the `cause`. */
+function connectError(error: Error, where: string): FramewireError {
+  if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
+    return new FramewireError('CONNECTION_REFUSED', `cannot connect to ${where}: nothing accepts connections there (ECONNREFUSED); is the server running?`, { cause: error });
+  }
+  return new FramewireError('CONNECTION_LOST', `cannot connect to ${where}: ${error.message}`, { cause: error });
 }
 
 /** Waits for the HELLO exchange; `connectTimeoutMs` covers it too, and the signal closes the connection. */
-async function handshake(connection: Connection, options: ConnectOptions, startedAt: number, where: string): Promise<Connection> {
+async function handshake(connection: Connection, options: ConnectOptions, startedAt: number, where: string, sniffer?: FirstBytes): Promise<Connection> {
   const { signal, connectTimeoutMs = 10_000 } = options;
   const onAbort = (): void => {
     connection.close(new FramewireError('CANCELLED', 'aborted by the application'));
@@ -85,12 +96,21 @@ async function handshake(connection: Connection, options: ConnectOptions, starte
   void connection.closed.then(() => signal?.removeEventListener('abort', onAbort));
   // connectTimeoutMs covers the handshake too, not only the TCP (and TLS) connect.
   const handshakeTimer = setTimeout(() => {
-    connection.close(new FramewireError('TIMEOUT', `handshake with ${where} not done within ${connectTimeoutMs} ms`));
+    connection.close(
+      new FramewireError('TIMEOUT', `no HELLO from ${where} within ${connectTimeoutMs} ms${sniffer?.silent === true ? ': it accepted the connection and sent nothing; it may not be a framewire server' : ''}`, {
+        details: { phase: 'handshake' },
+      }),
+    );
   }, Math.max(0, connectTimeoutMs - (performance.now() - startedAt)));
   try {
     await connection.ready;
+  } catch (error) {
+    // Whatever the session made of a foreign peer's bytes (FRAME_SIZE, mostly), say what it is.
+    const foreign = sniffer?.foreign(where);
+    throw foreign === undefined ? error : new FramewireError(foreign.code, foreign.message, { cause: error, details: foreign.details });
   } finally {
     clearTimeout(handshakeTimer);
+    sniffer?.stop();
   }
   return connection;
 }

@@ -48,6 +48,8 @@ export const ErrorCodes = {
   CLOSED: { code: 0x19, scope: 'either', retryable: false, summary: 'the local endpoint was closed by the application' },
   TRUNCATED: { code: 0x1a, scope: 'connection', retryable: true, summary: 'the byte stream ended inside a frame' },
   INVALID_ARGUMENT: { code: 0x1b, scope: 'either', retryable: false, summary: 'the application passed an argument the API cannot send (wrong type, not encodable, out of range)' },
+  CONNECTION_REFUSED: { code: 0x1c, scope: 'connection', retryable: true, summary: 'nothing accepts connections at the address (ECONNREFUSED)' },
+  NOT_FRAMEWIRE: { code: 0x1d, scope: 'connection', retryable: false, summary: 'the peer is not a framewire endpoint: its first bytes cannot begin a frame' },
 
   // Upload profile (§11).
   UPLOAD_NOT_FOUND: { code: 0x100, scope: 'stream', retryable: false, summary: 'no upload session with that id' },

@@ -47,7 +47,9 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 function describe(error: unknown): string {
-  if (isFramewireError(error)) return `${error.code}: ${error.message}${error.retryable ? ' (retryable)' : ''}`;
+  // A first connection that could not be made is not retried (FW-ERR-6): "(retryable)" would mislead.
+  const setup = isFramewireError(error) && (error.code === 'CONNECTION_REFUSED' || error.details?.['phase'] === 'handshake');
+  if (isFramewireError(error)) return `${error.code}: ${error.message}${error.retryable && !setup ? ' (retryable)' : ''}`;
   if (error instanceof Error) return error.message;
   return String(error);
 }

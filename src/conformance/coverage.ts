@@ -27,6 +27,8 @@ const notCovered: Readonly<Record<string, string>> = {
   'FW-LIMIT-7': 'a SHOULD whose timeout is the target\'s configuration (60 s by default); test/session/deadlines.test.ts covers the reference server',
   'FW-LIMIT-8': 'needs as many connections as the target\'s configured budgets, from several addresses; test/integration/admission.test.ts and exhaustion.test.ts cover the reference server',
   'FW-ERR-5': 'needs a failure inside the target (a bug); test/session/guard.test.ts and the chaos test cover the reference server',
+  'FW-HS-10': 'a client requirement (recognising a peer that is not framewire): the runner is the client (test/cli/fail-fast.test.ts covers the reference client)',
+  'FW-ERR-6': 'a client requirement (no retry of a failed first connection): the runner is the client (test/cli/fail-fast.test.ts covers the reference client)',
   'FW-SEC-1': 'a deployment rule (TLS on untrusted networks)',
   'FW-SEC-2': 'the content of the target\'s error messages cannot be judged mechanically',
   // Benchmark kinds (spec/PROTOCOL.md §13.5): optional and off by default, so no conformance target is asked for them.

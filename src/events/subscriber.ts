@@ -390,6 +390,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
           this.#conn?.close();
           this.#conn = undefined;
           this.#conn = await this.#connectOnce();
+          this.#retry.connected();
           if (this.#isFinal()) {
             this.#closeConnection();
             return undefined;
@@ -419,6 +420,12 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
   #giveUp(end: Extract<RetryDecision, { retry: false }>): void {
     // The code says why the stream was lost (TIMEOUT for a silent server), the message what the last attempt met.
     const { first, last } = end;
+    if (end.bound === 'setup') {
+      // The first connection could not be made: say what it met, not that a stream was lost (FW-ERR-6).
+      this.#settle({ status: 'failed', error: last });
+      this.#closeConnection();
+      return;
+    }
     const tail = last === first ? first.message : `${first.message}; last attempt: ${last.message}`;
     this.#settle({ status: 'failed', error: new FramewireError(first.code, `event stream lost after ${end.failures} attempt(s) in ${Math.round(end.elapsedMs)} ms: ${tail}`, { cause: last, details: { key: this.#key, after: this.#after } }) });
     this.#closeConnection();

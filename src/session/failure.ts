@@ -22,7 +22,7 @@ import { ErrorCodes, type ErrorCodeName, type FramewireError } from '../errors.t
 export type FailureClass = 'connection' | 'refused' | 'transient' | 'final';
 
 /** A new connection would meet the same answer: resuming cannot help. */
-const DEAD_ENDS: ReadonlySet<ErrorCodeName> = new Set(['AUTH_FAILED', 'UNSUPPORTED_VERSION']);
+const DEAD_ENDS: ReadonlySet<ErrorCodeName> = new Set(['AUTH_FAILED', 'UNSUPPORTED_VERSION', 'NOT_FRAMEWIRE']);
 
 /**
  * Classifies `error`, which ended an operation (or a connect attempt). `connectionUsable` is

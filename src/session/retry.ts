@@ -14,6 +14,12 @@
  * maxAttempts failed attempts, or has lasted longer than its time bound (an event stream's grace
  * period: later, the server has dropped what a resume needs).
  *
+ * The first connection is special (spec FW-ERR-6): until a client has had one working connection,
+ * a failure to set one up is a configuration error, not a network hiccup. A refused connection
+ * (CONNECTION_REFUSED) ends the client at once unless the policy allows `connectRetries`; a
+ * handshake that timed out (a peer that accepts and stays silent, likely not a framewire server)
+ * ends it at once, always. After the first working connection, every failure is judged as above.
+ *
  * Abort: a wait whose signal fires rejects at once, as Node's own timers/promises do, with an
  * AbortError whose `cause` is the signal's reason. The timer is cancelled.
  */
@@ -32,6 +38,8 @@ export interface RetryPolicy {
   readonly initialDelayMs: number;
   /** The most the backoff grows to (a server's retry_after_ms may ask for longer). */
   readonly maxDelayMs: number;
+  /** Retries of a first connection that was refused (nothing listening yet); default 0. */
+  readonly connectRetries?: number;
 }
 
 /** Merges `overrides` over a profile's defaults; a value that is no count of attempts or milliseconds is a RangeError. */
@@ -47,8 +55,8 @@ export type RetryDecision =
   | { readonly retry: true; readonly failures: number; readonly delayMs: number }
   | {
       readonly retry: false;
-      /** Which bound ended the episode. */
-      readonly bound: 'attempts' | 'time';
+      /** Which bound ended the episode; `setup`: the first connection could not be made (FW-ERR-6). */
+      readonly bound: 'attempts' | 'time' | 'setup';
       readonly failures: number;
       readonly elapsedMs: number;
       /** The failure that began the episode, and the latest one. */
@@ -69,6 +77,7 @@ export class Retrier {
   readonly #random: () => number;
   #maxEpisodeMs: number | undefined;
   #episode: Episode | undefined;
+  #everConnected = false;
 
   /** `random` (values in [0, 1)) is injected by tests that check the jitter. */
   constructor(policy: RetryPolicy, clock: Clock, random: () => number = Math.random) {
@@ -85,6 +94,11 @@ export class Retrier {
   /** Bounds every episode in time (undefined: no bound). */
   set maxEpisodeMs(ms: number | undefined) {
     this.#maxEpisodeMs = ms;
+  }
+
+  /** A connection was made (handshake done): from now on a failed connect is a network failure, not a setup error. */
+  connected(): void {
+    this.#everConnected = true;
   }
 
   /** The work moved forward: the episode of failures, if any, is over. */
@@ -113,6 +127,9 @@ export class Retrier {
     episode.failures += counted;
     const { failures } = episode;
     const elapsedMs = now - episode.startedAt;
+    if (!this.#everConnected && isSetupFailure(error, failures, this.#policy.connectRetries ?? 0)) {
+      return { retry: false, bound: 'setup', failures, elapsedMs, first: episode.first, last: error };
+    }
     const overTime = this.#maxEpisodeMs !== undefined && elapsedMs > this.#maxEpisodeMs;
     if (failures >= this.#policy.maxAttempts || overTime) {
       return { retry: false, bound: overTime ? 'time' : 'attempts', failures, elapsedMs, first: episode.first, last: error };
@@ -127,6 +144,12 @@ export class Retrier {
     const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(failures - 1, 52));
     return Math.round(ceiling * (0.5 + this.#random() * 0.5));
   }
+}
+
+/** A failed first connection that retrying will not mend (FW-ERR-6); `failures` counts this one. */
+function isSetupFailure(error: FramewireError, failures: number, connectRetries: number): boolean {
+  if (error.code === 'CONNECTION_REFUSED') return failures > connectRetries;
+  return error.code === 'TIMEOUT' && error.details?.['phase'] === 'handshake';
 }
 
 /** Node's error for an aborted operation (timers/promises, fs and stream use the same shape). */

@@ -190,6 +190,7 @@ class Uploader {
       try {
         userSignal?.throwIfAborted();
         conn = await this.#connect(round.signal);
+        this.#retry.connected();
         this.#stats.connections++;
         return await this.#round(conn, round);
       } catch (thrown) {
@@ -207,6 +208,8 @@ class Uploader {
           throw error;
         }
         const next = this.#retry.failed(error);
+        // The first connection could not be made (FW-ERR-6): the error says why, not "gave up".
+        if (!next.retry && next.bound === 'setup') throw error;
         if (!next.retry) {
           throw new FramewireError(error.code, `upload gave up after ${next.failures} attempts without progress: ${error.message}`, { cause: error, details: { attempts: next.failures } });
         }

@@ -95,7 +95,7 @@ describe('handshake over TCP', () => {
     expect(waited).toBeLessThan(4000);
   });
 
-  it('connecting to a closed port rejects with CONNECTION_LOST (retryable), not a crash', async () => {
+  it('FW-ERR-6: connecting to a closed port rejects with CONNECTION_REFUSED (ECONNREFUSED its cause), not a crash', async () => {
     const probe = net.createServer();
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
     const { port } = probe.address() as net.AddressInfo;
@@ -103,9 +103,10 @@ describe('handshake over TCP', () => {
     const r = await within(settle(connect({ port })), 5000, 'connect');
     expect(r.ok).toBe(false);
     if (!r.ok) {
-      const error = expectFwError(r.error, 'CONNECTION_LOST');
+      const error = expectFwError(r.error, 'CONNECTION_REFUSED');
       expect(error.retryable).toBe(true);
-      expect(error.message).toMatch(/ECONNREFUSED|connect/);
+      expect(error.message).toMatch(/ECONNREFUSED/);
+      expect((error.cause as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
     }
   });
 

@@ -13,7 +13,7 @@ const all = Object.keys(ErrorCodes) as ErrorCodeName[];
 describe('classifyFailure', () => {
   it('FW-ERR-4: every code but the dead ends is a connection failure when the connection is gone', () => {
     for (const code of all) {
-      const expected = code === 'AUTH_FAILED' || code === 'UNSUPPORTED_VERSION' ? 'final' : 'connection';
+      const expected = code === 'AUTH_FAILED' || code === 'UNSUPPORTED_VERSION' || code === 'NOT_FRAMEWIRE' ? 'final' : 'connection';
       expect(classifyFailure(new FramewireError(code, 'x', { remote: true }), false), code).toBe(expected);
     }
   });

@@ -153,3 +153,31 @@ describe('retry policy', () => {
     expect(() => new Retrier({ ...policy, maxAttempts: -1 }, new ManualClock())).toThrow(/maxAttempts/);
   });
 });
+
+describe('retry policy: the first connection (FW-ERR-6)', () => {
+  const refused = (): FramewireError => new FramewireError('CONNECTION_REFUSED', 'refused');
+  const silent = (): FramewireError => new FramewireError('TIMEOUT', 'no HELLO', { details: { phase: 'handshake' } });
+
+  it('before any connection: refused is final unless connectRetries allows it; a handshake timeout is final whatever the policy', () => {
+    const clock = new ManualClock();
+    const none = new Retrier(policy, clock).failed(refused());
+    expect(none).toMatchObject({ retry: false, bound: 'setup', failures: 1 });
+    const patient = new Retrier({ ...policy, connectRetries: 2 }, clock);
+    expect(patient.failed(refused()).retry).toBe(true);
+    expect(patient.failed(refused()).retry).toBe(true);
+    expect(patient.failed(refused())).toMatchObject({ retry: false, bound: 'setup', failures: 3 });
+    expect(new Retrier({ ...policy, connectRetries: 5 }, clock).failed(silent())).toMatchObject({ retry: false, bound: 'setup' });
+    // An ordinary loss before the first connection is retried as before.
+    expect(new Retrier(policy, clock).failed(lost()).retry).toBe(true);
+  });
+
+  it('after one connection was made, refused and handshake timeouts are retried like any loss', () => {
+    const clock = new ManualClock();
+    const r = new Retrier(policy, clock);
+    r.connected();
+    expect(r.failed(refused()).retry).toBe(true);
+    expect(r.failed(silent()).retry).toBe(true);
+    expect(resolveRetryPolicy(policy, { connectRetries: 3 }).connectRetries).toBe(3);
+    expect(() => resolveRetryPolicy(policy, { connectRetries: -1 })).toThrow(RangeError);
+  });
+});

@@ -1,7 +1,7 @@
 /** `framewire tail NAME --from host:port` (or `--from quic://host:port`): subscribe to an event stream and print its events. */
 
 import type { Command } from 'commander';
-import { addClientFlags, connectOptionsFrom, type ClientFlags } from '../client-options.ts';
+import { addClientFlags, connectOptionsFrom, connectRetriesFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
 import { CliError, ExitCode } from '../cli-error.ts';
 import { parseServerTarget } from '../parse.ts';
@@ -60,6 +60,7 @@ Examples:
         ...connectOptionsFrom(flags),
         logger: cliLogger(command),
         signal: abort.signal,
+        reconnect: { connectRetries: connectRetriesFrom(flags) },
         ...(params === undefined ? {} : { params }),
         ...(after === undefined || flags.key === undefined ? (flags.key === undefined ? {} : { key: flags.key }) : { from: { key: flags.key, after } }),
       });

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { isFramewireError } from '../../errors.ts';
 import { invalidContentType, MetadataKey } from '../../upload/metadata.ts';
 import type { UploadProgress } from '../../upload/uploader.ts';
-import { addClientFlags, connectOptionsFrom, type ClientFlags } from '../client-options.ts';
+import { addClientFlags, connectOptionsFrom, connectRetriesFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
 import { CliError, ExitCode } from '../cli-error.ts';
 import { parseDuration, parseServerTarget, parseSize } from '../parse.ts';
@@ -114,6 +114,7 @@ Examples:
           signal: abort.signal,
           keepOnAbort: true,
           stallTimeoutMs,
+          retry: { connectRetries: connectRetriesFrom(flags) },
           metadata,
           resumeStore: new FileResumeStore(),
           restart: !flags.resume,
