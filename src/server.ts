@@ -162,15 +162,18 @@ export class FramewireServer {
     );
     entry.connection = connection;
     this.connections.add(connection);
+    const address = socket.remoteAddress;
     connection.ready.then(
       () => {
         this.#admission.established(entry);
+        connection.session.log.info({ address }, 'connection established');
       },
       () => undefined,
     );
-    void connection.closed.then(() => {
+    void connection.closed.then((end) => {
       this.connections.delete(connection);
       this.#admission.release(entry);
+      connection.session.log.info({ address, ...(end.error === undefined ? {} : { code: end.error.code }) }, 'connection closed');
     });
   }
 

@@ -9,8 +9,15 @@ const require = createRequire(import.meta.url);
 
 const levels = ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
-export function cliLogger(command: Command): Logger {
-  const level = command.optsWithGlobals<{ logLevel?: string }>().logLevel ?? 'silent';
+/**
+ * The command's logger. `fallback` is the level when --log-level was not given: silent for the
+ * client commands, info for `serve` (an operator wants to see connections, commits and errors).
+ */
+export function cliLogger(command: Command, fallback = 'silent'): Logger {
+  let root: Command = command;
+  while (root.parent !== null) root = root.parent;
+  const given = root.getOptionValueSource('logLevel') !== 'default';
+  const level = given ? (command.optsWithGlobals<{ logLevel?: string }>().logLevel ?? fallback) : fallback;
   if (!levels.includes(level)) throw new Error(`--log-level must be one of ${levels.join(', ')}`);
   const { pino } = require('pino') as { pino: typeof Pino };
   return pino({ level, base: { app: 'framewire' } }, pino.destination(2));

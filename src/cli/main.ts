@@ -20,7 +20,7 @@ export function buildProgram(): Command {
   const program = new Command('framewire')
     .description('A streaming protocol over TCP: multiplexed streams with credit flow control, resumable uploads and event streams.')
     .version(packageVersion(), '-V, --version', 'print the version of framewire')
-    .option('--log-level <level>', 'pino log level on stderr (silent, error, warn, info, debug, trace)', 'silent')
+    .option('--log-level <level>', 'pino log level on stderr (silent, error, warn, info, debug, trace); default: info for serve, silent otherwise', 'silent')
     .option('--verbose', 'print stack traces of errors', false)
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();

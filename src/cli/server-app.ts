@@ -15,7 +15,7 @@ import { createServer, type FramewireServer } from '../server.ts';
 import type { QuicIdentity } from '../transport/index.ts';
 import type { SessionLimits } from '../session/index.ts';
 import { ObjectService } from '../objects/index.ts';
-import { FsUploadStore, RedisUploadStore, UploadService, type UploadQuotaLimits } from '../upload/index.ts';
+import { claimDataDir, FsUploadStore, RedisUploadStore, UploadService, type DataDirClaim, type UploadQuotaLimits } from '../upload/index.ts';
 import { registerBuiltinStreams, type BuiltinStreamOptions } from './builtin-streams.ts';
 import { tokenAuthenticator, type TokenTable } from './tokens.ts';
 
@@ -68,7 +68,19 @@ export interface ServerApp {
   close(deadlineMs?: number): Promise<void>;
 }
 
+/** Starts the server; rejects (a DataDirError) before listening when the data directory is unusable or taken. */
 export async function startServerApp(o: ServerAppOptions): Promise<ServerApp> {
+  // With Redis, nodes share the directory on purpose: only the FS store owns one (FW-UP-63).
+  const claim = o.redis === undefined ? await claimDataDir(o.dataDir) : undefined;
+  try {
+    return await startOn(o, claim);
+  } catch (error) {
+    await claim?.release();
+    throw error;
+  }
+}
+
+async function startOn(o: ServerAppOptions, claim: DataDirClaim | undefined): Promise<ServerApp> {
   const storeOptions = {
     dataDir: o.dataDir,
     durable: o.durable ?? true,
@@ -76,7 +88,7 @@ export async function startServerApp(o: ServerAppOptions): Promise<ServerApp> {
     ...(o.uploadQuota === undefined ? {} : { quota: o.uploadQuota }),
   };
   const store = o.redis === undefined ? new FsUploadStore(storeOptions) : new RedisUploadStore({ ...storeOptions, redis: o.redis });
-  // Fails the start, rather than the first upload, when the storage is unusable.
+  // Recovery runs now, not at the first upload: storage it cannot use fails the start.
   await store.ready;
   const uploads = new UploadService({ store, logger: o.logger });
   // The read profile serves what the upload store committed (spec/OBJECTS.md).
@@ -110,6 +122,7 @@ export async function startServerApp(o: ServerAppOptions): Promise<ServerApp> {
     close: async (deadlineMs = 10_000) => {
       await server.close({ deadlineMs });
       await store.close();
+      await claim?.release();
     },
   };
 }

@@ -50,6 +50,7 @@ const notCovered: Readonly<Record<string, string>> = {
   'FW-UP-43': 'the sweeper deletes data on the target\'s storage, not on the wire; forgetting finished uploads takes the retention (24 h by default)',
   'FW-UP-51': 'needs a crash of the target and a look at its storage',
   'FW-UP-62': 'a client requirement (the local record of unfinished uploads): the runner is the client',
+  'FW-UP-63': 'the start-up of the target and its storage, not the wire (test/cli/serve-data-dir.test.ts covers the reference server)',
   // Event-stream profile (spec/EVENTS.md).
   'FW-EV-5': 'needs two principals; the runner sends one set of credentials (`--auth`)',
   'FW-EV-12': 'a subscriber requirement: the runner is the subscriber (it applies the same checks to the target\'s messages)',

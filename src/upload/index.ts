@@ -42,3 +42,4 @@ export {
 export { RedisUploadStore, type RedisUploadStoreOptions } from './redis-store.ts';
 export { SharedDirBlobStore, type SharedDirBlobStoreOptions, type StoredChunks } from './shared-blobs.ts';
 export { FileResumeStore, FINGERPRINT_PREFIX_BYTES, MAX_RESUME_ENTRIES, defaultResumeFile, fingerprintOf, type ResumeEntry, type ResumeStore } from './resume-record.ts';
+export { claimDataDir, DataDirError, LOCK_FILE, type DataDirClaim } from './fs-data-dir.ts';

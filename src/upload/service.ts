@@ -192,7 +192,7 @@ export class UploadService implements StreamService {
     const request = parseCommitMeta(stream.meta);
     const info = await this.#authorized(stream, session, 'commit');
     const object = await this.store.commit(info.id, request);
-    session.log.debug({ upload: info.id, size: object.size, sha256: object.sha256 }, 'upload committed');
+    session.log.info({ upload: info.id, size: object.size, sha256: object.sha256 }, 'upload committed');
     return encodeCommitTrailer(object);
   }
 

@@ -50,7 +50,7 @@ describe('framewire CLI: addresses', () => {
 
 describe.skipIf(!quicAvailable())('framewire CLI over QUIC', () => {
   it('FW-QUIC-11: serve --quic-port prints the address to pin; upload --to quic:// and tail --from quic:// work; a wrong pin fails', async () => {
-    const serve = spawn(process.execPath, ['--import', 'tsx', bin, 'serve', '--port', '0', '--quic-port', '0', '--data-dir', join(dir, 'data')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const serve = spawn(process.execPath, ['--import', 'tsx', bin, '--log-level', 'error', 'serve', '--port', '0', '--quic-port', '0', '--data-dir', join(dir, 'data')], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(serve);
     const lines = createInterface({ input: serve.stdout });
     const pinned = await within(

@@ -55,7 +55,7 @@ export function registerServe(program: Command): void {
     .description('run a framewire server: resumable uploads to a data directory and built-in event streams (clock, tokens, logtail)')
     .option('--port <port>', 'TCP port (0 picks a free one)', '7070')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--data-dir <dir>', 'where uploads and committed objects are stored (with --redis: the directory every node mounts)', './framewire-data')
+    .option('--data-dir <dir>', 'where uploads and committed objects are stored: one server per directory (locked), or with --redis the directory every node mounts', './framewire-data')
     .option('--redis <url>', 'keep upload sessions in this Redis (redis://host:port), shared with other nodes on the same --data-dir, so clients resume on any node')
     .option('--tls-cert <file>', 'TLS certificate (PEM); needs --tls-key')
     .option('--tls-key <file>', 'TLS private key (PEM)')
@@ -82,6 +82,10 @@ Examples:
   framewire serve --max-connections 4096 --max-per-address 32 --handshake-timeout 3s
   framewire serve --host 0.0.0.0 --perf
 
+The data directory is checked at start (created, written, fsynced) and locked (DIR/lock): an
+unusable directory, or one another server holds, stops the start with the reason. Logs (pino JSON
+on stderr) are at info by default: connections, uploads committed, errors; --log-level changes it.
+
 A misbehaving peer costs its own connection: beyond the limits a connection gets ERROR
 LIMIT_EXCEEDED (with retry_after_ms), a silent or trickling one is closed at its deadline.
 
@@ -102,7 +106,7 @@ measures the path to this server; each stream is bounded by the --perf-max-* lim
       const tokens = await tokensFrom(options);
       const limits = profileLimitsFrom(options);
       const connectionLimits = connectionLimitsFrom(options);
-      const log = cliLogger(command);
+      const log = cliLogger(command, 'info');
       const deadlineMs = parseDuration(options.shutdownDeadline, '--shutdown-deadline');
       const quicPort = options.quicPort === undefined ? undefined : parsePort(options.quicPort, '--quic-port');
       if (options.quicKey !== undefined && quicPort === undefined) throw new CliError('--quic-key needs --quic-port', ExitCode.usage);
