@@ -6,7 +6,7 @@
 import { allCases as builtInCases } from './cases/index.ts';
 import type { ConformanceCase } from './types.ts';
 
-export { runConformance, caseFilter, type ConformanceOptions } from './runner.ts';
+export { runConformance, caseFilter, TargetUnreachable, type ConformanceOptions } from './runner.ts';
 export { formatTerminal, formatJson, formatJUnit } from './reporters.ts';
 export { verdicts } from './types.ts';
 export { conformanceService, ECHO_KIND, SINK_KIND } from './echo-service.ts';

@@ -7,7 +7,8 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatJson, formatJUnit, formatTerminal } from './reporters.ts';
-import { runConformance } from './runner.ts';
+import { runConformance, TargetUnreachable } from './runner.ts';
+import type { Report } from './types.ts';
 import { usage } from './usage.ts';
 
 
@@ -68,14 +69,21 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     out(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
     return 2;
   }
-  const report = await runConformance({
+  let report: Report;
+  try {
+    report = await runConformance({
     target,
     strict: values.strict,
     ...(values.cases === undefined ? {} : { cases: values.cases }),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),
     ...(longWaitMs === undefined ? {} : { longWaitMs }),
     ...(auth === undefined ? {} : { auth }),
-  });
+    });
+  } catch (error) {
+    if (!(error instanceof TargetUnreachable)) throw error;
+    out(`framewire conformance: ${error.message}`);
+    return 1;
+  }
   if (!values.quiet) out(formatTerminal(report, { color: process.stdout.isTTY }));
   if (values.json !== undefined) writeFileSync(values.json, `${formatJson(report)}\n`);
   if (values.junit !== undefined) writeFileSync(values.junit, `${formatJUnit(report)}\n`);

@@ -8,6 +8,7 @@ import { decode } from '@msgpack/msgpack';
 import { ErrorCodes } from '../errors.ts';
 import { allCases, type Case } from './cases/index.ts';
 import { CaseContext, type RunSettings } from './context.ts';
+import { RawPeer } from './raw-peer.ts';
 import { CaseAbort, featureLabel, outcome, verdicts, type CaseResult, type ConformanceCase, type Feature, type Outcome, type Report, type Verdict } from './types.ts';
 
 /** Options of a conformance run: the target, which cases, strictness, timeouts and credentials. */
@@ -150,6 +151,26 @@ export function compareSections(a: string, b: string): number {
  * Runs the conformance cases against a target (a framewire server at host:port) and resolves with the
  * report; a case that cannot run is reported as unsupported, not failed.
  */
+/** The target accepts no connection: no case can say anything, so the run is not made (one error, not a failed case each). */
+export class TargetUnreachable extends Error {
+  constructor(where: string, reason: string, options?: { cause?: unknown }) {
+    super(`cannot connect to the target ${where}: ${reason}`, options);
+    this.name = 'TargetUnreachable';
+  }
+}
+
+/** One TCP connect to the target; a TargetUnreachable when it fails. */
+async function reachable(run: RunSettings): Promise<void> {
+  try {
+    const peer = await RawPeer.connect({ host: run.host, port: run.port, connectTimeoutMs: run.timeoutMs });
+    peer.destroy();
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+    throw new TargetUnreachable(`${run.host}:${run.port}`, reason, { cause: error });
+  }
+}
+
+/** Runs the selected cases against the target; rejects with TargetUnreachable when it accepts no connection. */
 export async function runConformance(options: ConformanceOptions): Promise<Report> {
   const started = Date.now();
   const run: RunSettings = {
@@ -163,6 +184,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Repor
   };
   const filter = caseFilter(options.cases);
   const selected = (options.caseList ?? allCases).filter((c) => filter(c) && (run.strict || c.level === 'MUST'));
+  await reachable(run);
   const { features, info } = await probe(run);
   const results = new Map<string, CaseResult>();
   const record = (r: CaseResult): void => {

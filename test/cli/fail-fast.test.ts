@@ -118,3 +118,11 @@ describe('the first connection fails fast and says why (CLI)', () => {
     expect(silentRun.stderr).toBe(`framewire: TIMEOUT: no HELLO from 127.0.0.1:${silent} within 500 ms: it accepted the connection and sent nothing; it may not be a framewire server\n`);
   }, 60_000);
 });
+
+describe('conformance against a target that does not answer', () => {
+  it('one "cannot connect" line and exit 1, instead of a failed case each', async () => {
+    const run = await runCli(['conformance', '--target', `127.0.0.1:${refused}`]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe(`framewire conformance: cannot connect to the target 127.0.0.1:${refused}: ECONNREFUSED\n`);
+  }, 30_000);
+});
