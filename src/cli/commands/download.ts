@@ -6,20 +6,16 @@
  */
 
 import type { Command } from 'commander';
-import { connectOptionsFrom } from '../client-options.ts';
+import { connectOptionsFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
 import { parseDuration, parseServerTarget } from '../parse.ts';
 import { objectFlags } from './objects.ts';
 
-interface DownloadFlags {
+interface DownloadFlags extends ClientFlags {
   from: string;
   stallTimeout: string;
   output: string;
   json?: boolean;
-  token?: string;
-  tls?: boolean;
-  ca?: string;
-  servername?: string;
 }
 
 export function registerDownload(program: Command): void {
