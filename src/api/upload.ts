@@ -28,6 +28,7 @@ export {
   type AddChunkResult,
   type AuthorizeContext,
   type ChunkWriteResult,
+  type CommitLock,
   type StagedChunk,
   type StoredUpload,
   type CommittedObject,
