@@ -28,7 +28,7 @@ import type { ObjectPage, ObjectReader, ObjectRecord, StagedChunk, UploadBlobSto
 import { PrefixHash, type ReadAt } from './fs-prefix-hash.ts';
 import type { StepHook } from './fs-steps.ts';
 import { fsyncDir, ifExists, PositionedWriter, writeFileAtomic } from './fs-util.ts';
-import { decodeObjectRecord, encodeObjectRecord } from './object-record.ts';
+import { decodeObjectRecord, encodeObjectRecord, scanObjectPage } from './object-record.ts';
 import { isUploadId } from './protocol.ts';
 
 /** An open part file, shared by its writers and readers; closed when the last one is done. */
@@ -128,15 +128,7 @@ export class FsBlobStore implements UploadBlobStore {
 
   async listObjects(owner: string, after: string | undefined, limit: number): Promise<ObjectPage> {
     // A scan of the directory per page: the reference store keeps no index by owner.
-    const ids = (await this.#described()).filter((id) => after === undefined || id > after).sort();
-    const objects: ObjectRecord[] = [];
-    for (const [i, id] of ids.entries()) {
-      const record = await this.describe(id);
-      if (record?.owner !== owner) continue;
-      objects.push(record);
-      if (objects.length === limit) return { objects, more: i < ids.length - 1 };
-    }
-    return { objects, more: false };
+    return scanObjectPage(await this.#described(), (id) => this.describe(id), owner, after, limit);
   }
 
   async deleteObject(objectId: string): Promise<boolean> {

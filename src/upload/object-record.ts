@@ -5,7 +5,7 @@
  */
 
 import { FramewireError } from '../errors.ts';
-import type { ObjectRecord, UploadRecord } from './backends.ts';
+import type { ObjectPage, ObjectRecord, UploadRecord } from './backends.ts';
 import { SHA256_HEX_PATTERN, type CommittedObject } from './protocol.ts';
 
 /** The description published with a committed upload's object (spec/OBJECTS.md §15.7). */
@@ -82,4 +82,20 @@ export function decodeObjectRecord(text: string, objectId: string): ObjectRecord
     unitSize,
     unitDigests,
   };
+}
+
+/**
+ * One page of `owner`'s objects among `ids` (every described object, in any order): those after
+ * `after`, in id order, at most `limit`. A store without an index by owner scans with this.
+ */
+export async function scanObjectPage(ids: readonly string[], describe: (id: string) => Promise<ObjectRecord | undefined>, owner: string, after: string | undefined, limit: number): Promise<ObjectPage> {
+  const candidates = ids.filter((id) => after === undefined || id > after).sort();
+  const objects: ObjectRecord[] = [];
+  for (const [i, id] of candidates.entries()) {
+    const record = await describe(id);
+    if (record?.owner !== owner) continue;
+    objects.push(record);
+    if (objects.length === limit) return { objects, more: i < candidates.length - 1 };
+  }
+  return { objects, more: false };
 }

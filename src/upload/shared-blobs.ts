@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { FramewireError } from '../errors.ts';
 import type { ObjectPage, ObjectReader, ObjectRecord, StagedChunk, UploadBlobStore, UploadGeometry } from './backends.ts';
 import { fsyncDir, ifExists, writeFileAtomic } from './fs-util.ts';
-import { decodeObjectRecord, encodeObjectRecord } from './object-record.ts';
+import { decodeObjectRecord, encodeObjectRecord, scanObjectPage } from './object-record.ts';
 import { isUploadId, SHA256_HEX_PATTERN } from './protocol.ts';
 
 /** The SHA-256 recorded for each stored chunk of an upload (the metadata store's word), or undefined if it has none. */
@@ -162,15 +162,7 @@ export class SharedDirBlobStore implements UploadBlobStore {
   async listObjects(owner: string, after: string | undefined, limit: number): Promise<ObjectPage> {
     // A scan of the directory per page, as the file-system store does: no index by owner.
     const names = (await ifExists(() => readdir(join(this.#dir, 'objects')))) ?? [];
-    const ids = names.filter((id) => isUploadId(id) && (after === undefined || id > after)).sort();
-    const objects: ObjectRecord[] = [];
-    for (const [i, id] of ids.entries()) {
-      const record = await this.describe(id);
-      if (record?.owner !== owner) continue;
-      objects.push(record);
-      if (objects.length === limit) return { objects, more: i < ids.length - 1 };
-    }
-    return { objects, more: false };
+    return scanObjectPage(names.filter(isUploadId), (id) => this.describe(id), owner, after, limit);
   }
 
   async deleteObject(objectId: string): Promise<boolean> {
