@@ -6,8 +6,8 @@
  */
 
 import { FramewireError } from '../errors.ts';
+import { exchange, parse } from '../upload/ops.ts';
 import type { ClientConnection, Stream } from '../session/index.ts';
-import type { ControlMap } from '../wire/index.ts';
 import {
   DIGEST_BYTES,
   encodeListMeta,
@@ -28,29 +28,10 @@ import {
 export const CONTROL_URGENCY = 1;
 export const READ_URGENCY = 4;
 
-async function answer(stream: Stream): Promise<ControlMap | undefined> {
-  try {
-    await stream.end();
-  } catch {
-    // The stream failed while we ended it: its outcome says why.
-  }
-  const outcome = await stream.outcome;
-  if (outcome.status === 'completed') return outcome.trailer;
-  throw outcome.error;
-}
-
-function parse<T>(kind: string, trailer: ControlMap | undefined, parser: (t: ControlMap | undefined) => T): T {
-  try {
-    return parser(trailer);
-  } catch (error) {
-    throw new FramewireError('PROTOCOL_ERROR', `the server's answer to ${kind} is malformed: ${(error as Error).message}`, { cause: error });
-  }
-}
-
 /** One stat: the description with one page of unit digests (from `unitsFrom`). */
 export async function statObject(conn: ClientConnection, objectId: string, request: { unitsFrom?: number; unitsMax?: number } = {}): Promise<ObjectDescription> {
   const stream = conn.open({ kind: ObjectKind.stat, target: objectId, meta: encodeStatMeta(request), urgency: CONTROL_URGENCY });
-  return parse(ObjectKind.stat, await answer(stream), parseStatTrailer);
+  return parse(ObjectKind.stat, await exchange(stream), parseStatTrailer);
 }
 
 /** The description with every unit digest, fetched in pages of `MAX_UNITS_MAX`. */
@@ -71,13 +52,13 @@ export async function describeObject(conn: ClientConnection, objectId: string): 
 /** One page of the principal's objects, in id order; pass the page's `cursor` to get the next one. */
 export async function listObjects(conn: ClientConnection, request: Partial<ListRequest> = {}): Promise<ListPage> {
   const stream = conn.open({ kind: ObjectKind.list, meta: encodeListMeta(request), urgency: CONTROL_URGENCY });
-  return parse(ObjectKind.list, await answer(stream), parseListTrailer);
+  return parse(ObjectKind.list, await exchange(stream), parseListTrailer);
 }
 
 /** Deletes the object; true when this call removed it, false when there was nothing (of ours) to remove. */
 export async function deleteObject(conn: ClientConnection, objectId: string): Promise<boolean> {
   const stream = conn.open({ kind: ObjectKind.delete, target: objectId, urgency: CONTROL_URGENCY });
-  return parse(ObjectKind.delete, await answer(stream), parseDeleteTrailer);
+  return parse(ObjectKind.delete, await exchange(stream), parseDeleteTrailer);
 }
 
 /** Opens a read and ends the request; the caller reads the positioned messages and the trailer from the stream. */

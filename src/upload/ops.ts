@@ -35,7 +35,8 @@ export const CHUNK_URGENCY = 4;
 /** A chunk is written as messages of at most this size (message boundaries carry no meaning, FW-UP-13). */
 export const CHUNK_PIECE = 256 * 1024;
 
-async function exchange(stream: Stream, send?: () => Promise<void>): Promise<ControlMap | undefined> {
+/** Sends (optionally), ends our side and waits for the stream's outcome: the server's trailer, or its error. Shared with the objects client. */
+export async function exchange(stream: Stream, send?: () => Promise<void>): Promise<ControlMap | undefined> {
   try {
     if (send !== undefined) await send();
     await stream.end();
@@ -47,7 +48,8 @@ async function exchange(stream: Stream, send?: () => Promise<void>): Promise<Con
   throw outcome.error;
 }
 
-function parse<T>(kind: string, trailer: ControlMap | undefined, parser: (t: ControlMap | undefined) => T): T {
+/** Parses a server's answer; a malformed one is the server's PROTOCOL_ERROR. */
+export function parse<T>(kind: string, trailer: ControlMap | undefined, parser: (t: ControlMap | undefined) => T): T {
   try {
     return parser(trailer);
   } catch (error) {
