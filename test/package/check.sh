@@ -19,11 +19,11 @@ tarball="$work/$(npm pack --silent --pack-destination "$work" | tail -n 1)"
 files="$(tar -tzf "$tarball")"
 echo "tarball: $(basename "$tarball"), $(wc -c <"$tarball") bytes, $(grep -c . <<<"$files") files"
 # What users need only: dist (without the declaration maps, whose sources are not shipped), the
-# spec, README and LICENSE.
-if { grep -vE '^package/(dist/|spec/|README\.md$|LICENSE$|package\.json$)' <<<"$files"; grep -E '\.d\.ts\.map$|\.tsbuildinfo$|/generate\.ts$' <<<"$files"; } | grep .; then
-  fail "the tarball holds more than dist, spec, README and LICENSE (above)"
+# spec, README, ARCHITECTURE.md (README links to it) and LICENSE.
+if { grep -vE '^package/(dist/|spec/|README\.md$|ARCHITECTURE\.md$|LICENSE$|package\.json$)' <<<"$files"; grep -E '\.d\.ts\.map$|\.tsbuildinfo$|/generate\.ts$' <<<"$files"; } | grep .; then
+  fail "the tarball holds more than dist, spec, README, ARCHITECTURE.md and LICENSE (above)"
 fi
-for must in package/dist/index.js package/dist/index.d.ts package/dist/cli/bin.js package/LICENSE package/README.md package/spec/PROTOCOL.md package/spec/vectors/valid.json; do
+for must in package/dist/index.js package/dist/index.d.ts package/dist/cli/bin.js package/LICENSE package/README.md package/ARCHITECTURE.md package/spec/PROTOCOL.md package/spec/vectors/valid.json; do
   grep -qx "$must" <<<"$files" || fail "the tarball lacks $must"
 done
 
