@@ -5,6 +5,10 @@
  *   npm run bench:upload                      1 GiB, writes bench/results/upload.json
  *   npm run bench:upload -- --size 256MiB     another size (B, KiB, MiB, GiB suffixes)
  *   npm run bench:upload -- --smoke           16 MiB, a few seconds, writes bench/results/upload.tmp.json
+ *   npm run bench:upload -- --size 128MiB --rounds 4
+ *                                             a reduced size (results go to upload.tmp.json) in 4 interleaved
+ *                                             rounds: on a loaded machine the per-round Redis/FS ratios show the noise
+ *   npm run bench:upload -- --cpu-prof DIR    the server processes write CPU profiles (.cpuprofile) into DIR
  *
  * The server runs in its own process (test/upload/fixtures/server.ts, FS store with fsync), as a
  * real deployment would; the client is this process. Cases:
@@ -21,7 +25,9 @@
  *                    (target >= 0.8 at 4 MiB chunks), and the Redis round trips per chunk, counted
  *                    by the server (INFO commandstats; a script or a MULTI..EXEC is one round trip).
  *                    Without redis-server installed these rows are skipped, loudly.
- * Clean, cut and Redis runs alternate (2 each in a full run) and each case keeps its fastest;
+ * Clean, cut and Redis runs alternate (2 rounds in a full run, --rounds N) and each case keeps its
+ * fastest; the Redis ratio is also given per round (FS time / Redis time of the same round) and as
+ * the median of those, which a burst of load on one run moves less than the best-of ratio.
  * `commit` is the time from the last chunk acknowledged to the commit's answer (verify + rename).
  */
 
@@ -38,7 +44,7 @@ import { Redis } from 'ioredis';
 import { uploadWith, type UploadResult } from '../src/api/upload.ts';
 import { connect, type Connection } from '../src/index.ts';
 import { RedisServer, redisServerBinary } from '../test/redis/server.ts';
-import { benchArgs, describeMachine, formatNumber, formatSize, machineInfo, markdownTable, MiB, writeResults } from './lib/report.ts';
+import { benchArgs, describeMachine, flagValue, formatNumber, formatSize, machineInfo, markdownTable, MiB, writeResults } from './lib/report.ts';
 
 const GiB_ = 1024 * MiB;
 
@@ -48,6 +54,12 @@ const sizeArg = args[args.indexOf('--size') + 1];
 const SIZE = args.includes('--size') && sizeArg !== undefined ? parseSize(sizeArg) : smoke ? 16 * MiB : GiB_;
 const CHUNK = 4 * MiB;
 const INFLIGHT = 4;
+const roundsArg = flagValue('rounds', args);
+const ROUNDS = roundsArg === undefined ? (smoke ? 1 : 2) : Number(roundsArg);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS > 50) throw new Error(`--rounds: an integer from 1 to 50, not "${String(roundsArg)}"`);
+const CPU_PROF_DIR = flagValue('cpu-prof', args);
+/** Only the full default run replaces the committed results. */
+const PARTIAL = smoke || SIZE !== GiB_;
 const FIXTURE = fileURLToPath(new URL('../test/upload/fixtures/server.ts', import.meta.url));
 
 function parseSize(s: string): number {
@@ -74,7 +86,8 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ seconds: number; value:
 }
 
 async function spawnServer(dataDir: string, redisUrl?: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, dataDir, '0', ...(redisUrl === undefined ? [] : [redisUrl])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const profile = CPU_PROF_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', FIXTURE, dataDir, '0', ...(redisUrl === undefined ? [] : [redisUrl])], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', resolve);
     child.once('exit', (code) => { reject(new Error(`server exited with ${code}`)); });
@@ -131,7 +144,7 @@ try {
 
   // Clean and cut runs alternate, REPS times each, and each case keeps its fastest run: on a busy
   // machine a single pair can even show a negative reconnect cost.
-  const REPS = smoke ? 1 : 2;
+  const REPS = ROUNDS;
   interface Run { seconds: number; commitSeconds: number; value: UploadResult }
   const runUpload = async (cutAtHalf: boolean, to = { port, objects: join(dataDir, 'objects') }): Promise<Run> => {
     let cutDone = !cutAtHalf;
@@ -181,6 +194,9 @@ try {
   const clean = { seconds: cleanBest.seconds, value: cleanBest.value };
   const cut = { seconds: cutBest.seconds, value: cutBest.value };
   const maxResent = Math.max(...cutRuns.map((r) => r.value.stats.bytesResent));
+  // FS time / Redis time of the same round: the pairs that ran back to back.
+  const roundRatios = redisRuns.map((r, i) => cleanRuns[i]!.seconds / r.seconds);
+  const medianRatio = roundRatios.length === 0 ? undefined : [...roundRatios].sort((x, y) => x - y)[Math.floor((roundRatios.length - 1) / 2)];
   const result = (r: UploadResult, seconds: number): Record<string, unknown> => ({
     seconds,
     mbPerSec: SIZE / 1e6 / seconds,
@@ -210,9 +226,10 @@ try {
   console.log(`throughput ratio upload / fs copy: ${ratio.toFixed(3)} (vs copy + fsync: ${ratioSync.toFixed(3)})`);
   if (redisBest !== undefined && redisRatio !== undefined) {
     console.log(`throughput ratio Redis store / FS store: ${redisRatio.toFixed(3)} (target >= 0.8); Redis round trips: ${redisBest.roundTrips} for ${chunks} chunks = ${(redisBest.roundTrips / chunks).toFixed(1)} per chunk (create, acquire and commit included)`);
+    console.log(`per round (FS / Redis, same round): ${roundRatios.map((r) => r.toFixed(3)).join(', ')}; median ${medianRatio?.toFixed(3) ?? '-'}`);
   }
   console.log(`one reconnect costs ${lost.toFixed(2)} s and ${formatSize(cut.value.stats.bytesResent)} re-sent (bound: ${formatSize(resendBound)} = ${INFLIGHT} chunks in flight)`);
-  const path = writeResults('upload', smoke, {
+  const path = writeResults('upload', PARTIAL, {
     machine,
     size: SIZE,
     chunkSize: CHUNK,
@@ -225,6 +242,8 @@ try {
     ...(redisBest === undefined ? {} : {
       uploadRedis: { ...result(redisBest.value, redisBest.seconds), commitSeconds: redisBest.commitSeconds, allSeconds: redisRuns.map((r) => r.seconds), redisRoundTrips: redisBest.roundTrips, redisRoundTripsPerChunk: redisBest.roundTrips / chunks },
       ratioRedisVsFsStore: redisRatio,
+      ratioRedisVsFsStoreByRound: roundRatios,
+      ratioRedisVsFsStoreMedian: medianRatio,
     }),
     ratioVsFsCopy: ratio,
     ratioVsFsCopyFsync: ratioSync,
@@ -237,8 +256,14 @@ try {
   }
   await writeFile(join(work, 'done'), '');
 } finally {
-  server?.child.kill('SIGKILL');
-  redisNode?.child.kill('SIGKILL');
+  // SIGTERM lets a profiled server write its profile (the fixture exits on it); SIGKILL otherwise.
+  const stop = CPU_PROF_DIR === undefined ? 'SIGKILL' : 'SIGTERM';
+  for (const s of [server, redisNode]) {
+    if (s === undefined || s.child.exitCode !== null || s.child.signalCode !== null) continue;
+    const exited = new Promise((resolve) => s.child.once('exit', resolve));
+    s.child.kill(stop);
+    await exited;
+  }
   redisClient?.disconnect();
   await redis?.destroy();
   await rm(work, { recursive: true, force: true });
