@@ -22,8 +22,9 @@
  * - upload, Redis   the same upload into a second server process whose store is RedisUploadStore
  *                    (issue 19: sessions in a redis-server this bench starts, bytes in a shared
  *                    directory, fsync on): ratio = FS-store upload time / Redis-store upload time
- *                    (target >= 0.8 at 4 MiB chunks), and the Redis round trips per chunk, counted
- *                    by the server (INFO commandstats; a script or a MULTI..EXEC is one round trip).
+ *                    (target >= 0.8 at 4 MiB chunks), and the Redis round trips per chunk, as the
+ *                    server sees them (MONITOR: a script or a MULTI..EXEC is one round trip; the
+ *                    commands a script runs are not round trips, which INFO commandstats would count).
  *                    Without redis-server installed these rows are skipped, loudly.
  * Clean, cut and Redis runs alternate (2 rounds in a full run, --rounds N) and each case keeps its
  * fastest; the Redis ratio is also given per round (FS time / Redis time of the same round) and as
@@ -40,9 +41,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { uploadWith, type UploadResult } from '../src/api/upload.ts';
 import { connect, type Connection } from '../src/index.ts';
+import { RoundTripCounter } from '../test/redis/round-trip-counter.ts';
 import { RedisServer, redisServerBinary } from '../test/redis/server.ts';
 import { benchArgs, describeMachine, flagValue, formatNumber, formatSize, machineInfo, markdownTable, MiB, writeResults } from './lib/report.ts';
 
@@ -95,16 +96,6 @@ async function spawnServer(dataDir: string, redisUrl?: string): Promise<{ child:
   return { child, port: (JSON.parse(line) as { port: number }).port };
 }
 
-/** Round trips Redis has served so far: every command but MULTI and the two reads queued inside it (the EXEC counts). */
-async function redisRoundTrips(client: Redis): Promise<number> {
-  const info = await client.info('commandstats');
-  let total = 0;
-  for (const m of info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)) {
-    if (!['multi', 'hmget', 'hgetall', 'info'].includes(m[1]!)) total += Number(m[2]);
-  }
-  return total;
-}
-
 const work = await mkdtemp(join(tmpdir(), 'fw-bench-upload-'));
 const source = join(work, 'source.bin');
 const machine = machineInfo();
@@ -112,7 +103,7 @@ process.stderr.write(`upload bench: ${formatSize(SIZE)}, chunks ${formatSize(CHU
 let server: { child: ChildProcess; port: number } | undefined;
 let redisNode: { child: ChildProcess; port: number } | undefined;
 let redis: RedisServer | undefined;
-let redisClient: Redis | undefined;
+let redisCounter: RoundTripCounter | undefined;
 try {
   await makeSource(source, SIZE);
 
@@ -139,7 +130,7 @@ try {
   } else {
     redis = await RedisServer.start();
     redisNode = await spawnServer(redisDir, redis.url);
-    redisClient = new Redis(redis.url);
+    redisCounter = await RoundTripCounter.start(redis.url);
   }
 
   // Clean and cut runs alternate, REPS times each, and each case keeps its fastest run: on a busy
@@ -177,10 +168,10 @@ try {
   const cutRuns: Run[] = [];
   const redisRuns: (Run & { roundTrips: number })[] = [];
   for (let i = 0; i < REPS; i++) {
-    if (redisNode !== undefined && redisClient !== undefined) {
-      const before = await redisRoundTrips(redisClient);
+    if (redisNode !== undefined && redisCounter !== undefined) {
+      const before = await redisCounter.count();
       const run = await runUpload(false, { port: redisNode.port, objects: join(redisDir, 'objects') });
-      redisRuns.push({ ...run, roundTrips: (await redisRoundTrips(redisClient)) - before });
+      redisRuns.push({ ...run, roundTrips: (await redisCounter.count()) - before });
       process.stderr.write(`  upload, Redis store ${run.seconds.toFixed(2)} s (commit ${run.commitSeconds.toFixed(2)} s), ${redisRuns.at(-1)!.roundTrips} Redis round trips\n`);
     }
     cleanRuns.push(await runUpload(false));
@@ -264,7 +255,7 @@ try {
     s.child.kill(stop);
     await exited;
   }
-  redisClient?.disconnect();
+  redisCounter?.close();
   await redis?.destroy();
   await rm(work, { recursive: true, force: true });
 }

@@ -1,0 +1,56 @@
+/**
+ * Counts the round trips clients make to a redis-server, as the server sees them (MONITOR), for the
+ * round-trip test and bench:upload. INFO commandstats cannot: it also counts every command a Lua
+ * script runs, so a script that does four things would count as four round trips.
+ *
+ * A round trip is a command a client sent, except the commands queued inside a MULTI (the EXEC
+ * counts: the store's only transaction, its read, is sent as one pipeline) and the clients'
+ * connection checks (INFO). Commands run by scripts arrive with source `lua` and are not counted.
+ */
+
+import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+
+/** Commands that are part of another round trip, or not the store's. */
+const NOT_ROUND_TRIPS = new Set(['multi', 'hmget', 'hgetall', 'info', 'monitor', 'ping']);
+
+type Monitor = Awaited<ReturnType<Redis['monitor']>>;
+
+export class RoundTripCounter {
+  readonly #client: Redis;
+  readonly #monitor: Monitor;
+  #count = 0;
+  readonly #markers = new Map<string, () => void>();
+
+  private constructor(client: Redis, monitor: Monitor) {
+    this.#client = client;
+    this.#monitor = monitor;
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source === 'lua') return;
+      const name = (args[0] ?? '').toLowerCase();
+      if (name === 'ping') this.#markers.get(args[1] ?? '')?.();
+      if (!NOT_ROUND_TRIPS.has(name)) this.#count++;
+    });
+  }
+
+  static async start(url: string): Promise<RoundTripCounter> {
+    const client = new Redis(url);
+    return new RoundTripCounter(client, await new Redis(url).monitor());
+  }
+
+  /** Round trips counted so far, once every command sent before this call has been seen. */
+  async count(): Promise<number> {
+    const marker = randomBytes(8).toString('hex');
+    const seen = new Promise<void>((resolve) => this.#markers.set(marker, resolve));
+    // The server feeds MONITOR in the order it runs commands: once the marker is seen, so is all before it.
+    await this.#client.ping(marker);
+    await seen;
+    this.#markers.delete(marker);
+    return this.#count;
+  }
+
+  close(): void {
+    this.#monitor.disconnect();
+    this.#client.disconnect();
+  }
+}
