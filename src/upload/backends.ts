@@ -146,10 +146,11 @@ export interface StagedChunk {
 export interface UploadBlobStore {
   /**
    * Writes chunk `index` from `data` and makes it durable. `data` throws when the bytes turn out
-   * wrong (length, checksum); then nothing of the chunk is kept. The state machine calls this only
-   * for an index that is not stored and that no other call of this process is writing.
+   * wrong (length, or a SHA-256 other than `sha256`); then nothing of the chunk is kept, and if it
+   * ends, the bytes are verified: a store may use `sha256` without hashing again. The state machine
+   * calls this only for an index that is not stored and that no other call of this process is writing.
    */
-  writeChunk(upload: UploadGeometry, index: number, data: AsyncIterable<Uint8Array>): Promise<StagedChunk>;
+  writeChunk(upload: UploadGeometry, index: number, data: AsyncIterable<Uint8Array>, sha256: string): Promise<StagedChunk>;
   /**
    * The SHA-256 of the object the kept chunks make (every chunk is stored when this is called);
    * with `perChunk`, also each chunk's SHA-256 as read back, to find corruption at rest.

@@ -20,11 +20,17 @@ export class ChunkSlots {
   readonly #held = new Map<string, Holder>();
   readonly #byUpload = new Map<string, Set<Holder>>();
 
-  /** Runs `fn` as the only writer of (upload, index); `fn`'s signal fires when the writer is fenced out. */
-  async run<T>(upload: string, index: number, token: number, fn: (stop: AbortSignal) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` as the only writer of (upload, index); `fn`'s signal fires when the writer is fenced
+   * out, and `waited` says whether another writer held the index first (then what the caller read
+   * before may be out of date: that writer may have stored the chunk).
+   */
+  async run<T>(upload: string, index: number, token: number, fn: (stop: AbortSignal, waited: boolean) => Promise<T>): Promise<T> {
     const key = `${upload}:${index}`;
+    let waited = false;
     for (let holder = this.#held.get(key); holder !== undefined; holder = this.#held.get(key)) {
       if (holder.token < token) holder.stop.abort(new Error(`chunk ${index}: fenced by token ${token}`));
+      waited = true;
       await holder.done;
     }
     let release!: () => void;
@@ -33,7 +39,7 @@ export class ChunkSlots {
     const writers = this.#byUpload.get(upload) ?? new Set<Holder>();
     this.#byUpload.set(upload, writers.add(me));
     try {
-      return await fn(me.stop.signal);
+      return await fn(me.stop.signal, waited);
     } finally {
       this.#held.delete(key);
       writers.delete(me);

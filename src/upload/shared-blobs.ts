@@ -18,20 +18,28 @@
  * SHA-256 recorded for the index (`storedChunks`). A file that was not kept stays until the
  * upload's chunk data is deleted, and is never read as the object's.
  *
+ * Each chunk is written as the FS store writes its part file (pieces coalesced into large writes,
+ * one in flight, then fdatasync) and named by the SHA-256 its bytes were verified against as they
+ * arrived (the state machine's check): no second hash. The object's digest comes mostly from a
+ * running hash over the chunks this node kept (shared-prefixes.ts), so commit reads back only what
+ * that does not cover.
+ *
  * Publishing writes the manifest and the description and renames the directory into objects/:
  * atomic, zero copy, and a second publish of the same upload (another node, after a lost answer)
  * finds the object there. Deleting renames it out of objects/ first, for the same reason.
  */
 
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FramewireError } from '../errors.ts';
 import type { ObjectPage, ObjectReader, ObjectRecord, StagedChunk, UploadBlobStore, UploadGeometry } from './backends.ts';
-import { fsyncDir, ifExists, writeFileAtomic } from './fs-util.ts';
+import { ChunkFilesReader } from './chunk-files-reader.ts';
+import { fsyncDir, ifExists, PositionedWriter, writeFileAtomic } from './fs-util.ts';
 import { decodeObjectRecord, encodeObjectRecord, scanObjectPage } from './object-record.ts';
 import { isUploadId, SHA256_HEX_PATTERN } from './protocol.ts';
+import { ChunkFilePrefixes } from './shared-prefixes.ts';
 
 /** The SHA-256 recorded for each stored chunk of an upload (the metadata store's word), or undefined if it has none. */
 export type StoredChunks = (id: string) => Promise<ReadonlyMap<number, string> | undefined>;
@@ -50,17 +58,22 @@ export interface SharedDirBlobStoreOptions {
   readonly dir: string;
   /** fsync chunk files, the manifest and directories before acknowledging. Default true. */
   readonly durable?: boolean;
+  /** Bytes collected before one write to a chunk file. Default 1 MiB, as the FS store's. */
+  readonly writeBatchBytes?: number;
   readonly storedChunks: StoredChunks;
 }
 
 export class SharedDirBlobStore implements UploadBlobStore {
   readonly #dir: string;
   readonly #durable: boolean;
+  readonly #batch: number;
   readonly #stored: StoredChunks;
+  readonly #prefixes = new ChunkFilePrefixes((id) => this.#chunkDir(id));
 
   constructor(options: SharedDirBlobStoreOptions) {
     this.#dir = options.dir;
     this.#durable = options.durable ?? true;
+    this.#batch = options.writeBatchBytes ?? 1024 * 1024;
     this.#stored = options.storedChunks;
   }
 
@@ -68,17 +81,23 @@ export class SharedDirBlobStore implements UploadBlobStore {
     for (const d of ['chunks', 'objects']) await mkdir(join(this.#dir, d), { recursive: true });
   }
 
-  async writeChunk(upload: UploadGeometry, index: number, data: AsyncIterable<Uint8Array>): Promise<StagedChunk> {
+  async writeChunk(upload: UploadGeometry, index: number, data: AsyncIterable<Uint8Array>, sha256: string): Promise<StagedChunk> {
+    if (!SHA256_HEX_PATTERN.test(sha256)) throw new FramewireError('INTERNAL', 'a chunk digest must be 64 hex digits');
     const dir = this.#chunkDir(upload.id);
+    const name = `${index}.${sha256}`;
     await mkdir(dir, { recursive: true });
     const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
-    const hash = createHash('sha256');
     const fh = await open(temp, 'wx');
     try {
       try {
-        for await (const piece of data) {
-          hash.update(piece);
-          await fh.write(piece);
+        const writer = new PositionedWriter(fh, this.#batch, 0);
+        try {
+          // Reaching the end means the bytes matched `sha256` (data throws otherwise).
+          for await (const piece of data) await writer.write(piece);
+          await writer.finish();
+        } catch (error) {
+          await writer.settle();
+          throw error;
         }
         if (this.#durable) await fh.datasync();
       } finally {
@@ -86,7 +105,7 @@ export class SharedDirBlobStore implements UploadBlobStore {
       }
       try {
         // Never replaces: an existing file of that name holds these very bytes.
-        await link(temp, join(dir, `${index}.${hash.digest('hex')}`));
+        await link(temp, join(dir, name));
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
@@ -96,25 +115,20 @@ export class SharedDirBlobStore implements UploadBlobStore {
     if (this.#durable) await fsyncDir(dir);
     // Kept or not, the file stays until the upload's chunk data goes: a writer of the same bytes
     // on another node may have linked the same name and be keeping it.
-    return { kept: () => undefined, discard: () => Promise.resolve() };
+    return {
+      kept: () => {
+        this.#prefixes.kept(upload, index, name);
+      },
+      discard: () => Promise.resolve(),
+    };
   }
 
   async digest(upload: UploadGeometry, perChunk: boolean): Promise<{ sha256: string; chunks?: string[] }> {
-    const files = await this.#files(upload);
-    const whole = createHash('sha256');
-    const chunks: string[] = [];
-    for (const file of files) {
-      const own = createHash('sha256');
-      for await (const piece of createReadStream(join(this.#chunkDir(upload.id), file)) as AsyncIterable<Buffer>) {
-        whole.update(piece);
-        if (perChunk) own.update(piece);
-      }
-      if (perChunk) chunks.push(own.digest('hex'));
-    }
-    return { sha256: whole.digest('hex'), ...(perChunk ? { chunks } : {}) };
+    return this.#prefixes.digest(upload, await this.#files(upload), perChunk);
   }
 
   async publish(upload: UploadGeometry, record: ObjectRecord): Promise<void> {
+    this.#prefixes.drop(upload.id);
     const files = await this.#files(upload);
     const dir = this.#chunkDir(upload.id);
     await mkdir(dir, { recursive: true });
@@ -180,6 +194,7 @@ export class SharedDirBlobStore implements UploadBlobStore {
   }
 
   async deleteChunks(id: string): Promise<void> {
+    this.#prefixes.drop(id);
     await rm(this.#chunkDir(id), { recursive: true, force: true });
   }
 
@@ -224,58 +239,6 @@ export class SharedDirBlobStore implements UploadBlobStore {
   #objectDir(id: string): string {
     if (!isUploadId(id)) throw new FramewireError('UPLOAD_NOT_FOUND', 'not an object id');
     return join(this.#dir, 'objects', id);
-  }
-}
-
-/** Positioned reads across an object's chunk files (each `unitSize` bytes but the last). */
-class ChunkFilesReader implements ObjectReader {
-  readonly size: number;
-  readonly #dir: string;
-  readonly #files: readonly string[];
-  readonly #unitSize: number;
-  /** Reads move forward: one chunk file open at a time. */
-  #current: { readonly unit: number; readonly fh: FileHandle } | undefined;
-
-  constructor(dir: string, files: readonly string[], unitSize: number, size: number) {
-    this.#dir = dir;
-    this.#files = files;
-    this.#unitSize = unitSize;
-    this.size = size;
-  }
-
-  async readv(into: readonly Uint8Array[], position: number): Promise<number> {
-    let total = 0;
-    for (const buffer of into) {
-      let filled = 0;
-      while (filled < buffer.length && position < this.size) {
-        const unit = Math.floor(position / this.#unitSize);
-        const offset = position - unit * this.#unitSize;
-        const want = Math.min(buffer.length - filled, this.#unitSize - offset, this.size - position);
-        const { bytesRead } = await (await this.#file(unit)).read(buffer, filled, want, offset);
-        if (bytesRead === 0) throw new FramewireError('INTERNAL', `object chunk file ${this.#files[unit] ?? unit} is shorter than its unit`);
-        filled += bytesRead;
-        position += bytesRead;
-      }
-      total += filled;
-      if (filled < buffer.length) break;
-    }
-    return total;
-  }
-
-  async close(): Promise<void> {
-    const current = this.#current;
-    this.#current = undefined;
-    await current?.fh.close();
-  }
-
-  async #file(unit: number): Promise<FileHandle> {
-    if (this.#current?.unit === unit) return this.#current.fh;
-    const name = this.#files[unit];
-    if (name === undefined) throw new FramewireError('INTERNAL', `object has no chunk file ${unit}`);
-    await this.close();
-    const fh = await open(join(this.#dir, name), 'r');
-    this.#current = { unit, fh };
-    return fh;
   }
 }
 

@@ -208,15 +208,20 @@ export class UploadStateMachine implements UploadStore {
     assertChunkRange(s.record, chunk);
     assertNoConflict(s, chunk);
     if (!SHA256_HEX_PATTERN.test(chunk.sha256)) throw new FramewireError('MALFORMED_PAYLOAD', 'chunk sha256 must be 64 hex digits');
-    return this.#slots.run(id, chunk.index, chunk.token, (fenced) => {
+    return this.#slots.run(id, chunk.index, chunk.token, (fenced, waited) => {
       const stop = signal === undefined ? fenced : AbortSignal.any([signal, fenced]);
-      return this.#placeChunk(id, chunk, verifiedChunk(chunk, data, stop));
+      // The record just read is current unless another writer of this index ran meanwhile.
+      return this.#placeChunk(id, chunk, verifiedChunk(chunk, data, stop), waited ? undefined : s);
     });
   }
 
-  /** With the index to itself: write the (verified) bytes, then record the chunk if the record still allows it. */
-  async #placeChunk(id: string, chunk: ChunkHeader, verified: AsyncIterable<Uint8Array>): Promise<ChunkWriteResult> {
-    const s = await this.#require(id);
+  /**
+   * With the index to itself: write the (verified) bytes, then record the chunk if the record still
+   * allows it. `read` (the record the chunk was checked against) spares a read: the compare-and-set
+   * that records the chunk finds out if it changed since.
+   */
+  async #placeChunk(id: string, chunk: ChunkHeader, verified: AsyncIterable<Uint8Array>, read: StoredUpload | undefined): Promise<ChunkWriteResult> {
+    const s = read ?? (await this.#require(id));
     this.#assertWritable(s, chunk);
     if (s.chunks.has(chunk.index)) {
       // Stored with this checksum: verify the bytes, keep nothing, rewrite nothing (FW-UP-15).
@@ -227,47 +232,57 @@ export class UploadStateMachine implements UploadStore {
     }
     let staged: StagedChunk;
     try {
-      staged = await this.#blobs.writeChunk(geometryOf(s.record), chunk.index, verified);
+      staged = await this.#blobs.writeChunk(geometryOf(s.record), chunk.index, verified, chunk.sha256);
     } catch (error) {
       throw await this.#explain(id, chunk, error);
     }
-    let added: boolean;
+    let recorded: StoredUpload | undefined;
     try {
-      added = await this.#recordChunk(id, chunk);
+      recorded = await this.#recordChunk(id, chunk, s);
     } catch (error) {
       await staged.discard();
       await this.#dropDataIfFinal(id);
       throw error;
     }
-    if (!added) {
+    if (recorded === undefined) {
       await staged.discard();
       return { duplicate: true, expiresAt: (await this.#require(id)).record.expiresAt };
     }
     staged.kept();
     this.quota.chunkStored(id, chunk.length);
-    return { duplicate: false, expiresAt: await this.#extendExpiry(id) };
+    return { duplicate: false, expiresAt: await this.#extendExpiry(id, recorded) };
   }
 
-  /** The fencing check at the moment the chunk becomes stored (FW-UP-21). False: it was stored meanwhile. */
-  async #recordChunk(id: string, chunk: ChunkHeader): Promise<boolean> {
+  /**
+   * The fencing check at the moment the chunk becomes stored (FW-UP-21): added on the version of
+   * `checked` first, read again only after a concurrent change. Answers the record the chunk was
+   * added on, or undefined when it was stored meanwhile.
+   */
+  async #recordChunk(id: string, chunk: ChunkHeader, checked: StoredUpload): Promise<StoredUpload | undefined> {
+    let s = checked;
     for (let attempt = 0; attempt < MAX_RACES; attempt++) {
-      const s = await this.#settled(id);
+      if (attempt > 0) s = await this.#settled(id);
       this.#assertWritable(s, chunk);
-      if (s.chunks.has(chunk.index)) return false;
-      if ((await this.#meta.addChunk(id, s.version, chunk.index, chunk.sha256)) === 'added') return true;
+      if (s.chunks.has(chunk.index)) return undefined;
+      if ((await this.#meta.addChunk(id, s.version, chunk.index, chunk.sha256)) === 'added') return s;
     }
     throw contention(id);
   }
 
-  /** Activity extends the expiry: persisted when a quarter TTL of extension is pending, reported once durable (FW-UP-40). */
-  async #extendExpiry(id: string): Promise<number> {
+  /**
+   * Activity extends the expiry: persisted when a quarter TTL of extension is pending, reported once
+   * durable (FW-UP-40). Decided first on the record the chunk was just added on (current then, by
+   * the compare-and-set), so most chunks need no read: only an extension reads and writes.
+   */
+  async #extendExpiry(id: string, current: StoredUpload): Promise<number> {
     const ttl = this.options.ttlMs;
-    const c = await this.#change(id, (s, now) => {
+    const extended = (s: StoredUpload, now: number): UploadRecord | undefined => {
       const wanted = now + ttl;
       if (effectiveState(s.record, now) !== 'receiving' || wanted - s.record.expiresAt < ttl / 4) return undefined;
       return { ...s.record, expiresAt: wanted };
-    });
-    return c.record.expiresAt;
+    };
+    if (extended(current, this.options.now()) === undefined) return current.record.expiresAt;
+    return (await this.#change(id, extended)).record.expiresAt;
   }
 
   #assertWritable(s: StoredUpload, chunk: ChunkHeader): void {

@@ -107,13 +107,13 @@ describe.each(backends)('UploadBlobStore: %s', (_name, backend) => {
   it('kept chunks, in any order, make the object; a discarded or failed write leaves nothing of itself in it; publish is all at once', async () => {
     const { blobs, record } = await backend.parts();
     const keep = async (index: number, ...parts: Uint8Array[]): Promise<void> => {
-      const staged = await blobs.writeChunk(u, index, pieces(...parts));
+      const staged = await blobs.writeChunk(u, index, pieces(...parts), sha(Buffer.concat(parts)));
       await record?.(u, index, Buffer.concat(parts));
       staged.kept();
     };
     await keep(2, chunk(2));
-    await (await blobs.writeChunk(u, 0, pieces(Buffer.from('XXXX')))).discard();
-    const failed = await settle(blobs.writeChunk(u, 1, failing(Buffer.from('YY'))));
+    await (await blobs.writeChunk(u, 0, pieces(Buffer.from('XXXX')), hex('XXXX'))).discard();
+    const failed = await settle(blobs.writeChunk(u, 1, failing(Buffer.from('YY')), sha(chunk(1))));
     expect(failed.ok).toBe(false);
     await keep(0, chunk(0).subarray(0, 1), chunk(0).subarray(1));
     await keep(1, chunk(1));
@@ -134,7 +134,7 @@ describe.each(backends)('UploadBlobStore: %s', (_name, backend) => {
     expect((await blobs.digest(empty, false)).sha256).toBe(sha(Buffer.alloc(0)));
     await blobs.publish(empty, described(empty, Buffer.alloc(0)));
     expect((await readAllBytes((await blobs.openObject(empty.id))!)).length).toBe(0);
-    const staged = await blobs.writeChunk(u, 0, pieces(chunk(0)));
+    const staged = await blobs.writeChunk(u, 0, pieces(chunk(0)), sha(chunk(0)));
     await record?.(u, 0, chunk(0));
     staged.kept();
     await blobs.deleteChunks(u.id);
@@ -149,7 +149,7 @@ describe.each(backends)('UploadBlobStore: %s', (_name, backend) => {
     const geometries = [ID(3), ID(1), ID(2), ID(4)].map((id) => ({ ...u, id }));
     for (const [i, g] of geometries.entries()) {
       for (let c = 0; c < 3; c++) {
-        const staged = await blobs.writeChunk(g, c, pieces(chunk(c)));
+        const staged = await blobs.writeChunk(g, c, pieces(chunk(c)), sha(chunk(c)));
         await record?.(g, c, chunk(c));
         staged.kept();
       }
