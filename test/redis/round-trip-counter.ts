@@ -18,12 +18,14 @@ type Monitor = Awaited<ReturnType<Redis['monitor']>>;
 
 export class RoundTripCounter {
   readonly #client: Redis;
+  readonly #source: Redis;
   readonly #monitor: Monitor;
   #count = 0;
   readonly #markers = new Map<string, () => void>();
 
-  private constructor(client: Redis, monitor: Monitor) {
+  private constructor(client: Redis, source: Redis, monitor: Monitor) {
     this.#client = client;
+    this.#source = source;
     this.#monitor = monitor;
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
       if (source === 'lua') return;
@@ -34,8 +36,10 @@ export class RoundTripCounter {
   }
 
   static async start(url: string): Promise<RoundTripCounter> {
-    const client = new Redis(url);
-    return new RoundTripCounter(client, await new Redis(url).monitor());
+    // monitor() opens a connection of its own: the one it came from is closed with it.
+    const [client, source] = [new Redis(url), new Redis(url)];
+    for (const c of [client, source]) c.on('error', () => undefined);
+    return new RoundTripCounter(client, source, await source.monitor());
   }
 
   /** Round trips counted so far, once every command sent before this call has been seen. */
@@ -51,6 +55,7 @@ export class RoundTripCounter {
 
   close(): void {
     this.#monitor.disconnect();
+    this.#source.disconnect();
     this.#client.disconnect();
   }
 }
