@@ -8,6 +8,7 @@
  */
 
 import { EVENT_OVERHEAD_BYTES } from './limits.ts';
+import type { ProducerEnd } from './producer-pump.ts';
 import type { LoggedEvent, ReplayLog } from './replay-log.ts';
 
 /**
@@ -155,6 +156,14 @@ class BudgetedLog implements ReplayLog {
 
   dropAcknowledged(): void {
     this.reclaim();
+  }
+
+  recordEnd(end: ProducerEnd): void {
+    this.#inner.recordEnd?.(end);
+  }
+
+  attachedLocally(): void {
+    this.#inner.attachedLocally?.();
   }
 
   /** Drops this log's acknowledged events, if it can. */

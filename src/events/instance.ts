@@ -13,6 +13,10 @@
  *                 attach │  └──lost (resumable)──▶ detached ◀───────────┘
  *                        └─────────────────────────┘    ▲ └──grace_ms over──▶ disposed
  *
+ * With a shared log (§12.13) a subscriber may be served by another node: the instance is then
+ * `remote` (from any live state, superseding a local attachment), held by a lease the serving node
+ * renews; a local attach supersedes it, its detach or an expired lease lead to `detached`.
+ *
  * An attach in `attached` or `end-sent` supersedes the old stream (FW-EV-27). `detached` and
  * `end-sent` run the grace timer (FW-EV-50, FW-EV-30); an end of the producer while `detached`
  * starts it again. A client cancel, a lost non-resumable stream, `cancel`-less `dispose` (service
@@ -28,6 +32,7 @@ import { Notifier } from './notifier.ts';
 import { ProducerPump } from './producer-pump.ts';
 import type { CoalesceOptions, EventCounters, Producer } from './producer.ts';
 import { newCounters } from './producer.ts';
+import type { RemoteSubscriberHost } from './replay-cluster.ts';
 import type { ReplayLog } from './replay-log.ts';
 import { SubscriberWriter, type WriterContext } from './subscriber-writer.ts';
 
@@ -58,6 +63,8 @@ type InstanceState =
   | { readonly name: 'end-sent'; readonly writer: SubscriberWriter; readonly grace: TimerHandle }
   /** No subscriber: a resume is awaited for grace_ms (FW-EV-50). */
   | { readonly name: 'detached'; readonly grace: TimerHandle }
+  /** Another node serves the subscriber from the shared log, for as long as it renews the lease (§12.13). */
+  | { readonly name: 'remote'; readonly lease: TimerHandle }
   | { readonly name: 'disposed' };
 
 export type InstanceStateName = InstanceState['name'];
@@ -65,18 +72,20 @@ export type InstanceStateName = InstanceState['name'];
 /** Where a transition leads; `#enter` adds the grace timer. */
 type Target =
   | { readonly name: 'attached' | 'end-sent'; readonly writer: SubscriberWriter }
+  | { readonly name: 'remote'; readonly leaseMs: number }
   | { readonly name: 'detached' | 'disposed' };
 
 /** Every legal transition; any other is a bug, reported through the guard. */
 const TRANSITIONS: { readonly [S in InstanceStateName]: readonly InstanceStateName[] } = {
   created: ['attached', 'detached', 'disposed'],
-  attached: ['attached', 'end-sent', 'detached', 'disposed'],
-  'end-sent': ['attached', 'detached', 'disposed'],
-  detached: ['attached', 'detached', 'disposed'],
+  attached: ['attached', 'end-sent', 'detached', 'remote', 'disposed'],
+  'end-sent': ['attached', 'detached', 'remote', 'disposed'],
+  detached: ['attached', 'detached', 'remote', 'disposed'],
+  remote: ['attached', 'detached', 'remote', 'disposed'],
   disposed: [],
 };
 
-export class EventInstance {
+export class EventInstance implements RemoteSubscriberHost {
   readonly name: string;
   readonly key: string;
   readonly resumable: boolean;
@@ -118,7 +127,8 @@ export class EventInstance {
       logger: config.logger,
       changed: this.#changed,
       count,
-      consumerBehind: () => !('writer' in this.#state) || this.#state.writer.behind,
+      // A subscriber on another node has caught up once it acknowledged every event (FW-EV-60, §12.13).
+      consumerBehind: () => (this.#state.name === 'remote' ? this.#replayLog.ackedId < this.#replayLog.lastId : !('writer' in this.#state) || this.#state.writer.behind),
       onEnd: () => {
         this.#onProducerEnd();
       },
@@ -216,6 +226,7 @@ export class EventInstance {
     }
     // A resume point is an acknowledgement: the subscriber delivered everything up to it (FW-EV-31).
     log.acknowledge(after);
+    log.attachedLocally?.();
     const from = this.#state;
     const writer = new SubscriberWriter(this.#writerContext, stream, after, logger);
     if (!this.#enter({ name: 'attached', writer })) {
@@ -254,6 +265,42 @@ export class EventInstance {
     });
   }
 
+  /** A subscriber on another node attached or renewed its lease (§12.13); last attach wins (FW-EV-27). */
+  remoteAttached(leaseMs: number): boolean {
+    const from = this.#state;
+    if (from.name === 'disposed') return false;
+    if (!this.#enter({ name: 'remote', leaseMs })) return false;
+    if ('writer' in from) {
+      from.writer.logger.info('subscriber superseded by an attach on another node');
+      from.writer.stream.cancel('superseded: another subscriber attached to this event stream');
+    } else if (from.name !== 'remote') {
+      this.logger.info('subscriber attached on another node');
+    }
+    return true;
+  }
+
+  remoteAcknowledged(): void {
+    this.#changed.notify();
+    this.#pump.flushCoalesced();
+  }
+
+  remoteDetached(confirmed: boolean): void {
+    if (this.#state.name !== 'remote') return;
+    if (confirmed && this.#pump.end?.kind === 'done') {
+      this.dispose();
+      return;
+    }
+    this.logger.info({ graceMs: this.#c.graceMs }, 'subscriber on another node lost; waiting for a resume');
+    this.#enter({ name: 'detached' });
+  }
+
+  remoteCancelled(reason: string): void {
+    if (this.#state.name !== 'remote') return;
+    this.logger.info('cancelled by the subscriber on another node');
+    this.#pump.abort(new FramewireError('CANCELLED', reason, { remote: true }));
+    this.dispose();
+  }
+
   #onSubscriberEnd(writer: SubscriberWriter, o: StreamOutcome): void {
     writer.detach();
     const s = this.#state;
@@ -281,8 +328,11 @@ export class EventInstance {
   }
 
   #onProducerEnd(): void {
+    const end = this.#pump.end;
+    if (end !== undefined) this.#guard.run('replay log end', () => { this.#replayLog.recordEnd?.(end); });
     // Nobody attached: the ended instance is kept grace_ms from now for a resume (FW-EV-13, FW-EV-30).
-    if (!('writer' in this.#state) && this.#state.name !== 'disposed') this.#enter({ name: 'detached' });
+    const s = this.#state.name;
+    if (s === 'created' || s === 'detached') this.#enter({ name: 'detached' });
   }
 
   #onGraceOver(): void {
@@ -304,9 +354,16 @@ export class EventInstance {
       return false;
     }
     if ('grace' in from) from.grace.cancel();
+    if ('lease' in from) from.lease.cancel();
     if ('writer' in from && !('writer' in target && target.writer === from.writer)) from.writer.detach();
     if ('writer' in target) {
       this.#state = target.name === 'attached' ? { name: 'attached', writer: target.writer } : { name: 'end-sent', writer: target.writer, grace: this.#startGrace() };
+    } else if (target.name === 'remote') {
+      const lease = this.#clock.setTimeout(() => {
+        this.logger.info({ leaseMs: target.leaseMs }, 'the node serving the subscriber stopped renewing its lease');
+        this.#enter({ name: 'detached' });
+      }, target.leaseMs);
+      this.#state = { name: 'remote', lease };
     } else {
       this.#state = target.name === 'detached' ? { name: 'detached', grace: this.#startGrace() } : { name: 'disposed' };
     }

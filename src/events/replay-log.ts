@@ -10,6 +10,8 @@
  */
 
 import { FramewireError } from '../errors.ts';
+import type { ProducerEnd } from './producer-pump.ts';
+import type { RemoteSubscriberHost } from './replay-cluster.ts';
 
 /** An event as a replay log keeps it. */
 export interface LoggedEvent {
@@ -72,12 +74,21 @@ export interface ReplayLog {
   dropAcknowledged?(): void;
   /** Releases what the log holds; the instance is gone. */
   dispose(): void | Promise<void>;
+  /**
+   * Records how the producer ended, after its last event, so that a node serving the instance
+   * from a shared log ends the subscriber the same way (§12.13). Optional: a local log has no reader elsewhere.
+   */
+  recordEnd?(end: ProducerEnd): void;
+  /** A shared log: the instance that hears about subscribers other nodes serve (§12.13). */
+  bind?(host: RemoteSubscriberHost): void;
+  /** A shared log: a subscriber attached on this node; one another node serves is superseded (FW-EV-27). */
+  attachedLocally?(): void;
 }
 
-/** Creates the log of one instance; a shared store would key it by (name, key). */
+/** Creates the log of one instance; a shared store keys it by (principal, name, key). */
 export interface ReplayStore {
-  /** The replay log of the instance `name`/`key`. */
-  create(name: string, key: string, limits: ReplayLimits): ReplayLog;
+  /** The replay log of the instance `name`/`key` of `principal`. */
+  create(name: string, key: string, limits: ReplayLimits, principal?: string): ReplayLog;
 }
 
 /** The embedded default: a bounded window in memory, O(1) append, read and eviction. */

@@ -12,11 +12,13 @@ import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { FramewireError, isFramewireError } from '../errors.ts';
 import { ANONYMOUS, defaultPrincipalId, systemClock, type Clock, type PrincipalId, type Session, type Stream } from '../session/index.ts';
+import type { ControlMap } from '../wire/index.ts';
 import { ReplayBudget } from './budget.ts';
 import { EventInstance } from './instance.ts';
 import { EVENT_OVERHEAD_BYTES, resolveEventLimits, type EventLimits } from './limits.ts';
 import { parseSubscribe, SUBSCRIBE_KIND, validateName } from './protocol.ts';
 import { newCounters, type EventCounters, type HandleOptions, type Producer } from './producer.ts';
+import { isSharedReplayStore, type Claim, type SharedReplayStore } from './replay-cluster.ts';
 import { defaultReplayLimits, memoryReplayStore, validateReplayLimits, type ReplayLimits, type ReplayStore } from './replay-log.ts';
 
 /**
@@ -169,32 +171,102 @@ export class EventService {
       return;
     }
     const key = request.key ?? randomUUID();
-    const log = session.log.child({ request: key });
-    const id = instanceId(principal, name, key);
+    const s: Subscribing = { stream, session, principal, reg, name, key, after, params, log: session.log.child({ request: key }) };
+    if (this.#attachLocal(s)) return;
+    if (isSharedReplayStore(reg.store)) {
+      void this.#subscribeShared(reg.store, s);
+      return;
+    }
+    this.#startOrRefuse(s);
+  }
+
+  /** Attaches to this node's instance of the key, if there is one (or refuses, as FW-EV-25 says); false when there is none. */
+  #attachLocal(s: Subscribing): boolean {
+    const { stream, name, key, log } = s;
+    const id = instanceId(s.principal, name, key);
     let existing = this.#instances.get(id);
     if (existing?.endConfirmed === true) {
       // Confirmed but not yet dropped (the DONE came in the same read as this OPEN): gone from now on (FW-EV-30).
       existing.dispose();
       existing = undefined;
     }
-    if (existing !== undefined) {
-      if (!existing.resumable) {
-        log.info('attach refused: the event stream is not resumable');
-        stream.fail('NOT_RESUMABLE', `event stream "${name}" cannot be resumed or attached twice`, { details: { key } });
-        return;
-      }
-      if (!this.#admit(stream, session, principal, false)) return;
-      existing.attach(stream, after ?? 0, log);
+    if (existing === undefined) return false;
+    if (!existing.resumable) {
+      log.info('attach refused: the event stream is not resumable');
+      stream.fail('NOT_RESUMABLE', `event stream "${name}" cannot be resumed or attached twice`, { details: { key } });
+      return true;
+    }
+    if (this.#admit(stream, s.session, s.principal, false)) existing.attach(stream, s.after ?? 0, log);
+    return true;
+  }
+
+  /**
+   * With a shared replay store (§12.13) the key may name an instance another node runs: the store
+   * says who runs it, and such an instance is served from its shared log.
+   */
+  async #subscribeShared(store: SharedReplayStore, s: Subscribing): Promise<void> {
+    const { stream, name, key, after, reg } = s;
+    let claim: Claim;
+    try {
+      claim = await store.claim(s.principal, name, key, reg.replay, after !== undefined);
+    } catch (error) {
+      const e = isFramewireError(error) ? error : new FramewireError('INTERNAL', String(error));
+      s.log.warn({ err: e.message }, 'shared replay store unavailable');
+      stream.fail(e.code, e.message, { retryable: true });
       return;
     }
+    if (stream.ended || this.#closed) {
+      if (claim.kind === 'created') claim.release();
+      if (!stream.ended) stream.fail('REFUSED_STREAM', 'the event service is closing', { details: { processed: 'no' } });
+      return;
+    }
+    switch (claim.kind) {
+      case 'self':
+        if (this.#attachLocal(s)) return;
+        // This node's instance ended a moment ago and its keys are being dropped: a retry finds the key free.
+        if (after === undefined) stream.fail('REFUSED_STREAM', 'the previous instance of this key is being dropped; retry', { details: { processed: 'no' } });
+        else this.#startOrRefuse(s);
+        return;
+      case 'unknown':
+        this.#startOrRefuse(s);
+        return;
+      case 'lost':
+        s.log.info({ code: claim.error.code }, 'resume of an instance whose node died');
+        stream.fail(claim.error.code, claim.error.message, { retryable: true, ...(claim.error.details === undefined ? {} : { details: claim.error.details }) });
+        return;
+      case 'remote':
+        if (!reg.resumable) {
+          stream.fail('NOT_RESUMABLE', `event stream "${name}" cannot be resumed or attached twice`, { details: { key } });
+          return;
+        }
+        if (!this.#admit(stream, s.session, s.principal, false)) return;
+        claim.serve(stream, after ?? 0, {
+          start: { key, resumable: true, hbMs: reg.heartbeatMs, graceMs: reg.graceMs, ackEvery: ackEvery(reg.replay), ackMs: reg.ackMs },
+          logger: s.log,
+          count: (counter, n) => {
+            this.counters[counter] += n;
+          },
+        });
+        return;
+      case 'created':
+        if (!this.#startOrRefuse(s)) claim.release();
+        return;
+    }
+  }
+
+  /** A new instance, or NOT_FOUND for a resume of an unknown key (FW-EV-26); false when nothing started. */
+  #startOrRefuse(s: Subscribing): boolean {
+    const { stream, session, principal, reg, name, key, after, params, log } = s;
+    const id = instanceId(principal, name, key);
     if (after !== undefined) {
       // Unknown key on resume: never existed, expired after the grace period, or the server
       // restarted. Nothing about its ids is known: the client must start over (FW-EV-26).
       log.info({ after }, 'resume of an unknown instance');
       stream.fail('NOT_FOUND', `no event stream instance "${key}" of "${name}" (expired, ended, or the server restarted)`, { details: { name, key, reason: 'unknown_key' } });
-      return;
+      return false;
     }
-    if (!this.#admit(stream, session, principal, true)) return;
+    if (!this.#admit(stream, session, principal, true)) return false;
+    const inner = reg.store.create(name, key, reg.replay, principal);
     const instance: EventInstance = new EventInstance({
       name,
       key,
@@ -202,10 +274,10 @@ export class EventService {
       resumable: reg.resumable,
       graceMs: reg.resumable ? reg.graceMs : 0,
       heartbeatMs: reg.heartbeatMs,
-      ackEvery: Math.max(1, Math.floor(reg.replay.maxEvents / 4)),
+      ackEvery: ackEvery(reg.replay),
       ackMs: reg.ackMs,
       coalesce: reg.options.coalesce,
-      replayLog: this.budget.wrap(reg.store.create(name, key, reg.replay), principal, () => {
+      replayLog: this.budget.wrap(inner, principal, () => {
         instance.wake();
       }),
       clock: this.#clock,
@@ -219,11 +291,13 @@ export class EventService {
         else this.#perPrincipal.set(principal, n);
       },
     });
+    inner.bind?.(instance);
     this.#instances.set(id, instance);
     this.#perPrincipal.set(principal, this.instancesOf(principal) + 1);
     log.debug({ events: name }, 'event stream instance started');
     instance.attach(stream, 0, log);
     instance.start(reg.producer);
+    return true;
   }
 
   /**
@@ -245,6 +319,24 @@ export class EventService {
     });
     return true;
   }
+}
+
+/** A subscription being dispatched (FW-EV-4). */
+interface Subscribing {
+  readonly stream: Stream;
+  readonly session: Session;
+  readonly principal: string;
+  readonly reg: Registration;
+  readonly name: string;
+  readonly key: string;
+  readonly after: number | undefined;
+  readonly params: ControlMap;
+  readonly log: Logger;
+}
+
+/** The subscriber acknowledges at least every maxEvents/4 events (FW-EV-31). */
+function ackEvery(replay: ReplayLimits): number {
+  return Math.max(1, Math.floor(replay.maxEvents / 4));
 }
 
 /** Which limit a refused subscription met (FW-EV-71), or undefined when it may go ahead. */

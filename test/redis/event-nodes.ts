@@ -1,0 +1,34 @@
+/**
+ * In-process server nodes for the shared replay log's tests (spec/EVENTS.md §12.13): each node is
+ * a framewire server with its own EventService over its own RedisReplayStore, all on one
+ * redis-server, with fast polls so that losses are noticed within a few hundred ms.
+ */
+
+import { EventService, type EventServiceOptions } from '../../src/api/events.ts';
+import { RedisReplayStore, type RedisReplayStoreOptions } from '../../src/events/redis-replay-store.ts';
+import type { Harness } from '../integration/helpers.ts';
+
+export interface EventNode {
+  readonly events: EventService;
+  readonly store: RedisReplayStore;
+  readonly port: number;
+}
+
+export const FAST = { pollMs: 100, nodeTtlMs: 400 } as const;
+
+export async function eventNode(h: Harness, redisUrl: string, register: (events: EventService) => void, options: Partial<EventServiceOptions> = {}, storeOptions: Partial<RedisReplayStoreOptions> = {}): Promise<EventNode> {
+  const store = new RedisReplayStore({ redis: redisUrl, ...FAST, ...storeOptions });
+  await store.ready;
+  const events = new EventService({ store, heartbeatMs: 1000, graceMs: 10_000, ...options });
+  register(events);
+  stores.push(store);
+  const { port } = await h.server({ services: [events] });
+  return { events, store, port };
+}
+
+const stores: RedisReplayStore[] = [];
+
+/** Closes the stores of every node started (after the harness closed their servers). */
+export async function closeStores(): Promise<void> {
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+}
