@@ -1,7 +1,9 @@
 /**
  * `framewire/events`: resumable event streams (spec/EVENTS.md). The server side is an
  * {@link EventService} with named producers; the client side is {@link subscribe} (or
- * {@link subscribeWith} over connections you make yourself).
+ * {@link subscribeWith} over connections you make yourself). Several server nodes share the
+ * instances' replay logs through Redis with `new EventService({ store: new RedisReplayStore({ redis }) })`
+ * (spec/EVENTS.md §12.13).
  *
  * @packageDocumentation
  */
@@ -10,6 +12,7 @@ export {
   EVENT_OVERHEAD_BYTES,
   EventService,
   MemoryReplayLog,
+  RedisReplayStore,
   ReplayBudget,
   Subscription,
   defaultEventLimits,
@@ -17,6 +20,7 @@ export {
   defaultReplayLimits,
   eventDefaults,
   memoryReplayStore,
+  redisReplayDefaults,
   subscribeWith,
   type CoalesceOptions,
   type DeliveredEvent,
@@ -30,9 +34,11 @@ export {
   type ProducedEvent,
   type Producer,
   type ProducerContext,
+  type RedisReplayStoreOptions,
   type ReplayLimits,
   type ReplayLog,
   type ReplayStore,
+  type SharedReplayStore,
   type SubscribeOptions,
   type SubscriberStats,
 } from '../events/index.ts';

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { conformanceService } from '../conformance/index.ts';
 import type { ServerLimits } from '../admission.ts';
-import { EventService, type EventLimits } from '../events/index.ts';
+import { EventService, RedisReplayStore, type EventLimits } from '../events/index.ts';
 import { PERF_KINDS, perfService, type PerfLimits } from '../perf/index.ts';
 import { createServer, type FramewireServer } from '../server.ts';
 import type { QuicIdentity } from '../transport/index.ts';
@@ -25,8 +25,9 @@ export interface ServerAppOptions {
   /** Uploads and objects; with `redis`, the chunk directory every node of the cluster mounts. */
   readonly dataDir: string;
   /**
-   * A redis:// URL: upload sessions live in that Redis and bytes in `dataDir`, shared by every node
-   * (issue 19), so a client resumes on any node. Absent: the local file-system store.
+   * A redis:// URL: upload sessions live in that Redis and bytes in `dataDir`, and event streams'
+   * replay logs in Redis Streams, shared by every node (issue 19), so a client resumes on any node.
+   * Absent: the local file-system store and in-memory replay logs.
    */
   readonly redis?: string;
   readonly logger: Logger;
@@ -93,7 +94,15 @@ async function startOn(o: ServerAppOptions, claim: DataDirClaim | undefined): Pr
   const uploads = new UploadService({ store, logger: o.logger });
   // The read profile serves what the upload store committed (spec/OBJECTS.md).
   const objects = new ObjectService({ objects: store.objects, logger: o.logger });
-  const events = new EventService({ logger: o.logger, ...(o.eventLimits === undefined ? {} : { limits: o.eventLimits }) });
+  const replayStore = o.redis === undefined ? undefined : new RedisReplayStore({ redis: o.redis, logger: o.logger });
+  try {
+    await replayStore?.ready;
+  } catch (error) {
+    await replayStore?.close();
+    await store.close();
+    throw error;
+  }
+  const events = new EventService({ logger: o.logger, ...(replayStore === undefined ? {} : { store: replayStore }), ...(o.eventLimits === undefined ? {} : { limits: o.eventLimits }) });
   const streams = registerBuiltinStreams(events, {
     ...(o.tailFile === undefined ? {} : { tailFile: o.tailFile }),
     ...(o.onProducerStop === undefined ? {} : { onProducerStop: o.onProducerStop }),
@@ -121,6 +130,7 @@ async function startOn(o: ServerAppOptions, claim: DataDirClaim | undefined): Pr
     events,
     close: async (deadlineMs = 10_000) => {
       await server.close({ deadlineMs });
+      await replayStore?.close();
       await store.close();
       await claim?.release();
     },

@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ProducerContext } from '../../src/api/events.ts';
 import { FramewireError } from '../../src/errors.ts';
 import { RedisReplayStore } from '../../src/events/redis-replay-store.ts';
-import { abortableSleep, collect, expectFwError, FaultProxy, Harness, sub, waitFor, within } from '../events/helpers.ts';
+import { abortableSleep, collect, expectFwError, FaultProxy, Harness, prng, sub, waitFor, within } from '../events/helpers.ts';
 import { closeStores, eventNode } from './event-nodes.ts';
 import { RedisServer, redisServerBinary } from './server.ts';
 
@@ -188,5 +188,117 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
     console.log(`[redis events] CANCEL on node B -> producer's finally on node A: p50 ${p50.toFixed(2)} ms, max ${max.toFixed(2)} ms over 5 runs`);
     // One PUBLISH from B and A's abort: a few ms on loopback, far below a poll interval.
     expect(max).toBeLessThan(1000);
+  });
+
+  it('FW-EV-12 FW-EV-24 FW-EV-30: 6 seeds, 300 events, connections cut at random positions and every reconnect sent to the other node: exactly 1..N', async () => {
+    const N = 300;
+    const a = await eventNode(h, redis.url, (e) => e.handle('count', counter(N)), { replay: { maxEvents: 64 } });
+    const b = await eventNode(h, redis.url, (e) => e.handle('count', counter(N)), { replay: { maxEvents: 64 } });
+    const results = await within(
+      Promise.all(
+        Array.from({ length: 6 }, async (_, seed) => {
+          const rnd = prng(0xfeed + seed);
+          const { proxy, port } = await proxyTo(a.port);
+          const cuts = new Set(Array.from({ length: 2 + Math.floor(rnd() * 3) }, () => 1 + Math.floor(rnd() * (N - 1))));
+          const s = sub(port, 'count');
+          const got = await collect(s, (e) => {
+            if (!cuts.has(e.id)) return;
+            proxy.targetPort = proxy.targetPort === a.port ? b.port : a.port;
+            proxy.cut();
+          });
+          return { seed, got, outcome: await s.outcome, stats: s.stats };
+        }),
+      ),
+      30_000,
+      'cut, move and resume',
+    );
+    for (const r of results) {
+      expect(r.outcome, `seed ${r.seed}`).toEqual({ status: 'done', summary: { count: N } });
+      expect(r.got.map((e) => e.id), `seed ${r.seed}`).toEqual(ids(N));
+      expect(r.got.every((e) => (e.data as { n: number }).n === e.id)).toBe(true);
+      expect(r.stats.duplicates).toBe(0);
+    }
+    expect(results.reduce((n, r) => n + r.stats.reconnects, 0)).toBeGreaterThanOrEqual(6);
+    expect(b.events.size).toBe(0);
+  });
+
+  it('FW-EV-23 FW-EV-27 §12.13: past retention both nodes answer RESUME_GAP with the same earliest id; a resume inside it on B supersedes the subscriber on A', async () => {
+    const held = async function* ({ signal }: ProducerContext) {
+      for (let i = 1; i <= 100; i++) yield { type: 'tick', data: i };
+      await abortableSleep(60_000, signal);
+    };
+    const a = await eventNode(h, redis.url, (e) => e.handle('held', held), { replay: { maxEvents: 10 } });
+    const b = await eventNode(h, redis.url, (e) => e.handle('held', held), { replay: { maxEvents: 10 } });
+    const first = sub(a.port, 'held');
+    const seen: number[] = [];
+    const reading = collect(first, (e) => {
+      seen.push(e.id);
+    });
+    await waitFor(() => seen.length === 100, 10_000, '100 events on A');
+    const gaps = [];
+    for (const port of [a.port, b.port]) {
+      const o = await sub(port, 'held', { from: { key: first.key, after: 5 } }).outcome;
+      gaps.push(expectFwError(o.status === 'failed' ? o.error : undefined, 'RESUME_GAP').details);
+    }
+    expect(gaps[0]).toMatchObject({ key: first.key, last: 100 });
+    expect(gaps[1]).toEqual(gaps[0]);
+    expect(Number(gaps[0]?.['earliest'])).toBeGreaterThan(6);
+    // Inside the window: B replays the rest, and the subscriber on A is superseded (CANCEL).
+    const onB = sub(b.port, 'held', { from: { key: first.key, after: 95 } });
+    const rest: number[] = [];
+    void collect(onB, (e) => {
+      rest.push(e.id);
+    });
+    await waitFor(() => rest.length === 5, 10_000, 'B replays 96..100');
+    expect(rest).toEqual([96, 97, 98, 99, 100]);
+    await within(reading, 10_000, 'the subscriber on A ends');
+    expect((await first.outcome).status).toBe('cancelled');
+    onB.cancel();
+    await waitFor(() => a.events.size === 0, 5000, 'the cancel from B stops the producer on A');
+  });
+
+  it('§12.13: Redis restarted without persistence mid-stream: the subscriber on B gets a coded retryable error, the producer on A stops, a resume gets NOT_FOUND, never other events', async () => {
+    const own = await RedisServer.start();
+    try {
+      let stoppedWith: unknown;
+      const endless = async function* (ctx: ProducerContext) {
+        try {
+          for (let i = 1; ; i++) {
+            yield { type: 'tick', data: i };
+            await abortableSleep(2, ctx.signal);
+          }
+        } catch (error) {
+          stoppedWith = error;
+          throw error;
+        }
+      };
+      const a = await eventNode(h, own.url, (e) => e.handle('endless', endless));
+      const b = await eventNode(h, own.url, (e) => e.handle('endless', endless));
+      const { proxy, port } = await proxyTo(a.port);
+      const s = sub(port, 'endless');
+      let restarted: Promise<void> | undefined;
+      const got = await within(collect(s, (e) => {
+        if (e.id === 10) {
+          proxy.targetPort = b.port;
+          proxy.cut();
+        }
+        if (restarted === undefined && s.stats.reconnects === 1 && e.id >= 30) restarted = own.restart();
+      }), 20_000, 'the subscription ends');
+      await restarted;
+      expect(got.map((e) => e.id)).toEqual(ids(got.length));
+      expect(got.every((e) => e.data === e.id)).toBe(true);
+      const outcome = await s.outcome;
+      expect(outcome.status).toBe('failed');
+      const error = outcome.status === 'failed' ? outcome.error : undefined;
+      expect(['PRODUCER_FAILED', 'INTERNAL']).toContain(error?.code);
+      expect(error?.retryable).toBe(true);
+      await waitFor(() => stoppedWith !== undefined, 10_000, 'the producer on A stops');
+      const again = await sub(b.port, 'endless', { from: s.cursor }).outcome;
+      expect(expectFwError(again.status === 'failed' ? again.error : undefined, 'NOT_FOUND').details).toMatchObject({ reason: 'unknown_key' });
+    } finally {
+      await h.cleanup();
+      await closeStores();
+      await own.destroy();
+    }
   });
 });

@@ -56,7 +56,7 @@ export function registerServe(program: Command): void {
     .option('--port <port>', 'TCP port (0 picks a free one)', '7070')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--data-dir <dir>', 'where uploads and committed objects are stored: one server per directory (locked), or with --redis the directory every node mounts', './framewire-data')
-    .option('--redis <url>', 'keep upload sessions in this Redis (redis://host:port), shared with other nodes on the same --data-dir, so clients resume on any node')
+    .option('--redis <url>', 'keep upload sessions and event-stream replay logs in this Redis (redis://host:port), shared with other nodes on the same --data-dir, so clients resume uploads and event streams on any node')
     .option('--tls-cert <file>', 'TLS certificate (PEM); needs --tls-key')
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--token <token>', 'require clients to present this token; all of them are one principal, named "token"')
@@ -135,7 +135,7 @@ measures the path to this server; each stream is bounded by the --perf-max-* lim
         throw new CliError(`cannot start the server: ${(error as Error).message}`);
       });
       const where = `${app.address.address}:${app.address.port}`;
-      process.stdout.write(`framewire listening on ${where} (data: ${options.dataDir}${options.redis === undefined ? '' : `; sessions: ${options.redis}`}; event streams: ${app.streams.join(', ')}${app.perfKinds.length > 0 ? `; benchmark kinds: ${app.perfKinds.join(', ')}` : ''})
+      process.stdout.write(`framewire listening on ${where} (data: ${options.dataDir}${options.redis === undefined ? '' : `; sessions and event logs: ${options.redis}`}; event streams: ${app.streams.join(', ')}${app.perfKinds.length > 0 ? `; benchmark kinds: ${app.perfKinds.join(', ')}` : ''})
 `);
       if (app.quic !== undefined) {
         const quicWhere = `quic://${options.host}:${app.quic.port}?peer=${app.quic.peerId}`;
