@@ -110,7 +110,13 @@ export class ProducerPump {
         const r = await it.next();
         if (this.#abort.signal.aborted) return undefined;
         if (r.done === true) return r.value;
-        await this.emit(r.value.type, r.value.data);
+        try {
+          await this.emit(r.value.type, r.value.data);
+        } catch (error) {
+          // The log refused the event (too large, or a shared log that failed): the generator's finally runs too.
+          await it.return?.(undefined).catch(() => undefined);
+          throw error;
+        }
       }
     } finally {
       this.#abort.signal.removeEventListener('abort', onAbort);

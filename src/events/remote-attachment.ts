@@ -132,7 +132,11 @@ class FollowerLog implements ReplayLog {
     // What the producer's node trimmed: the writer answers RESUME_GAP with this as `earliest`.
     const firstRead = events[0]?.id;
     if (firstRead !== undefined && firstRead > after + 1) this.first = firstRead;
-    if (events.length === 0 && after < this.last) this.first = Math.max(this.first, this.last + 1);
+    if (events.length === 0 && after < this.last) {
+      // Nothing where events should be: trimmed (RESUME_GAP, from the writer), or the whole log is gone.
+      if ((await this.#c.redis.exists(this.#c.keys.meta).catch(() => 1)) === 0) this.#onFailure(logLost(this.last));
+      this.first = Math.max(this.first, this.last + 1);
+    }
     return events;
   }
 
@@ -284,7 +288,7 @@ export class RemoteAttachment {
     const log = this.#log;
     if (log.end !== undefined) return;
     if (r.length === 0) {
-      this.#fail(new FramewireError('PRODUCER_FAILED', 'the event stream is gone from the shared log (Redis restarted without persistence, or its producer node dropped it)', { details: { reason: 'log_lost', last: log.last } }));
+      this.#fail(logLost(log.last));
       return;
     }
     const [, last, , ended, alive] = r;
@@ -318,4 +322,8 @@ export class RemoteAttachment {
     this.#poll?.cancel();
     for (const undo of this.#cleanup.splice(0)) undo();
   }
+}
+
+function logLost(last: number): FramewireError {
+  return new FramewireError('PRODUCER_FAILED', 'the event stream is gone from the shared log (Redis restarted without persistence, or its producer node dropped it)', { details: { reason: 'log_lost', last } });
 }

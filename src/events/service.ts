@@ -172,11 +172,13 @@ export class EventService {
     }
     const key = request.key ?? randomUUID();
     const s: Subscribing = { stream, session, principal, reg, name, key, after, params, log: session.log.child({ request: key }) };
-    if (this.#attachLocal(s)) return;
+    // With a shared store, Redis says who runs the key, even when this node has an instance of it:
+    // one that another node took over (this node stalled past its liveness TTL) must not be served.
     if (isSharedReplayStore(reg.store)) {
       void this.#subscribeShared(reg.store, s);
       return;
     }
+    if (this.#attachLocal(s)) return;
     this.#startOrRefuse(s);
   }
 
@@ -220,6 +222,7 @@ export class EventService {
       if (!stream.ended) stream.fail('REFUSED_STREAM', 'the event service is closing', { details: { processed: 'no' } });
       return;
     }
+    if (claim.kind !== 'self') this.#instances.get(instanceId(s.principal, name, key))?.dispose(new FramewireError('PRODUCER_FAILED', 'this node no longer owns the event stream in the shared log'));
     switch (claim.kind) {
       case 'self':
         if (this.#attachLocal(s)) return;

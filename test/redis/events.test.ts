@@ -267,9 +267,8 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
             yield { type: 'tick', data: i };
             await abortableSleep(2, ctx.signal);
           }
-        } catch (error) {
-          stoppedWith = error;
-          throw error;
+        } finally {
+          stoppedWith = ctx.signal.aborted ? 'aborted' : 'ended';
         }
       };
       const a = await eventNode(h, own.url, (e) => e.handle('endless', endless));
