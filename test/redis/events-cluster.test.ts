@@ -36,7 +36,7 @@ describe.skipIf(redisServerBinary === undefined)('events on a cluster of two nod
     await removeTempDirs();
   });
 
-  it('§12.13 FW-EV-12: a stream moved from A to B, then A SIGKILLed: the subscriber on B gets PRODUCER_FAILED (retryable) within the liveness TTL + a poll, and so does a resume', async () => {
+  it('FW-EV-103 FW-EV-100: a stream moved from A to B, then A SIGKILLed: the subscriber on B gets PRODUCER_FAILED (retryable) within the liveness TTL + a poll, and so does a resume', async () => {
     proxy = new FaultProxy(a!.port);
     const port = await proxy.listen();
     const s = sub(port, 'tokens', { params: { count: 1_000_000, interval_ms: 5 } });

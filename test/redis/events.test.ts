@@ -94,7 +94,7 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
     }
   });
 
-  it('FW-EV-24 FW-EV-12 §12.13: a stream started on node A, cut, is resumed on node B while A keeps producing: no gap, no duplicate, DONE from B, and A drops the instance', async () => {
+  it('FW-EV-100 FW-EV-24 FW-EV-12: a stream started on node A, cut, is resumed on node B while A keeps producing: no gap, no duplicate, DONE from B, and A drops the instance', async () => {
     const N = 400;
     const a = await eventNode(h, redis.url, (e) => e.handle('count', counter(N)));
     const b = await eventNode(h, redis.url, (e) => e.handle('count', counter(N)));
@@ -118,7 +118,7 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
     await waitFor(() => a.events.size === 0, 5000, 'A drops the confirmed instance');
   });
 
-  it('FW-EV-13 §12.13: a producer failure on A ends the subscriber on B with the same coded error, after every event', async () => {
+  it('FW-EV-101 FW-EV-13: a producer failure on A ends the subscriber on B with the same coded error, after every event', async () => {
     const producer = async function* ({ signal }: ProducerContext) {
       for (let i = 1; i <= 60; i++) {
         yield { type: 'tick', data: i };
@@ -144,7 +144,7 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
     expect(b.events.counters.delivered + b.events.counters.replayed).toBeGreaterThan(0);
   });
 
-  it('FW-EV-14 FW-EV-51 §12.13: a CANCEL sent to node B stops the producer on node A (its finally runs); timed over 5 runs', async () => {
+  it('FW-EV-102 FW-EV-14 FW-EV-51: a CANCEL sent to node B stops the producer on node A (its finally runs); timed over 5 runs', async () => {
     const stopped = new Map<string, number>();
     const endless = async function* (ctx: ProducerContext) {
       try {
@@ -190,7 +190,7 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
     expect(max).toBeLessThan(1000);
   });
 
-  it('FW-EV-12 FW-EV-24 FW-EV-30: 6 seeds, 300 events, connections cut at random positions and every reconnect sent to the other node: exactly 1..N', async () => {
+  it('FW-EV-100 FW-EV-12 FW-EV-30: 6 seeds, 300 events, connections cut at random positions and every reconnect sent to the other node: exactly 1..N', async () => {
     const N = 300;
     const a = await eventNode(h, redis.url, (e) => e.handle('count', counter(N)), { replay: { maxEvents: 64 } });
     const b = await eventNode(h, redis.url, (e) => e.handle('count', counter(N)), { replay: { maxEvents: 64 } });
@@ -222,7 +222,7 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
     expect(b.events.size).toBe(0);
   });
 
-  it('FW-EV-23 FW-EV-27 §12.13: past retention both nodes answer RESUME_GAP with the same earliest id; a resume inside it on B supersedes the subscriber on A', async () => {
+  it('FW-EV-100 FW-EV-23 FW-EV-27: past retention both nodes answer RESUME_GAP with the same earliest id; a resume inside it on B supersedes the subscriber on A', async () => {
     const held = async function* ({ signal }: ProducerContext) {
       for (let i = 1; i <= 100; i++) yield { type: 'tick', data: i };
       await abortableSleep(60_000, signal);
@@ -257,7 +257,7 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
     await waitFor(() => a.events.size === 0, 5000, 'the cancel from B stops the producer on A');
   });
 
-  it('§12.13: Redis restarted without persistence mid-stream: the subscriber on B gets a coded retryable error, the producer on A stops, a resume gets NOT_FOUND, never other events', async () => {
+  it('FW-EV-104: Redis restarted without persistence mid-stream: the subscriber on B gets a coded retryable error, the producer on A stops, a resume gets NOT_FOUND, never other events', async () => {
     const own = await RedisServer.start();
     try {
       let stoppedWith: unknown;
