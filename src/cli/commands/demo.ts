@@ -14,7 +14,7 @@ export function registerDemo(program: Command): void {
     .option('--parallel <n>', 'chunks in flight', '4')
     .option('--events <n>', 'events in the token stream', '3000')
     .option('--json', 'print the report as JSON')
-    .option('--cluster', 'instead: two server nodes sharing Redis and a chunk directory; the client is moved to the other node at each cut (uploads)')
+    .option('--cluster', 'instead: two server nodes sharing Redis and a chunk directory; the client is moved to the other node at each cut (an upload, then an event stream)')
     .option('--redis <url>', 'with --cluster: use this Redis (redis://host:port) instead of starting a redis-server')
     .addHelpText('after', `
 Examples:
@@ -36,6 +36,7 @@ Examples:
           bytes: parseSize(flags.size, '--size'),
           chunkSize: parseSize(flags.chunkSize, '--chunk-size'),
           inflight,
+          events,
           ...(flags.redis === undefined ? {} : { redis: flags.redis }),
           logger: cliLogger(command),
           say,
@@ -46,6 +47,7 @@ Examples:
           process.stdout.write(`
 framewire cluster demo report
   upload  ${u('bytes')} bytes in ${u('seconds')} s across two nodes, ${u('reconnects')} reconnects, ${u('chunksResent')} chunks (${u('bytesResent')} bytes) re-sent
+  events  ${String(report.events['delivered'] ?? '?')} events across two nodes, ${String(report.events['reconnects'] ?? '?')} reconnects, ${String(report.events['duplicatesDropped'] ?? '?')} duplicates dropped, ${String(report.events['outcome'] ?? '?')}
   result  ${report.ok ? 'VERIFIED' : 'FAILED'} (${report.checks.filter((c) => c.ok).length}/${report.checks.length} checks)
 `);
         }
