@@ -49,11 +49,6 @@ export class Goaway {
     return this.#sent !== undefined;
   }
 
-  /** The peer's last_stream, once it sent GOAWAY. */
-  get received(): number | undefined {
-    return this.#received;
-  }
-
   /** Either side is going away: no new streams. */
   get active(): boolean {
     return this.#sent !== undefined || this.#received !== undefined;
@@ -117,6 +112,13 @@ export class Goaway {
       }
     });
   };
+
+  /** What a stream still open when the connection ends fails with: ours above the peer's last_stream were not processed (§8.6), the rest fail with `otherwise`. */
+  endFailure(s: StreamCore, otherwise: FramewireError): FramewireError {
+    return s.local && this.#received !== undefined && s.id > this.#received
+      ? new FramewireError('REFUSED_STREAM', 'not processed: the peer went away', { streamId: s.id, details: { processed: 'no' } })
+      : otherwise;
+  }
 
   stop(): void {
     this.#timer?.cancel();

@@ -1,11 +1,11 @@
 /**
- * The connection state machine (spec §8): stream 0, the handshake, heartbeat, GOAWAY, the abuse
- * limits and the end of the connection. Frames in (`receive`), frames out (through a
+ * The connection state machine (spec §8): stream 0, the handshake, GOAWAY and the end of the
+ * connection. Frames in (`receive`), frames out (through a
  * `FrameTransport`), time from an injected clock. No sockets: the transport layer owns those, and
  * nothing here assumes that all streams share one byte stream (each frame names its stream, seq is
  * per stream and direction), so a QUIC mapping can route frames per stream. The streams live in
  * streams.ts (table, opens, stream frames), sending in send-pump.ts, the HELLO rules in
- * handshake.ts, GOAWAY in goaway.ts.
+ * handshake.ts, GOAWAY in goaway.ts, heartbeat, deadlines and the peer's PINGs in liveness.ts.
  */
 
 import type { Logger } from 'pino';
@@ -17,7 +17,6 @@ import {
   frameTypeName,
   HANDSHAKE_MAX_PAYLOAD,
   parseFrame,
-  PingFlags,
   type Frame,
   type HelloPayload,
   type RawFrame,
@@ -27,8 +26,7 @@ import { deferOn, type Clock, type TimerHandle } from './clock.ts';
 import { safeErrorPayload } from './control-payload.ts';
 import { Guard } from './guard.ts';
 import { resolveSessionOptions, type ResolvedSessionOptions, type SessionOptions } from './options.ts';
-import { Heartbeat } from './heartbeat.ts';
-import { Watchdog } from './watchdog.ts';
+import { Liveness } from './liveness.ts';
 import { SessionStats } from './stats.ts';
 import type { Stream } from './stream.ts';
 import { Streams, type OpenOptions } from './streams.ts';
@@ -37,7 +35,6 @@ import { Goaway } from './goaway.ts';
 import type { FrameTransport } from './frame-transport.ts';
 import { SendPump } from './send-pump.ts';
 import { withOptional } from './optional.ts';
-import { TokenBucket } from './token-bucket.ts';
 
 export type { FrameTransport } from './frame-transport.ts';
 
@@ -95,13 +92,10 @@ export class Session {
   /** Why the session ended, for open() calls that come after. */
   #endError: FramewireError | undefined;
 
-  readonly #heartbeat: Heartbeat;
-  readonly #watchdog: Watchdog;
+  /** Heartbeat, deadlines, the peer's PINGs and the RTT. */
+  readonly #liveness: Liveness;
   /** The HELLO exchange's rules: our HELLO, the version chosen, authentication. */
   readonly #handshake: Handshake;
-  /** Since when no stream is open (clock time), undefined while one is. */
-  #unusedSince: number | undefined;
-  readonly #pingBucket: TokenBucket;
 
   #resolveReady!: () => void;
   #rejectReady!: (e: FramewireError) => void;
@@ -123,7 +117,7 @@ export class Session {
       receiveWindow: this.#o.settings.initialConnectionCredit,
       maxReceiveWindow: this.#o.limits.maxConnectionWindow,
       now: () => clock.now(),
-      rttMs: () => this.#tuningRtt(),
+      rttMs: () => this.#liveness.tuningRtt(),
       onCredit: () => {
         this.#sender.queueCredit(undefined);
       },
@@ -137,7 +131,6 @@ export class Session {
         this.#connectionError(error);
       },
     });
-    this.#pingBucket = new TokenBucket(l.pingRatePerSecond, l.pingBurst, clock);
     this.#streams = new Streams(this.#o, clock, {
       connectionFlow: this.#connectionFlow,
       sender: this.#sender,
@@ -147,10 +140,10 @@ export class Session {
       goingAway: () => this.#goaway.sent,
       handler: onStream === undefined ? undefined : (stream) => onStream(stream, this),
       inUse: () => {
-        this.#unusedSince = undefined;
+        this.#liveness.inUse();
       },
       unused: () => {
-        this.#unusedSince = this.#clock.now();
+        this.#liveness.unused();
       },
       released: () => {
         this.#goaway.maybeFinishDrain();
@@ -173,27 +166,22 @@ export class Session {
         this.#finish(undefined, true);
       },
     });
-    this.#heartbeat = new Heartbeat(clock, this.#o.settings.heartbeatIntervalMs, this.#o.settings.idleTimeoutMs, {
-      sendPing: (payload) => {
-        this.#sender.queueControl({ kind: 'ping', flags: 0, payload });
+    this.#liveness = new Liveness(clock, this.#o, this.stats, {
+      sendPing: (flags, payload) => {
+        this.#sender.queueControl({ kind: 'ping', flags, payload });
       },
-      onIdle: (silentMs) => {
-        this.#connectionError(new FramewireError('IDLE_TIMEOUT', `nothing received for ${Math.round(silentMs)} ms`));
+      fail: (error) => {
+        this.#connectionError(error);
       },
-    });
-    this.#watchdog = new Watchdog(clock, l.frameTimeoutMs, l.unusedConnectionTimeoutMs, {
+      unused: (elapsedMs) => {
+        this.log.info({ unusedMs: Math.round(elapsedMs) }, 'no stream open: closing the connection');
+        void this.goaway({ message: `no stream open for ${l.unusedConnectionTimeoutMs} ms`, deadlineMs: 0 });
+      },
       partialFrame: () => {
         const t = this.#transport;
         return t.partialFrameBytes === undefined || t.framesDecoded === undefined ? undefined : { bytes: t.partialFrameBytes, frames: t.framesDecoded };
       },
-      unusedSince: () => this.#unusedSince,
-      onFrameTimeout: (elapsedMs, bytes) => {
-        this.#connectionError(new FramewireError('TIMEOUT', `a frame was not completed within ${l.frameTimeoutMs} ms (${bytes} bytes of it in ${Math.round(elapsedMs)} ms)`));
-      },
-      onUnused: (elapsedMs) => {
-        this.log.info({ unusedMs: Math.round(elapsedMs) }, 'no stream open: closing the connection');
-        void this.goaway({ message: `no stream open for ${l.unusedConnectionTimeoutMs} ms`, deadlineMs: 0 });
-      },
+      isOpen: () => this.#state === 'open',
     });
     this.ready = new Promise((resolve, reject) => {
       this.#resolveReady = resolve;
@@ -225,12 +213,12 @@ export class Session {
    * or before the handshake: a server that must make room closes the longest unused first.
    */
   get unusedSince(): number | undefined {
-    return this.#state === 'open' ? this.#unusedSince : undefined;
+    return this.#state === 'open' ? this.#liveness.unusedSince : undefined;
   }
 
   /** Smoothed round-trip time from PINGs, 0 until measured. */
   get rttMs(): number {
-    return this.#heartbeat.rttMs;
+    return this.#liveness.rttMs;
   }
 
   get isOpen(): boolean {
@@ -263,7 +251,7 @@ export class Session {
   /** One verified frame from the transport's decoder. */
   receive(raw: RawFrame): void {
     if (this.#state === 'closed') return;
-    this.#heartbeat.markReceived();
+    this.#liveness.markReceived();
     this.stats.framesIn++;
     try {
       // Payloads are parsed before any session check (§3.3 step 5 before §8, FW-FRAME-4), so a
@@ -363,7 +351,7 @@ export class Session {
         return;
       }
       case FrameType.PING:
-        this.#onPing(frame.flags, frame.payload);
+        this.#liveness.onPing(frame.flags, frame.payload);
         return;
       case FrameType.GOAWAY:
         this.#goaway.onReceived(frame.payload.lastStream, frame.payload.code, frame.payload.message);
@@ -413,25 +401,10 @@ export class Session {
     this.#connectionFlow.raiseSend(this.#peer.initialConnectionCredit);
     this.#transport.setMaxPayload(this.#o.settings.maxFramePayload);
     this.log.debug({ version, peer: this.#peer }, 'handshake complete');
-    this.#heartbeat.start();
-    this.#unusedSince = this.#streams.table.size === 0 ? this.#clock.now() : undefined;
-    this.#watchdog.start();
-    // One PING right away: its RTT drives window auto-tuning from the first window (FW-FLOW-5).
-    this.#heartbeat.ping();
+    this.#liveness.start(this.#streams.table.size > 0);
     this.#streams.promotePendingOpens();
     this.#resolveReady();
     this.#sender.schedule();
-  }
-
-  #onPing(flags: number, payload: Uint8Array): void {
-    if ((flags & PingFlags.ACK) !== 0) {
-      this.#heartbeat.onPingAck(payload);
-      this.stats.rttMs = this.#heartbeat.rttMs;
-      return;
-    }
-    if (!this.#pingBucket.take()) throw new FramewireError('ENHANCE_YOUR_CALM', `more than ${this.#o.limits.pingRatePerSecond} PINGs/s`);
-    // Answer ahead of data (FW-HB-2); copy: the view aliases the transport's read buffer.
-    this.#sender.queueControl({ kind: 'ping', flags: PingFlags.ACK, payload: Uint8Array.from(payload) });
   }
 
   // ---- opening streams ------------------------------------------------------------------------
@@ -454,28 +427,10 @@ export class Session {
     return this.#streams.open(options).stream;
   }
 
-  // ---- sending --------------------------------------------------------------------------------
-
-  /**
-   * The RTT window auto-tuning works from (FW-FLOW-5): the smallest sample, not the smoothed RTT,
-   * because samples taken while our windows fill the queues grow with the windows (bufferbloat),
-   * and one sample is not trusted: the handshake PING's answer is often late because the
-   * application starts writing at once. Until TUNING_RTT_SAMPLES samples exist, a CREDIT that
-   * would consider growth sends another PING and reports 0 (unknown: no growth yet).
-   */
-  #tuningRtt(): number {
-    const hb = this.#heartbeat;
-    if (hb.samples >= TUNING_RTT_SAMPLES) return hb.minRttMs;
-    if (this.#state === 'open') hb.ping();
-    return 0;
-  }
-
   /** Measures the round-trip time with a PING (FW-HB-1). */
   ping(): Promise<number> {
     if (this.#state !== 'open') return Promise.reject(new FramewireError('CLOSED', 'not connected'));
-    return new Promise((resolve) => {
-      this.#heartbeat.ping(resolve);
-    });
+    return this.#liveness.ping();
   }
 
   // ---- ending ---------------------------------------------------------------------------------
@@ -522,16 +477,10 @@ export class Session {
     this.#connectionFlow.close();
     this.#endError = streamFailure ?? error;
     this.#handshakeTimer?.cancel();
-    this.#heartbeat.stop();
-    this.#watchdog.stop();
+    this.#liveness.stop();
     this.#goaway.stop();
     const streamError = streamFailure ?? error ?? new FramewireError('CLOSED', 'the connection closed');
-    for (const s of this.#streams.table.clear()) {
-      const e = s.local && this.#goaway.received !== undefined && s.id > this.#goaway.received
-        ? new FramewireError('REFUSED_STREAM', 'not processed: the peer went away', { streamId: s.id, details: { processed: 'no' } })
-        : streamError;
-      s.reset({ status: 'failed', error: e });
-    }
+    for (const s of this.#streams.table.clear()) s.reset({ status: 'failed', error: this.#goaway.endFailure(s, streamError) });
     if (closeTransport) {
       try {
         this.#transport.flush();
@@ -544,9 +493,6 @@ export class Session {
     this.#resolveClosed({ error });
   }
 }
-
-/** RTT samples needed before receive windows may grow (see Session.#tuningRtt). */
-const TUNING_RTT_SAMPLES = 3;
 
 function frameName(frame: { type: number }): string {
   return frameTypeName(frame.type);
