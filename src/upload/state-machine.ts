@@ -12,33 +12,28 @@
  * Each transition reads the record, checks the rules (rules.ts) and writes the next record with a
  * compare-and-set on the version it read; on a concurrent change it reads again and decides again.
  * A chunk is recorded with the same condition, which is the fencing check at the moment the chunk
- * becomes stored (FW-UP-21). `committing` is recorded durably before the object is assembled: it
- * fences out chunk writers, acquire and abort; if the process dies there, the published object (or
- * its absence) decides the outcome at the next start.
+ * becomes stored (FW-UP-21). The commit and the settling of an interrupted one are in commits.ts,
+ * which every other transition waits for while it runs.
  *
- * What one process serialises in memory, on top: the commits of an upload (a later commit, acquire
- * or abort waits for the one in progress and answers with its outcome, FW-UP-25, FW-UP-28), the
+ * What one process serialises in memory, on top: the commits of an upload (commits.ts), the
  * writers of one chunk index (a second waits and then finds the chunk stored, FW-UP-18), and the
  * creates of one idempotency key. Several processes sharing a backend stay correct through the
- * compare-and-set, and their commits are serialised by the backend's commit lock (a lease in
- * Redis): without it, a process finding an upload `committing` could not tell a commit running in
- * another process from one that died, and would reopen it under the running commit.
+ * compare-and-set, and their commits are serialised by the backend's commit lock (a lease in Redis).
  */
 
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { FramewireError, isFramewireError } from '../errors.ts';
 import type { CommitLock, StagedChunk, StoredUpload, UploadBlobStore, UploadMetaStore, UploadRecord } from './backends.ts';
+import { UploadCommits } from './commits.ts';
 import { ChunkSlots } from './chunk-slots.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { CommittedObjects } from './committed-objects.ts';
-import { objectRecordOf } from './object-record.ts';
 import { listUnfinished } from './list-unfinished.ts';
 import { isUploadId, SHA256_HEX_PATTERN, type ChunkHeader, type CommitRequest, type CommittedObject, type CreateRequest, type UploadState } from './protocol.ts';
+import { contention, MAX_RACES, requireUpload } from './records.ts';
 import { UploadQuota, type FreeBytes } from './quota.ts';
 import {
   assertChunkRange,
-  assertComplete,
-  assertDigest,
   assertNoConflict,
   assertReceiving,
   assertToken,
@@ -78,9 +73,6 @@ export interface UploadBackends {
 
 const oneProcess: CommitLock = { run: (_id, fn) => fn() };
 
-/** How often one operation re-reads after a concurrent change before giving up with INTERNAL. */
-const MAX_RACES = 64;
-
 interface Current {
   readonly record: UploadRecord;
   readonly chunks: ReadonlyMap<number, string>;
@@ -97,10 +89,9 @@ export class UploadStateMachine implements UploadStore {
   readonly quota: UploadQuota;
   readonly #meta: UploadMetaStore;
   readonly #blobs: UploadBlobStore;
-  readonly #commitLock: CommitLock;
   readonly #ready: Promise<void>;
-  /** Commits in progress in this process, by upload id; they settle (never reject) when the commit ends. */
-  readonly #commits = new Map<string, Promise<void>>();
+  /** The commit transitions, and the commits in progress in this process. */
+  readonly #commits: UploadCommits;
   /** One chunk writer per index at a time; older tokens are stopped, not waited for. */
   readonly #slots = new ChunkSlots();
   /** One create per idempotency key at a time. */
@@ -113,7 +104,13 @@ export class UploadStateMachine implements UploadStore {
     this.quota = new UploadQuota(options.quota, backends.freeBytes);
     this.#meta = backends.meta;
     this.#blobs = backends.blobs;
-    this.#commitLock = backends.commitLock ?? oneProcess;
+    this.#commits = new UploadCommits({
+      meta: backends.meta,
+      blobs: backends.blobs,
+      commitLock: backends.commitLock ?? oneProcess,
+      now: () => this.options.now(),
+      dropData: (id) => this.#dropData(id),
+    });
     const prepare = backends.prepare ?? (() => Promise.resolve());
     this.#ready = prepare().then(() => this.#recover());
     this.#ready.catch(() => undefined);
@@ -310,107 +307,7 @@ export class UploadStateMachine implements UploadStore {
   /** Verified, atomic, idempotent (FW-UP-24 … FW-UP-26); one at a time per upload in this process. */
   async commit(id: string, request: CommitRequest): Promise<CommittedObject> {
     await this.#ready;
-    if (!isUploadId(id)) throw notFound(id);
-    for (let running = this.#commits.get(id); running !== undefined; running = this.#commits.get(id)) await running;
-    let finish!: () => void;
-    this.#commits.set(id, new Promise<void>((resolve) => { finish = resolve; }));
-    try {
-      return await this.#commitLock.run(id, () => this.#commit(id, request));
-    } finally {
-      this.#commits.delete(id);
-      finish();
-    }
-  }
-
-  async #commit(id: string, request: CommitRequest): Promise<CommittedObject> {
-    const s = await this.#enterCommitting(id, request);
-    if (s.record.state === 'committed' && s.record.object !== undefined) return s.record.object;
-    const geometry = geometryOf(s.record);
-    const expected = [s.record.sha256, request.sha256];
-    let published = false;
-    try {
-      // Without a declared digest, each chunk is read back against its own: corruption at rest
-      // must not become a silently wrong object (FW-UP-26).
-      const digest = await this.#blobs.digest(geometry, expected.every((x) => x === undefined));
-      assertDigest(digest.sha256, expected, digest.chunks, s.chunks);
-      const object: CommittedObject = { objectId: id, sha256: digest.sha256, size: s.record.size, committedAt: this.options.now() };
-      await this.#blobs.publish(geometry, objectRecordOf(s.record, s.chunks, object));
-      published = true;
-      for (let attempt = 0; attempt < MAX_RACES; attempt++) {
-        if (await this.#recordCommitted(await this.#require(id), object)) return object;
-      }
-      throw contention(id);
-    } catch (error) {
-      // Not published: the upload is receiving again, with its chunks and token (FW-UP-26). Published
-      // but not recorded: the record stays committing and the object decides (#settle).
-      if (!published) await this.#reopen(id).catch(() => undefined);
-      throw error;
-    }
-  }
-
-  /** Checks the commit and records `committing` (or finds the upload committed already). */
-  async #enterCommitting(id: string, request: CommitRequest): Promise<StoredUpload> {
-    for (let attempt = 0; attempt < MAX_RACES; attempt++) {
-      const s = await this.#require(id);
-      if (s.record.state === 'committed' && s.record.object !== undefined) return s;
-      if (s.record.state === 'committing') {
-        // This commit holds the commit lock: a failed or crashed one left it.
-        await this.#settle(s);
-        continue;
-      }
-      assertReceiving(s.record, this.options.now(), 'commit');
-      assertToken(s.record, request.token, 'commit');
-      assertComplete(s);
-      const committing: UploadRecord = { ...s.record, state: 'committing' };
-      if (await this.#meta.update(id, s.version, committing)) return { ...s, record: committing };
-    }
-    throw contention(id);
-  }
-
-  async #recordCommitted(s: StoredUpload, object: CommittedObject): Promise<boolean> {
-    const committed: UploadRecord = { ...s.record, state: 'committed', finishedAt: object.committedAt, object };
-    if (!(await this.#meta.update(s.record.id, s.version, committed))) return false;
-    await this.#dropData(s.record.id);
-    return true;
-  }
-
-  async #reopen(id: string): Promise<void> {
-    for (let attempt = 0; attempt < MAX_RACES; attempt++) {
-      const s = await this.#require(id);
-      if (s.record.state !== 'committing' || (await this.#meta.update(id, s.version, { ...s.record, state: 'receiving' }))) return;
-    }
-  }
-
-  /** #settle once no commit of any process runs on the upload, on the record as it is then (if `which` still holds). */
-  async #settleAlone(id: string, which: (state: UploadState) => boolean): Promise<void> {
-    await this.#commitLock.run(id, async () => {
-      const s = await this.#meta.get(id);
-      if (s !== undefined && which(s.record.state)) await this.#settle(s);
-    });
-  }
-
-  /**
-   * A record that no commit of any process is working on, left `committing` (or, from an earlier
-   * layout, `receiving`) with or without its object: the object was verified before it was
-   * published, so if it exists the commit happened and only its digest is not on record — read it
-   * back; if not, the upload is receiving again (FW-UP-51).
-   */
-  async #settle(s: StoredUpload): Promise<void> {
-    const bytes = await this.#blobs.openObject(s.record.id);
-    if (bytes === undefined) {
-      if (s.record.state === 'committing') await this.#meta.update(s.record.id, s.version, { ...s.record, state: 'receiving' });
-      return;
-    }
-    // Published with its description, which holds the verified digest (publish writes it first).
-    const described = await this.#blobs.describe(s.record.id);
-    if (described !== undefined) {
-      await this.#recordCommitted(s, { objectId: s.record.id, sha256: described.sha256, size: s.record.size, committedAt: described.committedAt });
-      return;
-    }
-    const hash = createHash('sha256');
-    for await (const piece of bytes) hash.update(piece);
-    const now = this.options.now();
-    await this.#recordCommitted(s, { objectId: s.record.id, sha256: hash.digest('hex'), size: s.record.size, committedAt: now });
+    return this.#commits.commit(id, request);
   }
 
   // ---- abort, expiry, retention ----------------------------------------------------------------
@@ -504,30 +401,17 @@ export class UploadStateMachine implements UploadStore {
       return;
     }
     this.quota.restore(id, s.record.owner, s.record.size, storedBytes(s.record, s.chunks));
-    await this.#settleAlone(id, (state) => !isFinal(state));
+    await this.#commits.settleAlone(id, (state) => !isFinal(state));
   }
 
   // ---- reading and changing records ------------------------------------------------------------
 
-  async #require(id: string): Promise<StoredUpload> {
-    const s = isUploadId(id) ? await this.#meta.get(id) : undefined;
-    if (s === undefined) throw notFound(id);
-    return s;
+  #require(id: string): Promise<StoredUpload> {
+    return requireUpload(this.#meta, id);
   }
 
-  /** The record once no commit of this process is in progress on it, and none is left half-done. */
-  async #settled(id: string): Promise<StoredUpload> {
-    for (let attempt = 0; attempt < MAX_RACES; attempt++) {
-      const running = this.#commits.get(id);
-      if (running !== undefined) {
-        await running;
-        continue;
-      }
-      const s = await this.#require(id);
-      if (s.record.state !== 'committing') return s;
-      if (!this.#commits.has(id)) await this.#settleAlone(id, (state) => state === 'committing');
-    }
-    throw contention(id);
+  #settled(id: string): Promise<StoredUpload> {
+    return this.#commits.settled(id);
   }
 
   /** Compare-and-set: `decide` returns the next record (or undefined: no change) and is asked again after a concurrent change. */
@@ -540,14 +424,6 @@ export class UploadStateMachine implements UploadStore {
     }
     throw contention(id);
   }
-}
-
-function notFound(id: string): FramewireError {
-  return new FramewireError('UPLOAD_NOT_FOUND', `no upload ${id}`);
-}
-
-function contention(what: string): FramewireError {
-  return new FramewireError('INTERNAL', `upload ${what} changed ${MAX_RACES} times while one operation was deciding`);
 }
 
 async function drain(data: AsyncIterable<Uint8Array>): Promise<void> {

@@ -1,0 +1,28 @@
+/**
+ * Reading an upload's record for a transition (state-machine.ts, commits.ts): an unknown or
+ * malformed id is UPLOAD_NOT_FOUND, and a transition that keeps losing the compare-and-set race
+ * to concurrent changes gives up after MAX_RACES reads with INTERNAL rather than loop.
+ */
+
+import { FramewireError } from '../errors.ts';
+import type { StoredUpload, UploadMetaStore } from './backends.ts';
+import { isUploadId } from './protocol.ts';
+
+/** How often one operation re-reads after a concurrent change before giving up with INTERNAL. */
+export const MAX_RACES = 64;
+
+/** The upload's record and chunks; UPLOAD_NOT_FOUND if there is none. */
+export async function requireUpload(meta: UploadMetaStore, id: string): Promise<StoredUpload> {
+  const s = isUploadId(id) ? await meta.get(id) : undefined;
+  if (s === undefined) throw notFound(id);
+  return s;
+}
+
+export function notFound(id: string): FramewireError {
+  return new FramewireError('UPLOAD_NOT_FOUND', `no upload ${id}`);
+}
+
+/** MAX_RACES concurrent changes while one operation was deciding. */
+export function contention(what: string): FramewireError {
+  return new FramewireError('INTERNAL', `upload ${what} changed ${MAX_RACES} times while one operation was deciding`);
+}
