@@ -20,7 +20,8 @@
 import type * as net from 'node:net';
 import type { Logger } from 'pino';
 import type { Connection } from './connection.ts';
-import { FramewireError } from './errors.ts';
+import { checkIntegers } from './arguments.ts';
+import { FramewireError, invalidArgument } from './errors.ts';
 import { Guard } from './session/index.ts';
 import { encodeFrame, FrameType } from './wire/index.ts';
 
@@ -48,10 +49,8 @@ export function resolveServerLimits(limits: Partial<ServerLimits> = {}): ServerL
   const maxConnections = limits.maxConnections ?? defaultServerLimits.maxConnections;
   // The handshake budget's default never exceeds a smaller total.
   const l = { ...defaultServerLimits, maxHandshakingConnections: Math.min(defaultServerLimits.maxHandshakingConnections, maxConnections), ...limits };
-  for (const [key, value] of Object.entries(l)) {
-    if (!Number.isSafeInteger(value) || value < (key === 'refusalRetryAfterMs' ? 0 : 1)) throw new RangeError(`invalid server limit ${key}: ${String(value)}`);
-  }
-  if (l.maxHandshakingConnections > l.maxConnections) throw new RangeError('maxHandshakingConnections must not exceed maxConnections');
+  checkIntegers('server limit', l, (key) => (key === 'refusalRetryAfterMs' ? 0 : 1));
+  if (l.maxHandshakingConnections > l.maxConnections) throw invalidArgument('maxHandshakingConnections must not exceed maxConnections');
   return l;
 }
 

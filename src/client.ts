@@ -3,7 +3,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { Connection } from './connection.ts';
-import { FramewireError } from './errors.ts';
+import { FramewireError, invalidArgument } from './errors.ts';
 import type { SessionOptions, StreamHandler } from './session/index.ts';
 import { dialQuic, type QuicEndpointOptions } from './transport/index.ts';
 import { FirstBytes } from './first-bytes.ts';
@@ -133,15 +133,15 @@ function resolveTarget(options: ConnectOptions): Target {
     try {
       url = new URL(options.url);
     } catch {
-      throw new RangeError(`url must be tcp://host:port or quic://host:port, got ${options.url}`);
+      throw invalidArgument(`url must be tcp://host:port or quic://host:port, got ${options.url}`);
     }
-    if (url.protocol !== 'tcp:' && url.protocol !== 'quic:') throw new RangeError(`url must be tcp://host:port or quic://host:port, got ${options.url}`);
+    if (url.protocol !== 'tcp:' && url.protocol !== 'quic:') throw invalidArgument(`url must be tcp://host:port or quic://host:port, got ${options.url}`);
     quic = url.protocol === 'quic:';
     host = url.hostname.replace(/^\[|\]$/g, '');
     port = Number(url.port);
     peerId = url.searchParams.get('peer') ?? peerId;
   }
-  if (port === undefined || !Number.isInteger(port) || port <= 0 || port > 65535) throw new RangeError(`port must be 1..65535, got ${port}`);
+  if (port === undefined || !Number.isInteger(port) || port <= 0 || port > 65535) throw invalidArgument(`port must be 1..65535, got ${port}`);
   return { host, port, quic, peerId };
 }
 

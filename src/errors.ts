@@ -1,9 +1,13 @@
 /**
  * The error-code registry (spec/PROTOCOL.md §9) and the one error class every layer throws.
  *
- * Codes are stable wire numbers. Each knows its scope (does it end the connection or one stream?)
- * and whether retrying the same operation may succeed. Declared once, `as const`; the names are
- * what logs and tests use, the numbers are what travels in ERROR, CANCEL and GOAWAY payloads.
+ * Codes are stable wire numbers. Each knows its scope (does it end the connection or one stream?
+ * `classifyFailure` in session/failure.ts reads it) and whether retrying the same operation may
+ * succeed. Declared once, `as const`; the names are what logs and tests use, the numbers are what
+ * travels in ERROR, CANCEL and GOAWAY payloads. The table is the spec's one registry (§9), the
+ * upload (0x100..) and event (0x200..) ranges included, on purpose: every layer down to the session
+ * names whatever code a peer sends, whichever profile it belongs to. What a profile's code means
+ * is in that profile (spec/UPLOAD.md, spec/EVENTS.md and src/upload, src/events), not here.
  */
 
 export type ErrorScope = 'connection' | 'stream' | 'either';
@@ -146,6 +150,15 @@ export class FramewireError extends Error {
     }
     return new FramewireError(name, message, { ...options, remote: true });
   }
+}
+
+/**
+ * The error for an argument or option the API cannot work with (wrong type, out of range,
+ * contradictory): a coded INVALID_ARGUMENT, never a bare RangeError or TypeError, so that a caller
+ * tells misuse from failure by its code. Local only: it never travels (FW-ERR-2).
+ */
+export function invalidArgument(message: string, options?: FramewireErrorOptions): FramewireError {
+  return new FramewireError('INVALID_ARGUMENT', message, options);
 }
 
 /** True for a `FramewireError`, by a brand that survives duplicate copies of the package. */

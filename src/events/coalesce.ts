@@ -6,6 +6,7 @@
  */
 
 import type { CoalesceOptions, ProducedEvent } from './producer.ts';
+import { invalidArgument } from '../errors.ts';
 
 const keepNewer = (_pending: ProducedEvent, next: ProducedEvent): ProducedEvent => next;
 
@@ -19,7 +20,7 @@ export class Coalescer {
 
   constructor(options: CoalesceOptions) {
     const interval = options.minIntervalMs ?? 0;
-    if (!(interval >= 0)) throw new RangeError(`coalesce.minIntervalMs must be >= 0, got ${interval}`);
+    if (!(interval >= 0)) throw invalidArgument(`coalesce.minIntervalMs must be >= 0, got ${interval}`);
     this.minIntervalMs = interval;
     this.#types = options.types === undefined ? undefined : new Set(options.types);
     this.#merge = options.merge ?? keepNewer;

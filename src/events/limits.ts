@@ -7,6 +7,8 @@
  * principal.
  */
 
+import { checkIntegers } from '../arguments.ts';
+
 export interface EventLimits {
   /** Live instances on the server, all principals. */
   readonly maxInstances: number;
@@ -40,9 +42,5 @@ export const defaultEventLimits: EventLimits = {
 export const EVENT_OVERHEAD_BYTES = 256;
 
 export function resolveEventLimits(o: Partial<EventLimits> = {}): EventLimits {
-  const r = { ...defaultEventLimits, ...o };
-  for (const [key, v] of Object.entries(r)) {
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`events: limit ${key} must be an integer >= 0, got ${String(v)}`);
-  }
-  return r;
+  return checkIntegers('events: limit', { ...defaultEventLimits, ...o });
 }

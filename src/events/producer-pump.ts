@@ -7,7 +7,7 @@
  */
 
 import type { Logger } from 'pino';
-import { FramewireError, isFramewireError } from '../errors.ts';
+import { FramewireError, invalidArgument, isFramewireError } from '../errors.ts';
 import type { Clock, TimerHandle } from '../session/index.ts';
 import type { ControlMap } from '../wire/index.ts';
 import { Coalescer } from './coalesce.ts';
@@ -127,7 +127,7 @@ export class ProducerPump {
   emit(type: string, data?: unknown): Promise<void> {
     if (this.#abort.signal.aborted) return Promise.reject(this.#abort.signal.reason as Error);
     if (this.#end !== undefined) return Promise.reject(new FramewireError('STREAM_CLOSED', 'emit after the event stream ended'));
-    if (typeof type !== 'string' || type.length === 0 || type.length > TYPE_MAX) return Promise.reject(new RangeError(`event type must be a string of 1..${TYPE_MAX} characters`));
+    if (typeof type !== 'string' || type.length === 0 || type.length > TYPE_MAX) return Promise.reject(invalidArgument(`event type must be a string of 1..${TYPE_MAX} characters`));
     const event: ProducedEvent = { type, data };
     const co = this.#coalescer;
     try {

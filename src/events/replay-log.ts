@@ -9,7 +9,8 @@
  * events are dropped oldest first when a limit needs room or when older than maxAgeMs.
  */
 
-import { FramewireError } from '../errors.ts';
+import { checkInteger } from '../arguments.ts';
+import { FramewireError, invalidArgument } from '../errors.ts';
 import type { ProducerEnd } from './producer-pump.ts';
 import type { RemoteSubscriberHost } from './replay-cluster.ts';
 
@@ -41,9 +42,9 @@ export const defaultReplayLimits: ReplayLimits = {
 };
 
 export function validateReplayLimits(l: ReplayLimits): ReplayLimits {
-  if (!Number.isSafeInteger(l.maxEvents) || l.maxEvents < 1) throw new RangeError(`replay.maxEvents must be an integer >= 1, got ${l.maxEvents}`);
-  if (!Number.isSafeInteger(l.maxBytes) || l.maxBytes < 64) throw new RangeError(`replay.maxBytes must be an integer >= 64, got ${l.maxBytes}`);
-  if (!(l.maxAgeMs >= 0)) throw new RangeError(`replay.maxAgeMs must be >= 0, got ${l.maxAgeMs}`);
+  checkInteger('replay.maxEvents', l.maxEvents, 1);
+  checkInteger('replay.maxBytes', l.maxBytes, 64);
+  if (!(l.maxAgeMs >= 0)) throw invalidArgument(`replay.maxAgeMs must be >= 0, got ${l.maxAgeMs}`);
   return l;
 }
 

@@ -10,7 +10,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { FramewireError, isFramewireError } from '../errors.ts';
+import { checkIntegers } from '../arguments.ts';
+import { FramewireError, invalidArgument, isFramewireError } from '../errors.ts';
 import { ANONYMOUS, defaultPrincipalId, systemClock, type Clock, type PrincipalId, type Session, type Stream } from '../session/index.ts';
 import type { ControlMap } from '../wire/index.ts';
 import { ReplayBudget } from './budget.ts';
@@ -134,15 +135,13 @@ export class EventService {
 
   #register(name: string, producer: Producer, options: HandleOptions): void {
     validateName(name);
-    if (this.#producers.has(name)) throw new Error(`events: a producer is already registered for "${name}"`);
+    if (this.#producers.has(name)) throw invalidArgument(`events: a producer is already registered for "${name}"`);
     const o = this.#o;
     const replay = validateReplayLimits({ ...defaultReplayLimits, ...o.replay, ...options.replay });
     const graceMs = options.graceMs ?? o.graceMs ?? eventDefaults.graceMs;
     const heartbeatMs = options.heartbeatMs ?? o.heartbeatMs ?? eventDefaults.heartbeatMs;
     const ackMs = options.ackMs ?? o.ackMs ?? eventDefaults.ackMs;
-    for (const [k, v] of Object.entries({ graceMs, heartbeatMs, ackMs })) {
-      if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`events: ${k} must be an integer >= 0, got ${v}`);
-    }
+    checkIntegers('events:', { graceMs, heartbeatMs, ackMs });
     this.#producers.set(name, { producer, resumable: options.resumable ?? true, replay, graceMs, heartbeatMs, ackMs, store: options.store ?? o.store ?? memoryReplayStore, options });
   }
 

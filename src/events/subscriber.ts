@@ -13,7 +13,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
-import { FramewireError, isFramewireError } from '../errors.ts';
+import { checkInteger } from '../arguments.ts';
+import { FramewireError, invalidArgument, isFramewireError } from '../errors.ts';
 import {
   classifyFailure,
   Guard,
@@ -137,8 +138,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
     this.#connect = connect;
     this.#o = options;
     this.#key = validateKey(options.from?.key ?? options.key ?? randomUUID());
-    this.#after = options.from?.after ?? 0;
-    if (!Number.isSafeInteger(this.#after) || this.#after < 0) throw new RangeError(`from.after must be an unsigned integer, got ${this.#after}`);
+    this.#after = checkInteger('from.after', options.from?.after ?? 0);
     this.#started = options.from !== undefined;
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ events: name, request: this.#key });
     // Timers and the abort listener run behind a guard: an exception (in our code, or in the
@@ -187,7 +187,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
 
   /** The events, in order; ends when the stream ends (see `outcome`). */
   [Symbol.asyncIterator](): AsyncIterator<DeliveredEvent> {
-    if (this.#iterating) throw new Error('a subscription can be iterated once');
+    if (this.#iterating) throw invalidArgument('a subscription can be iterated once');
     this.#iterating = true;
     return {
       next: () => this.#next(),

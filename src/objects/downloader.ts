@@ -15,6 +15,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { checkInteger } from '../arguments.ts';
 import { FramewireError, isFramewireError } from '../errors.ts';
 import { classifyFailure, Guard, keepAliveClock, Retrier, resolveRetryPolicy, type ClientConnection, type Clock, type Connector, type RetryPolicy, type Stream } from '../session/index.ts';
 import { fsyncDir, PositionedWriter } from '../upload/fs-util.ts';
@@ -89,8 +90,7 @@ export interface DownloadResult {
 /** Downloads object `objectId` into `destination` through connections made by `connect`, resuming across failures. */
 export async function downloadWith(connect: Connector, objectId: string, destination: string, options: DownloadOptions = {}): Promise<DownloadResult> {
   const policy = resolveRetryPolicy(defaultDownloadRetryPolicy, options.retry);
-  const stall = options.stallTimeoutMs ?? DEFAULT_DOWNLOAD_STALL_TIMEOUT_MS;
-  if (!Number.isSafeInteger(stall) || stall < 0) throw new RangeError(`stallTimeoutMs must be an integer >= 0, got ${stall}`);
+  checkInteger('stallTimeoutMs', options.stallTimeoutMs ?? DEFAULT_DOWNLOAD_STALL_TIMEOUT_MS);
   options.signal?.throwIfAborted();
   const part = options.partPath ?? `${destination}.fwpart`;
   const fh = await openPart(part);

@@ -8,7 +8,8 @@
  */
 
 import type { Logger } from 'pino';
-import { FramewireError, isFramewireError } from '../errors.ts';
+import { checkIntegers } from '../arguments.ts';
+import { FramewireError, invalidArgument, isFramewireError } from '../errors.ts';
 import { defaultPrincipalId, type PrincipalId, type Session, type Stream, type StreamService } from '../session/index.ts';
 import { compact, isUploadId, type CommittedObjectStore, type ObjectReader, type ObjectRecord } from '../upload/index.ts';
 import { encodeDonePayload, type ControlMap } from '../wire/index.ts';
@@ -73,10 +74,8 @@ export class ObjectService implements StreamService {
   constructor(options: ObjectServiceOptions) {
     this.#objects = options.objects;
     this.limits = { ...defaultObjectLimits, ...options.limits };
-    for (const [key, value] of Object.entries(this.limits)) {
-      if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`object limit ${key} must be a non-negative integer, got ${String(value)}`);
-    }
-    if (this.limits.maxReadMessageBytes <= POSITION_BYTES || this.limits.readBatchMessages < 1) throw new RangeError('maxReadMessageBytes must exceed 8 and readBatchMessages be at least 1');
+    checkIntegers('object limit', this.limits);
+    if (this.limits.maxReadMessageBytes <= POSITION_BYTES || this.limits.readBatchMessages < 1) throw invalidArgument('maxReadMessageBytes must exceed 8 and readBatchMessages be at least 1');
     this.#principalId = options.principalId ?? defaultPrincipalId;
   }
 

@@ -11,7 +11,8 @@
 import * as hdr from 'hdr-histogram-js';
 import { connect, type ConnectOptions } from '../client.ts';
 import type { Connection } from '../connection.ts';
-import { FramewireError } from '../errors.ts';
+import { checkInteger } from '../arguments.ts';
+import { FramewireError, invalidArgument } from '../errors.ts';
 import type { Stream } from '../session/index.ts';
 import { MAX_PERF_MESSAGE, MAX_PERF_STREAMS, parseTrailer, PerfKind, type PerfTrailer } from './kinds.ts';
 
@@ -87,17 +88,14 @@ export interface PerfResult {
 }
 
 function validate(o: PerfOptions): void {
-  const int = (v: number, name: string, min: number, max: number): void => {
-    if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${name} must be an integer in ${min}..${max}, got ${v}`);
-  };
-  int(o.streams, 'streams', 1, MAX_PERF_STREAMS);
-  int(o.messageSize, 'messageSize', 1, MAX_PERF_MESSAGE);
-  int(o.probeIntervalMs, 'probeIntervalMs', 0, 60_000);
-  int(o.idleProbes, 'idleProbes', 0, 10_000);
-  int(o.probeSize, 'probeSize', 1, 65_536);
-  if ((o.durationMs === undefined) === (o.bytes === undefined)) throw new RangeError('give exactly one of durationMs and bytes');
-  if (o.durationMs !== undefined) int(o.durationMs, 'durationMs', 1, 24 * 3_600_000);
-  if (o.bytes !== undefined) int(o.bytes, 'bytes', 1, Number.MAX_SAFE_INTEGER);
+  checkInteger('streams', o.streams, 1, MAX_PERF_STREAMS);
+  checkInteger('messageSize', o.messageSize, 1, MAX_PERF_MESSAGE);
+  checkInteger('probeIntervalMs', o.probeIntervalMs, 0, 60_000);
+  checkInteger('idleProbes', o.idleProbes, 0, 10_000);
+  checkInteger('probeSize', o.probeSize, 1, 65_536);
+  if ((o.durationMs === undefined) === (o.bytes === undefined)) throw invalidArgument('give exactly one of durationMs and bytes');
+  if (o.durationMs !== undefined) checkInteger('durationMs', o.durationMs, 1, 24 * 3_600_000);
+  if (o.bytes !== undefined) checkInteger('bytes', o.bytes, 1);
 }
 
 class Latency {

@@ -3,7 +3,7 @@
  * Every buffer, count and wait has a name here, a default, and a check.
  */
 
-import { FramewireError } from '../errors.ts';
+import { invalidArgument } from '../errors.ts';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { defaultSettings, invalidSetting, PROTOCOL_VERSION, type Settings } from '../wire/index.ts';
@@ -178,7 +178,3 @@ export function resolveSessionOptions(options: SessionOptions): ResolvedSessionO
   };
 }
 
-/** Options the API cannot work with are the caller's mistake: a coded error, like every other bad argument (spec §9). */
-function invalidArgument(message: string): FramewireError {
-  return new FramewireError('INVALID_ARGUMENT', message);
-}

@@ -24,6 +24,7 @@
  * AbortError whose `cause` is the signal's reason. The timer is cancelled.
  */
 
+import { checkIntegers } from '../arguments.ts';
 import type { FramewireError } from '../errors.ts';
 import type { Clock } from './clock.ts';
 
@@ -42,13 +43,9 @@ export interface RetryPolicy {
   readonly connectRetries?: number;
 }
 
-/** Merges `overrides` over a profile's defaults; a value that is no count of attempts or milliseconds is a RangeError. */
+/** Merges `overrides` over a profile's defaults; a value that is no count of attempts or milliseconds is INVALID_ARGUMENT. */
 export function resolveRetryPolicy(defaults: RetryPolicy, overrides: Partial<RetryPolicy> | undefined): RetryPolicy {
-  const policy = { ...defaults, ...overrides };
-  for (const [key, value] of Object.entries(policy)) {
-    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`retry ${key} must be an integer >= 0, got ${String(value)}`);
-  }
-  return policy;
+  return checkIntegers('retry', { ...defaults, ...overrides });
 }
 
 export type RetryDecision =

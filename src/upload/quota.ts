@@ -11,6 +11,7 @@
  * stored, finished, and, for a store that outlives the process, restore at start).
  */
 
+import { checkIntegers } from '../arguments.ts';
 import { FramewireError } from '../errors.ts';
 
 /** What unfinished uploads may hold, server-wide and per principal (spec/UPLOAD.md §11.6). */
@@ -37,11 +38,7 @@ export const defaultUploadQuota: UploadQuotaLimits = {
 };
 
 export function resolveUploadQuota(o: Partial<UploadQuotaLimits> = {}): UploadQuotaLimits {
-  const r = { ...defaultUploadQuota, ...o };
-  for (const [key, v] of Object.entries(r)) {
-    if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`upload quota ${key} must be a non-negative integer, got ${String(v)}`);
-  }
-  return r;
+  return checkIntegers('upload quota', { ...defaultUploadQuota, ...o });
 }
 
 /** Free bytes of the storage, for the free-space rule; absent for storage without a disk (memory). */

@@ -6,6 +6,7 @@
  */
 
 import type { Logger } from 'pino';
+import { checkIntegers } from '../arguments.ts';
 import { FramewireError, isFramewireError } from '../errors.ts';
 import { defaultPrincipalId, type PrincipalId, type Session, type Stream, type StreamService } from '../session/index.ts';
 import type { ControlMap } from '../wire/index.ts';
@@ -102,9 +103,7 @@ export class UploadService implements StreamService {
   constructor(options: UploadServiceOptions) {
     this.store = options.store;
     this.limits = { ...defaultUploadLimits, ...options.limits };
-    for (const [key, value] of Object.entries(this.limits)) {
-      if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`upload limit ${key} must be a non-negative integer, got ${String(value)}`);
-    }
+    checkIntegers('upload limit', this.limits);
     this.#principalId = options.principalId ?? defaultPrincipalId;
     this.#authorize = options.authorize;
     const every = options.sweepIntervalMs ?? 60_000;

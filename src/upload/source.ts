@@ -5,7 +5,7 @@
  */
 
 import { open, type FileHandle } from 'node:fs/promises';
-import { FramewireError } from '../errors.ts';
+import { FramewireError, invalidArgument } from '../errors.ts';
 
 /**
  * What `upload()` can send: a file path, the bytes themselves, or an async iterable of bytes (give
@@ -31,15 +31,15 @@ export async function openSource(source: UploadSource, declaredSize: number | un
     const { size } = await fh.stat();
     if (declaredSize !== undefined && declaredSize !== size) {
       await fh.close();
-      throw new RangeError(`size ${declaredSize} given, but ${source} has ${size} bytes`);
+      throw invalidArgument(`size ${declaredSize} given, but ${source} has ${size} bytes`);
     }
     return new FileSource(fh, size);
   }
   if (source instanceof Uint8Array) {
-    if (declaredSize !== undefined && declaredSize !== source.length) throw new RangeError(`size ${declaredSize} given for ${source.length} bytes`);
+    if (declaredSize !== undefined && declaredSize !== source.length) throw invalidArgument(`size ${declaredSize} given for ${source.length} bytes`);
     return new BytesSource(source);
   }
-  if (declaredSize === undefined) throw new RangeError('a stream source needs options.size: the upload declares its size up front');
+  if (declaredSize === undefined) throw invalidArgument('a stream source needs options.size: the upload declares its size up front');
   return new SequentialSource(source, declaredSize);
 }
 

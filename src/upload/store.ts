@@ -19,6 +19,7 @@
 import type { ChunkHeader, CommitRequest, CommittedObject, CreateRequest, UploadState } from './protocol.ts';
 import type { ObjectPage, ObjectReader, ObjectRecord } from './backends.ts';
 import type { UploadQuotaLimits } from './quota.ts';
+import { checkInteger } from '../arguments.ts';
 
 /** Everything a store knows about one upload. A snapshot: later changes do not show in it. */
 export interface UploadInfo {
@@ -148,9 +149,6 @@ export function resolveStoreOptions(o: UploadStoreOptions): ResolvedStoreOptions
     maxChunkCount: Math.min(o.maxChunkCount ?? defaultStoreOptions.maxChunkCount, 1_048_576),
     now: o.now ?? Date.now,
   };
-  for (const key of ['ttlMs', 'retainMs', 'maxSize', 'maxChunkSize', 'maxChunkCount'] as const) {
-    const v = r[key];
-    if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`upload store option ${key} must be a positive integer, got ${v}`);
-  }
+  for (const key of ['ttlMs', 'retainMs', 'maxSize', 'maxChunkSize', 'maxChunkCount'] as const) checkInteger(`upload store option ${key}`, r[key], 1);
   return r;
 }

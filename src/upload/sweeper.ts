@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import { Guard } from '../session/index.ts';
 import type { UploadStore } from './store.ts';
+import { invalidArgument } from '../errors.ts';
 
 export class UploadSweeper {
   readonly #store: UploadStore;
@@ -18,7 +19,7 @@ export class UploadSweeper {
   readonly #guard: Guard;
 
   constructor(store: UploadStore, intervalMs: number, log?: Logger) {
-    if (!Number.isFinite(intervalMs) || intervalMs <= 0) throw new RangeError(`sweep interval must be positive, got ${intervalMs}`);
+    if (!Number.isFinite(intervalMs) || intervalMs <= 0) throw invalidArgument(`sweep interval must be positive, got ${intervalMs}`);
     this.#store = store;
     this.#intervalMs = intervalMs;
     this.#log = log;

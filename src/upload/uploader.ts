@@ -11,7 +11,8 @@
  */
 
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { FramewireError, isFramewireError } from '../errors.ts';
+import { checkInteger } from '../arguments.ts';
+import { FramewireError, invalidArgument, isFramewireError } from '../errors.ts';
 import { classifyFailure, Guard, keepAliveClock, Retrier, resolveRetryPolicy, wait, type ClientConnection, type Clock, type Connector, type RetryPolicy } from '../session/index.ts';
 import { abortUpload, commitUpload, createUpload, getUploadStatus, putChunk } from './ops.ts';
 import { bitmapHas, chunkCountOf, chunkLengthOf, isUploadId, SHA256_HEX_PATTERN, type UploadStatus } from './protocol.ts';
@@ -107,14 +108,11 @@ const MAX_CHECKSUM_RETRIES = 3;
 
 /** Uploads `source` through connections made by `connect`, resuming across failures. */
 export async function uploadWith(connect: Connector, source: UploadSource, options: UploadOptions = {}): Promise<UploadResult> {
-  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  const inflight = options.inflight ?? DEFAULT_INFLIGHT;
-  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) throw new RangeError(`chunkSize must be a positive integer, got ${chunkSize}`);
-  if (!Number.isSafeInteger(inflight) || inflight < 1) throw new RangeError(`inflight must be a positive integer, got ${inflight}`);
-  if (options.sha256 !== undefined && !SHA256_HEX_PATTERN.test(options.sha256)) throw new RangeError('sha256 must be 64 lowercase hex digits');
-  if (options.uploadId !== undefined && !isUploadId(options.uploadId)) throw new RangeError('uploadId is not an upload id');
-  const stall = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
-  if (!Number.isSafeInteger(stall) || stall < 0) throw new RangeError(`stallTimeoutMs must be an integer >= 0, got ${stall}`);
+  const chunkSize = checkInteger('chunkSize', options.chunkSize ?? DEFAULT_CHUNK_SIZE, 1);
+  const inflight = checkInteger('inflight', options.inflight ?? DEFAULT_INFLIGHT, 1);
+  if (options.sha256 !== undefined && !SHA256_HEX_PATTERN.test(options.sha256)) throw invalidArgument('sha256 must be 64 lowercase hex digits');
+  if (options.uploadId !== undefined && !isUploadId(options.uploadId)) throw invalidArgument('uploadId is not an upload id');
+  checkInteger('stallTimeoutMs', options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS);
   const policy = resolveRetryPolicy(defaultRetryPolicy, options.retry);
   options.signal?.throwIfAborted();
   const src = await openSource(source, options.size);

@@ -12,7 +12,7 @@
  * byte stream has lost its framing and nothing after the bad frame can be trusted.
  */
 
-import { FramewireError } from '../errors.ts';
+import { FramewireError, invalidArgument } from '../errors.ts';
 import { crc32, crc32Range } from './crc32.ts';
 import { FrameType, frameTypeName, isAllowedOn, isKnownFrameType } from './frame-type.ts';
 import type { RawFrame } from './frame.ts';
@@ -278,7 +278,7 @@ class PiecewiseFrame implements RawFrame {
 
 function checkMaxPayload(n: number): number {
   if (!Number.isInteger(n) || n < 0 || n > MAX_PAYLOAD_CEILING) {
-    throw new RangeError(`maxPayload must be an integer in [0, ${MAX_PAYLOAD_CEILING}], got ${n}`);
+    throw invalidArgument(`maxPayload must be an integer in [0, ${MAX_PAYLOAD_CEILING}], got ${n}`);
   }
   return n;
 }

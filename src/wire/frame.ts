@@ -12,6 +12,7 @@ import { decodeGoawayPayload, encodeGoawayPayload, type GoawayPayload } from './
 import { decodeHelloPayload, encodeHelloPayload, type HelloPayload } from './frames/hello.ts';
 import { decodeOpenPayload, encodeOpenPayload, type OpenPayload } from './frames/open.ts';
 import { decodePingPayload } from './frames/ping.ts';
+import { invalidArgument } from '../errors.ts';
 import { FrameType } from './frame-type.ts';
 
 /** What the decoder emits: verified header fields and a view of the payload bytes. */
@@ -84,8 +85,9 @@ export type ConnectionFrame = HelloFrame | CreditFrame | ErrorFrame | PingFrame 
 export type StreamFrame = OpenFrame | DataFrame | CreditFrame | AckFrame | DoneFrame | ErrorFrame | CancelFrame;
 
 /**
- * Decodes the payload of a known frame type. Throws MALFORMED_PAYLOAD or FRAME_SIZE.
- * The decoder already rejected unknown types and wrong placement.
+ * Decodes the payload of a known frame type. Throws MALFORMED_PAYLOAD or FRAME_SIZE, and
+ * INVALID_ARGUMENT for a type it does not know: the decoder skips unknown types, so only a caller
+ * of its own can pass one.
  */
 export function parseFrame(raw: RawFrame): Frame {
   const { flags, stream, seq, payload } = raw;
@@ -111,7 +113,7 @@ export function parseFrame(raw: RawFrame): Frame {
     case FrameType.GOAWAY:
       return { type: FrameType.GOAWAY, flags, stream, seq, payload: decodeGoawayPayload(payload) };
     default:
-      throw new TypeError(`parseFrame called with unknown frame type 0x${raw.type.toString(16)}`);
+      throw invalidArgument(`parseFrame called with unknown frame type 0x${raw.type.toString(16)}`);
   }
 }
 

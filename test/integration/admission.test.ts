@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { addressKey } from '../../src/admission.ts';
 import { errorCodeName } from '../../src/errors.ts';
 import { encodeFrame, encodeHeader, FrameType, type Frame } from '../../src/wire/index.ts';
+import { invalidArgument } from '../session/helpers.ts';
 import { echoHandler, expectFwError, FrameReader, Harness, readAll, settle, waitFor, within } from './helpers.ts';
 
 const h = new Harness();
@@ -89,8 +90,9 @@ describe('admission (FW-LIMIT-8)', () => {
   });
 
   it('maxConnections is also accepted as the top-level option, and limits are checked', async () => {
-    await expect(h.server({ serverLimits: { maxHandshakingConnections: 0 } })).rejects.toThrow(RangeError);
+    await expect(h.server({ serverLimits: { maxHandshakingConnections: 0 } })).rejects.toThrow(invalidArgument);
     await expect(h.server({ maxConnections: 2, serverLimits: { maxHandshakingConnections: 3 } })).rejects.toThrow(/must not exceed/);
+    await expect(h.server({ maxConnections: 2, serverLimits: { maxHandshakingConnections: 3 } })).rejects.toThrow(invalidArgument);
     const { server } = await h.server({ maxConnections: 7 });
     expect(server.serverLimits).toMatchObject({ maxConnections: 7, maxHandshakingConnections: 7 });
   });

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { StreamService } from '../../src/index.ts';
 import { perfService, PerfKind, runPerf, type PerfOptions } from '../../src/perf/index.ts';
 import { expectFwError, Harness, KiB, MiB, settle } from '../integration/helpers.ts';
+import { invalidArgument } from '../session/helpers.ts';
 
 const h = new Harness();
 afterEach(() => h.cleanup());
@@ -90,7 +91,7 @@ describe('runPerf', () => {
       expect(() => {
         promise = runPerf({ ...base, port: 1, ...o });
       }).not.toThrow();
-      await expect(promise, JSON.stringify(o)).rejects.toThrow(RangeError);
+      await expect(promise, JSON.stringify(o)).rejects.toThrow(invalidArgument);
     }
   });
 });

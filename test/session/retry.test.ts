@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { FramewireError } from '../../src/errors.ts';
 import { AbortError, ManualClock, Retrier, resolveRetryPolicy, wait, type RetryDecision } from '../../src/session/index.ts';
 import { prng } from '../integration/helpers.ts';
-import { flush } from './helpers.ts';
+import { flush, invalidArgument } from './helpers.ts';
 
 const lost = (message = 'lost'): FramewireError => new FramewireError('CONNECTION_LOST', message);
 const policy = { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 5000 };
@@ -148,7 +148,7 @@ describe('retry policy', () => {
   it('a policy value that is no count of attempts or milliseconds is refused at once', () => {
     expect(resolveRetryPolicy(policy, { maxAttempts: 3 })).toEqual({ ...policy, maxAttempts: 3 });
     for (const bad of [{ maxAttempts: -1 }, { initialDelayMs: Number.NaN }, { maxDelayMs: 1.5 }, { maxDelayMs: Infinity }]) {
-      expect(() => resolveRetryPolicy(policy, bad), JSON.stringify(bad)).toThrow(RangeError);
+      expect(() => resolveRetryPolicy(policy, bad), JSON.stringify(bad)).toThrow(invalidArgument);
     }
     expect(() => new Retrier({ ...policy, maxAttempts: -1 }, new ManualClock())).toThrow(/maxAttempts/);
   });
@@ -178,6 +178,6 @@ describe('retry policy: the first connection (FW-ERR-6)', () => {
     expect(r.failed(refused()).retry).toBe(true);
     expect(r.failed(silent()).retry).toBe(true);
     expect(resolveRetryPolicy(policy, { connectRetries: 3 }).connectRetries).toBe(3);
-    expect(() => resolveRetryPolicy(policy, { connectRetries: -1 })).toThrow(RangeError);
+    expect(() => resolveRetryPolicy(policy, { connectRetries: -1 })).toThrow(invalidArgument);
   });
 });
