@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
+import { checkInteger } from '../arguments.ts';
 import { FramewireError } from '../errors.ts';
 import { openRedis } from '../redis-connection.ts';
 import type { Stream } from '../session/index.ts';
@@ -61,9 +62,7 @@ export class RedisReplayStore implements SharedReplayStore {
 
   constructor(options: RedisReplayStoreOptions) {
     this.#o = { ...redisReplayDefaults, ...options };
-    for (const k of ['nodeTtlMs', 'pollMs', 'keyTtlMs'] as const) {
-      if (!Number.isSafeInteger(this.#o[k]) || this.#o[k] < 10) throw new RangeError(`redis replay store: ${k} must be an integer >= 10, got ${this.#o[k]}`);
-    }
+    for (const k of ['nodeTtlMs', 'pollMs', 'keyTtlMs'] as const) checkInteger(`redis replay store: ${k}`, this.#o[k], 10);
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ store: 'redis-replay', node: this.node });
     this.#cmd = openRedis(options.redis, { connectionName: `fw-events-${this.node}` });
     this.#sub = openRedis(options.redis, { connectionName: `fw-events-sub-${this.node}` });
