@@ -47,6 +47,12 @@ export class Channel {
   #reading = false;
   #readSize = MIN_READ;
   #failed = false;
+  /**
+   * The peer's bytes stopped decoding (a bad frame, a FIN inside one): what follows is read and
+   * dropped, so that the peer's FIN is still seen, while our half keeps writing — the session's
+   * coded ERROR and our FIN must still go out (FW-CONN-1, FW-QUIC-8).
+   */
+  #garbled = false;
 
   /** Frames we sent and received that end the framewire stream (spec FW-QUIC-6). */
   sentDone = false;
@@ -181,12 +187,13 @@ export class Channel {
         }
         if (chunk.length === this.#readSize) this.#readSize = Math.min(MAX_READ, this.#readSize * 2);
         else if (chunk.length < this.#readSize / 4) this.#readSize = Math.max(MIN_READ, this.#readSize / 2);
-        try {
-          this.#decoder.push(chunk);
-        } catch (error) {
-          this.#failed = true;
-          this.#host.failed(this, toFramewireError(error, 'PROTOCOL_ERROR'));
-          return;
+        if (!this.#garbled) {
+          try {
+            this.#decoder.push(chunk);
+          } catch (error) {
+            this.#garbled = true;
+            this.#host.failed(this, toFramewireError(error, 'PROTOCOL_ERROR'));
+          }
         }
         this.startReading();
       },
@@ -199,12 +206,13 @@ export class Channel {
 
   #endOfInput(): void {
     this.#readDone = true;
-    try {
-      this.#decoder.end();
-    } catch (error) {
-      this.#failed = true;
-      this.#host.failed(this, toFramewireError(error, 'TRUNCATED'));
-      return;
+    if (!this.#garbled) {
+      try {
+        this.#decoder.end();
+      } catch (error) {
+        this.#garbled = true;
+        this.#host.failed(this, toFramewireError(error, 'TRUNCATED'));
+      }
     }
     this.#host.readEnded(this);
     this.#maybeClosed();
