@@ -18,11 +18,15 @@ import {
 } from '../wire/index.ts';
 import { packRecords, unpackRecords } from './packed-records.ts';
 import { describeCode, isEnding, isReceived, RawPeer, type Received } from './raw-peer.ts';
+import type { Transport } from './link.ts';
 import { CaseAbort, outcome, type Feature } from './types.ts';
 
 export interface RunSettings {
   readonly host: string;
   readonly port: number;
+  readonly transport: Transport;
+  /** QUIC: the target's peer id to pin. */
+  readonly peerId: string | undefined;
   readonly strict: boolean;
   /** How long to wait for an expected reply. */
   readonly timeoutMs: number;
@@ -32,6 +36,11 @@ export interface RunSettings {
   readonly longWaitMs: number;
   /** Credentials sent in every HELLO, for targets with an authentication hook. */
   readonly auth: unknown;
+}
+
+/** Where and how the raw peer connects for a run. */
+export function connectOptions(run: RunSettings): { host: string; port: number; transport: Transport; peerId?: string; connectTimeoutMs: number } {
+  return { host: run.host, port: run.port, transport: run.transport, ...(run.peerId === undefined ? {} : { peerId: run.peerId }), connectTimeoutMs: run.timeoutMs };
 }
 
 export class CaseContext {
@@ -50,6 +59,10 @@ export class CaseContext {
     return this.run.strict;
   }
 
+  get transport(): Transport {
+    return this.run.transport;
+  }
+
   get timeoutMs(): number {
     return this.run.timeoutMs;
   }
@@ -58,11 +71,11 @@ export class CaseContext {
     return this.run.quietMs;
   }
 
-  /** A raw TCP connection to the target, nothing sent yet. Closed when the case ends. */
+  /** A raw connection (TCP or QUIC) to the target, nothing sent yet. Closed when the case ends. */
   async connect(options: { autoPong?: boolean } = {}): Promise<RawPeer> {
     let peer: RawPeer;
     try {
-      peer = await RawPeer.connect({ host: this.run.host, port: this.run.port, connectTimeoutMs: this.run.timeoutMs, ...options });
+      peer = await RawPeer.connect({ ...connectOptions(this.run), ...options });
     } catch (error) {
       throw new CaseAbort(outcome.fail(`cannot connect to the target: ${error instanceof Error ? error.message : String(error)}`));
     }
@@ -395,6 +408,18 @@ export class Conn {
       if (r.raw.stream === 0 && r.frame?.type === FrameType.ERROR) return { code: r.frame.payload.code, message: r.frame.payload.message };
     }
     return undefined;
+  }
+
+  /**
+   * Over QUIC, frames on different QUIC streams may be read in any order (§14.2): waits until the
+   * target finished its half of the stream's QUIC stream, which it does once the stream is over for
+   * it (FW-QUIC-6), so that what the case sends next on another QUIC stream comes after. Over TCP
+   * the wire keeps the order: returns at once. True when the target showed it (or over TCP).
+   */
+  async streamOverForTarget(stream: number, timeoutMs = this.ctx.timeoutMs): Promise<boolean> {
+    const quic = this.peer.quic;
+    if (quic === undefined) return true;
+    return (await this.peer.until(() => (quic.targetEnd(stream) === undefined ? undefined : true), timeoutMs)) === true;
   }
 
   /** Sends a PING and waits for its ACK; true when the connection is alive and answering. */

@@ -1,18 +1,36 @@
 /**
  * Standalone entry until the CLI wires `framewire conformance`:
- *   npx tsx src/conformance/main.ts --target 127.0.0.1:7070 [--cases GLOB] [--strict] [--json FILE] [--junit FILE]
+ *   npx tsx src/conformance/main.ts --target 127.0.0.1:7070|quic://127.0.0.1:7071?peer=ID [--cases GLOB] [--strict] [--json FILE] [--junit FILE]
  * Exit code 0 when no case failed, 1 when one did, 2 on bad arguments.
  */
 
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { Transport } from './link.ts';
 import { formatJson, formatJUnit, formatTerminal } from './reporters.ts';
 import { runConformance, TargetUnreachable } from './runner.ts';
 import type { Report } from './types.ts';
 import { usage } from './usage.ts';
 
 
-export function parseTarget(s: string): { host: string; port: number } | undefined {
+/** The target: "host:port" or "tcp://host:port" (TCP), "quic://host:port[?peer=<peer id>]" (QUIC, spec §14). */
+export function parseTarget(s: string): { host: string; port: number; transport: Transport; peerId?: string } | undefined {
+  const scheme = /^(tcp|quic):\/\/([^?/]*)\/?(?:\?(.*))?$/iu.exec(s);
+  if (scheme === null) {
+    const hostPort = parseHostPort(s);
+    return hostPort === undefined ? undefined : { ...hostPort, transport: 'tcp' };
+  }
+  const [, protocol = '', where = '', query] = scheme;
+  const hostPort = parseHostPort(where);
+  if (hostPort === undefined) return undefined;
+  if (protocol.toLowerCase() === 'tcp') return query === undefined ? { ...hostPort, transport: 'tcp' } : undefined;
+  const params = new URLSearchParams(query ?? '');
+  const peerId = params.get('peer');
+  if ([...params.keys()].some((k) => k !== 'peer') || peerId === '') return undefined;
+  return { ...hostPort, transport: 'quic', ...(peerId === null ? {} : { peerId }) };
+}
+
+function parseHostPort(s: string): { host: string; port: number } | undefined {
   const at = s.lastIndexOf(':');
   if (at <= 0) return undefined;
   const host = s.slice(0, at).replace(/^\[(.*)\]$/u, '$1');
@@ -49,7 +67,7 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
   }
   const target = values.target === undefined ? undefined : parseTarget(values.target);
   if (target === undefined) {
-    out(`--target HOST:PORT is required\n${usage}`);
+    out(`--target HOST:PORT or quic://HOST:PORT[?peer=PEER_ID] is required\n${usage}`);
     return 2;
   }
   const num = (s: string | undefined, name: string): number | undefined => {

@@ -1,7 +1,7 @@
 /**
- * The raw peer: a client that speaks framewire byte by byte over node:net, with no session
- * behind it, so it can send what a correct peer never would (bad CRCs, wrong seqs, frames after
- * the end). Frames are built with src/wire only (ARCHITECTURE.md L6: never session/).
+ * The raw peer: a client that speaks framewire byte by byte over TCP or QUIC (a link, link.ts),
+ * with no session behind it, so it can send what a correct peer never would (bad CRCs, wrong seqs,
+ * frames after the end). Frames are built with src/wire only (ARCHITECTURE.md L6: never session/).
  *
  * Everything it receives is kept: the raw bytes (to tell a bare close from a coded ERROR), the
  * decoded frames in arrival order, and how the connection ended. Every wait has a timeout.
@@ -11,9 +11,11 @@
  * for the cases that judge them.
  */
 
-import * as net from 'node:net';
 import { errorCodeName } from '../errors.ts';
 import { buildFrame, type FrameParts } from './bytes.ts';
+import type { LinkSink, PeerLink, Transport } from './link.ts';
+import { QuicLink, type QuicControls } from './quic-link.ts';
+import { TcpLink } from './tcp-link.ts';
 import { unpackRecords } from './packed-records.ts';
 import {
   encodeCreditPayload,
@@ -53,6 +55,10 @@ export type PeerEvent = { readonly kind: 'frame'; readonly received: Received } 
 export interface RawPeerOptions {
   readonly host: string;
   readonly port: number;
+  /** Default 'tcp'. */
+  readonly transport?: Transport;
+  /** QUIC: the target's peer id to pin (FW-QUIC-11). */
+  readonly peerId?: string;
   readonly connectTimeoutMs: number;
   /** Answer the target's PINGs (with the right seq) as a correct client would. Default true. */
   readonly autoPong?: boolean;
@@ -66,8 +72,8 @@ export interface Violation {
 
 const NEVER_SENT = new Set([0x11, 0x1a]); // CONNECTION_LOST, TRUNCATED (FW-ERR-2)
 
-export class RawPeer {
-  readonly socket: net.Socket;
+export class RawPeer implements LinkSink {
+  readonly link: PeerLink;
   /** Every frame received, in order. */
   readonly frames: Received[] = [];
   readonly violations: Violation[] = [];
@@ -80,7 +86,8 @@ export class RawPeer {
   /** Called for every frame after it is recorded (the connection helper hooks flow control here). */
   onFrame: ((r: Received) => void) | undefined;
 
-  readonly #decoder: FrameDecoder;
+  /** One framing per byte stream of the target (TCP: one; QUIC: one per QUIC stream). */
+  readonly #decoders = new Map<object, FrameDecoder>();
   readonly #events: PeerEvent[] = [];
   #cursor = 0;
   readonly #listeners = new Set<() => void>();
@@ -95,50 +102,50 @@ export class RawPeer {
   /** Streams on which the target's last plain DATA had FOLLOWS set (a message of its is unfinished). */
   readonly #unfinished = new Set<number>();
 
-  private constructor(socket: net.Socket, autoPong: boolean) {
-    this.socket = socket;
+  private constructor(link: PeerLink, autoPong: boolean) {
+    this.link = link;
     this.autoPong = autoPong;
-    this.#decoder = new FrameDecoder({ maxPayload: MAX_PAYLOAD_CEILING }, (raw) => {
-      this.#onFrame(raw);
-    });
-    socket.on('data', (chunk: Buffer) => {
-      this.bytesReceived += chunk.length;
-      if (this.decodeError !== undefined) return;
-      try {
-        this.#decoder.push(chunk);
-      } catch (error) {
-        this.decodeError = error instanceof Error ? error.message : String(error);
-        this.violations.push({ requirement: 'FW-FRAME-1', message: `the target sent bytes that do not decode: ${this.decodeError}` });
-      }
-    });
-    socket.on('end', () => {
-      this.#end('eof');
-    });
-    socket.on('error', (error) => {
-      this.#end('reset', error.message);
-    });
-    socket.on('close', () => {
-      this.#end('reset');
-    });
+    link.start(this);
   }
 
-  static connect(options: RawPeerOptions): Promise<RawPeer> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: options.host, port: options.port, noDelay: true });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`could not connect to ${options.host}:${options.port} within ${options.connectTimeoutMs} ms`));
-      }, options.connectTimeoutMs);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(new RawPeer(socket, options.autoPong ?? true));
+  static async connect(options: RawPeerOptions): Promise<RawPeer> {
+    const where = { host: options.host, port: options.port, connectTimeoutMs: options.connectTimeoutMs };
+    const link = options.transport === 'quic' ? await QuicLink.connect({ ...where, ...(options.peerId === undefined ? {} : { peerId: options.peerId }) }) : await TcpLink.connect(where);
+    return new RawPeer(link, options.autoPong ?? true);
+  }
+
+  /** The QUIC mapping's own controls (FW-QUIC-* cases); undefined over TCP. */
+  get quic(): QuicControls | undefined {
+    return this.link.quic;
+  }
+
+  /** LinkSink: bytes of one of the target's byte streams. */
+  received(source: object, chunk: Uint8Array): void {
+    this.bytesReceived += chunk.length;
+    if (this.decodeError !== undefined) return;
+    let decoder = this.#decoders.get(source);
+    if (decoder === undefined) {
+      decoder = new FrameDecoder({ maxPayload: MAX_PAYLOAD_CEILING }, (raw) => {
+        this.#onFrame(raw);
       });
-      socket.once('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-    });
+      this.#decoders.set(source, decoder);
+    }
+    try {
+      decoder.push(chunk);
+    } catch (error) {
+      this.decodeError = error instanceof Error ? error.message : String(error);
+      this.violations.push({ requirement: 'FW-FRAME-1', message: `the target sent bytes that do not decode: ${this.decodeError}` });
+    }
+  }
+
+  /** LinkSink: wakes the waits of the case. */
+  changed(): void {
+    this.#notify();
+  }
+
+  /** LinkSink: the connection ended. */
+  ended(how: Ending['how'], error?: string): void {
+    this.#end(how, error);
   }
 
   // ---- sending -------------------------------------------------------------------------------
@@ -157,7 +164,7 @@ export class RawPeer {
 
   /** Bytes as they are: the caller owns framing. */
   sendBytes(bytes: Uint8Array): void {
-    if (!this.socket.destroyed && this.socket.writable) this.socket.write(bytes);
+    this.link.send(bytes);
   }
 
   /** Encodes a typed frame; `seq` absent = the next seq of its stream. Returns the bytes (not sent when `send` is false). */
@@ -208,13 +215,13 @@ export class RawPeer {
     return this.frame({ type: FrameType.PING, flags: ack ? PingFlags.ACK : 0, stream: 0, payload }, send);
   }
 
-  /** Half-closes our side (FIN): the target sees EOF, we can still read. */
+  /** Half-closes our side (FIN; over QUIC on every stream we write, the control stream last): the target sees EOF, we can still read. */
   endOutput(): void {
-    if (!this.socket.destroyed) this.socket.end();
+    this.link.endOutput();
   }
 
   destroy(): void {
-    this.socket.destroy();
+    this.link.destroy();
   }
 
   // ---- receiving -----------------------------------------------------------------------------
@@ -371,7 +378,7 @@ export class RawPeer {
 
   #end(how: Ending['how'], error?: string): void {
     if (this.ending !== undefined) return;
-    this.ending = { how, atBoundary: this.#decoder.atBoundary, at: Date.now(), ...(error === undefined ? {} : { error }) };
+    this.ending = { how, atBoundary: [...this.#decoders.values()].every((d) => d.atBoundary), at: Date.now(), ...(error === undefined ? {} : { error }) };
     this.#events.push({ kind: 'end', ending: this.ending });
     this.#notify();
   }

@@ -8,6 +8,7 @@ const LABEL: Record<Verdict, string> = {
   fail: 'FAIL',
   unsupported: 'UNSUPPORTED',
   informational: 'INFO',
+  'not-applicable': 'N/A',
 };
 
 /** One line per case: verdict, id, short detail; failures get expected vs actual; totals at the end. */
@@ -19,7 +20,8 @@ export function formatTerminal(report: Report, options: { color?: boolean } = {}
     return `\u001b[${code}m${s}\u001b[0m`;
   };
   const lines: string[] = [];
-  lines.push(`framewire conformance: ${report.target.host}:${report.target.port}${report.strict ? ' (strict)' : ''}`);
+  const where = `${report.target.transport === 'quic' ? 'quic://' : ''}${report.target.host}:${report.target.port}`;
+  lines.push(`framewire conformance: ${where}${report.strict ? ' (strict)' : ''}`);
   const info = report.targetInfo;
   lines.push(`target: ${info.agent ?? 'unknown agent'}; services: ${info.features.length === 0 ? 'none' : info.features.map(featureLabel).join(', ')}`);
   let section = '';
@@ -34,7 +36,7 @@ export function formatTerminal(report: Report, options: { color?: boolean } = {}
     }
   }
   const t = report.totals;
-  lines.push('', `${report.results.length} cases in ${(report.durationMs / 1000).toFixed(1)} s: ${t.pass} passed, ${t['non-strict']} non-strict, ${t.fail} failed, ${t.unsupported} unsupported, ${t.informational} informational`);
+  lines.push('', `${report.results.length} cases in ${(report.durationMs / 1000).toFixed(1)} s: ${t.pass} passed, ${t['non-strict']} non-strict, ${t.fail} failed, ${t.unsupported} unsupported, ${t.informational} informational, ${t['not-applicable']} not applicable over ${report.target.transport.toUpperCase()}`);
   lines.push(report.ok ? 'RESULT: conforming' : 'RESULT: NOT conforming');
   return lines.join('\n');
 }
@@ -54,7 +56,7 @@ function xml(s: string): string {
   return s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/gu, '').replace(/&/gu, '&amp;').replace(/</gu, '&lt;').replace(/>/gu, '&gt;').replace(/"/gu, '&quot;');
 }
 
-/** JUnit XML: one testsuite per spec section; fail → <failure>, unsupported → <skipped>, non-strict and informational pass with <system-out>. */
+/** JUnit XML: one testsuite per spec section; fail → <failure>, unsupported and not-applicable → <skipped>, non-strict and informational pass with <system-out>. */
 export function formatJUnit(report: Report): string {
   const bySection = new Map<string, CaseResult[]>();
   for (const r of report.results) {
@@ -64,18 +66,18 @@ export function formatJUnit(report: Report): string {
   }
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>'];
   const failures = report.totals.fail;
-  const skipped = report.totals.unsupported;
+  const skipped = report.totals.unsupported + report.totals['not-applicable'];
   out.push(`<testsuites name="framewire conformance" tests="${report.results.length}" failures="${failures}" skipped="${skipped}" time="${(report.durationMs / 1000).toFixed(3)}">`);
   for (const [section, list] of bySection) {
     const f = list.filter((r) => r.verdict === 'fail').length;
-    const s = list.filter((r) => r.verdict === 'unsupported').length;
+    const s = list.filter((r) => r.verdict === 'unsupported' || r.verdict === 'not-applicable').length;
     const time = list.reduce((a, r) => a + r.durationMs, 0) / 1000;
     out.push(`  <testsuite name="${xml(section)}" tests="${list.length}" failures="${f}" skipped="${s}" time="${time.toFixed(3)}">`);
     for (const r of list) {
       out.push(`    <testcase classname="framewire.conformance.${xml(section.split(' ')[0] ?? section)}" name="${xml(r.id)}" time="${(r.durationMs / 1000).toFixed(3)}">`);
       if (r.verdict === 'fail') {
         out.push(`      <failure message="${xml(r.detail)}">${xml(`${r.title}\nrequirements: ${r.requirements.join(', ')}\nexpected: ${r.expected ?? '-'}\nactual: ${r.actual ?? '-'}\n${r.quote}`)}</failure>`);
-      } else if (r.verdict === 'unsupported') {
+      } else if (r.verdict === 'unsupported' || r.verdict === 'not-applicable') {
         out.push(`      <skipped message="${xml(r.detail)}"/>`);
       } else {
         out.push(`      <system-out>${xml(`${r.verdict}: ${r.detail}`)}</system-out>`);

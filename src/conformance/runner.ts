@@ -7,13 +7,15 @@
 import { decode } from '@msgpack/msgpack';
 import { ErrorCodes } from '../errors.ts';
 import { allCases, type Case } from './cases/index.ts';
-import { CaseContext, type RunSettings } from './context.ts';
+import { CaseContext, connectOptions, type RunSettings } from './context.ts';
+import type { Transport } from './link.ts';
 import { RawPeer } from './raw-peer.ts';
 import { CaseAbort, featureLabel, outcome, verdicts, type CaseResult, type ConformanceCase, type Feature, type Outcome, type Report, type Verdict } from './types.ts';
 
 /** Options of a conformance run: the target, which cases, strictness, timeouts and credentials. */
 export interface ConformanceOptions {
-  readonly target: { readonly host: string; readonly port: number };
+  /** The target; `transport` 'quic' speaks the QUIC mapping of spec §14 (pinning `peerId` when given). Default 'tcp'. */
+  readonly target: { readonly host: string; readonly port: number; readonly transport?: Transport; readonly peerId?: string };
   /** Comma-separated globs over case ids and requirement ids (`FW-FLOW-*,vectors/*`); `!glob` excludes. Default: all. */
   readonly cases?: string;
   /** Run SHOULD cases too, and count every non-strict verdict as a failure. */
@@ -92,7 +94,10 @@ async function runOne(c: Case, run: RunSettings, features: ReadonlySet<Feature>)
   const started = Date.now();
   let o: Outcome;
   const missing = (c.needs ?? []).filter((f) => !features.has(f));
-  if (missing.length > 0) {
+  const notHere = c.notOver?.[run.transport];
+  if (notHere !== undefined) {
+    o = outcome.notApplicable(`not over ${run.transport.toUpperCase()}: ${notHere}`);
+  } else if (missing.length > 0) {
     o = outcome.unsupported(`the target lacks ${missing.map(featureLabel).join(', ')}`);
   } else {
     const ctx = new CaseContext(run, features);
@@ -159,14 +164,20 @@ export class TargetUnreachable extends Error {
   }
 }
 
-/** One TCP connect to the target; a TargetUnreachable when it fails. */
+/** host:port, or quic://host:port for a QUIC target. */
+function targetName(run: { host: string; port: number; transport: Transport }): string {
+  const host = run.host.includes(':') ? `[${run.host}]` : run.host;
+  return run.transport === 'quic' ? `quic://${host}:${run.port}` : `${host}:${run.port}`;
+}
+
+/** One connect to the target; a TargetUnreachable when it fails. */
 async function reachable(run: RunSettings): Promise<void> {
   try {
-    const peer = await RawPeer.connect({ host: run.host, port: run.port, connectTimeoutMs: run.timeoutMs });
+    const peer = await RawPeer.connect(connectOptions(run));
     peer.destroy();
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
-    throw new TargetUnreachable(`${run.host}:${run.port}`, reason, { cause: error });
+    throw new TargetUnreachable(targetName(run), reason, { cause: error });
   }
 }
 
@@ -176,6 +187,8 @@ export async function runConformance(options: ConformanceOptions): Promise<Repor
   const run: RunSettings = {
     host: options.target.host,
     port: options.target.port,
+    transport: options.target.transport ?? 'tcp',
+    peerId: options.target.peerId,
     strict: options.strict ?? false,
     timeoutMs: options.timeoutMs ?? 2000,
     quietMs: options.quietMs ?? 250,
@@ -204,7 +217,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Repor
   const totals = Object.fromEntries(verdicts.map((v) => [v, 0])) as Record<Verdict, number>;
   for (const r of ordered) totals[r.verdict]++;
   return {
-    target: { host: run.host, port: run.port },
+    target: { host: run.host, port: run.port, transport: run.transport },
     strict: run.strict,
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,

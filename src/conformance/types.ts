@@ -4,13 +4,17 @@
  * Verdicts follow the Autobahn test suite: `pass`; `non-strict` (acceptable, but not what the
  * spec asks for exactly: another error code, a bare close where a coded ERROR was required);
  * `fail`; `unsupported` (the target lacks something the case needs, e.g. the echo service);
- * `informational` (observed behaviour the spec leaves open, or a limit too long to wait for).
+ * `informational` (observed behaviour the spec leaves open, or a limit too long to wait for);
+ * `not-applicable` (the case checks something the target's transport does not have: a TCP byte
+ * stream rule over QUIC, a QUIC mapping rule over TCP), always with the reason.
  * Under --strict every `non-strict` verdict counts as a failure: a bare TCP close is then a
  * failure, not a pass (h2spec's weakness).
  */
 
+import type { Transport } from './link.ts';
+
 /** Every verdict, in report order. */
-export const verdicts = ['pass', 'non-strict', 'fail', 'unsupported', 'informational'] as const;
+export const verdicts = ['pass', 'non-strict', 'fail', 'unsupported', 'informational', 'not-applicable'] as const;
 /** The verdict of one case. */
 export type Verdict = (typeof verdicts)[number];
 
@@ -62,6 +66,8 @@ export interface ConformanceCase<Ctx = unknown> {
   /** The requirement, quoted from the spec. */
   readonly quote: string;
   readonly needs?: readonly Feature[];
+  /** Transports the case does not apply to, each with the reason the report prints (default: it applies to both). */
+  readonly notOver?: Partial<Readonly<Record<Transport, string>>>;
   /** Waits for a timer of the target (handshake deadline, idle timeout): run concurrently with the rest. */
   readonly slow?: boolean;
   /** Runs the case against the target. */
@@ -85,7 +91,7 @@ export interface CaseResult {
 
 /** A conformance run: the target, every result and the totals. */
 export interface Report {
-  readonly target: { readonly host: string; readonly port: number };
+  readonly target: { readonly host: string; readonly port: number; readonly transport: Transport };
   readonly strict: boolean;
   readonly startedAt: string;
   readonly durationMs: number;
@@ -112,6 +118,9 @@ export const outcome = {
   },
   info(detail: string): Outcome {
     return { verdict: 'informational', detail };
+  },
+  notApplicable(detail: string): Outcome {
+    return { verdict: 'not-applicable', detail };
   },
 };
 

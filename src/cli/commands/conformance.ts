@@ -1,4 +1,4 @@
-/** `framewire conformance --target host:port`: the black-box conformance runner (src/conformance). */
+/** `framewire conformance --target host:port|quic://host:port?peer=ID`: the black-box conformance runner (src/conformance). */
 
 import type { Command } from 'commander';
 import { usage } from '../../conformance/usage.ts';
@@ -16,7 +16,11 @@ ${usage}
 
 Examples:
   framewire conformance --target 127.0.0.1:7070
-  framewire conformance --target 127.0.0.1:7070 --strict --cases 'FW-FLOW-*,FW-STREAM-*' --junit report.xml`)
+  framewire conformance --target 127.0.0.1:7070 --strict --cases 'FW-FLOW-*,FW-STREAM-*' --junit report.xml
+  framewire conformance --target 'quic://127.0.0.1:7071?peer=12D3KooW…'   (QUIC, spec §14: the peer id serve printed)
+
+Over QUIC the runner writes each frame on the QUIC stream its stream id names and adds the FW-QUIC-*
+cases; cases that do not apply to the target's transport are reported N/A with the reason.`)
     .action(async (args: string[], _options: unknown, command: Command) => {
       if (args.includes('--help') || args.includes('-h')) {
         command.outputHelp();

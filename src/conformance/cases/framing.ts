@@ -171,6 +171,7 @@ export const cases: Case[] = [
     section: '3.3 Receiving frames',
     level: 'MUST',
     title: 'CREDIT 2^53 on a never-opened stream → FLOW_CONTROL (step 5), not PROTOCOL_ERROR (step 6)',
+    notOver: { quic: 'a frame of a never-opened stream starts a new QUIC stream, whose first frame must be an OPEN: PROTOCOL_ERROR before the payload is parsed (FW-QUIC-3, §14.2); FW-QUIC-3/first-frame-not-open checks that' },
     quote: '5 … CREDIT offsets are <= 2^53-1 (FW-FLOW-6) … 6 session rules (§8)',
     run: connectionErrorAfter('FLOW_CONTROL', (conn) => {
       const payload = Buffer.alloc(8);

@@ -175,6 +175,7 @@ export const cases: Case[] = [
     section: S,
     level: 'MUST',
     slow: true,
+    notOver: { quic: 'until the client writes on its control stream, the server has no stream to send ERROR HANDSHAKE on (§14.2): FW-QUIC-2/handshake-deadline-on-control checks the deadline with the control stream open' },
     title: 'connect and send nothing → ERROR HANDSHAKE on stream 0 at the deadline (default 5 s), close',
     quote: 'The server MUST wait for the client\'s HELLO for at most the handshake timeout (a local setting; default 5 seconds, §8.8) and, when it expires, fails with `HANDSHAKE` (ERROR on stream 0, close).',
     async run(ctx) {

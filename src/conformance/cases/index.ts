@@ -13,6 +13,7 @@ import type { Case } from './helpers.ts';
 import { cases as limits } from './limits.ts';
 import { cases as objects } from './objects.ts';
 import { cases as packing } from './packing.ts';
+import { cases as quic } from './quic.ts';
 import { cases as streams } from './streams.ts';
 import { cases as upload } from './upload/index.ts';
 import { cases as vectors } from './vectors.ts';
@@ -20,7 +21,7 @@ import { cases as vectors } from './vectors.ts';
 export type { Case } from './helpers.ts';
 
 /** Every built-in case, in run order. */
-export const allCases: readonly Case[] = [...handshake, ...framing, ...vectors, ...streams, ...packing, ...flow, ...connection, ...limits, ...upload, ...objects, ...events];
+export const allCases: readonly Case[] = [...handshake, ...framing, ...vectors, ...streams, ...packing, ...flow, ...connection, ...limits, ...quic, ...upload, ...objects, ...events];
 
 const ids = new Set<string>();
 for (const c of allCases) {

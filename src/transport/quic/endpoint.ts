@@ -7,7 +7,7 @@
 
 import type { Logger } from 'pino';
 import { FramewireError } from '../../errors.ts';
-import { loadQuicBinding, type QuicBinding, type QuicServer } from './binding.ts';
+import { loadQuicBinding, type QuicBinding, type QuicConnection, type QuicServer } from './binding.ts';
 import { quinnConfig, type QuicTransportOptions } from './config.ts';
 import { bounded, classifyQuicFailure, guarded } from './failure.ts';
 import { generateQuicIdentity, peerIdOfAddress, type QuicIdentity } from './identity.ts';
@@ -124,6 +124,15 @@ let clientIdentity: Promise<QuicIdentity> | undefined;
 
 /** Connects a QUIC connection (one UDP endpoint of its own, released with the connection). */
 export async function dialQuic(options: QuicDialOptions): Promise<QuicTransport> {
+  const { connection, release } = await dialConnection(options);
+  return new QuicTransport(connection, 'client', { ...options, onGone: release });
+}
+
+/**
+ * A QUIC connection on a UDP endpoint of its own, the server's identity checked against the pin:
+ * the connection, the identity the server proved, and how to release the endpoint.
+ */
+export async function dialConnection(options: QuicDialOptions): Promise<{ connection: QuicConnection; peerId: string; release: () => void }> {
   const binding = options.binding ?? loadQuicBinding();
   const identity = options.identity ?? (await (clientIdentity ??= generateQuicIdentity()));
   let client;
@@ -148,13 +157,16 @@ export async function dialQuic(options: QuicDialOptions): Promise<QuicTransport>
     const failure = classifyQuicFailure(error, 'connect', 0).error;
     throw new FramewireError('CONNECTION_LOST', `cannot connect to quic://${options.host}:${options.port}: ${failure.message}`, { cause: error });
   }
-  if (options.peerId !== undefined) {
-    const actual = peerIdOfAddress(connection.remoteMultiaddr());
-    if (actual !== options.peerId) {
-      connection.abort();
-      release();
-      throw new FramewireError('AUTH_FAILED', `quic://${options.host}:${options.port} proved identity ${actual}, not the pinned ${options.peerId}`);
-    }
+  let peerId = '';
+  try {
+    peerId = peerIdOfAddress(connection.remoteMultiaddr());
+  } catch {
+    // No address from the library: the identity is unknown, and a pin then fails below.
   }
-  return new QuicTransport(connection, 'client', { ...options, onGone: release });
+  if (options.peerId !== undefined && peerId !== options.peerId) {
+    connection.abort();
+    release();
+    throw new FramewireError('AUTH_FAILED', `quic://${options.host}:${options.port} proved identity ${peerId}, not the pinned ${options.peerId}`);
+  }
+  return { connection, peerId, release };
 }

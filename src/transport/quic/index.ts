@@ -4,3 +4,4 @@ export { QuicListener, dialQuic, type QuicDialOptions, type QuicEndpointOptions,
 export { generateQuicIdentity, quicIdentityFromBytes, type QuicIdentity } from './identity.ts';
 export { quicDefaults, type QuicTransportOptions } from './config.ts';
 export { quicAvailable, quicInstalled, loadQuicBinding } from './binding.ts';
+export { dialRawQuic, type RawQuicConnection, type RawQuicDialOptions, type RawQuicStream } from './raw.ts';
