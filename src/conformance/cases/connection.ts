@@ -68,6 +68,7 @@ export const cases: Case[] = [
     requirements: ['FW-HB-2', 'FW-SCHED-1', 'FW-FLOW-1'],
     section: HB,
     level: 'MUST',
+    notOver: { quic: 'the PING rides the control stream and the CREDIT the echo stream\'s own QUIC stream: the target may read the CREDIT first, and the answer and the DATA arrive on different streams, so "ahead of" is not observable (§14.2)' },
     title: 'the echo holds DATA our stream credit (1 KiB) does not let it send; a PING, then a CREDIT for the rest, in one write: the PING answer comes before any DATA beyond the first 1 KiB',
     quote: 'A peer that receives a PING without the ACK flag MUST answer it promptly with a PING that has the ACK flag set and the same 8 payload bytes, ahead of queued DATA: the answer is passed to the transport before any DATA frame the peer had not yet passed to it when it received the PING.',
     needs: ['echo'],
