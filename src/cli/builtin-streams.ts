@@ -7,15 +7,44 @@
 
 import { open, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { FramewireError } from '../errors.ts';
 import type { EventService, ProducerContext } from '../events/index.ts';
+import type { ControlMap } from '../wire/index.ts';
 
 const WORDS = 'the quick brown fox jumps over the lazy dog while framewire streams every token exactly once'.split(' ');
 
-/** An integer param clamped to [min, max]; absent or not an integer: the default (spec §13.3). */
-function numberParam(ctx: ProducerContext, key: string, fallback: number, min: number, max: number): number {
-  const v = ctx.params[key];
-  return typeof v === 'number' && Number.isInteger(v) ? Math.min(max, Math.max(min, v)) : fallback;
+/** The integer params a built-in stream takes: name → [default, min, max] (spec §13.3). */
+type IntegerParams = Readonly<Record<string, readonly [number, number, number]>>;
+
+/**
+ * Refuses params a stream does not take (FW-REF-6): an unknown key, a value that is not an
+ * integer, or one outside its range is MALFORMED_PAYLOAD before the instance starts, never a
+ * silently different stream.
+ */
+function integerParamsCheck(name: string, spec: IntegerParams): (params: ControlMap) => void {
+  return (params) => {
+    for (const [key, value] of Object.entries(params)) {
+      const range = spec[key];
+      if (range === undefined) {
+        const known = Object.keys(spec);
+        throw new FramewireError('MALFORMED_PAYLOAD', `"${name}" takes no param "${key}" (${known.length === 0 ? 'it takes no params' : `its params: ${known.join(', ')}`})`, { details: { param: key } });
+      }
+      const [, min, max] = range;
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+        throw new FramewireError('MALFORMED_PAYLOAD', `"${name}" param "${key}" must be an integer in ${min}..${max}, got ${JSON.stringify(value)}`, { details: { param: key, min, max } });
+      }
+    }
+  };
 }
+
+/** A param the check accepted, or its default. */
+function integerParam(ctx: ProducerContext, spec: IntegerParams, key: string): number {
+  const v = ctx.params[key];
+  return typeof v === 'number' ? v : (spec[key]?.[0] ?? 0);
+}
+
+const CLOCK_PARAMS: IntegerParams = { interval_ms: [1000, 10, 3_600_000] };
+const TOKENS_PARAMS: IntegerParams = { count: [200, 0, 10_000_000], interval_ms: [10, 0, 60_000] };
 
 export interface BuiltinStreamOptions {
   /** A file whose appended lines the `logtail` stream emits. */
@@ -31,7 +60,7 @@ export function registerBuiltinStreams(events: EventService, options: BuiltinStr
   };
   // clock: one "tick" per interval (params.interval_ms, default 1000), until cancelled.
   events.handle('clock', async function* (ctx) {
-    const every = numberParam(ctx, 'interval_ms', 1000, 10, 3_600_000);
+    const every = integerParam(ctx, CLOCK_PARAMS, 'interval_ms');
     try {
       for (let n = 1; !ctx.signal.aborted; n++) {
         yield { type: 'tick', data: { n, now: new Date().toISOString() } };
@@ -40,11 +69,11 @@ export function registerBuiltinStreams(events: EventService, options: BuiltinStr
     } finally {
       stopped(ctx);
     }
-  });
+  }, { checkParams: integerParamsCheck('clock', CLOCK_PARAMS) });
   // tokens: params.count tokens (default 200), one per params.interval_ms (default 10), then a summary.
   events.handle('tokens', async function* (ctx) {
-    const count = numberParam(ctx, 'count', 200, 0, 10_000_000);
-    const every = numberParam(ctx, 'interval_ms', 10, 0, 60_000);
+    const count = integerParam(ctx, TOKENS_PARAMS, 'count');
+    const every = integerParam(ctx, TOKENS_PARAMS, 'interval_ms');
     try {
       for (let i = 0; i < count; i++) {
         yield { type: 'token', data: { i, text: WORDS[i % WORDS.length] } };
@@ -54,7 +83,7 @@ export function registerBuiltinStreams(events: EventService, options: BuiltinStr
     } finally {
       stopped(ctx);
     }
-  });
+  }, { checkParams: integerParamsCheck('tokens', TOKENS_PARAMS) });
   const tailFile = options.tailFile;
   if (tailFile !== undefined) {
     names.push('logtail');
@@ -81,7 +110,7 @@ export function registerBuiltinStreams(events: EventService, options: BuiltinStr
         }
         await sleep(200, undefined, { signal: ctx.signal }).catch(() => undefined);
       }
-    });
+    }, { checkParams: integerParamsCheck('logtail', {}) });
   }
   return names;
 }

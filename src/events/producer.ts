@@ -70,6 +70,12 @@ export interface HandleOptions {
   readonly ackMs?: number;
   /** Replay storage; default in-memory. */
   readonly store?: ReplayStore;
+  /**
+   * Checks the params of a subscription that would start a new instance, before it starts
+   * (FW-EV-6): throw to refuse it — a FramewireError keeps its code and details, anything else
+   * is MALFORMED_PAYLOAD with the error's message. No instance, no `start`, no producer call.
+   */
+  readonly checkParams?: (params: ControlMap) => void;
 }
 
 /** Event-level counters of one instance, and summed over a service. */

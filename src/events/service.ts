@@ -267,6 +267,7 @@ export class EventService {
       stream.fail('NOT_FOUND', `no event stream instance "${key}" of "${name}" (expired, ended, or the server restarted)`, { details: { name, key, reason: 'unknown_key' } });
       return false;
     }
+    if (!this.#paramsAccepted(stream, reg, params)) return false;
     if (!this.#admit(stream, session, principal, true)) return false;
     const inner = reg.store.create(name, key, reg.replay, principal);
     const instance: EventInstance = new EventInstance({
@@ -300,6 +301,20 @@ export class EventService {
     instance.attach(stream, 0, log);
     instance.start(reg.producer);
     return true;
+  }
+
+  /** The producer's own check of a new instance's params (FW-EV-6); a refusal fails the stream before `start`. */
+  #paramsAccepted(stream: Stream, reg: Registration, params: ControlMap): boolean {
+    const check = reg.options.checkParams;
+    if (check === undefined) return true;
+    try {
+      check(params);
+      return true;
+    } catch (error) {
+      const e = isFramewireError(error) ? error : new FramewireError('MALFORMED_PAYLOAD', error instanceof Error ? error.message : String(error));
+      stream.fail(e.code, e.message, e.details === undefined ? undefined : { details: e.details });
+      return false;
+    }
   }
 
   /**

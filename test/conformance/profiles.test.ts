@@ -204,7 +204,9 @@ describe('profile cases against broken targets', () => {
   });
 
   it('an event service that restarts ids at 1 on resume fails the resume cases', async () => {
-    const report = await run(await restartingEventsServer(), { cases: 'FW-EV-11/finite-stream,FW-EV-24/resume-after-loss,FW-EV-30/*,FW-EV-26/*', timeoutMs: 600 });
+    const report = await run(await restartingEventsServer(), { cases: 'FW-EV-11/finite-stream,FW-EV-24/resume-after-loss,FW-EV-30/*,FW-EV-26/*,FW-EV-6/*', timeoutMs: 600 });
+    // It takes any params (count -1 is zero events): the params case must catch that.
+    expect(verdictOf(report, 'FW-EV-6/builtin-params-refused')).toBe('FW-EV-6/builtin-params-refused: fail');
     expect(verdictOf(report, 'FW-EV-24/resume-after-loss')).toBe('FW-EV-24/resume-after-loss: fail');
     expect(verdictOf(report, 'FW-EV-30/confirmed-end-forgotten')).toBe('FW-EV-30/confirmed-end-forgotten: fail');
     expect(verdictOf(report, 'FW-EV-26/unknown-key')).toBe('FW-EV-26/unknown-key: fail');

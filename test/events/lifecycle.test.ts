@@ -179,6 +179,39 @@ describe('events: lifecycle', () => {
     expectFwError(o.status === 'failed' ? o.error : undefined, 'MALFORMED_PAYLOAD');
   });
 
+  it('FW-EV-6: a producer\'s params check refuses a new instance before start: its code and details travel, the producer never runs, no instance is kept', async () => {
+    const events = new EventService();
+    let runs = 0;
+    events.handle('checked', async ({ emit }) => {
+      runs++;
+      await emit('x');
+    }, {
+      checkParams: (params) => {
+        if (params['n'] === -1) throw new FramewireError('MALFORMED_PAYLOAD', 'n must be >= 0', { details: { param: 'n' } });
+        if (params['n'] === 'forbidden') throw new FramewireError('FORBIDDEN', 'not for you');
+        if (params['n'] === 'plain') throw new Error('a plain error');
+      },
+    });
+    const { port } = await h.server({ services: [events] });
+    const refused = async (n: unknown): Promise<FramewireError> => {
+      const s = sub(port, 'checked', { params: { n }, reconnect: false });
+      const o = await within(s.outcome, 5000, `n ${String(n)}`);
+      expect(o.status).toBe('failed');
+      return (o as { error: FramewireError }).error;
+    };
+    const bad = await refused(-1);
+    expectFwError(bad, 'MALFORMED_PAYLOAD');
+    expect(bad.details).toEqual({ param: 'n' });
+    expect(bad.remote).toBe(true);
+    expectFwError(await refused('forbidden'), 'FORBIDDEN');
+    expectFwError(await refused('plain'), 'MALFORMED_PAYLOAD');
+    expect(runs).toBe(0);
+    expect(events.size).toBe(0);
+    const ok = sub(port, 'checked', { params: { n: 1 } });
+    expect((await within(collect(ok), 5000, 'ok')).map((e) => e.type)).toEqual(['x']);
+    expect(runs).toBe(1);
+  });
+
   it('FW-EV-40 FW-EV-41: heartbeats keep an idle stream alive; when the server stops answering the client ends with TIMEOUT, not a hang', async () => {
     const clock = new ManualClock();
     const events = new EventService({ heartbeatMs: 40, clock });

@@ -179,4 +179,34 @@ export const cases: Case[] = [
       return outcome.pass(`${metas.length} malformed subscriptions refused with MALFORMED_PAYLOAD`);
     },
   },
+  {
+    id: 'FW-EV-6/builtin-params-refused',
+    requirements: ['FW-REF-6', 'FW-EV-6'],
+    section: '13.3 Event streams',
+    level: 'MUST',
+    title: 'subscribe "tokens" with count -1, count 1.5, count "5", an unknown param → MALFORMED_PAYLOAD {param} before start, each; then a good one still starts',
+    quote: 'A subscription that would start a new instance with a key the stream does not take, a value that is not an integer, or an integer outside its range MUST fail before `start` (FW-EV-6) with `MALFORMED_PAYLOAD` and details `{"param": <key>}`',
+    needs: ['events'],
+    async run(ctx) {
+      const conn = await ctx.handshake();
+      const bad: [string, Record<string, unknown>, string][] = [
+        ['count -1', { count: -1 }, 'count'],
+        ['count 1.5', { count: 1.5 }, 'count'],
+        ['count "5"', { count: '5' }, 'count'],
+        ['unknown param "cuont"', { cuont: 5 }, 'cuont'],
+      ];
+      for (const [what, params, param] of bad) {
+        const s = Subscription.open(conn, 'tokens', { key: newKey(), params });
+        const o = await expectEventError(s, 'MALFORMED_PAYLOAD', { param: (v) => v === param });
+        if (o.verdict !== 'pass') return { ...o, detail: `${what}: ${o.detail}` };
+        s.pump();
+        if (s.start !== undefined) return outcome.fail(`${what}: the target sent start before refusing`, 'ERROR before any message', `start ${show(s.start)}`);
+      }
+      const good = Subscription.open(conn, 'tokens', { key: newKey(), params: { count: 2, interval_ms: 0 } });
+      await good.started();
+      if (!(await good.until(() => good.view().done))) return outcome.fail('a valid subscription after the refusals did not finish', 'DONE', good.describeEnd());
+      good.confirm();
+      return outcome.pass(`${bad.length} bad params refused with MALFORMED_PAYLOAD {param} before start; a valid one still runs`);
+    },
+  },
 ];
