@@ -19,8 +19,10 @@ export {
   defaultReconnectPolicy,
   defaultReplayLimits,
   eventDefaults,
+  formatResumeKey,
   memoryReplayStore,
   redisReplayDefaults,
+  parseResumeKey,
   subscribeWith,
   type CoalesceOptions,
   type DeliveredEvent,
@@ -39,6 +41,7 @@ export {
   type ReplayLog,
   type ReplayStore,
   type SharedReplayStore,
+  type ResumePoint,
   type SubscribeOptions,
   type SubscriberStats,
 } from '../events/index.ts';

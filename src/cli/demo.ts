@@ -271,7 +271,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       resumeMs: Number(resumedAfterMs.toFixed(1)),
       outcome: outcome.status,
     });
-    check('event stream ended with an explicit done', outcome.status === 'done', outcome.status === 'done' ? `summary ${JSON.stringify(outcome.summary)}` : `${outcome.status}: ${outcome.error.code}`);
+    check('event stream ended with an explicit done', outcome.status === 'done', outcome.status === 'done' ? `summary ${JSON.stringify(outcome.summary)}` : `${outcome.status}: ${'error' in outcome ? outcome.error.code : outcome.resumeKey}`);
     check('resumed after the cut with no gap and no duplicate', contiguous && tokensInOrder && delivered.length === o.events && sub.stats.reconnects >= 1, `${delivered.length} events, ids 1..${ids.at(-1) ?? 0} contiguous, ${sub.stats.reconnects} reconnect(s), resumed ${resumedAfterMs.toFixed(0)} ms after the cut`);
 
     // 3. Cancel: the producer on the server must really stop.

@@ -7,6 +7,7 @@ export { defaultReconnectPolicy, Subscription, subscribeWith, type DeliveredEven
 // The shared store's parts (its log, the remote attachment, the scripts) stay internal.
 export { RedisReplayStore, redisReplayDefaults, type RedisReplayStoreOptions } from './redis-replay-store.ts';
 export { isSharedReplayStore, type Claim, type RemoteSubscriberHost, type ServeContext, type SharedReplayStore } from './replay-cluster.ts';
+export { formatResumeKey, parseResumeKey, type ResumePoint } from './resume-key.ts';
 export { MemoryReplayLog, memoryReplayStore, defaultReplayLimits, type LoggedEvent, type ReplayLimits, type ReplayLog, type ReplayStore } from './replay-log.ts';
 export type { CoalesceOptions, EventCounters, EventSummary, HandleOptions, ProducedEvent, Producer, ProducerContext } from './producer.ts';
 export { SUBSCRIBE_KIND } from './protocol.ts';

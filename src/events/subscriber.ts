@@ -25,71 +25,18 @@ import {
   type Clock,
   type Connector,
   type RetryDecision,
-  type RetryPolicy,
   type Stream,
   type StreamOutcome,
   type TimerHandle,
 } from '../session/index.ts';
-import type { ControlMap } from '../wire/index.ts';
 import { decodeServerMessage, encodeAck, subscribeMeta, SUBSCRIBE_KIND, validateKey, validateName, type StartMessage } from './protocol.ts';
+import { formatResumeKey, type ResumePoint } from './resume-key.ts';
+import { defaultReconnectPolicy, type DeliveredEvent, type EventOutcome, type SubscribeOptions, type SubscriberStats } from './subscription-types.ts';
 
-/**
- * At most 10 failed attempts in a row without a `start`; after a lost stream that had started, the
- * first attempt at once, then 25–50 ms doubling to 2 s (FW-EV-90); never later than the server's
- * grace period after the loss.
- */
-export const defaultReconnectPolicy: RetryPolicy = { maxAttempts: 10, initialDelayMs: 50, maxDelayMs: 2000 };
-
-/**
- * Options of a subscription: resume point, instance key, params, abort signal, reconnects and heartbeat
- * timeout.
- */
-export interface SubscribeOptions {
-  /** Resume a known instance after this id (a cursor the application saved). */
-  readonly from?: { readonly key: string; readonly after: number };
-  /** Key (request id) for a new instance; default: a random UUID chosen here, so a retry before `start` is safe. */
-  readonly key?: string;
-  readonly params?: ControlMap;
-  readonly signal?: AbortSignal;
-  /** Overrides of defaultReconnectPolicy; false: no automatic reconnect, a lost connection fails the subscription. */
-  readonly reconnect?: Partial<RetryPolicy> | false;
-  /**
-   * Silence (nothing received, nothing unread) after which the server is declared gone and the
-   * subscription resumes on a new connection (FW-EV-41). Default max(1.5 × hb_ms, hb_ms + 250 ms);
-   * 45 s before `start`.
-   */
-  readonly heartbeatTimeoutMs?: number;
-  readonly logger?: Logger;
-  /** Time for the heartbeat timeout, acks and backoff; injected by tests. Default: the system clock. */
-  readonly clock?: Clock;
-}
+export { defaultReconnectPolicy, type DeliveredEvent, type EventOutcome, type SubscribeOptions, type SubscriberStats } from './subscription-types.ts';
 
 /** Before `start` the server's heartbeat interval is unknown: the wait for it. */
 const START_TIMEOUT_MS = 45_000;
-
-/** An event as the subscriber receives it; ids increase by one, without gap or duplicate. */
-export interface DeliveredEvent {
-  readonly id: number;
-  readonly type: string;
-  /** Bytes (Uint8Array) or the MessagePack value the producer emitted. */
-  readonly data: unknown;
-}
-
-/** How a subscription ended: done (with the producer's summary), failed or cancelled. */
-export type EventOutcome =
-  | { readonly status: 'done'; readonly summary: ControlMap | undefined }
-  | { readonly status: 'failed'; readonly error: FramewireError }
-  | { readonly status: 'cancelled'; readonly error: FramewireError };
-
-/** Counters of a subscription. */
-export interface SubscriberStats {
-  /** Events handed to the application. */
-  delivered: number;
-  /** Events received again (id at or below the cursor) and dropped. */
-  duplicates: number;
-  /** Successful re-attachments after a loss. */
-  reconnects: number;
-}
 
 interface Attachment {
   readonly conn: ClientConnection;
@@ -121,6 +68,10 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
   #after: number;
   /** A `start` was received (or `from` given): reattach with `after`. */
   #started: boolean;
+  /** What the last `start` said (FW-EV-25); undefined before one. */
+  #startResumable: boolean | undefined;
+  /** The retries gave up after a loss: the instance may still be waiting out its grace period. */
+  #lost = false;
   #conn: ClientConnection | undefined;
   #att: Attachment | undefined;
   #attaching: Promise<Attachment | undefined> | undefined;
@@ -167,8 +118,26 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
   }
 
   /** The resume point: everything up to `after` was delivered to the application. */
-  get cursor(): { readonly key: string; readonly after: number } {
+  get cursor(): ResumePoint {
     return { key: this.#key, after: this.#after };
+  }
+
+  /** The id of the last event handed to the application, 0 before the first (as EventSource's `lastEventId`). */
+  get lastEventId(): number {
+    return this.#after;
+  }
+
+  /**
+   * The key another process (or another subscription) resumes this stream with — `<key>@<lastEventId>`,
+   * see `parseResumeKey` — while it can still be resumed: it started, its producer is resumable,
+   * and it has not ended by done, cancel or a coded error (a loss the retries gave up on and
+   * `detach()` leave it resumable for the server's grace period). Undefined otherwise.
+   */
+  get resumeKey(): string | undefined {
+    if (!this.#started || this.#startResumable === false) return undefined;
+    const final = this.#final;
+    if (final === undefined || final.status === 'detached' || (final.status === 'failed' && this.#lost)) return formatResumeKey(this.cursor);
+    return undefined;
   }
 
   /** The stream on the wire right now (for tests and diagnostics). */
@@ -182,6 +151,24 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
     const att = this.#att;
     this.#settle({ status: 'cancelled', error: new FramewireError('CANCELLED', reason) });
     if (att !== undefined && !att.stream.ended) att.stream.cancel(reason);
+    this.#closeConnection();
+  }
+
+  /**
+   * Lets go of the stream without cancelling it: the connection closes without CANCEL, so the
+   * server keeps the instance (and its producer) for its grace period (FW-EV-50), and `resumeKey`
+   * resumes it after the last delivered event, from here or another process, with no gap and no
+   * duplicate. The outcome is 'detached'; iteration ends. A subscription that cannot be resumed
+   * (not started, not resumable) is cancelled instead, so its producer does not run on for nobody.
+   */
+  detach(): void {
+    if (this.#final !== undefined) return;
+    const resumeKey = this.resumeKey;
+    if (resumeKey === undefined) {
+      this.cancel('detached before the stream could be resumed');
+      return;
+    }
+    this.#settle({ status: 'detached', resumeKey });
     this.#closeConnection();
   }
 
@@ -202,7 +189,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
     for (;;) {
       const final = this.#final;
       if (final !== undefined) {
-        if (final.status === 'done') return { done: true, value: undefined };
+        if (final.status === 'done' || final.status === 'detached') return { done: true, value: undefined };
         throw final.error;
       }
       const att = this.#att ?? (await this.#attach());
@@ -246,6 +233,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
           return undefined;
         }
         att.start = msg;
+        this.#startResumable = msg.resumable;
         // Now the heartbeat interval is known: the silence allowed shrinks from the start timeout.
         this.#arm(att);
         this.#started = true;
@@ -420,6 +408,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
   #giveUp(end: Extract<RetryDecision, { retry: false }>): void {
     // The code says why the stream was lost (TIMEOUT for a silent server), the message what the last attempt met.
     const { first, last } = end;
+    this.#lost = true;
     if (end.bound === 'setup') {
       // The first connection could not be made: say what it met, not that a stream was lost (FW-ERR-6).
       this.#settle({ status: 'failed', error: last });

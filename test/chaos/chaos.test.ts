@@ -138,7 +138,7 @@ describe('chaos', () => {
         ops.push({ kind: 'subscribe', ms: performance.now() - started });
         const inOrder = ids.length === EVENTS && ids.every((id, i) => id === i + 1);
         if (outcome.status !== 'done' || !inOrder) {
-          failures.push(`subscription ${sub.key}: ${outcome.status}${outcome.status === 'done' ? '' : ` (${outcome.error.code}: ${outcome.error.message})`}, ${ids.length} events${inOrder ? '' : ', not 1..N in order'}`);
+          failures.push(`subscription ${sub.key}: ${outcome.status}${'error' in outcome ? ` (${outcome.error.code}: ${outcome.error.message})` : ''}, ${ids.length} events${inOrder ? '' : ', not 1..N in order'}`);
         }
       }
     };
