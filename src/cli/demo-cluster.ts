@@ -159,7 +159,7 @@ export async function runClusterDemo(o: ClusterDemoOptions): Promise<DemoReport>
     const outcome = await sub.outcome;
     const contiguous = ids.length === o.events && ids.every((id, i) => id === i + 1);
     Object.assign(eventsReport, { delivered: ids.length, reconnects: sub.stats.reconnects, duplicatesDropped: sub.stats.duplicates, outcome: outcome.status });
-    check('event stream ended with an explicit done', outcome.status === 'done', outcome.status === 'done' ? `summary ${JSON.stringify(outcome.summary)}` : `${outcome.status}: ${outcome.error.code} ${outcome.error.message}`);
+    check('event stream ended with an explicit done', outcome.status === 'done', outcome.status === 'done' ? `summary ${JSON.stringify(outcome.summary)}` : outcome.status === 'detached' ? `detached at ${outcome.resumeKey}` : `${outcome.status}: ${outcome.error.code} ${outcome.error.message}`);
     check('event stream moved between nodes at each cut with no gap and no duplicate', contiguous && moves.length === 3 && sub.stats.reconnects >= 3, `${ids.length} events, ids 1..${ids.at(-1) ?? 0} contiguous; ${moves.join('; ')}; ${sub.stats.reconnects} reconnects`);
   } catch (error) {
     check('cluster demo ran to the end', false, error instanceof Error ? error.message : String(error));
