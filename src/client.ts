@@ -3,7 +3,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { Connection } from './connection.ts';
-import { FramewireError, invalidArgument } from './errors.ts';
+import { AbortError, FramewireError, invalidArgument } from './errors.ts';
 import type { SessionOptions, StreamHandler } from './session/index.ts';
 import { dialQuic, type QuicEndpointOptions } from './transport/index.ts';
 import { FirstBytes } from './first-bytes.ts';
@@ -24,7 +24,12 @@ export interface ConnectOptions extends Omit<SessionOptions, 'role'> {
   readonly quic?: QuicEndpointOptions & { readonly peerId?: string };
   /** TLS: `true` for defaults, or node:tls options (ca, servername, rejectUnauthorized …). */
   readonly tls?: true | tls.ConnectionOptions;
-  /** Aborts the connect and handshake; after that, closes the connection. */
+  /**
+   * Aborts the connect and handshake: `connect()` rejects with an `AbortError` (`name`
+   * 'AbortError', `cause` the signal's reason, framewire code CANCELLED), at once if the signal was
+   * already aborted. After that, aborting closes the connection with that error, as node:net's
+   * `signal` option destroys its socket.
+   */
   readonly signal?: AbortSignal;
   /** Deadline for TCP connect + handshake. */
   readonly connectTimeoutMs?: number;
@@ -32,12 +37,16 @@ export interface ConnectOptions extends Omit<SessionOptions, 'role'> {
   readonly onStream?: StreamHandler;
 }
 
-/** Connects and completes the handshake. Rejects with a FramewireError (CONNECTION_LOST, HANDSHAKE, AUTH_FAILED …). */
+/**
+ * Connects and completes the handshake. Rejects with a FramewireError (CONNECTION_REFUSED,
+ * CONNECTION_LOST, TIMEOUT, HANDSHAKE, AUTH_FAILED …) whose `cause` is the system error when the
+ * socket failed (ECONNREFUSED, ECONNRESET, ETIMEDOUT …), or with an `AbortError` when `signal` fired.
+ */
 export async function connect(options: ConnectOptions): Promise<Connection> {
   const { signal, connectTimeoutMs = 10_000, onStream } = options;
   const target = resolveTarget(options);
   const { host, port } = target;
-  if (signal?.aborted === true) throw new FramewireError('CANCELLED', 'connect aborted', { cause: signal.reason });
+  if (signal?.aborted === true) throw new AbortError('connect aborted', signal);
   const startedAt = performance.now();
   if (target.quic) {
     const transport = await withDeadline(dialQuic({ ...options.quic, host, port, ...(target.peerId === undefined ? {} : { peerId: target.peerId }) }), connectTimeoutMs, signal, `quic://${host}:${port}`);
@@ -52,8 +61,8 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     const timer = setTimeout(() => {
       fail(new FramewireError('TIMEOUT', `connect to ${host}:${port} timed out after ${connectTimeoutMs} ms`));
     }, connectTimeoutMs);
-    const onAbort = (): void => {
-      fail(new FramewireError('CANCELLED', 'connect aborted', { cause: signal?.reason }));
+    const onAbort = function (this: AbortSignal): void {
+      fail(new AbortError('connect aborted', this));
     };
     const cleanup = (): void => {
       clearTimeout(timer);
@@ -89,8 +98,8 @@ function connectError(error: Error, where: string): FramewireError {
 /** Waits for the HELLO exchange; `connectTimeoutMs` covers it too, and the signal closes the connection. */
 async function handshake(connection: Connection, options: ConnectOptions, startedAt: number, where: string, sniffer?: FirstBytes): Promise<Connection> {
   const { signal, connectTimeoutMs = 10_000 } = options;
-  const onAbort = (): void => {
-    connection.close(new FramewireError('CANCELLED', 'aborted by the application'));
+  const onAbort = function (this: AbortSignal): void {
+    connection.close(new AbortError('connection aborted by the application', this));
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   void connection.closed.then(() => signal?.removeEventListener('abort', onAbort));
@@ -153,8 +162,8 @@ async function withDeadline<T extends { destroy(): void }>(promise: Promise<T>, 
     timer = setTimeout(() => {
       reject(new FramewireError('TIMEOUT', `connect to ${where} timed out after ${ms} ms`));
     }, ms);
-    onAbort = () => {
-      reject(new FramewireError('CANCELLED', 'connect aborted', { cause: signal?.reason }));
+    onAbort = function (this: AbortSignal) {
+      reject(new AbortError('connect aborted', this));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });

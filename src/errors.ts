@@ -161,6 +161,27 @@ export function invalidArgument(message: string, options?: FramewireErrorOptions
   return new FramewireError('INVALID_ARGUMENT', message, options);
 }
 
+/**
+ * An operation the application aborted through an `AbortSignal`: rejected the way Node's own APIs
+ * reject (timers/promises, `events.once`, `stream.pipeline`, `fetch`): `name` is `'AbortError'` and
+ * `cause` is the signal's `reason`. It is also a `FramewireError` with code `CANCELLED`, so
+ * `isFramewireError(err)` and `err.code === 'CANCELLED'` keep working; as with undici's
+ * `RequestAbortedError`, `code` is the library's own (Node's AbortError has `'ABORT_ERR'`).
+ * Test for an abort with `err.name === 'AbortError'`, the check that also matches Node's and the
+ * DOM's abort errors.
+ */
+export class AbortError extends FramewireError {
+  constructor(message: string, signal: AbortSignal, options: Omit<FramewireErrorOptions, 'cause' | 'remote'> = {}) {
+    super('CANCELLED', message, { ...options, cause: signal.reason });
+    this.name = 'AbortError';
+  }
+}
+
+/** The `AbortError` an operation rejects with when `signal` has fired, else undefined. */
+export function abortedBy(signal: AbortSignal | undefined, message: string): AbortError | undefined {
+  return signal?.aborted === true ? new AbortError(message, signal) : undefined;
+}
+
 /** True for a `FramewireError`, by a brand that survives duplicate copies of the package. */
 export function isFramewireError(value: unknown): value is FramewireError {
   return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;

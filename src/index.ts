@@ -39,7 +39,7 @@ export {
   type WriteOptions,
 } from './session/index.ts';
 export { internalErrorCount, onInternalError, type InternalErrorObserver, type InternalErrorReport } from './session/index.ts';
-export { ErrorCodes, FramewireError, errorCodeName, isFramewireError, type ErrorCodeName, type FramewireErrorOptions } from './errors.ts';
+export { AbortError, ErrorCodes, FramewireError, errorCodeName, isFramewireError, type ErrorCodeName, type FramewireErrorOptions } from './errors.ts';
 export { defaultSettings, type ControlMap, type Settings } from './wire/index.ts';
 export {
   generateQuicIdentity,

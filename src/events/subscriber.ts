@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { checkInteger } from '../arguments.ts';
-import { FramewireError, invalidArgument, isFramewireError } from '../errors.ts';
+import { AbortError, FramewireError, invalidArgument, isFramewireError } from '../errors.ts';
 import {
   classifyFailure,
   Guard,
@@ -106,7 +106,7 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
     });
     const signal = options.signal;
     if (signal !== undefined) {
-      const onAbort = guard.wrap('subscription abort', () => { this.cancel('aborted by the application'); });
+      const onAbort = guard.wrap('subscription abort', () => { this.#cancel(new AbortError('subscription aborted by the application', signal)); });
       if (signal.aborted) queueMicrotask(onAbort);
       else signal.addEventListener('abort', onAbort, { once: true });
     }
@@ -147,10 +147,14 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
 
   /** Cancels: the server's producer stops (FW-EV-14); the outcome is 'cancelled'. */
   cancel(reason = 'cancelled by the subscriber'): void {
+    this.#cancel(new FramewireError('CANCELLED', reason));
+  }
+
+  #cancel(error: FramewireError): void {
     if (this.#final !== undefined) return;
     const att = this.#att;
-    this.#settle({ status: 'cancelled', error: new FramewireError('CANCELLED', reason) });
-    if (att !== undefined && !att.stream.ended) att.stream.cancel(reason);
+    this.#settle({ status: 'cancelled', error });
+    if (att !== undefined && !att.stream.ended) att.stream.cancel(error.message);
     this.#closeConnection();
   }
 

@@ -26,6 +26,7 @@ export interface SubscribeOptions {
   /** Key (request id) for a new instance; default: a random UUID chosen here, so a retry before `start` is safe. */
   readonly key?: string;
   readonly params?: ControlMap;
+  /** Cancels like `cancel()`, but the outcome's error (and what iterating throws) is an `AbortError` whose `cause` is the signal's reason. */
   readonly signal?: AbortSignal;
   /** Overrides of defaultReconnectPolicy; false: no automatic reconnect, a lost connection fails the subscription. */
   readonly reconnect?: Partial<RetryPolicy> | false;

@@ -16,12 +16,14 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { checkInteger } from '../arguments.ts';
-import { FramewireError, isFramewireError } from '../errors.ts';
+import { AbortError, FramewireError, isFramewireError } from '../errors.ts';
 import { classifyFailure, Guard, keepAliveClock, Retrier, resolveRetryPolicy, type ClientConnection, type Clock, type Connector, type RetryPolicy, type Stream } from '../session/index.ts';
 import { fsyncDir, PositionedWriter } from '../upload/fs-util.ts';
 import { StallWatch } from '../upload/stall-watch.ts';
 import { describeObject, openRead } from './ops.ts';
 import { DIGEST_BYTES, parseReadTrailer, positionOf, POSITION_BYTES, type ObjectDescription } from './protocol.ts';
+
+const ABORTED_MESSAGE = 'download cancelled by the application; the part file is kept';
 
 /** As the uploader's: 10 failed attempts in a row without a byte received; 50–100 ms doubling to 5 s (FW-OBJ-22). */
 export const defaultDownloadRetryPolicy: RetryPolicy = { maxAttempts: 10, initialDelayMs: 100, maxDelayMs: 5000 };
@@ -47,7 +49,11 @@ export interface DownloadOptions {
   readonly partPath?: string;
   /** fsync the file and its directory before and after the rename. Default true. */
   readonly durable?: boolean;
-  /** Cancels the read (CANCEL) and keeps the part file (FW-OBJ-23). */
+  /**
+   * Cancels the read (CANCEL) and keeps the part file (FW-OBJ-23): the download rejects with an
+   * `AbortError` (`name` 'AbortError', `cause` the signal's reason, code CANCELLED), at once if the
+   * signal was already aborted.
+   */
   readonly signal?: AbortSignal;
   /** Overrides of defaultDownloadRetryPolicy. */
   readonly retry?: Partial<RetryPolicy>;
@@ -91,7 +97,7 @@ export interface DownloadResult {
 export async function downloadWith(connect: Connector, objectId: string, destination: string, options: DownloadOptions = {}): Promise<DownloadResult> {
   const policy = resolveRetryPolicy(defaultDownloadRetryPolicy, options.retry);
   checkInteger('stallTimeoutMs', options.stallTimeoutMs ?? DEFAULT_DOWNLOAD_STALL_TIMEOUT_MS);
-  options.signal?.throwIfAborted();
+  if (options.signal?.aborted === true) throw new AbortError(ABORTED_MESSAGE, options.signal);
   const part = options.partPath ?? `${destination}.fwpart`;
   const fh = await openPart(part);
   try {
@@ -168,7 +174,7 @@ class Downloader {
       } catch (thrown) {
         const connectionUsable = conn?.isOpen === true;
         round.abort();
-        if (userSignal?.aborted === true) throw new FramewireError('CANCELLED', 'download cancelled by the application; the part file is kept', { cause: userSignal.reason });
+        if (userSignal?.aborted === true) throw new AbortError(ABORTED_MESSAGE, userSignal);
         const error = isFramewireError(thrown) ? thrown : undefined;
         if (error === undefined) throw thrown;
         if (classifyFailure(error, connectionUsable) === 'final') throw error;
@@ -178,8 +184,10 @@ class Downloader {
         this.#o.onRetry?.({ attempt: next.failures, delayMs: next.delayMs, error });
         try {
           await this.#retry.wait(next.delayMs, userSignal);
-        } catch {
-          throw new FramewireError('CANCELLED', 'download cancelled by the application; the part file is kept', { cause: userSignal?.reason });
+        } catch (error) {
+          // Only the application's signal ends the wait early.
+          if (userSignal === undefined) throw error;
+          throw new AbortError(ABORTED_MESSAGE, userSignal);
         }
         this.#stats.reconnects++;
       } finally {

@@ -10,6 +10,6 @@ export { toDuplex, toReadableStream, toWritableStream } from './adapters.ts';
 export { routeKind, type StreamService } from './service.ts';
 export { ANONYMOUS, defaultPrincipalId, type PrincipalId } from './principal.ts';
 export { classifyFailure, type FailureClass } from './failure.ts';
-export { AbortError, Retrier, resolveRetryPolicy, wait, type RetryDecision, type RetryPolicy } from './retry.ts';
+export { Retrier, resolveRetryPolicy, wait, type RetryDecision, type RetryPolicy } from './retry.ts';
 export type { ClientConnection, Connector } from './connector.ts';
 export { Guard, internalErrorCount, onInternalError, reportInternalError, type InternalErrorObserver, type InternalErrorReport } from './guard.ts';

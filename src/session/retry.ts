@@ -25,7 +25,7 @@
  */
 
 import { checkIntegers } from '../arguments.ts';
-import type { FramewireError } from '../errors.ts';
+import { AbortError, type FramewireError } from '../errors.ts';
 import type { Clock } from './clock.ts';
 
 /**
@@ -149,24 +149,14 @@ function isSetupFailure(error: FramewireError, failures: number, connectRetries:
   return error.code === 'TIMEOUT' && error.details?.['phase'] === 'handshake';
 }
 
-/** Node's error for an aborted operation (timers/promises, fs and stream use the same shape). */
-export class AbortError extends Error {
-  readonly code = 'ABORT_ERR';
-
-  constructor(signal: AbortSignal) {
-    super('The operation was aborted', { cause: signal.reason });
-    this.name = 'AbortError';
-  }
-}
-
 /** Resolves after `ms` on `clock` (at once for 0); rejects with an AbortError when `signal` fires first. */
 export function wait(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted === true) return Promise.reject(new AbortError(signal));
+  if (signal?.aborted === true) return Promise.reject(new AbortError('the wait was aborted', signal));
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
       timer.cancel();
-      reject(new AbortError(signal as AbortSignal));
+      reject(new AbortError('the wait was aborted', signal as AbortSignal));
     };
     const timer = clock.setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);

@@ -6,7 +6,7 @@
  * ClientConnection carries them (a framewire Connection or Session).
  */
 
-import { FramewireError } from '../errors.ts';
+import { abortedBy, FramewireError } from '../errors.ts';
 import type { ClientConnection, Stream } from '../session/index.ts';
 import type { ControlMap } from '../wire/index.ts';
 import {
@@ -75,8 +75,12 @@ export async function getUploadStatus(conn: ClientConnection, uploadId: string, 
 /**
  * Sends one chunk; resolves when the server acknowledged it as durably stored (FW-UP-14).
  * `onProgress` is called each time a piece was taken (the server's credit made room for it).
+ * `signal` cancels the chunk's stream: the promise rejects with an `AbortError` whose `cause` is
+ * the signal's reason (at once, sending nothing, if it was already aborted).
  */
 export async function putChunk(conn: ClientConnection, uploadId: string, header: ChunkHeader, data: Uint8Array, signal?: AbortSignal, onProgress?: () => void): Promise<ChunkAck> {
+  const early = abortedBy(signal, 'chunk upload aborted');
+  if (early !== undefined) throw early;
   const stream = conn.open({ kind: UploadKind.chunk, target: uploadId, meta: encodeChunkMeta(header), urgency: CHUNK_URGENCY });
   const onAbort = (): void => {
     stream.cancel('upload aborted');
@@ -93,6 +97,9 @@ export async function putChunk(conn: ClientConnection, uploadId: string, header:
     const ack = parse(UploadKind.chunk, trailer, parseChunkTrailer);
     if (ack.index !== header.index) throw new FramewireError('PROTOCOL_ERROR', `acknowledged chunk ${ack.index}, sent ${header.index}`);
     return ack;
+  } catch (error) {
+    // The stream was cancelled because of the signal: say so the Node way.
+    throw abortedBy(signal, 'chunk upload aborted') ?? error;
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }

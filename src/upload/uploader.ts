@@ -12,7 +12,7 @@
 
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { checkInteger } from '../arguments.ts';
-import { FramewireError, invalidArgument, isFramewireError } from '../errors.ts';
+import { AbortError, FramewireError, invalidArgument, isFramewireError } from '../errors.ts';
 import { classifyFailure, Guard, keepAliveClock, Retrier, resolveRetryPolicy, wait, type ClientConnection, type Clock, type Connector, type RetryPolicy } from '../session/index.ts';
 import { abortUpload, commitUpload, createUpload, getUploadStatus, putChunk } from './ops.ts';
 import { bitmapHas, chunkCountOf, chunkLengthOf, isUploadId, SHA256_HEX_PATTERN, type UploadStatus } from './protocol.ts';
@@ -50,6 +50,11 @@ export interface UploadOptions {
   /** Resume a known upload instead of creating one. */
   readonly uploadId?: string;
   readonly metadata?: Readonly<Record<string, string>>;
+  /**
+   * Aborts the upload: it rejects with an `AbortError` (`name` 'AbortError', `cause` the signal's
+   * reason, code CANCELLED), at once if the signal was already aborted, after deleting the upload
+   * on the server unless `keepOnAbort`.
+   */
   readonly signal?: AbortSignal;
   /** On abort through `signal`, leave the upload on the server (resumable until its TTL) instead of deleting it. */
   readonly keepOnAbort?: boolean;
@@ -105,6 +110,7 @@ const LIMIT_RETRY_FALLBACK_MS = 100;
 /** How long the best-effort delete of an aborted upload may take. */
 const ABORT_REMOTE_TIMEOUT_MS = 5000;
 const MAX_CHECKSUM_RETRIES = 3;
+const ABORTED_MESSAGE = 'upload aborted by the application';
 
 /** Uploads `source` through connections made by `connect`, resuming across failures. */
 export async function uploadWith(connect: Connector, source: UploadSource, options: UploadOptions = {}): Promise<UploadResult> {
@@ -114,7 +120,7 @@ export async function uploadWith(connect: Connector, source: UploadSource, optio
   if (options.uploadId !== undefined && !isUploadId(options.uploadId)) throw invalidArgument('uploadId is not an upload id');
   checkInteger('stallTimeoutMs', options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS);
   const policy = resolveRetryPolicy(defaultRetryPolicy, options.retry);
-  options.signal?.throwIfAborted();
+  if (options.signal?.aborted === true) throw new AbortError(ABORTED_MESSAGE, options.signal);
   const src = await openSource(source, options.size);
   try {
     return await new Uploader(connect, src, { chunkSize, inflight, policy }, options).run();
@@ -214,8 +220,9 @@ class Uploader {
         this.#o.onRetry?.({ attempt: next.failures, delayMs: next.delayMs, error });
         try {
           await this.#retry.wait(next.delayMs, userSignal);
-        } catch {
+        } catch (error) {
           // Only the application's signal ends the wait early.
+          if (userSignal === undefined) throw error;
           throw await this.#cancelled(userSignal);
         }
         this.#stats.reconnects++;
@@ -226,10 +233,10 @@ class Uploader {
     }
   }
 
-  /** The application aborted: delete the upload unless asked to keep it, and say so. */
-  async #cancelled(signal: AbortSignal | undefined): Promise<FramewireError> {
+  /** The application aborted: delete the upload unless asked to keep it, and say so the Node way. */
+  async #cancelled(signal: AbortSignal): Promise<AbortError> {
     if (this.#o.keepOnAbort !== true) await this.#abortRemote();
-    return new FramewireError('CANCELLED', 'upload aborted by the application', { cause: signal?.reason });
+    return new AbortError(ABORTED_MESSAGE, signal);
   }
 
   /** One connection's worth: create or take over, send what is missing, commit. */

@@ -5,9 +5,9 @@
 
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, isFramewireError } from '../../src/index.ts';
+import { connect } from '../../src/index.ts';
 import { FrameType, HANDSHAKE_MAX_PAYLOAD } from '../../src/wire/index.ts';
-import { echoHandler, expectFwError, FrameReader, Harness, readAll, settle, waitFor, within } from './helpers.ts';
+import { echoHandler, expectAbortError, expectFwError, FrameReader, Harness, readAll, settle, waitFor, within } from './helpers.ts';
 
 const h = new Harness();
 afterEach(() => h.cleanup());
@@ -110,29 +110,33 @@ describe('handshake over TCP', () => {
     }
   });
 
-  it('an AbortSignal aborts connect() during the handshake with CANCELLED', async () => {
+  it('an AbortSignal aborts connect() during the handshake with an AbortError (cause: the reason, code CANCELLED)', async () => {
     const { port, readers } = await silentServer();
     const controller = new AbortController();
     const pending = settle(connect({ port, signal: controller.signal }));
     await waitFor(() => readers.length === 1 && readers[0]!.frames.length >= 1, 5000, 'HELLO reached the server');
-    controller.abort(new Error('user gave up'));
+    const reason = new Error('user gave up');
+    controller.abort(reason);
     const r = await within(pending, 2000, 'aborted connect');
     expect(r.ok).toBe(false);
-    if (!r.ok) expectFwError(r.error, 'CANCELLED');
+    if (!r.ok) expectAbortError(r.error, reason);
     await waitFor(() => readers[0]!.ended, 5000, 'socket closed after abort');
   });
 
-  it('an AbortSignal that fires during TCP connect, or was aborted before, rejects connect()', async () => {
+  it('an AbortSignal that fires during TCP connect, or was aborted before, rejects connect() with an AbortError, never a synchronous throw', async () => {
     const { port } = await silentServer();
-    const early = await within(settle(connect({ port, signal: AbortSignal.abort() })), 2000, 'pre-aborted connect');
+    const before = AbortSignal.abort('stop');
+    let promise: Promise<unknown> | undefined;
+    expect(() => { promise = connect({ port, signal: before }); }).not.toThrow();
+    const early = await within(settle(promise!), 2000, 'pre-aborted connect');
     expect(early.ok).toBe(false);
-    if (!early.ok) expectFwError(early.error, 'CANCELLED');
+    if (!early.ok) expectAbortError(early.error, 'stop');
     const controller = new AbortController();
     const pending = settle(connect({ port, signal: controller.signal }));
     controller.abort();
     const r = await within(pending, 2000, 'aborted connect');
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(isFramewireError(r.error) ? r.error.code : 'not a FramewireError').toBe('CANCELLED');
+    if (!r.ok) expectAbortError(r.error, controller.signal.reason);
   });
 
   it('aborting the signal after connect() resolved closes the connection', async () => {
@@ -140,9 +144,10 @@ describe('handshake over TCP', () => {
     const controller = new AbortController();
     const client = await h.client({ port, signal: controller.signal });
     const s = client.open({ kind: 'echo' });
-    controller.abort();
+    const reason = new Error('done with it');
+    controller.abort(reason);
     const end = await within(client.closed, 2000, 'closed after abort');
-    expectFwError(end.error, 'CANCELLED');
+    expectAbortError(end.error, reason);
     const o = await within(s.outcome, 2000, 'outcome');
     expect(o.status).toBe('failed');
   });

@@ -58,6 +58,17 @@ export function expectFwError(error: unknown, code: ErrorCodeName): FramewireErr
   return error;
 }
 
+/**
+ * An operation aborted through an AbortSignal rejects as Node's own APIs do: `name` 'AbortError',
+ * `cause` the signal's reason; and it is still a FramewireError with code CANCELLED.
+ */
+export function expectAbortError(error: unknown, reason: unknown): FramewireError {
+  const e = expectFwError(error, 'CANCELLED');
+  if (e.name !== 'AbortError') throw new Error(`expected an AbortError, got ${e.name}: ${e.message}`, { cause: e });
+  if (e.cause !== reason) throw new Error(`expected the signal's reason as cause, got ${String(e.cause)}`, { cause: e });
+  return e;
+}
+
 /** Deterministic PRNG (mulberry32) for sizes and schedules; data bytes come from crypto. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;

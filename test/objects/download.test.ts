@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { downloadWith, type DownloadResult } from '../../src/objects/index.ts';
 import { ManualClock, type ClientConnection } from '../../src/session/index.ts';
-import { commitObject, expectFwError, FaultProxy, Harness, KiB, MiB, objectServer, prng, probing, randomBytesOf, removeTempDirs, settle, sha256File, sha256Hex, tempDir, waitFor, type ReadProbe } from './helpers.ts';
+import { commitObject, expectAbortError, expectFwError, FaultProxy, Harness, KiB, MiB, objectServer, prng, probing, randomBytesOf, removeTempDirs, settle, sha256File, sha256Hex, tempDir, waitFor, type ReadProbe } from './helpers.ts';
 
 const h = new Harness();
 const proxies: FaultProxy[] = [];
@@ -103,7 +103,7 @@ describe('downloadWith: resume across cuts and restarts', () => {
         },
       }),
     );
-    expectFwError(cancelled.ok ? undefined : cancelled.error, 'CANCELLED');
+    expectAbortError(cancelled.ok ? undefined : cancelled.error, abort.signal.reason);
     open();
     await expect.poll(() => probe.closed, { timeout: 5000 }).toBe(1);
     expect(probe.bytesRead).toBeLessThan(bytes.length);

@@ -12,7 +12,7 @@ import type { Harness } from '../integration/helpers.ts';
 import { tempDir } from '../upload/helpers.ts';
 
 export { FaultProxy, randomFile, readAllBytes, removeTempDirs, sha256File, sha256Hex, tempDir } from '../upload/helpers.ts';
-export { Harness, KiB, MiB, expectFwError, prng, settle, waitFor, within } from '../integration/helpers.ts';
+export { Harness, KiB, MiB, expectAbortError, expectFwError, prng, settle, waitFor, within } from '../integration/helpers.ts';
 
 export interface ObjectServerSetup {
   readonly port: number;

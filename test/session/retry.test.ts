@@ -5,8 +5,8 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { FramewireError } from '../../src/errors.ts';
-import { AbortError, ManualClock, Retrier, resolveRetryPolicy, wait, type RetryDecision } from '../../src/session/index.ts';
+import { AbortError, FramewireError } from '../../src/errors.ts';
+import { ManualClock, Retrier, resolveRetryPolicy, wait, type RetryDecision } from '../../src/session/index.ts';
 import { prng } from '../integration/helpers.ts';
 import { flush, invalidArgument } from './helpers.ts';
 
@@ -134,7 +134,7 @@ describe('retry policy', () => {
     await flush();
     expect(w.state).toBe('rejected');
     expect(w.error).toBeInstanceOf(AbortError);
-    expect(w.error).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', cause: reason });
+    expect(w.error).toMatchObject({ name: 'AbortError', code: 'CANCELLED', cause: reason });
     // An already-aborted signal rejects without arming a timer, also for a zero wait.
     const again = track(wait(clock, 0, ac.signal));
     await flush();

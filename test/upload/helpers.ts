@@ -20,7 +20,7 @@ import type { ClientConnection } from '../../src/session/index.ts';
 import { FrameDecoder, FrameType, parseFrame, type RawFrame } from '../../src/wire/index.ts';
 import { Harness, within } from '../integration/helpers.ts';
 
-export { Harness, KiB, MiB, prng, settle, sleep, transports, waitFor, within, expectFwError } from '../integration/helpers.ts';
+export { Harness, KiB, MiB, prng, settle, sleep, transports, waitFor, within, expectAbortError, expectFwError } from '../integration/helpers.ts';
 
 const dirs: string[] = [];
 

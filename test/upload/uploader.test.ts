@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { upload } from '../../src/api/upload.ts';
 import { getUploadStatus } from '../../src/upload/index.ts';
-import { assertNoDebris, expectFwError, Harness, KiB, MiB, randomFile, removeTempDirs, settle, transports, uploadServer } from './helpers.ts';
+import { assertNoDebris, expectAbortError, expectFwError, Harness, KiB, MiB, randomFile, removeTempDirs, settle, transports, uploadServer } from './helpers.ts';
 
 describe.each(transports)('resuming uploader over %s', (transport) => {
   const h = new Harness(transport);
@@ -32,7 +32,7 @@ describe.each(transports)('resuming uploader over %s', (transport) => {
         if (p.chunksConfirmed >= 5) controller.abort();
       },
     }));
-    expectFwError(r.ok ? undefined : r.error, 'CANCELLED');
+    expectAbortError(r.ok ? undefined : r.error, controller.signal.reason);
     const conn = await h.client({ port });
     expect((await getUploadStatus(conn, uploadId!)).state).toBe('aborted');
     await assertNoDebris(dataDir!, []);
@@ -56,7 +56,7 @@ describe.each(transports)('resuming uploader over %s', (transport) => {
         if (p.chunksConfirmed >= 6) controller.abort();
       },
     }));
-    expectFwError(first.ok ? undefined : first.error, 'CANCELLED');
+    expectAbortError(first.ok ? undefined : first.error, controller.signal.reason);
     const sessions: number[] = [];
     const second = await upload(file.path, { port, ...h.via(), chunkSize: 64 * KiB, idempotencyKey: 'nightly-backup-42', onSession: (s) => sessions.push(s.token) });
     expect(second.sha256).toBe(file.sha256);
