@@ -4,7 +4,9 @@
  * socket over TCP, the peer's proven identity over QUIC).
  */
 
+import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
+import { emitError, emitToApplication } from './emit.ts';
 import type { FramewireError } from './errors.ts';
 import type { ClientConnection, FrameTransport, OpenOptions, Session, SessionEnd, SessionOptions, StreamHandler, Stream } from './session/index.ts';
 import { Session as SessionImpl } from './session/index.ts';
@@ -18,17 +20,32 @@ export interface AttachableTransport extends FrameTransport {
   destroy(): void;
 }
 
+/** The events of a {@link Connection}, as node:net and node:http2 name them. */
+export interface ConnectionEvents {
+  /**
+   * The connection ended with this error (the one `closed` reports), just before 'close'. Emitted
+   * only when there is a listener: unlike a net.Socket, a Connection without an 'error' listener
+   * does not throw it (src/emit.ts says why).
+   */
+  error: [error: FramewireError];
+  /** Once, when the connection is over: with the error it ended with, nothing for a clean end. */
+  close: [error?: FramewireError];
+}
+
 /**
  * A session bound to a socket: what `connect()` resolves to and what a server holds per client. Opens
- * streams, pings, and ends with `goaway()`, `close()` or `destroy()`.
+ * streams, pings, and ends with `goaway()`, `close()` or `destroy()`; `await using` ends it with
+ * `goaway()`. Besides its promises (`ready`, `closed`) it emits 'error' and 'close'
+ * ({@link ConnectionEvents}).
  */
-export class Connection implements ClientConnection {
+export class Connection extends EventEmitter<ConnectionEvents> implements ClientConnection, AsyncDisposable {
   readonly session: Session;
   /** The TCP (or TLS) socket; undefined over QUIC. */
   readonly socket: Duplex | undefined;
   readonly #transport: AttachableTransport;
 
   constructor(over: Duplex | AttachableTransport, options: SessionOptions, onStream?: StreamHandler, transportOptions?: SocketTransportOptions) {
+    super();
     this.socket = over instanceof Duplex ? over : undefined;
     this.#transport = over instanceof Duplex ? new SocketTransport(over, transportOptions) : over;
     try {
@@ -39,6 +56,14 @@ export class Connection implements ClientConnection {
       throw error;
     }
     this.#transport.attach(this.session);
+    void this.session.closed.then((end) => {
+      if (end.error === undefined) {
+        emitToApplication(this, 'close');
+        return;
+      }
+      emitError(this, end.error);
+      emitToApplication(this, 'close', end.error);
+    });
   }
 
   /** 'quic' or 'tcp'. */
@@ -91,5 +116,10 @@ export class Connection implements ClientConnection {
   /** Cuts the connection without a word, as a network failure would. */
   destroy(): void {
     this.#transport.destroy();
+  }
+
+  /** `await using connection = await connect(…)`: a graceful `goaway()` when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.goaway();
   }
 }

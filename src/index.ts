@@ -9,8 +9,8 @@
  * @packageDocumentation
  */
 export { connect, type ConnectOptions } from './client.ts';
-export { createServer, FramewireServer, type ServerOptions } from './server.ts';
-export { Connection } from './connection.ts';
+export { createServer, FramewireServer, type ServerEvents, type ServerOptions } from './server.ts';
+export { Connection, type ConnectionEvents } from './connection.ts';
 export { defaultServerLimits, type AdmissionStats, type ServerLimits } from './admission.ts';
 export {
   Stream,

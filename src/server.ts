@@ -1,11 +1,13 @@
 /** L5: `createServer()`, the server's entry point. */
 
+import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Logger } from 'pino';
 import { pino } from 'pino';
 import { Admission, resolveServerLimits, type AdmissionStats, type Admitted, type ServerLimits } from './admission.ts';
 import { Connection } from './connection.ts';
+import { emitError, emitToApplication } from './emit.ts';
 import type { SessionLimits, SessionOptions, StreamHandler } from './session/index.ts';
 import { defaultLimits, Guard, routeKind, type StreamService } from './session/index.ts';
 import { QuicListener, type QuicListenOptions, type QuicTransport } from './transport/index.ts';
@@ -35,11 +37,28 @@ export interface ServerOptions extends Omit<SessionOptions, 'role' | 'connection
 /** What a server changes in the session defaults: it closes connections left without a stream (FW-LIMIT-7). */
 export const serverSessionDefaults: Partial<SessionLimits> = { unusedConnectionTimeoutMs: 60_000 };
 
+/** The events of a {@link FramewireServer}, as node:net's and node:http2's servers name them. */
+export interface ServerEvents {
+  /**
+   * A client's connection, as soon as it has a session (its handshake may still be running:
+   * `connection.ready` says when it is done; a failed one ends in its 'close').
+   */
+  connection: [connection: Connection];
+  /**
+   * The listening socket failed (EADDRINUSE at `listen()`, which rejects too; EMFILE on accept …).
+   * Emitted only when there is a listener; without one it is logged (src/emit.ts says why).
+   */
+  error: [error: Error];
+  /** Once, when `close()` finished: every connection is closed. */
+  close: [];
+}
+
 /**
  * A framewire server: accepts TCP (or TLS) connections, runs a session on each and routes every stream to
- * the service that claims its kind. Made by `createServer()`.
+ * the service that claims its kind. Made by `createServer()`. Emits 'connection', 'error' and 'close'
+ * ({@link ServerEvents}); `await using` closes it.
  */
-export class FramewireServer {
+export class FramewireServer extends EventEmitter<ServerEvents> implements AsyncDisposable {
   readonly connections = new Set<Connection>();
   readonly #server: net.Server;
   readonly #options: ServerOptions;
@@ -53,8 +72,10 @@ export class FramewireServer {
   #nextId = 1;
   readonly #route: StreamHandler;
   #quic: QuicListener | undefined;
+  #closed: Promise<void> | undefined;
 
   constructor(options: ServerOptions) {
+    super();
     this.#options = options;
     this.#log = options.logger ?? pino({ level: 'silent' });
     this.#guard = new Guard(this.#log, () => undefined);
@@ -85,6 +106,10 @@ export class FramewireServer {
         socket.destroy();
       });
     }
+    this.#server.on('error', (error) => {
+      // A failed listen() is reported by its rejection; later failures (accept) need the log.
+      if (!emitError(this, error) && this.#server.listening) this.#log.error({ err: error }, 'server socket error');
+    });
     // Both servers report every TCP connection here, before any TLS.
     this.#server.on('connection', this.#guard.wrap('accepting a connection', (socket: net.Socket) => {
       this.#onTcp(socket);
@@ -151,6 +176,7 @@ export class FramewireServer {
     void connection.closed.then(() => {
       this.connections.delete(connection);
     });
+    emitToApplication(this, 'connection', connection);
   }
 
   #startSession(entry: Admitted, socket: net.Socket, handshakeTimeoutMs: number): void {
@@ -170,6 +196,7 @@ export class FramewireServer {
       },
       () => undefined,
     );
+    emitToApplication(this, 'connection', connection);
     void connection.closed.then((end) => {
       this.connections.delete(connection);
       this.#admission.release(entry);
@@ -204,8 +231,20 @@ export class FramewireServer {
     return (this.#server.address() as net.AddressInfo | null) ?? undefined;
   }
 
-  /** Graceful shutdown: stop accepting, GOAWAY every connection, wait until all are closed. */
-  async close(options: { deadlineMs?: number } = {}): Promise<void> {
+  /** Graceful shutdown: stop accepting, GOAWAY every connection, wait until all are closed; then 'close'. */
+  close(options: { deadlineMs?: number } = {}): Promise<void> {
+    this.#closed ??= this.#close(options).then(() => {
+      emitToApplication(this, 'close');
+    });
+    return this.#closed;
+  }
+
+  /** `await using server = createServer(…)`: `close()` when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(options: { deadlineMs?: number }): Promise<void> {
     const stopped = new Promise<void>((resolve) => {
       this.#server.close(() => {
         resolve();

@@ -183,4 +183,14 @@ describe('adapters over TCP', () => {
     if (!r.ok) expect((r.error as Error).message).toBe('producer crashed');
     expect((await stream.outcome).status).toBe('failed');
   });
+
+  it('README "Using it": a Blob piped into toWritableStream, the answer read through toReadableStream as a fetch Response', async () => {
+    const { port } = await h.server({ onStream: chunkEcho });
+    const client = await h.client({ port });
+    const upstream = client.open({ kind: 'my.echo' });
+    const answer = new Response(toReadableStream(upstream));
+    await within(new Blob(['hello']).stream().pipeTo(toWritableStream(upstream)), 5000, 'pipeTo');
+    expect(await within(answer.text(), 5000, 'the answer')).toBe('hello');
+    expect((await upstream.outcome).status).toBe('completed');
+  });
 });

@@ -1,6 +1,6 @@
 // A TypeScript consumer compiled against the shipped declarations (moduleResolution nodenext):
 // every subpath resolves, and the types users write against are the ones they get.
-import { connect, createServer, FramewireError, isFramewireError, type ClientConnection, type Connection, type Stream, type StreamOutcome } from 'framewire';
+import { AbortError, connect, createServer, FramewireError, isFramewireError, type ClientConnection, type Connection, type Stream, type StreamOutcome } from 'framewire';
 import { allCases, runConformance, type Report } from 'framewire/conformance';
 import { EventService, subscribe, type DeliveredEvent, type Producer } from 'framewire/events';
 import { putChunk, UploadKind, type ChunkAck } from 'framewire/protocol';
@@ -27,6 +27,21 @@ export async function useIt(port: number): Promise<[UploadResult, DeliveredEvent
   for await (const event of subscribe('count', { port, params: { n: 3 } })) events.push(event);
   const report = await runConformance({ target: { host: '127.0.0.1', port }, cases: allCases[0]?.id ?? 'FW-HS-*' });
   return [result, events, outcome, report];
+}
+
+// `await using` with the shipped declarations; the events are typed.
+export async function disposeIt(port: number, signal: AbortSignal): Promise<string> {
+  await using served = createServer({});
+  served.on('connection', (accepted: Connection) => accepted.on('error', (error: FramewireError) => error.code));
+  await using connection = await connect({ port, signal });
+  const closed = new Promise<string>((resolve) => connection.once('close', (error) => { resolve(error?.code ?? 'clean'); }));
+  try {
+    await upload(new Uint8Array(16), { port, signal });
+  } catch (error) {
+    if (error instanceof AbortError && error.name === 'AbortError') return String(error.cause);
+    throw error;
+  }
+  return closed;
 }
 
 const ping: Frame = { type: FrameType.PING, flags: 0, stream: 0, seq: 0, payload: new Uint8Array(8) };
