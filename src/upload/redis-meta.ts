@@ -28,21 +28,6 @@ import { FramewireError, isFramewireError } from '../errors.ts';
 import type { AddChunkResult, StoredUpload, UploadMetaStore, UploadRecord } from './backends.ts';
 import { isUploadId, SHA256_HEX_PATTERN } from './protocol.ts';
 
-/** Reconnect backoff: 50 ms doubling to 2 s, for as long as the store lives. */
-const RECONNECT_FIRST_MS = 50;
-const RECONNECT_MAX_MS = 2000;
-
-/** A client for the stores: reconnects with backoff; a command waits for at most two reconnects, then fails. */
-export function connectRedis(url: string): Redis {
-  const redis = new Redis(url, {
-    maxRetriesPerRequest: 2,
-    retryStrategy: (attempt) => Math.min(RECONNECT_FIRST_MS * 2 ** Math.min(attempt, 10), RECONNECT_MAX_MS),
-  });
-  // An error event without a listener would be thrown; failures reach callers through their commands.
-  redis.on('error', () => undefined);
-  return redis;
-}
-
 /** How long Redis keeps a key past the upload's deadline and retention: the sweeper's slack. */
 const TTL_MARGIN_MS = 3600 * 1000;
 

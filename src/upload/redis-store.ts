@@ -11,7 +11,8 @@
 import { statfs } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { RedisCommitLock } from './redis-lock.ts';
-import { connectRedis, RedisMetaStore } from './redis-meta.ts';
+import { openRedis } from '../redis-connection.ts';
+import { RedisMetaStore } from './redis-meta.ts';
 import { SharedDirBlobStore } from './shared-blobs.ts';
 import { UploadStateMachine } from './state-machine.ts';
 import { resolveStoreOptions, type UploadStoreOptions } from './store.ts';
@@ -34,7 +35,7 @@ export class RedisUploadStore extends UploadStateMachine {
   readonly #redis: Redis;
 
   constructor(options: RedisUploadStoreOptions) {
-    const redis = connectRedis(options.redis);
+    const redis = openRedis(options.redis);
     const keyPrefix = options.keyPrefix ?? 'fw:';
     const resolved = resolveStoreOptions(options);
     const meta = new RedisMetaStore(redis, { keyPrefix, retainMs: resolved.retainMs, now: resolved.now });

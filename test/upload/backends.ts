@@ -8,7 +8,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll } from 'vitest';
-import { connectRedis, RedisMetaStore } from '../../src/upload/redis-meta.ts';
+import { openRedis } from '../../src/redis-connection.ts';
+import { RedisMetaStore } from '../../src/upload/redis-meta.ts';
 import {
   FsBlobStore,
   FsMetaStore,
@@ -52,7 +53,7 @@ afterAll(async () => {
 
 /** A client of the shared test redis-server and a key prefix no other store uses. */
 async function redisKeys(): Promise<{ redis: Redis; keyPrefix: string }> {
-  const redis = connectRedis((await sharedRedis()).url);
+  const redis = openRedis((await sharedRedis()).url);
   clients.push(redis);
   return { redis, keyPrefix: `fw-test-${randomBytes(6).toString('hex')}:` };
 }
