@@ -10,6 +10,7 @@ export { runConformance, caseFilter, TargetUnreachable, type ConformanceOptions 
 export { formatTerminal, formatJson, formatJUnit } from './reporters.ts';
 export { verdicts } from './types.ts';
 export { conformanceService, ECHO_KIND, SINK_KIND } from './echo-service.ts';
+export type { Transport } from './link.ts';
 export type { CaseResult, ConformanceCase, Feature, Level, Outcome, Report, Verdict } from './types.ts';
 
 /** Every built-in case, in run order. */

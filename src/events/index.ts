@@ -6,6 +6,7 @@ export { defaultEventLimits, EVENT_OVERHEAD_BYTES, type EventLimits } from './li
 export { defaultReconnectPolicy, Subscription, subscribeWith, type DeliveredEvent, type EventOutcome, type SubscribeOptions, type SubscriberStats } from './subscriber.ts';
 // The shared store's parts (its log, the remote attachment, the scripts) stay internal.
 export { RedisReplayStore, redisReplayDefaults, type RedisReplayStoreOptions } from './redis-replay-store.ts';
+export type { ProducerEnd } from './producer-pump.ts';
 export { isSharedReplayStore, type Claim, type RemoteSubscriberHost, type ServeContext, type SharedReplayStore } from './replay-cluster.ts';
 export { formatResumeKey, parseResumeKey, type ResumePoint } from './resume-key.ts';
 export { MemoryReplayLog, memoryReplayStore, defaultReplayLimits, type LoggedEvent, type ReplayLimits, type ReplayLog, type ReplayStore } from './replay-log.ts';

@@ -9,6 +9,7 @@
 
 import { checkIntegers } from '../arguments.ts';
 
+/** The event service's aggregate limits: live instances and retained replay bytes, server-wide, per principal and per connection. */
 export interface EventLimits {
   /** Live instances on the server, all principals. */
   readonly maxInstances: number;

@@ -25,6 +25,7 @@ import { aliveKey, instanceKeys, nodeChannel, scripts, type InstanceKeys } from 
 import { RedisReplayLog, unavailable, type ControlMessage } from './redis-replay-log.ts';
 import { RemoteAttachment, type FollowContext } from './remote-attachment.ts';
 
+/** Options of `RedisReplayStore`: the Redis URL, the key prefix, liveness and polling periods, the keys' TTL. */
 export interface RedisReplayStoreOptions {
   /** redis://host:port: the store opens its two connections and closes them with `close()`. */
   readonly redis: string;
@@ -39,6 +40,7 @@ export interface RedisReplayStoreOptions {
   readonly logger?: Logger;
 }
 
+/** The defaults of `RedisReplayStoreOptions` (milliseconds). */
 export const redisReplayDefaults = { keyPrefix: 'fw:', nodeTtlMs: 3000, pollMs: 1000, keyTtlMs: 10 * 60_000 } as const;
 
 export class RedisReplayStore implements SharedReplayStore {

@@ -29,19 +29,28 @@ export interface ServeContext {
   /** The `start` message without `next` (the serving node's own heartbeat interval, FW-EV-40). */
   readonly start: Omit<StartMessage, 't' | 'next'>;
   readonly logger: Logger;
+  /** Adds `n` to one of the service's counters. */
   readonly count: (counter: keyof EventCounters, n: number) => void;
 }
 
 /** Who runs the instance (principal, name, key), as the shared store answers. */
 export type Claim =
   /** Nobody: it is now this node's, and the caller creates it (or calls `release` when it cannot). */
-  | { readonly kind: 'created'; release(): void }
+  | {
+      readonly kind: 'created';
+      /** Gives the key up again: the caller could not create the instance. */
+      release(): void;
+    }
   /** This node runs it (or ran it a moment ago): the caller's own instances decide. */
   | { readonly kind: 'self' }
   /** No instance, and the caller asked to resume: NOT_FOUND (FW-EV-26). */
   | { readonly kind: 'unknown' }
   /** Another node runs it, or it ended: served from the shared log. */
-  | { readonly kind: 'remote'; serve(stream: Stream, after: number, context: ServeContext): void }
+  | {
+      readonly kind: 'remote';
+      /** Serves `stream` from the shared log after id `after`, with this node's heartbeats. */
+      serve(stream: Stream, after: number, context: ServeContext): void;
+    }
   /** It existed but is lost (its node died before it ended): the coded, retryable error to send. */
   | { readonly kind: 'lost'; readonly error: FramewireError };
 
