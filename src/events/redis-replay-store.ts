@@ -20,7 +20,7 @@ import { FramewireError } from '../errors.ts';
 import { openRedis } from '../redis-connection.ts';
 import type { Stream } from '../session/index.ts';
 import type { Claim, ServeContext, SharedReplayStore } from './replay-cluster.ts';
-import { validateReplayLimits, type ReplayLimits } from './replay-log.ts';
+import { validateReplayLimits, type ReplayLimits, type ReplayLog } from './replay-log.ts';
 import { aliveKey, instanceKeys, nodeChannel, scripts, type InstanceKeys } from './redis-log-scripts.ts';
 import { RedisReplayLog, unavailable, type ControlMessage } from './redis-replay-log.ts';
 import { RemoteAttachment, type FollowContext } from './remote-attachment.ts';
@@ -79,12 +79,17 @@ export class RedisReplayStore implements SharedReplayStore {
     this.#timer.unref();
   }
 
-  /** The command connection (tests count its round trips). */
+  /** @internal The command connection (tests count its round trips). */
   get redis(): Redis {
     return this.#cmd;
   }
 
-  create(name: string, key: string, limits: ReplayLimits, principal = ''): RedisReplayLog {
+  create(name: string, key: string, limits: ReplayLimits, principal = ''): ReplayLog {
+    return this.createLog(name, key, limits, principal);
+  }
+
+  /** @internal `create` with the Redis-side type (tests read its keys); kept out of the public types, which must not depend on ioredis's. */
+  createLog(name: string, key: string, limits: ReplayLimits, principal = ''): RedisReplayLog {
     const keys = instanceKeys(this.#o.keyPrefix, principal, name, key);
     const log: RedisReplayLog = new RedisReplayLog(validateReplayLimits(limits), {
       redis: this.#cmd,

@@ -71,7 +71,7 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
             const key = `k${Math.random().toString(36).slice(2)}`;
             const limits = { maxEvents, maxBytes, maxAgeMs: 100 };
             expect((await store.claim('p', 'contract', key, limits, false)).kind).toBe('created');
-            const log = store.create('contract', key, limits, 'p');
+            const log = store.createLog('contract', key, limits, 'p');
             let now = 0;
             for (const o of ops) {
               if (o.op === 'ack') log.acknowledge(log.ackedId + o.by);
