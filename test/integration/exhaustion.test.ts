@@ -1,7 +1,8 @@
 /**
  * Issue 12, item 4, measured: with 3,000 silent connections kept open against `framewire serve`
  * (each one the server closes is opened again at once, from 50 source addresses), every honest
- * client's handshake (TCP connect + HELLO + the server's HELLO) completes. Before the handshake
+ * client's handshake (TCP connect + HELLO + the server's HELLO) completes, at worst after one retry
+ * when the server evicted it with LIMIT_EXCEEDED (the oldest handshaking socket makes room). Before the handshake
  * budget, the same attack made most honest connects fail (dropped at maxConnections).
  *
  * In the suite the bound is the handshake deadline (5 s): an honest client is never shut out, even
@@ -18,7 +19,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect } from '../../src/index.ts';
+import { connect, isFramewireError } from '../../src/index.ts';
 import { ServeProcess } from '../cli/serve-process.ts';
 import { sleep, within } from './helpers.ts';
 
@@ -60,15 +61,29 @@ describe.skipIf(!enoughFds)('connection exhaustion before the handshake', () => 
     await sleep(2000);
     const samples: number[] = [];
     let failures = 0;
+    let evictedOnce = 0;
     for (let i = 0; i < SAMPLES; i++) {
       const started = performance.now();
-      try {
-        const c = await connect({ port, connectTimeoutMs: 10_000 });
-        samples.push(performance.now() - started);
-        c.close();
-      } catch (error) {
-        failures++;
-        console.warn('[exhaustion] honest handshake failed:', (error as Error).message);
+      // An honest client does what the spec tells it to with LIMIT_EXCEEDED (retryable,: it tries
+      // see retry_after_ms): it tries again after that. When the server's event loop falls behind 10,000 accepts a
+      // second, 128 newer sockets can arrive before it reads an honest HELLO, and the oldest is
+      // evicted (seen under node 24 in CI: 1 of 20); the bound covers the retry.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const c = await connect({ port, connectTimeoutMs: 10_000 });
+          samples.push(performance.now() - started);
+          c.close();
+          break;
+        } catch (error) {
+          if (attempt === 1 && isFramewireError(error) && error.code === 'LIMIT_EXCEEDED') {
+            evictedOnce++;
+            await sleep(error.retryAfterMs ?? 100);
+            continue;
+          }
+          failures++;
+          console.warn('[exhaustion] honest handshake failed:', (error as Error).message);
+          break;
+        }
       }
       await sleep(100);
     }
@@ -88,7 +103,7 @@ describe.skipIf(!enoughFds)('connection exhaustion before the handshake', () => 
     const sorted = [...samples].sort((a, b) => a - b);
     console.log(
       `[exhaustion] ${SILENT} silent connections from ${ADDRESSES} addresses (opened ${String(done['opened'])}, closed by the server ${String(done['closedByServer'])}, open at peak ${String(done['peakOpen'])}); ` +
-        `honest handshakes: ${samples.length}/${SAMPLES} ok, p50 ${quantile(sorted, 0.5).toFixed(1)} ms, max ${(sorted.at(-1) ?? Number.NaN).toFixed(1)} ms (bound ${BOUND_MS} ms)`,
+        `honest handshakes: ${samples.length}/${SAMPLES} ok (${evictedOnce} after one LIMIT_EXCEEDED retry), p50 ${quantile(sorted, 0.5).toFixed(1)} ms, max ${(sorted.at(-1) ?? Number.NaN).toFixed(1)} ms (bound ${BOUND_MS} ms)`,
     );
     expect(failures).toBe(0);
     expect(sorted.at(-1)).toBeLessThan(BOUND_MS);
