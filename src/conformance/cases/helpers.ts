@@ -4,7 +4,7 @@ import type { ErrorCodeName } from '../../errors.ts';
 import type { CaseContext, Conn } from '../context.ts';
 import { expectConnectionError } from '../expect.ts';
 import type { RawPeer } from '../raw-peer.ts';
-import type { ConformanceCase, Outcome } from '../types.ts';
+import { outcome, type ConformanceCase, type Outcome } from '../types.ts';
 
 export type Case = ConformanceCase<CaseContext>;
 
@@ -43,4 +43,14 @@ export function pattern(n: number, seed = 0): Buffer {
   const b = Buffer.allocUnsafe(n);
   for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
   return b;
+}
+
+/** Waits for the target's handshake deadline on a peer that never completes its HELLO: ERROR HANDSHAKE and close (FW-HS-5, FW-QUIC-2), or informational when no deadline shows within the long wait. */
+export async function handshakeDeadlineOutcome(ctx: CaseContext, peer: RawPeer): Promise<Outcome> {
+  const started = Date.now();
+  const ending = await peer.waitEnd(ctx.run.longWaitMs);
+  const elapsed = Date.now() - started;
+  if (ending === undefined && peer.frames.length === 0) return outcome.info(`no handshake deadline observed within ${ctx.run.longWaitMs} ms (the deadline is a local setting)`);
+  const o = await expectConnectionError(peer, 'HANDSHAKE', { timeoutMs: ctx.timeoutMs });
+  return { ...o, detail: `${o.detail} after ${elapsed} ms` };
 }
