@@ -21,6 +21,18 @@ import { describeCode, isEnding, isReceived, RawPeer, type Received } from './ra
 import type { Transport } from './link.ts';
 import { CaseAbort, outcome, type Feature } from './types.ts';
 
+/** Where a node listens: the target, or the second node of its cluster. */
+export interface NodeAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly transport: Transport;
+  /** QUIC: the node's peer id to pin. */
+  readonly peerId: string | undefined;
+}
+
+/** Which node a case connects to: the target, or the second node of its cluster (`--peer-target`). */
+export type Node = 'target' | 'peer';
+
 export interface RunSettings {
   readonly host: string;
   readonly port: number;
@@ -36,12 +48,19 @@ export interface RunSettings {
   readonly longWaitMs: number;
   /** Credentials sent in every HELLO, for targets with an authentication hook. */
   readonly auth: unknown;
+  /** A second node of the target's cluster, for the cluster cases (spec/EVENTS.md §12.13). */
+  readonly peer: NodeAddress | undefined;
 }
 
-/** Where and how the raw peer connects for a run. */
-export function connectOptions(run: RunSettings): { host: string; port: number; transport: Transport; peerId?: string; connectTimeoutMs: number } {
-  return { host: run.host, port: run.port, transport: run.transport, ...(run.peerId === undefined ? {} : { peerId: run.peerId }), connectTimeoutMs: run.timeoutMs };
+/** Where and how the raw peer connects for a run: to the target, or to the second node of its cluster. */
+export function connectOptions(run: RunSettings, node: Node = 'target'): { host: string; port: number; transport: Transport; peerId?: string; connectTimeoutMs: number } {
+  const at: NodeAddress | undefined = node === 'peer' ? run.peer : run;
+  if (at === undefined) throw new CaseAbort(outcome.notApplicable(NEEDS_PEER));
+  return { host: at.host, port: at.port, transport: at.transport, ...(at.peerId === undefined ? {} : { peerId: at.peerId }), connectTimeoutMs: run.timeoutMs };
 }
+
+/** Why a cluster case is not applicable without a second node. */
+export const NEEDS_PEER = 'needs a second node of the same cluster: --peer-target';
 
 export class CaseContext {
   readonly run: RunSettings;
@@ -71,13 +90,15 @@ export class CaseContext {
     return this.run.quietMs;
   }
 
-  /** A raw connection (TCP or QUIC) to the target, nothing sent yet. Closed when the case ends. */
-  async connect(options: { autoPong?: boolean } = {}): Promise<RawPeer> {
+  /** A raw connection (TCP or QUIC) to the target (or its cluster's second node), nothing sent yet. Closed when the case ends. */
+  async connect(options: { autoPong?: boolean; node?: Node } = {}): Promise<RawPeer> {
+    const { node = 'target', ...rest } = options;
+    const where = connectOptions(this.run, node);
     let peer: RawPeer;
     try {
-      peer = await RawPeer.connect({ ...connectOptions(this.run), ...options });
+      peer = await RawPeer.connect({ ...where, ...rest });
     } catch (error) {
-      throw new CaseAbort(outcome.fail(`cannot connect to the target: ${error instanceof Error ? error.message : String(error)}`));
+      throw new CaseAbort(outcome.fail(`cannot connect to the ${node === 'peer' ? 'peer target' : 'target'}: ${error instanceof Error ? error.message : String(error)}`));
     }
     this.#peers.push(peer);
     return peer;
@@ -86,12 +107,13 @@ export class CaseContext {
   /**
    * Connects and completes the handshake, or ends the case with `fail`. `packed: true` declares
    * packed_messages = 1 (the target may then send PACKED DATA, §8.2.6); by default the runner
-   * declares nothing, i.e. the protocol default 0.
+   * declares nothing, i.e. the protocol default 0. `node: 'peer'` handshakes with the second node
+   * of the target's cluster instead (`--peer-target`).
    */
   async handshake(
-    hello: { settings?: Partial<Settings>; packed?: boolean; versions?: number[]; autoPong?: boolean; extra?: Partial<HelloPayload>; before?: (peer: RawPeer) => void } = {},
+    hello: { settings?: Partial<Settings>; packed?: boolean; versions?: number[]; autoPong?: boolean; extra?: Partial<HelloPayload>; before?: (peer: RawPeer) => void; node?: Node } = {},
   ): Promise<Conn> {
-    const peer = await this.connect(hello.autoPong === undefined ? {} : { autoPong: hello.autoPong });
+    const peer = await this.connect({ ...(hello.autoPong === undefined ? {} : { autoPong: hello.autoPong }), ...(hello.node === undefined ? {} : { node: hello.node }) });
     hello.before?.(peer);
     const declared: Partial<Settings> = { ...hello.settings, ...(hello.packed === true ? { packedMessages: 1 } : {}) };
     const ours: Settings = { ...defaultSettings, ...declared };

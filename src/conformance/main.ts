@@ -1,6 +1,6 @@
 /**
  * Standalone entry until the CLI wires `framewire conformance`:
- *   npx tsx src/conformance/main.ts --target 127.0.0.1:7070|quic://127.0.0.1:7071?peer=ID [--cases GLOB] [--strict] [--json FILE] [--junit FILE]
+ *   npx tsx src/conformance/main.ts --target 127.0.0.1:7070|quic://127.0.0.1:7071?peer=ID [--peer-target HOST:PORT] [--cases GLOB] [--strict] [--json FILE] [--junit FILE]
  * Exit code 0 when no case failed, 1 when one did, 2 on bad arguments.
  */
 
@@ -45,6 +45,7 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
       args: [...argv],
       options: {
         target: { type: 'string' },
+        'peer-target': { type: 'string' },
         cases: { type: 'string' },
         strict: { type: 'boolean', default: false },
         json: { type: 'string' },
@@ -70,6 +71,11 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
     out(`--target HOST:PORT or quic://HOST:PORT[?peer=PEER_ID] is required\n${usage}`);
     return 2;
   }
+  const peerTarget = values['peer-target'] === undefined ? undefined : parseTarget(values['peer-target']);
+  if (values['peer-target'] !== undefined && peerTarget === undefined) {
+    out(`--peer-target takes HOST:PORT or quic://HOST:PORT[?peer=PEER_ID], like --target\n${usage}`);
+    return 2;
+  }
   const num = (s: string | undefined, name: string): number | undefined => {
     if (s === undefined) return undefined;
     const n = Number(s);
@@ -91,6 +97,7 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
   try {
     report = await runConformance({
     target,
+    ...(peerTarget === undefined ? {} : { peerTarget }),
     strict: values.strict,
     ...(values.cases === undefined ? {} : { cases: values.cases }),
     ...(timeoutMs === undefined ? {} : { timeoutMs }),

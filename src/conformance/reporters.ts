@@ -20,8 +20,9 @@ export function formatTerminal(report: Report, options: { color?: boolean } = {}
     return `\u001b[${code}m${s}\u001b[0m`;
   };
   const lines: string[] = [];
-  const where = `${report.target.transport === 'quic' ? 'quic://' : ''}${report.target.host}:${report.target.port}`;
-  lines.push(`framewire conformance: ${where}${report.strict ? ' (strict)' : ''}`);
+  const name = (t: Report['target']): string => `${t.transport === 'quic' ? 'quic://' : ''}${t.host}:${t.port}`;
+  const peer = report.peerTarget === undefined ? '' : ` with peer ${name(report.peerTarget)} (cluster cases)`;
+  lines.push(`framewire conformance: ${name(report.target)}${peer}${report.strict ? ' (strict)' : ''}`);
   const info = report.targetInfo;
   lines.push(`target: ${info.agent ?? 'unknown agent'}; services: ${info.features.length === 0 ? 'none' : info.features.map(featureLabel).join(', ')}`);
   let section = '';
@@ -36,7 +37,7 @@ export function formatTerminal(report: Report, options: { color?: boolean } = {}
     }
   }
   const t = report.totals;
-  lines.push('', `${report.results.length} cases in ${(report.durationMs / 1000).toFixed(1)} s: ${t.pass} passed, ${t['non-strict']} non-strict, ${t.fail} failed, ${t.unsupported} unsupported, ${t.informational} informational, ${t['not-applicable']} not applicable over ${report.target.transport.toUpperCase()}`);
+  lines.push('', `${report.results.length} cases in ${(report.durationMs / 1000).toFixed(1)} s: ${t.pass} passed, ${t['non-strict']} non-strict, ${t.fail} failed, ${t.unsupported} unsupported, ${t.informational} informational, ${t['not-applicable']} not applicable (over ${report.target.transport.toUpperCase()}${report.peerTarget === undefined ? ', no --peer-target' : ''})`);
   lines.push(report.ok ? 'RESULT: conforming' : 'RESULT: NOT conforming');
   return lines.join('\n');
 }

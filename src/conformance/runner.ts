@@ -7,7 +7,7 @@
 import { decode } from '@msgpack/msgpack';
 import { ErrorCodes } from '../errors.ts';
 import { allCases, type Case } from './cases/index.ts';
-import { CaseContext, connectOptions, type RunSettings } from './context.ts';
+import { CaseContext, connectOptions, NEEDS_PEER, type Node, type RunSettings } from './context.ts';
 import type { Transport } from './link.ts';
 import { RawPeer } from './raw-peer.ts';
 import { CaseAbort, featureLabel, outcome, verdicts, type CaseResult, type ConformanceCase, type Feature, type Outcome, type Report, type Verdict } from './types.ts';
@@ -16,6 +16,11 @@ import { CaseAbort, featureLabel, outcome, verdicts, type CaseResult, type Confo
 export interface ConformanceOptions {
   /** The target; `transport` 'quic' speaks the QUIC mapping of spec §14 (pinning `peerId` when given). Default 'tcp'. */
   readonly target: { readonly host: string; readonly port: number; readonly transport?: Transport; readonly peerId?: string };
+  /**
+   * A second node of the target's cluster (same shared store, spec/EVENTS.md §12.13), for the
+   * cluster cases: without it they are reported not applicable, never skipped or failed.
+   */
+  readonly peerTarget?: { readonly host: string; readonly port: number; readonly transport?: Transport; readonly peerId?: string };
   /** Comma-separated globs over case ids and requirement ids (`FW-FLOW-*,vectors/*`); `!glob` excludes. Default: all. */
   readonly cases?: string;
   /** Run SHOULD cases too, and count every non-strict verdict as a failure. */
@@ -95,7 +100,9 @@ async function runOne(c: Case, run: RunSettings, features: ReadonlySet<Feature>)
   let o: Outcome;
   const missing = (c.needs ?? []).filter((f) => !features.has(f));
   const notHere = c.notOver?.[run.transport];
-  if (notHere !== undefined) {
+  if (c.cluster === true && run.peer === undefined) {
+    o = outcome.notApplicable(NEEDS_PEER);
+  } else if (notHere !== undefined) {
     o = outcome.notApplicable(`not over ${run.transport.toUpperCase()}: ${notHere}`);
   } else if (missing.length > 0) {
     o = outcome.unsupported(`the target lacks ${missing.map(featureLabel).join(', ')}`);
@@ -170,14 +177,15 @@ function targetName(run: { host: string; port: number; transport: Transport }): 
   return run.transport === 'quic' ? `quic://${host}:${run.port}` : `${host}:${run.port}`;
 }
 
-/** One connect to the target; a TargetUnreachable when it fails. */
-async function reachable(run: RunSettings): Promise<void> {
+/** One connect to the target (or its cluster's second node); a TargetUnreachable when it fails. */
+async function reachable(run: RunSettings, node: Node): Promise<void> {
+  const where = connectOptions(run, node);
   try {
-    const peer = await RawPeer.connect(connectOptions(run));
+    const peer = await RawPeer.connect(where);
     peer.destroy();
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
-    throw new TargetUnreachable(targetName(run), reason, { cause: error });
+    throw new TargetUnreachable(`${node === 'peer' ? '(--peer-target) ' : ''}${targetName(where)}`, reason, { cause: error });
   }
 }
 
@@ -194,10 +202,12 @@ export async function runConformance(options: ConformanceOptions): Promise<Repor
     quietMs: options.quietMs ?? 250,
     longWaitMs: options.longWaitMs ?? 35_000,
     auth: options.auth,
+    peer: options.peerTarget === undefined ? undefined : { host: options.peerTarget.host, port: options.peerTarget.port, transport: options.peerTarget.transport ?? 'tcp', peerId: options.peerTarget.peerId },
   };
   const filter = caseFilter(options.cases);
   const selected = (options.caseList ?? allCases).filter((c) => filter(c) && (run.strict || c.level === 'MUST'));
-  await reachable(run);
+  await reachable(run, 'target');
+  if (run.peer !== undefined) await reachable(run, 'peer');
   const { features, info } = await probe(run);
   const results = new Map<string, CaseResult>();
   const record = (r: CaseResult): void => {
@@ -218,6 +228,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Repor
   for (const r of ordered) totals[r.verdict]++;
   return {
     target: { host: run.host, port: run.port, transport: run.transport },
+    ...(run.peer === undefined ? {} : { peerTarget: { host: run.peer.host, port: run.peer.port, transport: run.peer.transport } }),
     strict: run.strict,
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,

@@ -70,6 +70,8 @@ export interface ConformanceCase<Ctx = unknown> {
   readonly notOver?: Partial<Readonly<Record<Transport, string>>>;
   /** Waits for a timer of the target (handshake deadline, idle timeout): run concurrently with the rest. */
   readonly slow?: boolean;
+  /** Needs a second node of the target's cluster (`--peer-target`, spec/EVENTS.md §12.13): without one the case is not applicable. */
+  readonly cluster?: boolean;
   /** Runs the case against the target. */
   run(ctx: Ctx): Promise<Outcome>;
 }
@@ -92,6 +94,8 @@ export interface CaseResult {
 /** A conformance run: the target, every result and the totals. */
 export interface Report {
   readonly target: { readonly host: string; readonly port: number; readonly transport: Transport };
+  /** The second node of the target's cluster, when the run was given one (`--peer-target`). */
+  readonly peerTarget?: { readonly host: string; readonly port: number; readonly transport: Transport };
   readonly strict: boolean;
   readonly startedAt: string;
   readonly durationMs: number;

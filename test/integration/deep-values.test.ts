@@ -31,7 +31,7 @@ async function target(): Promise<CaseContext> {
   const server = createServer({ services: [conformanceService()] });
   servers.push(server);
   const { port } = await server.listen(0, '127.0.0.1');
-  const ctx = new CaseContext({ host: '127.0.0.1', port, transport: 'tcp', peerId: undefined, strict: true, timeoutMs: 3000, quietMs: 200, longWaitMs: 5000, auth: undefined }, new Set(['echo', 'sink']));
+  const ctx = new CaseContext({ host: '127.0.0.1', port, transport: 'tcp', peerId: undefined, strict: true, timeoutMs: 3000, quietMs: 200, longWaitMs: 5000, auth: undefined, peer: undefined }, new Set(['echo', 'sink']));
   contexts.push(ctx);
   return ctx;
 }
