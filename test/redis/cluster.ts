@@ -15,9 +15,10 @@ export interface Node {
   readonly port: number;
 }
 
-/** Starts `framewire serve --redis` on a free port; resolves once it listens. */
-export async function startNode(redisUrl: string, dataDir: string): Promise<Node> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--port', '0', '--redis', redisUrl, '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `framewire serve --redis` (or, with no Redis URL, a lone `framewire serve`) on a free port; resolves once it listens. */
+export async function startNode(redisUrl: string | undefined, dataDir: string): Promise<Node> {
+  const redis = redisUrl === undefined ? [] : ['--redis', redisUrl];
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--port', '0', ...redis, '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
   const lines = createInterface({ input: child.stdout });
@@ -28,7 +29,7 @@ export async function startNode(redisUrl: string, dataDir: string): Promise<Node
     });
     child.once('exit', (code) => { reject(new Error(`framewire serve exited with ${code}: ${stderr}`)); });
   });
-  return { child, port: await within(port, 30_000, 'framewire serve --redis start') };
+  return { child, port: await within(port, 30_000, `framewire serve${redisUrl === undefined ? '' : ' --redis'} start`) };
 }
 
 /** Stops a node: SIGKILL (a crash) or SIGTERM (graceful); waits for its exit. */
