@@ -16,7 +16,7 @@ import { startNode, stopNode, type Node } from '../redis/cluster.ts';
 import { RedisServer, redisServerBinary } from '../redis/server.ts';
 import { removeTempDirs, tempDir } from '../upload/helpers.ts';
 
-const CLUSTER_CASES = 'FW-EV-10?/*';
+const CLUSTER_CASES = 'FW-EV-10?/*,FW-UP-25/commit-on-peer,FW-UP-25/commit-race-across-nodes,FW-UP-28/abort-commit-race-across-nodes';
 
 function verdicts(report: Report): Record<string, string> {
   return Object.fromEntries(report.results.map((r) => [r.id, r.verdict]));
@@ -57,7 +57,7 @@ describe.skipIf(redisServerBinary === undefined)('conformance: the cluster cases
     await removeTempDirs();
   });
 
-  it('FW-EV-100 FW-EV-101 FW-EV-102: two serve --redis nodes sharing one Redis pass every cluster case under --strict; FW-EV-103/104 are N/A with the reason', async () => {
+  it('FW-EV-100 FW-EV-101 FW-EV-102 FW-UP-25 FW-UP-28: two serve --redis nodes sharing one Redis and a data directory pass every cluster case under --strict; FW-EV-103/104 are N/A with the reason', async () => {
     const report = await run(a, b);
     const failures = report.results.filter((r) => r.verdict !== 'pass' && r.verdict !== 'not-applicable').map((r) => `${r.id}: ${r.verdict} ${r.detail} ${r.expected ?? ''} ${r.actual ?? ''}`);
     expect(failures).toEqual([]);
@@ -69,6 +69,9 @@ describe.skipIf(redisServerBinary === undefined)('conformance: the cluster cases
       'FW-EV-102/cancel-on-peer': 'pass',
       'FW-EV-103/producer-node-death': 'not-applicable',
       'FW-EV-104/redis-unreachable': 'not-applicable',
+      'FW-UP-25/commit-on-peer': 'pass',
+      'FW-UP-25/commit-race-across-nodes': 'pass',
+      'FW-UP-28/abort-commit-race-across-nodes': 'pass',
     });
     expect(report.results.find((r) => r.id === 'FW-EV-103/producer-node-death')?.detail).toMatch(/cannot do/u);
     expect(report.ok).toBe(true);
@@ -78,7 +81,7 @@ describe.skipIf(redisServerBinary === undefined)('conformance: the cluster cases
   it('two lone nodes (no shared Redis) fail the cluster cases even without --strict, each saying the peer does not know the instance', async () => {
     const report = await run(loneA, loneB, false);
     const byId = new Map(report.results.map((r) => [r.id, r]));
-    for (const id of ['FW-EV-100/resume-on-peer', 'FW-EV-100/after-beyond-last-on-peer', 'FW-EV-100/resume-gap-on-peer', 'FW-EV-101/done-on-peer', 'FW-EV-102/cancel-on-peer']) {
+    for (const id of ['FW-EV-100/resume-on-peer', 'FW-EV-100/after-beyond-last-on-peer', 'FW-EV-100/resume-gap-on-peer', 'FW-EV-101/done-on-peer', 'FW-EV-102/cancel-on-peer', 'FW-UP-25/commit-on-peer', 'FW-UP-25/commit-race-across-nodes', 'FW-UP-28/abort-commit-race-across-nodes']) {
       const r = byId.get(id);
       expect(r?.verdict, id).toBe('fail');
       expect(r?.detail, id).toMatch(/same cluster \(one shared store\)/u);
@@ -89,7 +92,7 @@ describe.skipIf(redisServerBinary === undefined)('conformance: the cluster cases
 
   it('without --peer-target every cluster case is N/A, naming the option, and the run stays conforming', async () => {
     const report = await run(a, undefined);
-    expect(report.results.length).toBe(7);
+    expect(report.results.length).toBe(10);
     for (const r of report.results) {
       expect(r.verdict, r.id).toBe('not-applicable');
       expect(r.detail).toBe('needs a second node of the same cluster: --peer-target');
