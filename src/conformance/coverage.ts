@@ -156,7 +156,11 @@ export function coverageMarkdown(spec: string, profiles: ProfileTexts = {}): str
   if (profiles.events !== undefined) docs.push({ file: 'spec/EVENTS.md', title: 'Event-stream profile (§12)', text: profiles.events, index: '## Requirement index', tags: 'leading' });
   if (profiles.objects !== undefined) docs.push({ file: 'spec/OBJECTS.md', title: 'Object read profile (§15)', text: profiles.objects, index: '## Appendix A', tags: 'trailing' });
   const byReq = new Map<string, string[]>();
-  for (const c of allCases) for (const r of c.requirements) byReq.set(r, [...(byReq.get(r) ?? []), c.id]);
+  for (const c of allCases) if (c.notCheckable === undefined) for (const r of c.requirements) byReq.set(r, [...(byReq.get(r) ?? []), c.id]);
+  const why = (id: string): string => {
+    const placeholder = allCases.find((c) => c.notCheckable !== undefined && c.requirements[0] === id);
+    return placeholder === undefined ? (notCovered[id] ?? 'not yet covered') : `${placeholder.notCheckable ?? ''} (\`${placeholder.id}\` reports N/A)`;
+  };
   const perDoc = docs.map((doc) => ({ doc, reqs: requirements(doc) }));
   const all = perDoc.flatMap((d) => d.reqs);
   const must = all.filter((r) => r.level === 'MUST');
@@ -172,7 +176,7 @@ export function coverageMarkdown(spec: string, profiles: ProfileTexts = {}): str
     '## Running',
     '',
     '```',
-    'npx tsx src/conformance/main.ts --target 127.0.0.1:7070 [--cases GLOB[,GLOB…]] [--strict] [--json FILE] [--junit FILE]',
+    'npx tsx src/conformance/main.ts --target 127.0.0.1:7070 [--peer-target 127.0.0.1:7071] [--cases GLOB[,GLOB…]] [--strict] [--json FILE] [--junit FILE]',
     '```',
     '',
     'The runner is a black box: it connects with raw TCP sockets, builds every frame with `src/wire`',
@@ -190,7 +194,7 @@ export function coverageMarkdown(spec: string, profiles: ProfileTexts = {}): str
     '| fail | the target broke the requirement; the report gives expected and actual |',
     '| unsupported | the target lacks what the case needs (the conformance services, a profile, a limit small enough to reach) |',
     '| informational | behaviour the spec leaves to the implementation (an auth hook, no flood limit hit, a timer longer than the run waits) |',
-    '| not-applicable | the case checks something the target\'s transport does not have (a QUIC mapping rule over TCP, a byte-stream rule over QUIC); the report prints why |',
+    '| not-applicable | the case checks something the target\'s transport does not have (a QUIC mapping rule over TCP, a byte-stream rule over QUIC), or needs a second node of its cluster (`--peer-target`) or a fault the runner cannot cause (a node killed); the report prints why |',
     '',
     '## QUIC targets',
     '',
@@ -207,6 +211,30 @@ export function coverageMarkdown(spec: string, profiles: ProfileTexts = {}): str
     'mapping itself (a stream frame on the control stream, a new QUIC stream that does not start with',
     'an OPEN, a FIN or RESET_STREAM of a live stream); over TCP they are not applicable, and the few TCP',
     'cases the mapping changes are not applicable over QUIC, each naming the case that replaces it.',
+    '',
+    '## Cluster targets',
+    '',
+    '`--peer-target host:port` (same forms as `--target`, QUIC included) names a second node of the',
+    'target\'s cluster: a node sharing its store (for the reference server, `framewire serve --redis URL',
+    '--data-dir DIR` on one Redis and one shared directory; EVENTS.md §12.13, UPLOAD.md §11.9). The',
+    'runner checks that it accepts a connection, like the target, and runs the cluster cases on both',
+    'nodes: an event stream started on the target is resumed on the peer (FW-EV-100: `next` = `after` +',
+    '1 and the rest once each; `PROTOCOL_ERROR` with the target\'s `last` beyond it; `RESUME_GAP` with the',
+    'target\'s `earliest`, provoked as in FW-EV-23 by 4 × `ack_every` + 64 acknowledged events, since the',
+    'conformance streams take no retention params), ends there exactly as on the target and the',
+    'peer\'s confirmation drops it on the target (FW-EV-101; the done end only: the conformance streams',
+    'never fail), and a CANCEL on the peer stops the target\'s producer (FW-EV-102). Whether the',
+    'instance still exists on the target is asked without attaching: a resume with `after` far beyond',
+    'any id gets `PROTOCOL_ERROR {key, last}` while it exists and `NOT_FOUND` once it is gone',
+    '(FW-EV-24, FW-EV-26), asked every 50 ms for up to twice the reply timeout. An upload created on',
+    'the target, written on both nodes and committed on the peer is the object written, and the',
+    'target answers the same trailer; commits racing on both nodes answer one object, and a commit',
+    'racing an abort ends one way (FW-UP-25, FW-UP-28). A peer that does not know what the target',
+    'started (`NOT_FOUND`) fails the case: it is not a node of the same cluster. Without',
+    '`--peer-target` the cluster cases are not applicable ("needs a second node of the same cluster:',
+    '--peer-target"); FW-EV-103 (node death) and FW-EV-104 (Redis unreachable) are always not',
+    'applicable, since a black-box runner cannot kill a node or its store (test/redis/ covers them for',
+    'the reference server).',
     '',
     'Flood cases (FW-LIMIT-2..4, SHOULD): ENHANCE_YOUR_CALM → pass; the flood absorbed and service',
     'as usual → informational; another code or a bare close → non-strict; no service afterwards → fail.',
@@ -287,7 +315,7 @@ export function coverageMarkdown(spec: string, profiles: ProfileTexts = {}): str
     for (const r of reqs) {
       const cases = byReq.get(r.id) ?? [];
       const shown = cases.length > 6 ? [...cases.slice(0, 6).map((c) => `\`${c}\``), `… ${cases.length - 6} more`] : cases.map((c) => `\`${c}\``);
-      lines.push(`| ${r.id} | ${r.level} | ${r.summary} | ${cases.length === 0 ? `— ${notCovered[r.id] ?? 'not yet covered'}` : shown.join(', ')} |`);
+      lines.push(`| ${r.id} | ${r.level} | ${r.summary} | ${cases.length === 0 ? `— ${why(r.id)}` : shown.join(', ')} |`);
     }
   }
   lines.push('', '## Not covered yet');
@@ -295,7 +323,7 @@ export function coverageMarkdown(spec: string, profiles: ProfileTexts = {}): str
     lines.push('', `### ${doc.title}`, '');
     const open = reqs.filter((x) => !byReq.has(x.id));
     if (open.length === 0) lines.push('Every requirement has at least one case.');
-    for (const r of open) lines.push(`- **${r.id}** (${r.level}): ${notCovered[r.id] ?? 'not yet covered'}`);
+    for (const r of open) lines.push(`- **${r.id}** (${r.level}): ${why(r.id)}`);
   }
   lines.push('');
   return lines.join('\n');

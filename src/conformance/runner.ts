@@ -100,12 +100,12 @@ async function runOne(c: Case, run: RunSettings, features: ReadonlySet<Feature>)
   let o: Outcome;
   const missing = (c.needs ?? []).filter((f) => !features.has(f));
   const notHere = c.notOver?.[run.transport];
-  if (c.cluster === true && run.peer === undefined) {
-    o = outcome.notApplicable(NEEDS_PEER);
-  } else if (notHere !== undefined) {
+  if (notHere !== undefined) {
     o = outcome.notApplicable(`not over ${run.transport.toUpperCase()}: ${notHere}`);
   } else if (missing.length > 0) {
     o = outcome.unsupported(`the target lacks ${missing.map(featureLabel).join(', ')}`);
+  } else if (c.cluster === true && run.peer === undefined) {
+    o = outcome.notApplicable(NEEDS_PEER);
   } else {
     const ctx = new CaseContext(run, features);
     const budget = c.slow === true ? run.longWaitMs + run.timeoutMs * 4 : Math.max(run.timeoutMs * 10, 20_000);

@@ -6,7 +6,8 @@
  * `fail`; `unsupported` (the target lacks something the case needs, e.g. the echo service);
  * `informational` (observed behaviour the spec leaves open, or a limit too long to wait for);
  * `not-applicable` (the case checks something the target's transport does not have: a TCP byte
- * stream rule over QUIC, a QUIC mapping rule over TCP), always with the reason.
+ * stream rule over QUIC, a QUIC mapping rule over TCP; a cluster case without a second node, or one
+ * needing a fault the runner cannot cause), always with the reason.
  * Under --strict every `non-strict` verdict counts as a failure: a bare TCP close is then a
  * failure, not a pass (h2spec's weakness).
  */
@@ -72,6 +73,12 @@ export interface ConformanceCase<Ctx = unknown> {
   readonly slow?: boolean;
   /** Needs a second node of the target's cluster (`--peer-target`, spec/EVENTS.md §12.13): without one the case is not applicable. */
   readonly cluster?: boolean;
+  /**
+   * Set when no black-box run can check the requirement (it needs a fault the runner cannot cause,
+   * e.g. a node killed): the case is always not applicable, with this reason, and spec/CONFORMANCE.md
+   * lists its requirement as not covered.
+   */
+  readonly notCheckable?: string;
   /** Runs the case against the target. */
   run(ctx: Ctx): Promise<Outcome>;
 }

@@ -69,6 +69,12 @@ function describePresence(p: Presence): string {
   }
 }
 
+/** A cluster requirement no black-box run can check: always N/A with the reason. */
+function notCheckable(c: Pick<Case, 'id' | 'requirements' | 'title' | 'quote'> & { readonly reason: string }): Case {
+  const { reason, ...rest } = c;
+  return { ...clusterCase, ...rest, notCheckable: reason, run: () => Promise.resolve(outcome.notApplicable(reason)) };
+}
+
 /** Every cluster case needs the event profile and a second node. */
 const clusterCase = { section: S_CLUSTER, level: 'MUST', needs: ['events'], cluster: true } as const;
 
@@ -248,24 +254,18 @@ export const cases: Case[] = [
       return outcome.pass(`CANCEL on the peer after event ${b.lastId}: the target then answers NOT_FOUND (producer at event ${before.last} when cancelled)`);
     },
   },
-  {
-    ...clusterCase,
+  notCheckable({
     id: 'FW-EV-103/producer-node-death',
     requirements: ['FW-EV-103'],
     title: 'the producer\'s node dies → the subscriber on another node gets PRODUCER_FAILED (retryable) within nodeTtlMs + pollMs',
     quote: 'A node serving a subscriber of an instance whose node\'s key expired before the instance ended fails the subscription with `PRODUCER_FAILED`, retryable, details `{reason: "producer_node_lost", last}`, within `nodeTtlMs` + `pollMs`',
-    run() {
-      return Promise.resolve(outcome.notApplicable('needs a node killed during the run, which a black-box runner cannot do (test/redis/events-cluster.test.ts SIGKILLs one of two reference nodes)'));
-    },
-  },
-  {
-    ...clusterCase,
+    reason: 'needs a node killed during the run, which a black-box runner cannot do (test/redis/events-cluster.test.ts SIGKILLs one of two reference nodes)',
+  }),
+  notCheckable({
     id: 'FW-EV-104/redis-unreachable',
     requirements: ['FW-EV-104'],
     title: 'the shared store unreachable or restarted → coded retryable errors, never wrong events',
     quote: 'Never silently wrong events: while Redis is unreachable, new subscriptions fail with `INTERNAL` (retryable) …',
-    run() {
-      return Promise.resolve(outcome.notApplicable('needs the cluster\'s shared store stopped or restarted during the run, which a black-box runner cannot do (test/redis/events.test.ts restarts the reference\'s Redis)'));
-    },
-  },
+    reason: 'needs the cluster\'s shared store stopped or restarted during the run, which a black-box runner cannot do (test/redis/events.test.ts restarts the reference\'s Redis)',
+  }),
 ];
