@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Transport } from './link.ts';
 import { formatJson, formatJUnit, formatTerminal } from './reporters.ts';
-import { runConformance, TargetUnreachable } from './runner.ts';
+import { runConformance, SAME_NODE, sameNode, TargetUnreachable } from './runner.ts';
 import type { Report } from './types.ts';
 import { usage } from './usage.ts';
 
@@ -74,6 +74,10 @@ export async function main(argv: readonly string[], out: (s: string) => void = (
   const peerTarget = values['peer-target'] === undefined ? undefined : parseTarget(values['peer-target']);
   if (values['peer-target'] !== undefined && peerTarget === undefined) {
     out(`--peer-target takes HOST:PORT or quic://HOST:PORT[?peer=PEER_ID], like --target\n${usage}`);
+    return 2;
+  }
+  if (peerTarget !== undefined && sameNode(target, peerTarget)) {
+    out(`${SAME_NODE}\n${usage}`);
     return 2;
   }
   const num = (s: string | undefined, name: string): number | undefined => {

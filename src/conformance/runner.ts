@@ -177,6 +177,14 @@ function targetName(run: { host: string; port: number; transport: Transport }): 
   return run.transport === 'quic' ? `quic://${host}:${run.port}` : `${host}:${run.port}`;
 }
 
+/** A peer target that is the target itself would pass every cluster case without a cluster. */
+export const SAME_NODE = '--peer-target names the target itself: give a second node of its cluster';
+
+/** The same address (a second name for the same node cannot be told from the wire). */
+export function sameNode(a: { host: string; port: number; transport: Transport }, b: { host: string; port: number; transport: Transport }): boolean {
+  return a.host.toLowerCase() === b.host.toLowerCase() && a.port === b.port && a.transport === b.transport;
+}
+
 /** One connect to the target (or its cluster's second node); a TargetUnreachable when it fails. */
 async function reachable(run: RunSettings, node: Node): Promise<void> {
   const where = connectOptions(run, node);
@@ -204,6 +212,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Repor
     auth: options.auth,
     peer: options.peerTarget === undefined ? undefined : { host: options.peerTarget.host, port: options.peerTarget.port, transport: options.peerTarget.transport ?? 'tcp', peerId: options.peerTarget.peerId },
   };
+  if (run.peer !== undefined && sameNode(run, run.peer)) throw new RangeError(SAME_NODE);
   const filter = caseFilter(options.cases);
   const selected = (options.caseList ?? allCases).filter((c) => filter(c) && (run.strict || c.level === 'MUST'));
   await reachable(run, 'target');

@@ -100,10 +100,14 @@ describe.skipIf(redisServerBinary === undefined)('conformance: the cluster cases
     expect(report.ok).toBe(true);
   }, 30_000);
 
-  it('the CLI: --peer-target is parsed like --target; a bad one is a usage error (exit 2)', async () => {
+  it('the CLI: --peer-target is parsed like --target; a bad one, or the target itself, is a usage error (exit 2)', async () => {
     const lines: string[] = [];
     expect(await main(['--target', `127.0.0.1:${a.port}`, '--peer-target', 'nonsense'], (s) => lines.push(s))).toBe(2);
     expect(lines.join('\n')).toMatch(/--peer-target takes HOST:PORT/u);
+    lines.length = 0;
+    expect(await main(['--target', `127.0.0.1:${a.port}`, '--peer-target', `tcp://127.0.0.1:${a.port}`], (s) => lines.push(s))).toBe(2);
+    expect(lines.join('\n')).toMatch(/--peer-target names the target itself/u);
+    await expect(runConformance({ target: { host: '127.0.0.1', port: a.port }, peerTarget: { host: '127.0.0.1', port: a.port } })).rejects.toThrow(RangeError);
     lines.length = 0;
     expect(await main(['--target', `127.0.0.1:${a.port}`, '--peer-target', `tcp://127.0.0.1:${b.port}`, '--cases', 'FW-EV-100/after-beyond-last-on-peer', '--strict'], (s) => lines.push(s))).toBe(0);
     expect(lines.join('\n')).toMatch(new RegExp(`with peer 127\\.0\\.0\\.1:${b.port}[^]*PASS +FW-EV-100/after-beyond-last-on-peer`, 'u'));
