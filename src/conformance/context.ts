@@ -31,7 +31,7 @@ export interface NodeAddress {
 }
 
 /** Which node a case connects to: the target, or the second node of its cluster (`--peer-target`). */
-export type Node = 'target' | 'peer';
+export type NodeRole = 'target' | 'peer';
 
 export interface RunSettings {
   readonly host: string;
@@ -53,7 +53,7 @@ export interface RunSettings {
 }
 
 /** Where and how the raw peer connects for a run: to the target, or to the second node of its cluster. */
-export function connectOptions(run: RunSettings, node: Node = 'target'): { host: string; port: number; transport: Transport; peerId?: string; connectTimeoutMs: number } {
+export function connectOptions(run: RunSettings, node: NodeRole = 'target'): { host: string; port: number; transport: Transport; peerId?: string; connectTimeoutMs: number } {
   const at: NodeAddress | undefined = node === 'peer' ? run.peer : run;
   if (at === undefined) throw new CaseAbort(outcome.notApplicable(NEEDS_PEER));
   return { host: at.host, port: at.port, transport: at.transport, ...(at.peerId === undefined ? {} : { peerId: at.peerId }), connectTimeoutMs: run.timeoutMs };
@@ -91,7 +91,7 @@ export class CaseContext {
   }
 
   /** A raw connection (TCP or QUIC) to the target (or its cluster's second node), nothing sent yet. Closed when the case ends. */
-  async connect(options: { autoPong?: boolean; node?: Node } = {}): Promise<RawPeer> {
+  async connect(options: { autoPong?: boolean; node?: NodeRole } = {}): Promise<RawPeer> {
     const { node = 'target', ...rest } = options;
     const where = connectOptions(this.run, node);
     let peer: RawPeer;
@@ -111,7 +111,7 @@ export class CaseContext {
    * of the target's cluster instead (`--peer-target`).
    */
   async handshake(
-    hello: { settings?: Partial<Settings>; packed?: boolean; versions?: number[]; autoPong?: boolean; extra?: Partial<HelloPayload>; before?: (peer: RawPeer) => void; node?: Node } = {},
+    hello: { settings?: Partial<Settings>; packed?: boolean; versions?: number[]; autoPong?: boolean; extra?: Partial<HelloPayload>; before?: (peer: RawPeer) => void; node?: NodeRole } = {},
   ): Promise<Conn> {
     const peer = await this.connect({ ...(hello.autoPong === undefined ? {} : { autoPong: hello.autoPong }), ...(hello.node === undefined ? {} : { node: hello.node }) });
     hello.before?.(peer);

@@ -7,7 +7,7 @@
 import { decode } from '@msgpack/msgpack';
 import { ErrorCodes } from '../errors.ts';
 import { allCases, type Case } from './cases/index.ts';
-import { CaseContext, connectOptions, NEEDS_PEER, type Node, type RunSettings } from './context.ts';
+import { CaseContext, connectOptions, NEEDS_PEER, type NodeRole, type RunSettings } from './context.ts';
 import type { Transport } from './link.ts';
 import { RawPeer } from './raw-peer.ts';
 import { CaseAbort, featureLabel, outcome, verdicts, type CaseResult, type ConformanceCase, type Feature, type Outcome, type Report, type Verdict } from './types.ts';
@@ -186,7 +186,7 @@ export function sameNode(a: { host: string; port: number; transport: Transport }
 }
 
 /** One connect to the target (or its cluster's second node); a TargetUnreachable when it fails. */
-async function reachable(run: RunSettings, node: Node): Promise<void> {
+async function reachable(run: RunSettings, node: NodeRole): Promise<void> {
   const where = connectOptions(run, node);
   try {
     const peer = await RawPeer.connect(where);
