@@ -5,7 +5,7 @@
  */
 
 import { decode } from '@msgpack/msgpack';
-import { ErrorCodes } from '../errors.ts';
+import { ErrorCodes, invalidArgument } from '../errors.ts';
 import { allCases, type Case } from './cases/index.ts';
 import { CaseContext, connectOptions, NEEDS_PEER, type NodeRole, type RunSettings } from './context.ts';
 import type { Transport } from './link.ts';
@@ -212,7 +212,7 @@ export async function runConformance(options: ConformanceOptions): Promise<Repor
     auth: options.auth,
     peer: options.peerTarget === undefined ? undefined : { host: options.peerTarget.host, port: options.peerTarget.port, transport: options.peerTarget.transport ?? 'tcp', peerId: options.peerTarget.peerId },
   };
-  if (run.peer !== undefined && sameNode(run, run.peer)) throw new RangeError(SAME_NODE);
+  if (run.peer !== undefined && sameNode(run, run.peer)) throw invalidArgument(SAME_NODE);
   const filter = caseFilter(options.cases);
   const selected = (options.caseList ?? allCases).filter((c) => filter(c) && (run.strict || c.level === 'MUST'));
   await reachable(run, 'target');
