@@ -313,7 +313,7 @@ export class Session {
       this.#finish(undefined, false);
       return;
     }
-    const processedUnknown = new FramewireError('CONNECTION_LOST', 'the connection closed before the stream ended', {
+    const processedUnknown = new FramewireError('CONNECTION_LOST', lostMessage(cause), {
       cause,
       details: { processed: 'unknown' },
     });
@@ -496,4 +496,14 @@ export class Session {
 
 function frameName(frame: { type: number }): string {
   return frameTypeName(frame.type);
+}
+
+/** A system error (ECONNRESET, EPIPE, ETIMEDOUT …) is named in the message, as node's own errors name it ("read ECONNRESET"). */
+function lostMessage(cause: unknown): string {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  if (cause instanceof Error && typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) {
+    const named = cause.message.includes(code) ? cause.message : `${cause.message} (${code})`;
+    return `connection lost: ${named} (the connection closed before the stream ended)`;
+  }
+  return 'the connection closed before the stream ended';
 }

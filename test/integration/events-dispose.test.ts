@@ -32,7 +32,7 @@ async function closedPort(): Promise<number> {
 }
 
 describe('Connection and server events, disposal, and system errors as causes', () => {
-  it('a connection reset by the peer: CONNECTION_LOST whose cause is the ECONNRESET; \'error\' then \'close\' once, with that error', async () => {
+  it('a connection reset by the peer: CONNECTION_LOST named after the ECONNRESET, which is its cause; \'error\' then \'close\' once, with that error', async () => {
     const { server, port } = await h.server({ onStream: echoHandler() });
     const client = await h.client({ port });
     const seen = recorder(client);
@@ -45,6 +45,8 @@ describe('Connection and server events, disposal, and system errors as causes', 
     const end = await within(client.closed, 5000, 'client closed');
     const error = expectFwError(end.error, 'CONNECTION_LOST');
     expect((error.cause as NodeJS.ErrnoException).code).toBe('ECONNRESET');
+    // The message names the system code, so a log line says what happened without the cause.
+    expect(error.message).toMatch(/^connection lost: .*ECONNRESET/);
     const outcome = await stream.outcome;
     expect(outcome.status === 'failed' ? (outcome.error.cause as NodeJS.ErrnoException).code : outcome.status).toBe('ECONNRESET');
     await waitFor(() => seen.closes.length === 1, 2000, "'close'");
