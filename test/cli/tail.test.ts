@@ -1,11 +1,12 @@
 /**
  * `framewire tail` as a child process (issue 16): bad --params are a coded error, `--detach` lets
  * go without cancelling and prints the resume key and command, which another process runs to
- * continue with no gap and no duplicate; a cancelled or finished stream prints no key.
+ * continue with no gap and no duplicate (after --count and after a real SIGINT); a cancelled or
+ * finished stream prints no key.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jsonLines, runCli } from './run-cli.ts';
+import { jsonLines, runCli, startCli } from './run-cli.ts';
 import { ServeProcess } from './serve-process.ts';
 
 const serve = new ServeProcess();
@@ -55,5 +56,29 @@ describe('framewire tail', () => {
     const line = jsonLines(cancelled.stderr).at(-1) ?? {};
     expect(line).toMatchObject({ end: 'cancelled', code: 'CANCELLED' });
     expect(line['resume']).toBeUndefined();
+  }, 120_000);
+
+  it('--detach on a real SIGINT: exit 130, the resume key of the last printed event and the command, which continues with no gap and no duplicate', async () => {
+    const run = startCli(['tail', 'tokens', '--from', from, '--params', '{"count":40,"interval_ms":20}', '--detach', '--json']);
+    // Bounded wait for a few events, then Ctrl-C as a terminal sends it.
+    for (let i = 0; i < 600 && jsonLines(run.stdout).length < 4; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(jsonLines(run.stdout).length, run.stderr).toBeGreaterThanOrEqual(4);
+    run.child.kill('SIGINT');
+    const first = await run.done;
+    expect(first.code, first.stderr).toBe(130);
+    const seen = jsonLines(first.stdout).map((e) => Number(e['id']));
+    const last = seen.at(-1) ?? 0;
+    expect(seen).toEqual(Array.from({ length: last }, (_, i) => i + 1));
+    expect(last).toBeLessThan(40);
+    const end = jsonLines(first.stderr).at(-1) ?? {};
+    expect(end).toMatchObject({ end: 'detached', lastEventId: last });
+    expect(end['resume']).toMatch(new RegExp(`@${String(last)}$`, 'u'));
+    const command = String(end['command']);
+    expect(command).toMatch(/^framewire tail tokens /u);
+    expect(command).toContain(`--resume ${String(end['resume'])}`);
+    const second = await runCli(command.split(' ').slice(1));
+    expect(second.code, second.stderr).toBe(0);
+    expect(jsonLines(second.stdout).map((e) => e['id'])).toEqual(Array.from({ length: 40 - last }, (_, i) => i + last + 1));
+    expect(jsonLines(second.stderr).at(-1)).toMatchObject({ end: 'done', summary: { tokens: 40 } });
   }, 120_000);
 });
