@@ -5,7 +5,7 @@ import * as tls from 'node:tls';
 import { Connection } from './connection.ts';
 import { AbortError, FramewireError, invalidArgument } from './errors.ts';
 import type { SessionOptions, StreamHandler } from './session/index.ts';
-import { dialQuic, type QuicEndpointOptions } from './transport/index.ts';
+import { dialQuic, type CaptureSink, type QuicEndpointOptions } from './transport/index.ts';
 import { FirstBytes } from './first-bytes.ts';
 
 /**
@@ -35,6 +35,8 @@ export interface ConnectOptions extends Omit<SessionOptions, 'role'> {
   readonly connectTimeoutMs?: number;
   /** Handles streams the server opens (server-initiated streams); refused when absent. */
   readonly onStream?: StreamHandler;
+  /** Write the connection's two directions to files `framewire inspect` reads. TCP only: refused for a QUIC target. */
+  readonly capture?: CaptureSink;
 }
 
 /**
@@ -49,6 +51,7 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
   if (signal?.aborted === true) throw new AbortError('connect aborted', signal);
   const startedAt = performance.now();
   if (target.quic) {
+    if (options.capture !== undefined) throw invalidArgument('capture: captures are of TCP connections; a QUIC connection cannot be captured');
     const transport = await withDeadline(dialQuic({ ...options.quic, host, port, ...(target.peerId === undefined ? {} : { peerId: target.peerId }) }), connectTimeoutMs, signal, `quic://${host}:${port}`);
     return handshake(new Connection(transport, { ...options, role: 'client' }, onStream), options, startedAt, `quic://${host}:${port}`);
   }
@@ -84,8 +87,13 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
   });
   // Registered before the connection's own reader, so it sees the first bytes first (FW-HS-10).
   const sniffer = new FirstBytes(socket);
-  return handshake(new Connection(socket, { ...options, role: 'client' }, onStream), options, startedAt, `${host}:${port}`, sniffer);
+  const tap = options.capture?.open({ id: `c${(nextCaptureId++).toString(36)}`, peer: `${host}:${port}`, role: 'client' });
+  const connection = new Connection(socket, { ...options, role: 'client' }, onStream, tap === undefined ? undefined : { tap });
+  return handshake(connection, options, startedAt, `${host}:${port}`, sniffer);
 }
+
+/** Numbers this process's captured client connections, for their file names. */
+let nextCaptureId = 0;
 
 /** A failed TCP connect as a FramewireError; the system error stays the `cause`. */
 function connectError(error: Error, where: string): FramewireError {

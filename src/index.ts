@@ -50,4 +50,9 @@ export {
   type QuicListenOptions,
   type QuicTransportOptions,
   type QuicTransportTuning,
+  CaptureSink,
+  CaptureEnd,
+  captureDefaults,
+  type CaptureOptions,
+  type ConnectionTap,
 } from './transport/index.ts';

@@ -10,7 +10,7 @@ import { Connection } from './connection.ts';
 import { emitError, emitToApplication } from './emit.ts';
 import type { SessionLimits, SessionOptions, StreamHandler } from './session/index.ts';
 import { defaultLimits, Guard, routeKind, type StreamService } from './session/index.ts';
-import { QuicListener, type QuicListenOptions, type QuicTransport } from './transport/index.ts';
+import { QuicListener, type CaptureSink, type QuicListenOptions, type QuicTransport } from './transport/index.ts';
 
 /**
  * Options of `createServer()`: the services, a handler for unclaimed streams, TLS, and the session options
@@ -32,6 +32,8 @@ export interface ServerOptions extends Omit<SessionOptions, 'role' | 'connection
    * free one). Without `identity`, a throw-away one is generated; its peer id is `quicAddress.peerId`.
    */
   readonly quic?: QuicListenOptions;
+  /** Write each TCP connection's two directions to files `framewire inspect` reads (QUIC connections are not captured). */
+  readonly capture?: CaptureSink;
 }
 
 /** What a server changes in the session defaults: it closes connections left without a stream (FW-LIMIT-7). */
@@ -181,10 +183,13 @@ export class FramewireServer extends EventEmitter<ServerEvents> implements Async
 
   #startSession(entry: Admitted, socket: net.Socket, handshakeTimeoutMs: number): void {
     socket.setNoDelay(true);
+    const connectionId = `s${(this.#nextId++).toString(36)}`;
+    const tap = this.#options.capture?.open({ id: connectionId, peer: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`, role: 'server' });
     const connection = new Connection(
       socket,
-      { ...this.#options, limits: { ...this.#limits, handshakeTimeoutMs }, role: 'server', connectionId: `s${(this.#nextId++).toString(36)}`, logger: this.#log },
+      { ...this.#options, limits: { ...this.#limits, handshakeTimeoutMs }, role: 'server', connectionId, logger: this.#log },
       this.#route,
+      tap === undefined ? undefined : { tap },
     );
     entry.connection = connection;
     this.connections.add(connection);

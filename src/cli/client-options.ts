@@ -1,15 +1,16 @@
 /**
  * Connection flags shared by the client commands (upload, uploads, tail): --token, --tls, --ca,
- * --servername, --connect-timeout, --connect-retries.
+ * --servername, --connect-timeout, --connect-retries, and --capture with its bounds.
  */
 
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ConnectOptions } from '../client.ts';
+import { addCaptureFlags, type CaptureFlags } from './capture-flags.ts';
 import { CliError, ExitCode } from './cli-error.ts';
 import { parseCount, parseDuration } from './parse.ts';
 
-export interface ClientFlags {
+export interface ClientFlags extends CaptureFlags {
   token?: string;
   tls?: boolean;
   ca?: string;
@@ -19,7 +20,7 @@ export interface ClientFlags {
 }
 
 export function addClientFlags(command: Command): Command {
-  return command
+  return addCaptureFlags(command)
     .option('--token <token>', 'token to present to the server')
     .option('--tls', 'connect with TLS')
     .option('--ca <file>', 'trust this CA certificate (PEM) for TLS')

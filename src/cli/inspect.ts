@@ -46,6 +46,8 @@ export interface InspectResult {
 export interface InspectOptions {
   /** The receiver's max_frame_payload; larger frames are flagged (default: the 16 MiB ceiling). */
   readonly maxPayload?: number;
+  /** The capture stopped before the connection (a --capture bound): bytes of a cut last frame are no violation. */
+  readonly truncatedCapture?: boolean;
 }
 
 /** Accepts raw bytes, or text that is hex (whitespace, colons and 0x prefixes are ignored). */
@@ -101,7 +103,7 @@ export function inspectBytes(bytes: Uint8Array, options: InspectOptions = {}): I
     at += HEADER_SIZE + length;
   }
   const trailing = bytes.length - at;
-  return { frames, trailingBytes: trailing, violations: violations + (trailing > 0 ? 1 : 0) };
+  return { frames, trailingBytes: trailing, violations: violations + (trailing > 0 && options.truncatedCapture !== true ? 1 : 0) };
 }
 
 function headerOnly(bytes: Uint8Array, at: number, length: number, violations: string[]): InspectedFrame {

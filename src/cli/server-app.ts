@@ -12,6 +12,7 @@ import type { ServerLimits } from '../admission.ts';
 import { EventService, RedisReplayStore, type EventLimits } from '../events/index.ts';
 import { PERF_KINDS, perfService, type PerfLimits } from '../perf/index.ts';
 import { createServer, type FramewireServer } from '../server.ts';
+import type { CaptureSink } from '../transport/index.ts';
 import type { QuicIdentity } from '../transport/index.ts';
 import type { SessionLimits } from '../session/index.ts';
 import { ObjectService } from '../objects/index.ts';
@@ -54,6 +55,8 @@ export interface ServerAppOptions {
   readonly sessionLimits?: Partial<SessionLimits>;
   /** Offer the benchmark kinds (perf.sink, perf.source, perf.echo) within these limits; off when absent. */
   readonly perf?: Partial<PerfLimits>;
+  /** Capture every TCP connection's bytes for `framewire inspect`. */
+  readonly capture?: CaptureSink;
 }
 
 export interface ServerApp {
@@ -118,6 +121,7 @@ async function startOn(o: ServerAppOptions, claim: DataDirClaim | undefined): Pr
     ...(tls === undefined ? {} : { tls }),
     ...(o.quicPort === undefined ? {} : { quic: { port: o.quicPort, ...(o.quicIdentity === undefined ? {} : { identity: o.quicIdentity }) } }),
     ...(tokens === undefined ? {} : { authenticate: tokenAuthenticator(tokens) }),
+    ...(o.capture === undefined ? {} : { capture: o.capture }),
   });
   const address = await server.listen(o.port, o.host);
   return {

@@ -8,11 +8,14 @@ import type { Duplex } from 'node:stream';
 import { FramewireError } from '../errors.ts';
 import type { FrameTransport, Session } from '../session/index.ts';
 import { FrameBatch, FrameDecoder, HANDSHAKE_MAX_PAYLOAD } from '../wire/index.ts';
+import type { ConnectionTap } from './capture.ts';
 
 /** Options of the socket transport under a `Connection`. */
 export interface SocketTransportOptions {
   /** Only for deliberately broken peers in conformance tests. */
   readonly skipCrc?: boolean;
+  /** Sees every byte in both directions, as they cross the socket (a capture for `framewire inspect`). */
+  readonly tap?: ConnectionTap;
 }
 
 export class SocketTransport implements FrameTransport {
@@ -21,11 +24,13 @@ export class SocketTransport implements FrameTransport {
   // written slabs go back to the process-wide pool.
   readonly #batch = new FrameBatch({ copyThreshold: 16 * 1024, slabSize: 64 * 1024 });
   readonly #decoder: FrameDecoder;
+  readonly #tap: ConnectionTap | undefined;
   #session: Session | undefined;
   #closed = false;
 
   constructor(socket: Duplex, options: SocketTransportOptions = {}) {
     this.#socket = socket;
+    this.#tap = options.tap;
     // keepPieces: socket chunks are never reused, so frames that straddle reads are not copied.
     this.#decoder = new FrameDecoder({ maxPayload: HANDSHAKE_MAX_PAYLOAD, skipCrc: options.skipCrc ?? false, keepPieces: true }, (frame) => {
       this.#session?.receive(frame);
@@ -39,6 +44,7 @@ export class SocketTransport implements FrameTransport {
     // Every listener runs behind the session's guard: an exception closes this connection (INTERNAL), not the process.
     socket.on('data', (chunk: Buffer) => {
       session.guard('socket data', () => {
+        this.#tap?.received(chunk);
         try {
           this.#decoder.push(chunk);
         } catch (error) {
@@ -69,6 +75,7 @@ export class SocketTransport implements FrameTransport {
     });
     socket.on('close', () => {
       this.#closed = true;
+      this.#tap?.close();
       session.guard('socket close', () => {
         session.transportClosed(new FramewireError('CONNECTION_LOST', 'the connection closed'));
       });
@@ -90,6 +97,7 @@ export class SocketTransport implements FrameTransport {
     // and the batch may reuse their slabs (with an error too: then nothing more is written).
     const { chunks, written } = this.#batch.takeForWrite();
     const socket = this.#socket;
+    if (this.#tap !== undefined) for (const chunk of chunks) this.#tap.sent(chunk);
     if (chunks.length === 1) {
       socket.write(chunks[0], written);
       return;

@@ -6,6 +6,7 @@
  */
 
 import type { Command } from 'commander';
+import { captureFrom } from '../capture-flags.ts';
 import { connectOptionsFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
 import { parseDuration, parseServerTarget } from '../parse.ts';
@@ -40,6 +41,7 @@ Examples:
       const started = performance.now();
       let lastLine = 0;
       let barStarted = false;
+      const capture = await captureFrom(flags, cliLogger(command), target.quic !== undefined);
       const abort = new AbortController();
       const onSignal = (): void => {
         abort.abort(new Error('interrupted'));
@@ -49,6 +51,7 @@ Examples:
         const result = await download(id, flags.output, {
           ...target,
           ...connectOptionsFrom(flags),
+          ...capture,
           logger: cliLogger(command),
           signal: abort.signal,
           stallTimeoutMs,

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import type { ConnectOptions } from '../../client.ts';
 import type { Connection } from '../../connection.ts';
 import type { ObjectSummary } from '../../objects/index.ts';
+import { captureFrom } from '../capture-flags.ts';
 import { addClientFlags, connectOptionsFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
 import { parseCount, parseServerTarget } from '../parse.ts';
@@ -40,7 +41,7 @@ type ObjectOps = typeof import('../../objects/index.ts');
 /** One connection for one command; the client and the operations load on first use, as every command's implementation does. */
 export async function withConnection<T>(flags: ObjectFlags, command: Command, work: (conn: Connection, ops: ObjectOps) => Promise<T>): Promise<T> {
   const target = parseServerTarget(flags.from, '--from');
-  const options: ConnectOptions = { ...target, ...connectOptionsFrom(flags), logger: cliLogger(command) };
+  const options: ConnectOptions = { ...target, ...connectOptionsFrom(flags), ...(await captureFrom(flags, cliLogger(command), target.quic !== undefined)), logger: cliLogger(command) };
   const [{ connect }, ops] = await Promise.all([import('../../client.ts'), import('../../objects/index.ts')]);
   const conn = await connect(options);
   try {

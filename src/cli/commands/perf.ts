@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { isFramewireError } from '../../errors.ts';
 import type { PerfOptions } from '../../perf/index.ts';
 import { MAX_PERF_MESSAGE, MAX_PERF_STREAMS } from '../../perf/kinds.ts';
+import { captureFrom } from '../capture-flags.ts';
 import { addClientFlags, connectOptionsFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
 import { CliError, ExitCode } from '../cli-error.ts';
@@ -66,6 +67,7 @@ Examples:
       const messageSize = parseSize(flags.messageSize, '--message-size');
       if (messageSize > MAX_PERF_MESSAGE) throw new CliError(`--message-size: at most ${MAX_PERF_MESSAGE} bytes`, ExitCode.usage);
       const interval = flags.interval === undefined ? (flags.json === true ? 0 : 1000) : parseDuration(flags.interval, '--interval');
+      const capture = await captureFrom(flags, cliLogger(command));
       const abort = new AbortController();
       const onSignal = (): void => {
         abort.abort(new Error('interrupted'));
@@ -73,7 +75,7 @@ Examples:
       process.once('SIGINT', onSignal);
       const options: PerfOptions = {
         ...target,
-        connect: { ...connectOptionsFrom(flags), logger: cliLogger(command) },
+        connect: { ...connectOptionsFrom(flags), ...capture, logger: cliLogger(command) },
         streams: integer(flags.streams, '--streams', 1, MAX_PERF_STREAMS),
         messageSize,
         direction: flags.reverse === true ? 'receive' : 'send',

@@ -2,6 +2,7 @@
 
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { addCaptureFlags, captureFrom, CAPTURE_HELP, type CaptureFlags } from '../capture-flags.ts';
 import { cliLogger } from '../logger.ts';
 import { CliError, ExitCode } from '../cli-error.ts';
 import { addConnectionLimitFlags, connectionLimitsFrom, type ConnectionLimitFlags } from '../connection-limits.ts';
@@ -11,7 +12,7 @@ import { addProfileLimitFlags, profileLimitsFrom, type ProfileLimitFlags } from 
 import { loadTokens, singleToken, type TokenTable } from '../tokens.ts';
 import type { QuicIdentity } from '../../transport/index.ts';
 
-interface ServeOptions extends ProfileLimitFlags, ConnectionLimitFlags {
+interface ServeOptions extends ProfileLimitFlags, ConnectionLimitFlags, CaptureFlags {
   port: string;
   host: string;
   dataDir: string;
@@ -70,7 +71,7 @@ export function registerServe(program: Command): void {
     .option('--perf-max-streams <n>', `with --perf: benchmark streams open at once (default ${defaultPerfLimits.maxStreams})`)
     .option('--perf-max-bytes <size>', `with --perf: bytes per benchmark stream (default ${defaultPerfLimits.maxStreamBytes / 2 ** 30} GiB)`)
     .option('--perf-max-duration <duration>', `with --perf: lifetime of a benchmark stream (default ${defaultPerfLimits.maxStreamDurationMs / 1000}s)`);
-  addConnectionLimitFlags(addProfileLimitFlags(command))
+  addCaptureFlags(addConnectionLimitFlags(addProfileLimitFlags(command)))
     .addHelpText('after', `
 Examples:
   framewire serve
@@ -81,6 +82,7 @@ Examples:
   framewire serve --redis redis://10.0.0.5:6379 --data-dir /mnt/shared/framewire
   framewire serve --max-connections 4096 --max-per-address 32 --handshake-timeout 3s
   framewire serve --host 0.0.0.0 --perf
+  framewire serve --capture ./captures --capture-max-bytes 16MiB
 
 The data directory is checked at start (created, written, fsynced) and locked (DIR/lock): an
 unusable directory, or one another server holds, stops the start with the reason. Logs (pino JSON
@@ -99,7 +101,8 @@ ignored; a principal (1..64 of letters, digits and ._@-) may have several tokens
   0a1b2c3d4e5f60718293a4b5c6d7e8f9   backup-robot
 
 Benchmark kinds (spec/PROTOCOL.md §13.5): with --perf, "framewire perf --target <this host>:<port>"
-measures the path to this server; each stream is bounded by the --perf-max-* limits.`)
+measures the path to this server; each stream is bounded by the --perf-max-* limits.
+${CAPTURE_HELP}`)
     .action(async (options: ServeOptions, command: Command) => {
       if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) throw new CliError('--tls-cert and --tls-key go together', ExitCode.usage);
       if (options.token !== undefined && options.tokens !== undefined) throw new CliError('--token and --tokens exclude each other (put the token in the file)', ExitCode.usage);
@@ -112,6 +115,7 @@ measures the path to this server; each stream is bounded by the --perf-max-* lim
       if (options.quicKey !== undefined && quicPort === undefined) throw new CliError('--quic-key needs --quic-port', ExitCode.usage);
       const quicIdentity = options.quicKey === undefined ? undefined : await loadOrCreateQuicKey(options.quicKey);
       const perf = perfLimits(options);
+      const capture = await captureFrom(options, log);
       const { startServerApp } = await import('../server-app.ts');
       const app = await startServerApp({
         host: options.host,
@@ -131,6 +135,7 @@ measures the path to this server; each stream is bounded by the --perf-max-* lim
         serverLimits: connectionLimits.serverLimits,
         sessionLimits: connectionLimits.sessionLimits,
         ...(perf === undefined ? {} : { perf }),
+        ...capture,
       }).catch((error: unknown) => {
         throw new CliError(`cannot start the server: ${(error as Error).message}`);
       });

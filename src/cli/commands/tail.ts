@@ -6,6 +6,7 @@
 
 import type { Command } from 'commander';
 import type { EventOutcome, Subscription } from '../../events/index.ts';
+import { captureFrom } from '../capture-flags.ts';
 import { addClientFlags, connectOptionsFrom, connectRetriesFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
 import { CliError, ExitCode } from '../cli-error.ts';
@@ -57,11 +58,13 @@ Examples:
       const count = flags.count === undefined ? undefined : parseCount(flags.count, '--count');
       const [{ subscribe }, { parseResumeKey }] = await Promise.all([import('../../events-client.ts'), import('../../events/index.ts')]);
       const from = resumePointFrom(flags, parseResumeKey);
+      const capture = await captureFrom(flags, cliLogger(command), target.quic !== undefined);
       const abort = new AbortController();
       const detach = flags.detach === true;
       const sub = subscribe(name, {
         ...target,
         ...connectOptionsFrom(flags),
+        ...capture,
         logger: cliLogger(command),
         signal: abort.signal,
         reconnect: { connectRetries: connectRetriesFrom(flags) },

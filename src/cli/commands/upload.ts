@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { isFramewireError } from '../../errors.ts';
 import { invalidContentType, MetadataKey } from '../../upload/metadata.ts';
 import type { UploadProgress } from '../../upload/uploader.ts';
+import { captureFrom } from '../capture-flags.ts';
 import { addClientFlags, connectOptionsFrom, connectRetriesFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
 import { CliError, ExitCode } from '../cli-error.ts';
@@ -65,7 +66,7 @@ Examples:
       if (flags.abort !== undefined) {
         if (file !== undefined) throw new CliError('--abort takes an upload id, not a file', ExitCode.usage);
         const { abortRemoteUpload } = await import('../../upload-client.ts');
-        const state = await abortRemoteUpload(flags.abort, { ...target, ...connectOptionsFrom(flags) });
+        const state = await abortRemoteUpload(flags.abort, { ...target, ...connectOptionsFrom(flags), ...(await captureFrom(flags, cliLogger(command), target.quic !== undefined)) });
         process.stdout.write(`upload ${flags.abort}: ${state}\n`);
         return;
       }
@@ -83,6 +84,7 @@ Examples:
       if (!info.isFile()) throw new CliError(`${file} is not a regular file${info.isDirectory() ? ' (a directory: upload its files one by one, or an archive of it)' : ''}`, ExitCode.usage);
       const size = info.size;
       const log = cliLogger(command);
+      const capture = await captureFrom(flags, log, target.quic !== undefined);
       const [{ SingleBar }, { upload }, { FileResumeStore }] = await Promise.all([import('cli-progress'), import('../../upload-client.ts'), import('../../upload/resume-record.ts')]);
       const json = flags.json === true || !process.stdout.isTTY;
       const say = (line: Record<string, unknown>, text: string): void => {
@@ -108,6 +110,7 @@ Examples:
         const result = await upload(file, {
           ...target,
           ...connectOptionsFrom(flags),
+          ...capture,
           logger: log,
           chunkSize,
           inflight,

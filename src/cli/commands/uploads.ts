@@ -2,6 +2,7 @@
 
 import type { Command } from 'commander';
 import type { UploadListEntry } from '../../upload/listing.ts';
+import { captureFrom } from '../capture-flags.ts';
 import { addClientFlags, connectOptionsFrom, type ClientFlags } from '../client-options.ts';
 import { cliLogger } from '../logger.ts';
 import { parseServerTarget } from '../parse.ts';
@@ -25,7 +26,7 @@ Resume one by running its upload command again; delete one with
     .action(async (flags: UploadsFlags, command: Command) => {
       const target = parseServerTarget(flags.to, '--to');
       const { listUnfinishedUploads } = await import('../../upload-client.ts');
-      const uploads = await listUnfinishedUploads({ ...target, ...connectOptionsFrom(flags), logger: cliLogger(command) });
+      const uploads = await listUnfinishedUploads({ ...target, ...connectOptionsFrom(flags), ...(await captureFrom(flags, cliLogger(command), target.quic !== undefined)), logger: cliLogger(command) });
       if (flags.json === true) {
         for (const u of uploads) process.stdout.write(`${JSON.stringify(u)}\n`);
         return;
