@@ -35,7 +35,9 @@ export const CaptureEnd = {
 } as const;
 export type CaptureEnd = (typeof CaptureEnd)[keyof typeof CaptureEnd];
 
+/** Where captures go and their bounds ({@link captureDefaults}). */
 export interface CaptureOptions {
+  /** The directory; created if missing. */
   readonly dir: string;
   /** Bytes kept per connection direction (default 64 MiB). */
   readonly maxBytesPerDirection?: number;
@@ -43,15 +45,20 @@ export interface CaptureOptions {
   readonly maxTotalBytes?: number;
   /** Bytes a direction may have waiting for the disk (default 8 MiB). */
   readonly maxPendingBytes?: number;
+  /** Where a failed capture write is reported (warn). */
   readonly logger?: Logger;
 }
 
+/** The bounds a {@link CaptureSink} has unless its options say otherwise. */
 export const captureDefaults = { maxBytesPerDirection: 64 * 1024 * 1024, maxTotalBytes: 1024 * 1024 * 1024, maxPendingBytes: 8 * 1024 * 1024 };
 
 /** The two directions of one captured connection, as the transport sees them. */
 export interface ConnectionTap {
+  /** Bytes read from the socket, as they arrived. */
   received(chunk: Uint8Array): void;
+  /** Bytes handed to the socket, before it writes them (copied: the caller may reuse the buffer). */
   sent(chunk: Uint8Array): void;
+  /** The connection closed: the files get their final header. */
   close(): void;
 }
 
@@ -103,13 +110,20 @@ export class CaptureSink {
     };
   }
 
-  /** Takes up to `bytes` from the shared budget; returns what was granted. */
+  /**
+   * Takes up to `bytes` from the shared budget; returns what was granted.
+   * @internal
+   */
   reserve(bytes: number): number {
     const granted = Math.min(bytes, this.maxTotalBytes - this.#totalBytes);
     this.#totalBytes += granted;
     return granted;
   }
 
+  /**
+   * Reports a failed capture write.
+   * @internal
+   */
   warn(error: unknown, file: string, message: string): void {
     this.#log?.warn({ err: error, file }, message);
   }
