@@ -4,7 +4,7 @@
  * at once with its own code — through the API (timed tightly) and through the real CLI as a child
  * process (exit code and message; its bound includes the ~1-3 s a loaded machine takes to start
  * node). After a first connection, losses keep being retried (test/upload/reconnect.test.ts).
- * Cost: four CLI processes, a few hundred ms of API calls.
+ * Cost: five CLI processes, a few hundred ms of API calls.
  */
 
 import * as net from 'node:net';
@@ -116,6 +116,14 @@ describe('the first connection fails fast and says why (CLI)', () => {
     const silentRun = await runCli(['upload', 'package.json', '--to', `127.0.0.1:${silent}`, '--connect-timeout', '500ms', '--json']);
     expect(silentRun.code).toBe(1);
     expect(silentRun.stderr).toBe(`framewire: TIMEOUT: no HELLO from 127.0.0.1:${silent} within 500 ms: it accepted the connection and sent nothing; it may not be a framewire server\n`);
+  }, 60_000);
+
+  it('--connect-retries N: a refused first connection is retried N times (one retry line each), then the same CONNECTION_REFUSED, exit 1', async () => {
+    const run = await runCli(['upload', 'package.json', '--to', `127.0.0.1:${refused}`, '--connect-retries', '2', '--json'], { FRAMEWIRE_STATE_DIR: '/nonexistent-framewire-state' });
+    expect(run.code, run.stderr).toBe(1);
+    const retries = run.stderr.split('\n').filter((l) => l.includes('"event":"retry"'));
+    expect(retries.map((l) => (JSON.parse(l) as { attempt: number; code: string })).map((r) => [r.attempt, r.code])).toEqual([[1, 'CONNECTION_REFUSED'], [2, 'CONNECTION_REFUSED']]);
+    expect(run.stderr).toContain(`framewire: CONNECTION_REFUSED: cannot connect to 127.0.0.1:${refused}`);
   }, 60_000);
 });
 
