@@ -39,9 +39,32 @@ export async function captureFrom(flags: CaptureFlags, logger: Logger, quic = fa
   const maxBytesPerDirection = parseSize(flags.captureMaxBytes, '--capture-max-bytes');
   const maxTotalBytes = parseSize(flags.captureMaxTotal, '--capture-max-total');
   const { CaptureSink } = await import('../transport/index.ts');
+  let capture: CaptureSink;
   try {
-    return { capture: await CaptureSink.create({ dir: flags.capture, maxBytesPerDirection, maxTotalBytes, logger }) };
+    capture = await CaptureSink.create({ dir: flags.capture, maxBytesPerDirection, maxTotalBytes, logger });
   } catch (error) {
     throw new CliError(`--capture: cannot write captures to ${flags.capture}: ${(error as Error).message}`, ExitCode.usage);
   }
+  sinks.push(capture);
+  return { capture };
+}
+
+/** The sinks this process opened, for {@link closeCaptures}. */
+const sinks: CaptureSink[] = [];
+
+/** How long the exit waits for capture files to get their final header. */
+const CLOSE_WAIT_MS = 2000;
+
+/**
+ * Before the process exits (bin.ts exits explicitly): every capture gets its final header, even of
+ * a connection not yet closed; bounded, so that a stuck disk cannot hold the exit.
+ */
+export async function closeCaptures(): Promise<void> {
+  if (sinks.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, CLOSE_WAIT_MS);
+  });
+  await Promise.race([Promise.all(sinks.splice(0).map((sink) => sink.close())), bound]);
+  clearTimeout(timer);
 }

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { isFramewireError } from '../errors.ts';
+import { closeCaptures } from './capture-flags.ts';
 import { CliError, ExitCode } from './cli-error.ts';
 import { registerCommands } from './commands/index.ts';
 
@@ -43,6 +44,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`framewire: ${describe(error)}\n`);
     if (verbose && error instanceof Error && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
     return error instanceof CliError ? error.exitCode : ExitCode.failed;
+  } finally {
+    await closeCaptures();
   }
 }
 

@@ -69,6 +69,7 @@ export class CaptureSink {
   readonly maxTotalBytes: number;
   readonly maxPendingBytes: number;
   readonly #log: Logger | undefined;
+  readonly #writers = new Set<DirectionWriter>();
   #totalBytes = 0;
 
   private constructor(options: CaptureOptions) {
@@ -99,6 +100,10 @@ export class CaptureSink {
     const base = join(this.dir, `${time}-${process.pid}-${connection.id}-${connection.peer.replace(/[^\w.-]/g, '_')}`);
     const c2s = new DirectionWriter(`${base}.c2s.fwcap`, this);
     const s2c = new DirectionWriter(`${base}.s2c.fwcap`, this);
+    for (const writer of [c2s, s2c]) {
+      this.#writers.add(writer);
+      void writer.settled.then(() => this.#writers.delete(writer));
+    }
     const [outbound, inbound] = connection.role === 'client' ? [c2s, s2c] : [s2c, c2s];
     return {
       received: (chunk) => { inbound.push(chunk); },
@@ -108,6 +113,16 @@ export class CaptureSink {
         outbound.close();
       },
     };
+  }
+
+  /**
+   * Ends every capture still open (as if its connection closed) and resolves once every file has
+   * its final header: for a process about to exit, whose connections may not have closed yet.
+   */
+  async close(): Promise<void> {
+    const writers = [...this.#writers];
+    for (const writer of writers) writer.close();
+    await Promise.all(writers.map((writer) => writer.settled));
   }
 
   /**
@@ -142,6 +157,11 @@ class DirectionWriter {
   #draining = false;
   #closing = false;
   #finished = false;
+  #settle: () => void = () => undefined;
+  /** Resolves when the file is closed with its final header (or the capture failed). */
+  readonly settled = new Promise<void>((resolve) => {
+    this.#settle = resolve;
+  });
 
   constructor(file: string, sink: CaptureSink) {
     this.#file = file;
@@ -203,6 +223,7 @@ class DirectionWriter {
         this.#finished = true;
         await handle.write(this.#header(), 0, CAPTURE_HEADER_SIZE, 0);
         await handle.close();
+        this.#settle();
       }
     } catch (error) {
       this.#finished = true;
@@ -212,6 +233,7 @@ class DirectionWriter {
       this.#queue.length = 0;
       this.#pendingBytes = 0;
       await this.#handle?.then((h) => h.close()).catch(() => undefined);
+      this.#settle();
     }
   }
 

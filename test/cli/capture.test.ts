@@ -75,6 +75,23 @@ describe('framewire --capture and inspect', () => {
     expect(text.stdout).toMatch(/\d+ frames, 0 violations\n$/u);
   }, 120_000);
 
+  it('tail --capture: the client side of a connection, c2s and s2c, decoded by inspect: the events arrive as DATA, then DONE', async () => {
+    const to = await capturingServer(join(dir, 'server-side'));
+    const captures = join(dir, 'client-side');
+    const tail = await runCli(['tail', 'tokens', '--from', to, '--params', '{"count":3,"interval_ms":1}', '--capture', captures, '--json']);
+    expect(tail.code, tail.stderr).toBe(0);
+    const names = await closedCaptures(captures, 2);
+    expect(names[0]).toMatch(/-c\w+-127\.0\.0\.1_\d+\.c2s\.fwcap$/u);
+    const inspected = await runCli(['inspect', captures, '--json']);
+    expect(inspected.code, inspected.stdout).toBe(0);
+    const frames = jsonLines(inspected.stdout).filter((l) => l['type'] !== undefined);
+    const of = (direction: string): unknown[] => frames.filter((l) => String(l['file']).endsWith(`.${direction}.fwcap`)).map((l) => l['type']);
+    expect(of('c2s').slice(0, 1)).toEqual(['HELLO']);
+    expect(of('c2s')).toContain('OPEN');
+    expect(of('s2c').filter((t) => t === 'DATA').length).toBeGreaterThanOrEqual(4);
+    expect(of('s2c')).toContain('DONE');
+  }, 60_000);
+
   it('--capture-max-bytes: the capture stops at the bound and inspect reports the truncation; the upload and the server are unaffected', async () => {
     const captures = join(dir, 'bounded');
     const to = await capturingServer(captures, ['--capture-max-bytes', '4KiB']);
