@@ -301,37 +301,36 @@ export class UploadService implements StreamService {
   }
 }
 
-function listEntryOf(info: UploadInfo): UploadListEntry {
-  const s = statusOf(info, false);
-  return compact({
+/** What a status answer and a listing entry both say of an upload, computed in one place. */
+function progressOf(info: UploadInfo): Pick<UploadStatus & UploadListEntry, 'uploadId' | 'state' | 'size' | 'chunkSize' | 'chunkCount' | 'expiresAt' | 'storedChunks' | 'storedBytes'> {
+  let storedBytes = 0;
+  for (const index of info.stored.keys()) storedBytes += Math.min(info.chunkSize, info.size - index * info.chunkSize);
+  return {
     uploadId: info.id,
     state: info.state,
     size: info.size,
     chunkSize: info.chunkSize,
     chunkCount: info.chunkCount,
-    storedChunks: s.storedChunks,
-    storedBytes: s.storedBytes,
-    createdAt: info.createdAt,
     expiresAt: info.expiresAt,
+    storedChunks: info.stored.size,
+    storedBytes,
+  };
+}
+
+function listEntryOf(info: UploadInfo): UploadListEntry {
+  return compact({
+    ...progressOf(info),
+    createdAt: info.createdAt,
     name: info.metadata?.[MetadataKey.name],
     contentType: info.metadata?.[MetadataKey.contentType],
   });
 }
 
 function statusOf(info: UploadInfo, withToken: boolean): UploadStatus {
-  let storedBytes = 0;
-  for (const index of info.stored.keys()) storedBytes += Math.min(info.chunkSize, info.size - index * info.chunkSize);
   return compact({
-    uploadId: info.id,
-    state: info.state,
-    size: info.size,
-    chunkSize: info.chunkSize,
-    chunkCount: info.chunkCount,
-    expiresAt: info.expiresAt,
+    ...progressOf(info),
     ttlMs: info.ttlMs,
     stored: bitmapFrom(info.chunkCount, info.stored.keys()),
-    storedChunks: info.stored.size,
-    storedBytes,
     sha256: info.sha256,
     token: withToken ? info.token : undefined,
     object: info.object,
