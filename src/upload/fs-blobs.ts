@@ -63,14 +63,7 @@ export class FsBlobStore implements UploadBlobStore {
 
   async writeChunk(upload: UploadGeometry, index: number, data: AsyncIterable<Uint8Array>): Promise<StagedChunk> {
     await this.#withPart(upload.id, async (fh) => {
-      const writer = new PositionedWriter(fh, this.#batch, index * upload.chunkSize);
-      try {
-        for await (const piece of data) await writer.write(piece);
-        await writer.finish();
-      } catch (error) {
-        await writer.settle();
-        throw error;
-      }
+      await PositionedWriter.pipe(fh, this.#batch, index * upload.chunkSize, data);
       if (this.#durable) await fh.datasync();
     });
     this.#step('chunk.written');

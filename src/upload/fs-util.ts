@@ -78,6 +78,21 @@ export class PositionedWriter {
     this.#position = position;
   }
 
+  /**
+   * Writes every piece of `data` from `position` on and waits for the disk; on a failure (of the
+   * source or of a write) lets the write in flight settle before rethrowing, so the file may be closed.
+   */
+  static async pipe(fh: FileHandle, batchBytes: number, position: number, data: AsyncIterable<Uint8Array>): Promise<void> {
+    const writer = new PositionedWriter(fh, batchBytes, position);
+    try {
+      for await (const piece of data) await writer.write(piece);
+      await writer.finish();
+    } catch (error) {
+      await writer.settle();
+      throw error;
+    }
+  }
+
   async write(piece: Uint8Array): Promise<void> {
     if (piece.length === 0) return;
     this.#pending.push(piece);

@@ -90,15 +90,8 @@ export class SharedDirBlobStore implements UploadBlobStore {
     const fh = await open(temp, 'wx');
     try {
       try {
-        const writer = new PositionedWriter(fh, this.#batch, 0);
-        try {
-          // Reaching the end means the bytes matched `sha256` (data throws otherwise).
-          for await (const piece of data) await writer.write(piece);
-          await writer.finish();
-        } catch (error) {
-          await writer.settle();
-          throw error;
-        }
+        // Reaching the end means the bytes matched `sha256` (data throws otherwise).
+        await PositionedWriter.pipe(fh, this.#batch, 0, data);
         if (this.#durable) await fh.datasync();
       } finally {
         await fh.close();
