@@ -6,9 +6,10 @@
  * - `maxConnectionsPerAddress`: connections from one remote address (IPv6: one /64) at once.
  *   Over it, the new connection is refused.
  * - `maxHandshakingConnections`: connections that have not finished the handshake (TLS and HELLO)
- *   at once, a budget of its own, much smaller than the total. When it is full, the *oldest*
- *   such connection is closed to make room: silent sockets cannot shut honest clients out, they
- *   only push each other out, and an honest HELLO arrives long before many newer ones.
+ *   at once, a budget of its own, much smaller than the total. When it is full, the *oldest
+ *   silent* such connection (no byte received) is closed to make room, else the oldest: silent
+ *   sockets cannot shut honest clients out, they only push each other out, and an honest HELLO
+ *   arrives long before many newer ones.
  * - `maxConnections`: connections at once, in any state. When it is full, the oldest handshaking
  *   connection makes room, else the established connection that has had no open stream for the
  *   longest (it is sent GOAWAY); when every connection has streams open, the new one is refused.
@@ -201,15 +202,25 @@ export class Admission {
     return [...this.#all].filter((e) => e.connection === undefined);
   }
 
-  /** Closes the oldest connection still in its handshake; false when there is none. */
+  /**
+   * Closes the oldest connection still in its handshake that has sent no byte, else the oldest
+   * one; false when there is none. A client whose TLS handshake or HELLO is under way has shown
+   * it is talking: silent sockets push each other out before they push it out.
+   */
   #evictHandshaking(why: string): boolean {
-    const oldest = this.#handshaking.values().next();
-    if (oldest.done === true) return false;
-    const entry = oldest.value;
+    let entry: Admitted | undefined;
+    for (const candidate of this.#handshaking) {
+      entry ??= candidate;
+      if (candidate.socket.bytesRead === 0) {
+        entry = candidate;
+        break;
+      }
+    }
+    if (entry === undefined) return false;
     this.release(entry);
     this.stats.evictedHandshaking++;
-    this.#log.debug({ address: entry.address, why }, 'handshake budget full: closing the oldest handshaking connection');
-    const error = this.#limitError(`${why}: the oldest connection still in its handshake is closed`);
+    this.#log.debug({ address: entry.address, why, silent: entry.socket.bytesRead === 0 }, 'handshake budget full: closing a handshaking connection');
+    const error = this.#limitError(`${why}: the oldest ${entry.socket.bytesRead === 0 ? 'silent ' : ''}connection still in its handshake is closed`);
     if (entry.connection !== undefined) entry.connection.close(error);
     else this.#close(entry.socket, error);
     return true;

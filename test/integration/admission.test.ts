@@ -70,6 +70,27 @@ describe('admission (FW-LIMIT-8)', () => {
     expect(server.admissionStats.evictedHandshaking).toBe(3);
   });
 
+  it('handshake budget: a connection that has sent bytes of its handshake outlives newer silent ones; a silent one makes room', async () => {
+    const { server, port } = await h.server({ onStream: echoHandler(), serverLimits: { maxHandshakingConnections: 4, maxConnectionsPerAddress: 100 } });
+    // The oldest connection in the budget is one whose HELLO is under way (its first 10 bytes sent).
+    const talker = await rawFrom(port);
+    await new Promise<void>((resolve, reject) => talker.socket.write(hello().subarray(0, 10), (e) => {
+        if (e) reject(e);
+        else resolve();
+      }),
+    );
+    const silent: Awaited<ReturnType<typeof rawFrom>>[] = [];
+    for (let i = 0; i < 4; i++) silent.push(await rawFrom(port));
+    // The fifth overflowed the budget: the oldest SILENT connection gave way, not the older talker.
+    await waitFor(() => silent[0]!.reader.ended, 5000, 'oldest silent connection closed');
+    expect(errorOf(silent[0]!.reader.frames)).toMatchObject({ code: 'LIMIT_EXCEEDED' });
+    expect(talker.reader.ended).toBe(false);
+    talker.socket.write(hello().subarray(10));
+    await talker.reader.next((f) => f.type === FrameType.HELLO, 5000, 'server HELLO for the talker');
+    expect(server.admissionStats.evictedHandshaking).toBe(1);
+    expect(silent.slice(1).every((s) => !s.reader.ended)).toBe(true);
+  });
+
   it('full server: the connection unused the longest makes room (GOAWAY); when every connection has streams open, the new one is refused', async () => {
     const { server, port } = await h.server({ onStream: echoHandler(), serverLimits: { maxConnections: 3, maxHandshakingConnections: 2, maxConnectionsPerAddress: 10 } });
     const idle = await h.client({ port });
