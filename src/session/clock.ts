@@ -1,5 +1,9 @@
 /** Time, injected: the session never reads a global clock, so tests drive timeouts deterministically. */
 
+// Imported, not the global: node defines globalThis.performance lazily, so each read of the global
+// goes through a getter, several times per event on the event path.
+import { performance } from 'node:perf_hooks';
+
 /** A timer made by a `Clock`. */
 export interface TimerHandle {
   /** Stops the timer; harmless when it already fired. */
