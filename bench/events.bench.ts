@@ -4,6 +4,9 @@
  *
  *   npm run bench:events             full run, writes bench/results/events.json
  *   npm run bench:events -- --smoke  quick check (≤ 10 s), writes bench/results/events.tmp.json
+ *   npm run bench:events -- --only saturated,redis [--rounds 9] [--events 100000]
+ *                                    only those cases (saturated, paced, resume, redis), written to
+ *                                    events.tmp.json; --rounds: Redis rounds, --events: saturated events
  *
  * Cases:
  * - 1 stream:    one subscription, N events of 64 B of data from a push-API producer that emits
@@ -28,9 +31,14 @@ import { EventService, subscribeWith, type Subscription } from '../src/api/event
 import { RedisReplayStore } from '../src/events/index.ts';
 import { connect, createServer, type ClientConnection, type Connection } from '../src/index.ts';
 import { RedisServer, redisServerBinary } from '../test/redis/server.ts';
-import { benchArgs, describeMachine, formatNumber, machineInfo, markdownTable, writeResults } from './lib/report.ts';
+import { benchArgs, describeMachine, flagValue, formatNumber, machineInfo, markdownTable, writeResults } from './lib/report.ts';
 
 const { smoke } = benchArgs();
+const CASES = ['saturated', 'paced', 'resume', 'redis'] as const;
+const only = flagValue('only')?.split(',');
+for (const c of only ?? []) if (!(CASES as readonly string[]).includes(c)) throw new Error(`--only: unknown case ${c} (cases: ${CASES.join(', ')})`);
+const runs = (c: (typeof CASES)[number]): boolean => only === undefined || only.includes(c);
+const partial = smoke || only !== undefined;
 const EVENT_BYTES = 64;
 
 function histogram(): Histogram {
@@ -263,23 +271,23 @@ async function redisRows(rounds: number, ticks: number): Promise<LatencyRow[] | 
 }
 
 const machine = machineInfo();
-process.stderr.write(`events bench${smoke ? ' (smoke)' : ''}: ${describeMachine(machine)}\n`);
-const total = smoke ? 20_000 : 500_000;
-const one = await throughput(1, total);
-process.stderr.write(`  1 stream     ${formatNumber(one.eventsPerSec)} events/s\n`);
-const hundred = await throughput(100, total);
-process.stderr.write(`  100 streams  ${formatNumber(hundred.eventsPerSec)} events/s\n`);
+process.stderr.write(`events bench${smoke ? ' (smoke)' : ''}${only === undefined ? '' : ` (only ${only.join(', ')})`}: ${describeMachine(machine)}\n`);
+const total = Number(flagValue('events') ?? (smoke ? 20_000 : 500_000));
+const one = runs('saturated') ? await throughput(1, total) : undefined;
+if (one !== undefined) process.stderr.write(`  1 stream     ${formatNumber(one.eventsPerSec)} events/s\n`);
+const hundred = runs('saturated') ? await throughput(100, total) : undefined;
+if (hundred !== undefined) process.stderr.write(`  100 streams  ${formatNumber(hundred.eventsPerSec)} events/s\n`);
 const ticks = smoke ? 150 : 1000;
-const pacedOne = await paced(1, 10, ticks);
-const pacedHundred = await paced(100, 1, ticks);
-process.stderr.write(`  paced        p99 ${pacedOne.latencyMs.p99.toFixed(2)} / ${pacedHundred.latencyMs.p99.toFixed(2)} ms\n`);
-const r = await resume(smoke ? 5 : 50);
-process.stderr.write(`  resume       p50 ${r.resumeMs.p50.toFixed(2)} ms\n`);
-const redisLatency = await redisRows(smoke ? 2 : 5, smoke ? 100 : 1000);
+const pacedOne = runs('paced') ? await paced(1, 10, ticks) : undefined;
+const pacedHundred = runs('paced') ? await paced(100, 1, ticks) : undefined;
+if (pacedOne !== undefined && pacedHundred !== undefined) process.stderr.write(`  paced        p99 ${pacedOne.latencyMs.p99.toFixed(2)} / ${pacedHundred.latencyMs.p99.toFixed(2)} ms\n`);
+const r = runs('resume') ? await resume(smoke ? 5 : 50) : undefined;
+if (r !== undefined) process.stderr.write(`  resume       p50 ${r.resumeMs.p50.toFixed(2)} ms\n`);
+const redisLatency = runs('redis') ? await redisRows(Number(flagValue('rounds') ?? (smoke ? 2 : 5)), smoke ? 100 : 1000) : undefined;
 if (redisLatency !== undefined) process.stderr.write(`  redis        p99 ${redisLatency.map((x) => x.p99.toFixed(2)).join(' / ')} ms\n`);
 await server.close({ deadlineMs: 100 });
 
-const rows = [one, hundred, pacedOne, pacedHundred].map((t) => [
+const rows = [one, hundred, pacedOne, pacedHundred].filter((t) => t !== undefined).map((t) => [
   `${t.streams}`,
   'paced' in t ? 'paced' : 'saturated',
   formatNumber(t.events),
@@ -287,24 +295,27 @@ const rows = [one, hundred, pacedOne, pacedHundred].map((t) => [
   t.latencyMs.p50.toFixed(3),
   t.latencyMs.p99.toFixed(3),
 ]);
-console.log(`\n### Event streams, ${EVENT_BYTES} B events over TCP loopback\n`);
-console.log(markdownTable(['streams', 'load', 'events', 'events/s', 'p50 ms', 'p99 ms'], rows));
-console.log('\nSaturated: producers emit as fast as backpressure allows, so latency is the queue the replay window admits (up to maxEvents = 4096 per stream ahead of the acknowledgement). Paced: each stream emits a few events every ~2 ms, below capacity.');
-console.log(`\nResume after a forced disconnect (${r.cuts} cuts): p50 ${r.resumeMs.p50.toFixed(2)} ms, p99 ${r.resumeMs.p99.toFixed(2)} ms, max ${r.resumeMs.max.toFixed(2)} ms; duplicates ${r.duplicates}, gaps ${r.gaps}`);
+if (rows.length > 0) {
+  console.log(`\n### Event streams, ${EVENT_BYTES} B events over TCP loopback\n`);
+  console.log(markdownTable(['streams', 'load', 'events', 'events/s', 'p50 ms', 'p99 ms'], rows));
+  console.log('\nSaturated: producers emit as fast as backpressure allows, so latency is the queue the replay window admits (up to maxEvents = 4096 per stream ahead of the acknowledgement). Paced: each stream emits a few events every ~2 ms, below capacity.');
+}
+if (r !== undefined) console.log(`\nResume after a forced disconnect (${r.cuts} cuts): p50 ${r.resumeMs.p50.toFixed(2)} ms, p99 ${r.resumeMs.p99.toFixed(2)} ms, max ${r.resumeMs.max.toFixed(2)} ms; duplicates ${r.duplicates}, gaps ${r.gaps}`);
 if (redisLatency !== undefined) {
   console.log(`\n### Paced latency through the replay log in Redis (1 stream, 10 events every ~2 ms), interleaved with the local log\n`);
   const local = redisLatency[0]!;
   console.log(markdownTable(['log', 'events', 'p50 ms', 'p99 ms', 'p99 − local p99 ms', 'Redis round trips / event'], redisLatency.map((x) => [x.log, formatNumber(x.events), x.p50.toFixed(3), x.p99.toFixed(3), (x.p99 - local.p99).toFixed(3), x.redisPerEvent === undefined ? '-' : x.redisPerEvent.toFixed(2)])));
-  console.log('\nTarget (issue 19): p99 through Redis within 2 ms of the local log on loopback. Round trips are the commands both nodes sent (appends are pipelined: one script per event; the serving node reads with XRANGE, one per wake-up, and forwards acks).');
+  console.log('\nTarget (issue 19): p99 through Redis within 2 ms of the local log on loopback. Round trips are the commands both nodes sent (appends are pipelined: one script per event, which also publishes the event; the serving node sends what the tail channel carried, reads with XRANGE only to fill a gap, and forwards acks).');
 }
-const path = writeResults('events', smoke, {
+const path = writeResults('events', partial, {
   machine,
   eventBytes: EVENT_BYTES,
   histogram: 'hdr-histogram-js 3.0.1 (JS), µs, 3 significant digits',
-  throughput: [one, hundred],
-  paced: [pacedOne, pacedHundred],
-  resume: r,
-  redis: redisLatency ?? 'skipped: redis-server not installed',
+  ...(only === undefined ? {} : { only }),
+  throughput: [one, hundred].filter((t) => t !== undefined),
+  paced: [pacedOne, pacedHundred].filter((t) => t !== undefined),
+  resume: r ?? 'not run',
+  redis: redisLatency ?? (runs('redis') ? 'skipped: redis-server not installed' : 'not run'),
 });
 console.log(`\nwritten: ${path}`);
 process.exit(0);
