@@ -6,7 +6,9 @@
  *   <p>ev:<h>          hash: node (the producer's node), last, first, ended, name, key
  *   <p>ev:<h>:log      stream: event n is entry `n-0` (fields t, b = the encoded `ev` message, at);
  *                      the producer's end is entry `<last>-1` (field end), after the last event
- *   <p>ev:<h>:tail     pub/sub channel: `<id>` after an append, `e<last>` after the end
+ *   <p>ev:<h>:tail     pub/sub channel: `<id>:<at>:<type length>:<type><b>` after an append (the
+ *                      event itself, so a serving node sends it without reading the stream),
+ *                      `e<last>` after the end
  *   <p>node:<n>:alive  string with a TTL that node n renews while it lives
  *   <p>node:<n>        pub/sub channel of node n: what subscribers served elsewhere tell its producers
  *
@@ -24,6 +26,7 @@ import type { Redis } from 'ioredis';
 import { errorCodeName, FramewireError } from '../errors.ts';
 import type { ControlMap } from '../wire/index.ts';
 import type { ProducerEnd } from './producer-pump.ts';
+import type { LoggedEvent } from './replay-log.ts';
 
 export interface InstanceKeys {
   readonly hash: string;
@@ -79,8 +82,27 @@ redis.call('XADD', KEYS[2], 'MINID', ARGV[6] .. '-0', ARGV[2] .. '-0', 't', ARGV
 redis.call('HSET', KEYS[1], 'last', ARGV[2], 'first', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
-redis.call('PUBLISH', ARGV[8], ARGV[2])
+redis.call('PUBLISH', ARGV[8], ARGV[2] .. ':' .. ARGV[5] .. ':' .. string.len(ARGV[3]) .. ':' .. ARGV[3] .. ARGV[4])
 return 1`;
+
+/** What the tail channel said: an event just appended (as the log holds it), or the end after event `last`. */
+export type TailMessage = { readonly kind: 'event'; readonly event: LoggedEvent } | { readonly kind: 'end'; readonly last: number };
+
+const COLON = 0x3a;
+
+/** Reads a message of the tail channel (see APPEND and END); undefined when it is not one. */
+export function decodeTail(m: Buffer): TailMessage | undefined {
+  if (m[0] === 0x65 /* e */) return { kind: 'end', last: Number(m.toString('latin1', 1)) };
+  const a = m.indexOf(COLON);
+  const b = m.indexOf(COLON, a + 1);
+  const c = m.indexOf(COLON, b + 1);
+  if (a < 0 || b < 0 || c < 0) return undefined;
+  const id = Number(m.toString('latin1', 0, a));
+  const at = Number(m.toString('latin1', a + 1, b));
+  const typeEnd = c + 1 + Number(m.toString('latin1', b + 1, c));
+  if (!Number.isSafeInteger(id) || !(typeEnd <= m.length)) return undefined;
+  return { kind: 'event', event: { id, type: m.toString('utf8', c + 1, typeEnd), bytes: m.subarray(typeEnd), at } };
+}
 
 /** End (KEYS meta, log; ARGV node, last, end, ttl, tail): the producer's end as entry `<last>-1`. */
 export const END = `

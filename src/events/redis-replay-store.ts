@@ -58,7 +58,7 @@ export class RedisReplayStore implements SharedReplayStore {
   /** Attachments served here, by token (for `supersede`). */
   readonly #attachments = new Map<string, () => void>();
   /** Tail channels subscribed here, and who listens. */
-  readonly #tails = new Map<string, Set<(message: string) => void>>();
+  readonly #tails = new Map<string, Set<(message: Buffer) => void>>();
   readonly #timer: NodeJS.Timeout;
   #ticks = 0;
 
@@ -68,8 +68,9 @@ export class RedisReplayStore implements SharedReplayStore {
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ store: 'redis-replay', node: this.node });
     this.#cmd = openRedis(options.redis, { connectionName: `fw-events-${this.node}` });
     this.#sub = openRedis(options.redis, { connectionName: `fw-events-sub-${this.node}` });
-    this.#sub.on('message', (channel: string, message: string) => {
-      this.#onMessage(channel, message);
+    // As Buffers: a tail message carries an event's bytes.
+    this.#sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+      this.#onMessage(channel.toString(), message);
     });
     this.ready = Promise.all([this.#sub.subscribe(nodeChannel(this.#o.keyPrefix, this.node)), this.#beat()]).then(() => undefined);
     this.ready.catch(() => undefined);
@@ -207,7 +208,7 @@ export class RedisReplayStore implements SharedReplayStore {
     this.#cmd.publish(nodeChannel(this.#o.keyPrefix, node), JSON.stringify(message)).catch(() => undefined);
   }
 
-  #onMessage(channel: string, message: string): void {
+  #onMessage(channel: string, message: Buffer): void {
     const tail = this.#tails.get(channel);
     if (tail !== undefined) {
       for (const listener of tail) listener(message);
@@ -215,7 +216,7 @@ export class RedisReplayStore implements SharedReplayStore {
     }
     let m: ControlMessage;
     try {
-      m = JSON.parse(message) as ControlMessage;
+      m = JSON.parse(message.toString()) as ControlMessage;
     } catch {
       this.#log.warn({ channel }, 'unreadable control message ignored');
       return;

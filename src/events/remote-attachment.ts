@@ -2,11 +2,12 @@
  * A subscriber served by this node for an instance whose producer runs on another node (spec/EVENTS.md
  * §12.13). The attachment is the ordinary SubscriberWriter (start, replay, live events, heartbeats
  * from this node, acks, the end last) over a FollowerLog: a read-only view of the instance's Redis
- * stream. The live tail is pub/sub notification + XRANGE: the producer's append script publishes the
- * new id on the instance's channel (no extra round trip for the producer), and the writer reads what
- * it has not sent with XRANGE, at most REPLAY_BATCH entries a read, so this node holds no more than
- * one batch per attachment whatever the producer's pace, and one pub/sub connection per node serves
- * every attachment (XREAD BLOCK would hold a connection per attachment).
+ * stream. The live tail is pub/sub: the producer's append script publishes the new event on the
+ * instance's channel (no extra round trip for the producer), and the writer sends it without a read
+ * when it follows on what was read; XRANGE (at most READ_BATCH entries a read) fills whatever the
+ * channel did not carry in order. This node holds no more than one batch per attachment whatever
+ * the producer's pace, and one pub/sub connection per node serves every attachment (XREAD BLOCK
+ * would hold a connection per attachment).
  *
  * Pub/sub is at most once: every pollMs the attachment also reads the instance's state (one script)
  * and renews its lease with the producer's node (which carries its ack, so a lost ack costs at most
@@ -24,7 +25,7 @@ import { Notifier } from './notifier.ts';
 import type { ProducerEnd } from './producer-pump.ts';
 import type { ServeContext } from './replay-cluster.ts';
 import type { LoggedEvent, ReplayLog } from './replay-log.ts';
-import { decodeEnd, scripts, type InstanceKeys } from './redis-log-scripts.ts';
+import { decodeEnd, decodeTail, scripts, type InstanceKeys } from './redis-log-scripts.ts';
 import { unavailable, type ControlMessage } from './redis-replay-log.ts';
 import { SubscriberWriter } from './subscriber-writer.ts';
 
@@ -40,7 +41,7 @@ export interface FollowContext {
   readonly unreachableMs: number;
   readonly send: (node: string, message: ControlMessage) => void;
   /** Subscribes to the instance's tail channel; resolves to the unsubscribe. */
-  readonly tail: (channel: string, onMessage: (message: string) => void) => Promise<() => void>;
+  readonly tail: (channel: string, onMessage: (message: Buffer) => void) => Promise<() => void>;
   /** Registers the attachment under its token, for a `supersede`; returns the unregister. */
   readonly register: (token: string, superseded: () => void) => () => void;
 }
@@ -56,7 +57,7 @@ export interface InstanceState {
 const READ_BATCH = 256;
 
 /** The instance's Redis stream, as the writer of a remote attachment reads it. */
-class FollowerLog implements ReplayLog {
+export class FollowerLog implements ReplayLog {
   readonly #c: FollowContext;
   readonly #changed: Notifier;
   readonly #onFailure: (error: FramewireError) => void;
@@ -65,6 +66,14 @@ class FollowerLog implements ReplayLog {
   last: number;
   acked: number;
   end: ProducerEnd | undefined;
+  /**
+   * Events the tail channel carried, contiguous, following the last one read: the next read takes
+   * them without a round trip. At most READ_BATCH; a message lost or beyond that is read from the
+   * stream (XRANGE), as is everything while they do not follow on.
+   */
+  #pushed: LoggedEvent[] = [];
+  /** The last id a read returned (or the resume point). */
+  #readTo: number;
 
   constructor(c: FollowContext, changed: Notifier, token: string, state: InstanceState, after: number, onFailure: (error: FramewireError) => void) {
     this.#c = c;
@@ -74,6 +83,7 @@ class FollowerLog implements ReplayLog {
     this.first = state.first;
     this.last = state.last;
     this.acked = after;
+    this.#readTo = after;
   }
 
   get firstId(): number {
@@ -110,7 +120,17 @@ class FollowerLog implements ReplayLog {
     this.#c.send(this.#c.owner, { op: 'ack', h: this.#c.keys.hash, token: this.#token, id });
   }
 
-  async read(after: number, max: number): Promise<readonly LoggedEvent[]> {
+  read(after: number, max: number): readonly LoggedEvent[] | Promise<readonly LoggedEvent[]> {
+    const pushed = this.#pushed;
+    if (pushed[0]?.id === after + 1) {
+      const events = pushed.splice(0, Math.min(max, READ_BATCH));
+      this.#readTo = after + events.length;
+      return events;
+    }
+    return this.#readStream(after, max);
+  }
+
+  async #readStream(after: number, max: number): Promise<readonly LoggedEvent[]> {
     let raw: [Buffer, Buffer[]][];
     try {
       raw = await this.#c.redis.xrangeBuffer(this.#c.keys.log, `${after + 1}-0`, '+', 'COUNT', Math.min(max, READ_BATCH));
@@ -132,6 +152,12 @@ class FollowerLog implements ReplayLog {
     // What the producer's node trimmed: the writer answers RESUME_GAP with this as `earliest`.
     const firstRead = events[0]?.id;
     if (firstRead !== undefined && firstRead > after + 1) this.first = firstRead;
+    const readTo = events[events.length - 1]?.id;
+    if (readTo !== undefined) {
+      this.#readTo = readTo;
+      const pushed = this.#pushed;
+      while (pushed.length > 0 && (pushed[0]?.id ?? Infinity) <= readTo) pushed.shift();
+    }
     if (events.length === 0 && after < this.last) {
       // Nothing where events should be: trimmed (RESUME_GAP, from the writer), or the whole log is gone.
       if ((await this.#c.redis.exists(this.#c.keys.meta).catch(() => 1)) === 0) this.#onFailure(logLost(this.last));
@@ -146,6 +172,14 @@ class FollowerLog implements ReplayLog {
 
   dispose(): void {
     // Nothing held: the log belongs to the producer's node.
+  }
+
+  /** An event the tail channel carried: kept for the next read when it follows on. */
+  pushed(event: LoggedEvent): void {
+    const pushed = this.#pushed;
+    const expected = (pushed[pushed.length - 1]?.id ?? this.#readTo) + 1;
+    if (event.id === expected && pushed.length < READ_BATCH) pushed.push(event);
+    this.appended(event.id);
   }
 
   /** A new id was appended (the tail channel or a poll). */
@@ -255,12 +289,14 @@ export class RemoteAttachment {
     writer.run();
   }
 
-  #onTail(m: string): void {
-    if (m.startsWith('e')) {
-      void this.#log.fetchEnd(Number(m.slice(1)));
+  #onTail(message: Buffer): void {
+    const m = decodeTail(message);
+    if (m === undefined) {
+      this.#logger.warn('unreadable tail message ignored');
       return;
     }
-    this.#log.appended(Number(m));
+    if (m.kind === 'end') void this.#log.fetchEnd(m.last);
+    else this.#log.pushed(m.event);
   }
 
   /** Tells the producer's node this attachment serves the instance (and renews it, with the ack). */

@@ -1,0 +1,106 @@
+/**
+ * The live tail of a subscriber served by another node (spec/EVENTS.md §12.13): the append script
+ * publishes the event itself, the serving node's view of the log hands the next events to the
+ * writer without reading Redis, and reads the stream (XRANGE) only to fill what the tail channel
+ * did not carry in order — a lost message, or one that arrived while a read was in flight — so
+ * the subscriber gets every id once, in order.
+ *
+ * Cost: one redis-server, well under a second.
+ */
+
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Notifier } from '../../src/events/notifier.ts';
+import { decodeTail, instanceKeys, scripts, type TailMessage } from '../../src/events/redis-log-scripts.ts';
+import { FollowerLog, type FollowContext } from '../../src/events/remote-attachment.ts';
+import type { LoggedEvent } from '../../src/events/replay-log.ts';
+import { openRedis } from '../../src/redis-connection.ts';
+import { RedisServer, redisServerBinary } from './server.ts';
+
+describe.skipIf(redisServerBinary === undefined)('events: the live tail from another node', () => {
+  let server: RedisServer;
+  let redis: Redis;
+  let sub: Redis;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    redis = openRedis(server.url);
+    sub = openRedis(server.url);
+  }, 30_000);
+  afterAll(async () => {
+    redis.disconnect();
+    sub.disconnect();
+    await server.destroy();
+  });
+
+  it('the append script publishes the event as the log holds it; a message of the end is read too', async () => {
+    const keys = instanceKeys('t1:', 'p', 'name', 'k');
+    await redis.hset(keys.meta, 'node', 'A', 'last', 0, 'first', 1, 'ended', 0);
+    const heard: TailMessage[] = [];
+    await sub.subscribe(keys.tail);
+    sub.on('messageBuffer', (_channel: Buffer, m: Buffer) => {
+      const t = decodeTail(m);
+      if (t !== undefined) heard.push(t);
+    });
+    const bytes = Buffer.from([0, 0x3a, 0xff, 0x3a, 7]);
+    expect(await scripts.append.run(redis, [keys.meta, keys.log], ['A', 1, 'tick:ü', bytes, 12.5, 1, 60_000, keys.tail])).toBe(1);
+    await waitUntil(() => heard.length === 1);
+    expect(heard[0]).toEqual({ kind: 'event', event: { id: 1, type: 'tick:ü', bytes, at: 12.5 } });
+    expect(decodeTail(Buffer.from('e41'))).toEqual({ kind: 'end', last: 41 });
+    expect(decodeTail(Buffer.from('17'))).toBeUndefined();
+    await sub.unsubscribe(keys.tail);
+  });
+
+  it('FW-EV-100: pushed events that follow on are read without a round trip; a lost or early message is filled from the stream, no gap, no duplicate', async () => {
+    const keys = instanceKeys('t2:', 'p', 'name', 'k');
+    const events = Array.from({ length: 8 }, (_, i) => event(i + 1));
+    for (const e of events) await redis.xadd(keys.log, `${e.id}-0`, 't', e.type, 'b', Buffer.from(e.bytes), 'at', e.at);
+    let xranges = 0;
+    const counted = new Proxy(redis, {
+      get(target, prop, receiver) {
+        if (prop === 'xrangeBuffer') xranges++;
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
+    const failures: unknown[] = [];
+    const context = { redis: counted, keys, owner: 'A', send: () => undefined } as unknown as FollowContext;
+    const log = new FollowerLog(context, new Notifier(), 'token', { first: 1, last: 0, ended: false }, 0, (e) => failures.push(e));
+    const idsOf = async (r: readonly LoggedEvent[] | Promise<readonly LoggedEvent[]>): Promise<number[]> => (await r).map((e) => e.id);
+
+    log.pushed(events[0]!);
+    log.pushed(events[1]!);
+    log.pushed(events[3]!); // 3 was lost: 4 does not follow on
+    expect(log.lastId).toBe(4);
+    const first = log.read(0, 256);
+    expect(first).not.toBeInstanceOf(Promise);
+    expect(await idsOf(first)).toEqual([1, 2]);
+    expect(xranges).toBe(0);
+
+    expect(await idsOf(log.read(2, 256))).toEqual([3, 4, 5, 6, 7, 8]); // the gap, filled from the stream
+    expect(xranges).toBe(1);
+    log.pushed(events[4]!); // arrived after the read that returned it: not twice
+    log.pushed(events[7]!);
+    expect(await idsOf(log.read(8, 256))).toEqual([]);
+    expect(xranges).toBe(2);
+
+    // A message that arrives while a read is in flight: the read returns it, the push is dropped.
+    const next = event(9);
+    await redis.xadd(keys.log, '9-0', 't', next.type, 'b', Buffer.from(next.bytes), 'at', next.at);
+    const inFlight = log.read(8, 256);
+    log.pushed(next);
+    expect(await idsOf(inFlight)).toEqual([9]);
+    expect(await idsOf(log.read(9, 256))).toEqual([]);
+    log.pushed(event(10));
+    expect(await idsOf(log.read(9, 256))).toEqual([10]);
+    expect(xranges).toBe(4);
+    expect(failures).toEqual([]);
+  });
+});
+
+function event(id: number): LoggedEvent {
+  return { id, type: 'tick', bytes: new Uint8Array([id, 0x3a, id]), at: id };
+}
+
+async function waitUntil(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(ok()).toBe(true);
+}
