@@ -92,8 +92,10 @@ export class FaultProxy {
 export function sub(port: number, name: string, options: Partial<EventSubscribeOptions> = {}): Subscription {
   return subscribe(name, {
     port,
-    connectTimeoutMs: 2000,
-    limits: { handshakeTimeoutMs: 2000 },
+    // A command's first handshake is not retried when it times out (a silent peer may not be a
+    // framewire server, FW-ERR-6): under a loaded CI machine 2 s was within reach of a real stall.
+    connectTimeoutMs: 5000,
+    limits: { handshakeTimeoutMs: 5000 },
     reconnect: { initialDelayMs: 10, maxDelayMs: 100, maxAttempts: 20 },
     ...options,
   });
