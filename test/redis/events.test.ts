@@ -94,6 +94,17 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
     }
   });
 
+  it('§12.13 Limits: nodeTtlMs, pollMs and keyTtlMs below 10 (or not integers) are a coded INVALID_ARGUMENT at construction; 10 is accepted', async () => {
+    for (const k of ['nodeTtlMs', 'pollMs', 'keyTtlMs'] as const) {
+      for (const bad of [9, 10.5, Number.NaN]) {
+        expect(() => new RedisReplayStore({ redis: redis.url, [k]: bad })).toThrow(expect.objectContaining({ name: 'FramewireError', code: 'INVALID_ARGUMENT', message: expect.stringContaining(k) as string }));
+      }
+    }
+    const atLimit = new RedisReplayStore({ redis: redis.url, nodeTtlMs: 10, pollMs: 10, keyTtlMs: 10 });
+    await atLimit.ready;
+    await atLimit.close();
+  });
+
   it('FW-EV-100 FW-EV-24 FW-EV-12: a stream started on node A, cut, is resumed on node B while A keeps producing: no gap, no duplicate, DONE from B, and A drops the instance', async () => {
     const N = 400;
     const a = await eventNode(h, redis.url, (e) => e.handle('count', counter(N)));
