@@ -23,7 +23,7 @@ import type { Claim, ServeContext, SharedReplayStore } from './replay-cluster.ts
 import { validateReplayLimits, type ReplayLimits, type ReplayLog } from './replay-log.ts';
 import { aliveKey, instanceKeys, nodeChannel, scripts, type InstanceKeys } from './redis-log-scripts.ts';
 import { RedisReplayLog, unavailable, type ControlMessage } from './redis-replay-log.ts';
-import { RemoteAttachment, type FollowContext } from './remote-attachment.ts';
+import { RemoteAttachment, type FollowContext, type InstanceState } from './remote-attachment.ts';
 
 /** Options of `RedisReplayStore`: the Redis URL, the key prefix, liveness and polling periods, the keys' TTL. */
 export interface RedisReplayStoreOptions {
@@ -154,7 +154,69 @@ export class RedisReplayStore implements SharedReplayStore {
     this.#sub.disconnect();
   }
 
-  #serve(keys: InstanceKeys, owner: string, state: { last: number; first: number; ended: boolean }, stream: Stream, after: number, context: ServeContext): void {
+  #serve(keys: InstanceKeys, owner: string, state: InstanceState, stream: Stream, after: number, context: ServeContext): void {
+    if (after > state.last && !state.ended) {
+      // The producer's node delivers an event before its pipelined append reaches Redis, so a
+      // subscriber that moved fast may be ahead of the log: wait for the log (§12.13, FW-EV-100).
+      void this.#awaitLog(keys, after, state).then((reached) => {
+        if (stream.ended) return;
+        if (reached.kind === 'behind') {
+          stream.fail('TIMEOUT', `resume after ${after}, but the shared log reached only ${reached.state.last} within ${this.#o.pollMs} ms; retry`, { retryable: true, details: { key: context.start.key, last: reached.state.last, reason: 'log_behind' } });
+          return;
+        }
+        this.#serveFrom(keys, owner, reached.state, stream, after, context);
+      }).catch((error: unknown) => {
+        const e = unavailable(error);
+        stream.fail(e.code, e.message, { retryable: e.retryable });
+      });
+      return;
+    }
+    this.#serveFrom(keys, owner, state, stream, after, context);
+  }
+
+  /**
+   * Waits up to pollMs for the log of a live instance to reach `after`, woken by the append's tail
+   * notification: `reached` with the state read then; `behind` if the owner is alive, the instance
+   * has not ended and the log is still short; rejects if Redis does not answer; `final` (ended, owner lost,
+   * log gone): the state as it is, for the ordinary checks.
+   */
+  async #awaitLog(keys: InstanceKeys, after: number, state: InstanceState): Promise<{ kind: 'reached' | 'behind' | 'final'; state: InstanceState }> {
+    const tail = this.#followContext(keys, '').tail;
+    let wake: () => void = () => undefined;
+    let notifications = 0;
+    let unsubscribe: () => void = () => undefined;
+    const deadline = Date.now() + this.#o.pollMs;
+    try {
+      unsubscribe = await tail(keys.tail, (m) => {
+        if (!m.startsWith('e') && Number(m) < after) return;
+        notifications++;
+        wake();
+      });
+      for (;;) {
+        const seen = notifications;
+        // Read after subscribing, so an append between the claim and the subscription is not missed.
+        const r = (await scripts.poll.run(this.#cmd, [keys.meta], [this.#o.keyPrefix])) as (string | number | null)[];
+        if (r.length === 0) return { kind: 'final', state };
+        const current = { last: Number(r[1] ?? 0), first: Number(r[2] ?? 1), ended: r[3] === '1' };
+        if (current.last >= after) return { kind: 'reached', state: current };
+        if (current.ended || r[4] === 0) return { kind: 'final', state: current };
+        const left = deadline - Date.now();
+        if (left <= 0) return { kind: 'behind', state: current };
+        if (notifications !== seen) continue;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  #serveFrom(keys: InstanceKeys, owner: string, state: InstanceState, stream: Stream, after: number, context: ServeContext): void {
     const details = { key: context.start.key, earliest: state.first, last: state.last };
     if (after > state.last) {
       stream.fail('PROTOCOL_ERROR', `resume after ${after}, but the last event id is ${state.last}`, { details: { key: details.key, last: state.last } });
