@@ -244,20 +244,27 @@ export class RedisReplayStore implements SharedReplayStore {
         this.#send(node, m);
       },
       tail: async (channel, onMessage) => {
-        let listeners = this.#tails.get(channel);
-        if (listeners === undefined) {
-          listeners = new Set();
-          this.#tails.set(channel, listeners);
-          await this.#sub.subscribe(channel);
-        }
-        listeners.add(onMessage);
-        const set = listeners;
-        return () => {
+        const existing = this.#tails.get(channel);
+        const set = existing ?? new Set();
+        // Listening before the subscription is confirmed: a message may arrive in the same read as
+        // the confirmation, before this function resumes, and must not be lost.
+        set.add(onMessage);
+        const unsubscribe = (): void => {
           set.delete(onMessage);
           if (set.size > 0 || this.#tails.get(channel) !== set) return;
           this.#tails.delete(channel);
           this.#sub.unsubscribe(channel).catch(() => undefined);
         };
+        if (existing === undefined) {
+          this.#tails.set(channel, set);
+          try {
+            await this.#sub.subscribe(channel);
+          } catch (error) {
+            unsubscribe();
+            throw error;
+          }
+        }
+        return unsubscribe;
       },
       register: (token, superseded) => {
         this.#attachments.set(token, superseded);

@@ -86,7 +86,8 @@ describe.skipIf(redisServerBinary === undefined)('events: a resume on another no
     await redis.destroy();
   });
 
-  it('FW-EV-100: a subscriber that got event 5 from A before A appended it resumes on B with after=5 and gets the rest, not PROTOCOL_ERROR', async () => {
+  /** Cuts the subscriber at event 5 (appends of 4 and 5 held) to B; releases A's appends when `released` resolves. */
+  async function race(bStore: { pollMs: number; nodeTtlMs: number }, released: (tailChannels: () => Promise<number>) => Promise<void>): Promise<{ ids: number[]; outcome: unknown; reconnects: number; key: string; bPort: number; released: Promise<void> }> {
     const toRedis = new HoldingProxy(redis.port);
     const redisPort = await toRedis.listen();
     closers.push(() => toRedis.close());
@@ -107,17 +108,19 @@ describe.skipIf(redisServerBinary === undefined)('events: a resume on another no
       ctx.signal.throwIfAborted();
       return { count: 5 };
     }
-    // A generous wait on B: the test releases A's appends as soon as B waits, never by a timer.
-    const a = await eventNode(h, `redis://127.0.0.1:${redisPort}`, (e) => e.handle('tick', producer));
-    const b = await eventNode(h, redis.url, (e) => e.handle('tick', producer), {}, { pollMs: 5000, nodeTtlMs: 15_000 });
     const watcher = openRedis(redis.url, { connectionName: 'fw-test-watcher' });
+    // Each case starts from an empty Redis: the watcher looks for the one instance's keys.
+    await watcher.flushall();
     closers.push(async () => {
       watcher.disconnect();
       await Promise.resolve();
     });
+    const a = await eventNode(h, `redis://127.0.0.1:${redisPort}`, (e) => e.handle('tick', producer));
+    const b = await eventNode(h, redis.url, (e) => e.handle('tick', producer), {}, bStore);
     const clientProxy = new FaultProxy(a.port);
     closers.push(() => clientProxy.close());
     const s = sub(await clientProxy.listen(), 'tick');
+    let releasing = Promise.resolve();
     const got = await within(collect(s, async (e) => {
       if (e.id === 3) {
         // Wait until 1..3 are in Redis, then hold A's commands and let the producer go on.
@@ -132,16 +135,35 @@ describe.skipIf(redisServerBinary === undefined)('events: a resume on another no
         clientProxy.targetPort = b.port;
         clientProxy.cut();
         // B waits on the instance's tail channel: now A's appends may reach Redis.
-        const released = until(async () => ((await watcher.pubsub('CHANNELS', 'fw:ev:*:tail')) as string[]).length === 1, 5000, 'B waits for the log');
-        void released.catch(() => undefined).finally(() => {
+        releasing = released(async () => ((await watcher.pubsub('CHANNELS', 'fw:ev:*:tail')) as string[]).length).catch(() => undefined).finally(() => {
           toRedis.release();
           proceed();
         });
       }
     }), 20_000, 'collect');
-    expect(await s.outcome).toEqual({ status: 'done', summary: { count: 5 } });
-    expect(got.map((e) => e.id)).toEqual([1, 2, 3, 4, 5]);
-    expect(s.stats.reconnects).toBe(1);
     expect(b.events.size).toBe(0);
+    return { ids: got.map((e) => e.id), outcome: await s.outcome, reconnects: s.stats.reconnects, key: s.key, bPort: b.port, released: releasing };
+  }
+
+  it('FW-EV-100: a subscriber that got event 5 from A before A appended it resumes on B with after=5 and gets the rest, not PROTOCOL_ERROR', async () => {
+    // A generous wait on B: A's appends are released as soon as B waits on the tail channel, never by a timer.
+    const r = await race({ pollMs: 5000, nodeTtlMs: 15_000 }, (tails) => until(async () => (await tails()) === 1, 5000, 'B waits for the log'));
+    expect(r.outcome).toEqual({ status: 'done', summary: { count: 5 } });
+    expect(r.ids).toEqual([1, 2, 3, 4, 5]);
+    expect(r.reconnects).toBe(1);
+  });
+
+  it('FW-EV-100 at the limit: B waits pollMs, then answers TIMEOUT (retryable, log_behind); a new resume with the same after gets the rest', async () => {
+    // Released only after B's wait ran out: B subscribed to the tail channel, then let it go.
+    const r = await race({ pollMs: 200, nodeTtlMs: 1500 }, async (tails) => {
+      await until(async () => (await tails()) === 1, 5000, 'B waits for the log');
+      await until(async () => (await tails()) === 0, 5000, 'B gives up after pollMs');
+    });
+    expect(r.outcome).toMatchObject({ status: 'failed', error: { code: 'TIMEOUT', retryable: true, details: { reason: 'log_behind', last: 3 } } });
+    expect(r.ids).toEqual([1, 2, 3, 4, 5]);
+    await r.released;
+    const again = sub(r.bPort, 'tick', { from: { key: r.key, after: 5 } });
+    expect(await within(collect(again), 10_000, 'resume again')).toEqual([]);
+    expect(await again.outcome).toEqual({ status: 'done', summary: { count: 5 } });
   });
 });
