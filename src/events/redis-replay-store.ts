@@ -22,7 +22,7 @@ import type { Stream } from '../session/index.ts';
 import type { Claim, ServeContext, SharedReplayStore } from './replay-cluster.ts';
 import { validateReplayLimits, type ReplayLimits, type ReplayLog } from './replay-log.ts';
 import { aliveKey, instanceKeys, nodeChannel, scripts, type InstanceKeys } from './redis-log-scripts.ts';
-import { RedisReplayLog, unavailable, type ControlMessage } from './redis-replay-log.ts';
+import { APPEND_WINDOW, RedisReplayLog, unavailable, type ControlMessage } from './redis-replay-log.ts';
 import { RemoteAttachment, type FollowContext, type InstanceState } from './remote-attachment.ts';
 
 /** Options of `RedisReplayStore`: the Redis URL, the key prefix, liveness and polling periods, the keys' TTL. */
@@ -155,9 +155,10 @@ export class RedisReplayStore implements SharedReplayStore {
   }
 
   #serve(keys: InstanceKeys, owner: string, state: InstanceState, stream: Stream, after: number, context: ServeContext): void {
-    if (after > state.last && !state.ended) {
-      // The producer's node delivers an event before its pipelined append reaches Redis, so a
-      // subscriber that moved fast may be ahead of the log: wait for the log (§12.13, FW-EV-100).
+    if (after > state.last && after <= state.last + APPEND_WINDOW + 1 && !state.ended) {
+      // The producer's node delivers an event before its pipelined append reaches Redis (at most
+      // APPEND_WINDOW + 1 unconfirmed), so a subscriber that moved fast may be that far ahead of
+      // the log: wait for the log (§12.13, FW-EV-100). Further ahead is never in flight.
       void this.#awaitLog(keys, after, state).then((reached) => {
         if (stream.ended) return;
         if (reached.kind === 'behind') {
