@@ -21,7 +21,7 @@ import { openRedis } from '../redis-connection.ts';
 import type { Stream } from '../session/index.ts';
 import type { Claim, ServeContext, SharedReplayStore } from './replay-cluster.ts';
 import { validateReplayLimits, type ReplayLimits, type ReplayLog } from './replay-log.ts';
-import { aliveKey, instanceKeys, nodeChannel, scripts, type InstanceKeys } from './redis-log-scripts.ts';
+import { aliveKey, decodeTail, instanceKeys, nodeChannel, scripts, type InstanceKeys } from './redis-log-scripts.ts';
 import { APPEND_WINDOW, RedisReplayLog, unavailable, type ControlMessage } from './redis-replay-log.ts';
 import { RemoteAttachment, type FollowContext, type InstanceState } from './remote-attachment.ts';
 
@@ -189,7 +189,8 @@ export class RedisReplayStore implements SharedReplayStore {
     const deadline = Date.now() + this.#o.pollMs;
     try {
       unsubscribe = await tail(keys.tail, (m) => {
-        if (!m.startsWith('e') && Number(m) < after) return;
+        const t = decodeTail(m);
+        if (t?.kind === 'event' && t.event.id < after) return;
         notifications++;
         wake();
       });
