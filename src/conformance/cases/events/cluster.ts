@@ -13,7 +13,7 @@ import { ErrorCodes } from '../../../errors.ts';
 import type { CaseContext, Conn } from '../../context.ts';
 import { outcome } from '../../types.ts';
 import { sleep, type Case } from '../helpers.ts';
-import { expectEventError, finishedTokens, isUint, newKey, schemaFail, show, Subscription } from './support.ts';
+import { expectEventError, overflowReplayLog, finishedTokens, isUint, newKey, schemaFail, show, Subscription } from './support.ts';
 
 const S_CLUSTER = '12.13 Several server nodes';
 /** An `after` no instance reaches in a run: the probe that must not attach. */
@@ -138,34 +138,11 @@ export const cases: Case[] = [
     title: 'subscribe "tokens" on the target with 4 × ack_every + 64 events, acknowledging as we read (acknowledged events leave the log); resume with after 0 on the target and on the peer → RESUME_GAP with the same earliest on both; resume on the peer with after earliest − 1 → events earliest..last, DONE',
     quote: 'A resume on any node carries exactly the ids the producer\'s node would have sent: … RESUME_GAP with the same `earliest` as on the producer\'s node.',
     async run(ctx) {
-      // The built-in streams take no retention params (spec/PROTOCOL.md §13.3): events leave the
-      // log once acknowledged and over its count limit (FW-EV-22); the reference sends
-      // ack_every = maxEvents / 4, so 4 × ack_every + 64 acknowledged events overflow it.
       const conn = await ctx.handshake();
       const key = newKey();
-      const probe = Subscription.open(conn, 'tokens', { params: { count: 0 } });
-      const ackEvery = (await probe.started()).ackEvery;
-      await probe.until(() => probe.view().done);
-      probe.confirm();
-      const count = 4 * ackEvery + 64;
-      if (count > 50_000) return outcome.info(`ack_every ${ackEvery} suggests a replay log of ${4 * ackEvery} events: too many to overflow in a test`);
-      const a = Subscription.open(conn, 'tokens', { key, params: { count, interval_ms: 0 } });
-      await a.started();
-      let acked = 0;
-      const step = Math.max(1, Math.floor(ackEvery / 2));
-      while (!a.view().done) {
-        const got = await a.until((s) => s.lastId >= acked + step || s.view().done, ctx.timeoutMs * 2);
-        if ((!got && !a.view().done) || a.view().error !== undefined || a.view().cancel !== undefined) {
-          return outcome.fail(`the stream on the target stopped after ${a.lastId} of ${count} acknowledged events`, `${count} events and DONE`, a.describeEnd());
-        }
-        if (a.lastId > acked) {
-          acked = a.lastId;
-          await a.ack(acked);
-        }
-      }
-      const bad = schemaFail(a);
-      if (bad !== undefined) return bad;
-      await conn.alive();
+      const run = await overflowReplayLog(conn, key, ctx.timeoutMs * 2);
+      if (!('count' in run)) return run;
+      const { count } = run;
       const onTarget = Subscription.open(conn, 'tokens', { key, after: 0 });
       await onTarget.until((s) => s.start !== undefined);
       if (onTarget.start !== undefined) {

@@ -6,7 +6,7 @@ import { FrameType } from '../../../wire/index.ts';
 import { expectStreamError } from '../../expect.ts';
 import { outcome } from '../../types.ts';
 import { sleep, type Case } from '../helpers.ts';
-import { expectEventError, framesAfterSync, isUint, newKey, S_ENDS, S_GRACE, S_HB, S_LOG, S_RESUME, schemaFail, show, Subscription } from './support.ts';
+import { expectEventError, overflowReplayLog, framesAfterSync, isUint, newKey, S_ENDS, S_GRACE, S_HB, S_LOG, S_RESUME, schemaFail, show, Subscription } from './support.ts';
 
 export const cases: Case[] = [
   {
@@ -74,29 +74,9 @@ export const cases: Case[] = [
     async run(ctx) {
       const conn = await ctx.handshake();
       const key = newKey();
-      // The probe subscription tells ack_every; the reference server sends maxEvents / 4, so 4 × ack_every events overflow its log.
-      const probe = Subscription.open(conn, 'tokens', { params: { count: 0 } });
-      const ackEvery = (await probe.started()).ackEvery;
-      await probe.until(() => probe.view().done);
-      probe.confirm();
-      const count = 4 * ackEvery + 64;
-      if (count > 50_000) return outcome.info(`ack_every ${ackEvery} suggests a replay log of ${4 * ackEvery} events: too many to overflow in a test`);
-      const a = Subscription.open(conn, 'tokens', { key, params: { count, interval_ms: 0 } });
-      await a.started();
-      let acked = 0;
-      const step = Math.max(1, Math.floor(ackEvery / 2));
-      while (!a.view().done) {
-        const got = await a.until((s) => s.lastId >= acked + step || s.view().done, ctx.timeoutMs * 2);
-        if (!got && !a.view().done) return outcome.fail(`the stream stalled after ${a.lastId} of ${count} events although every event was acknowledged`, `${count} events`, a.describeEnd());
-        if (a.view().error !== undefined || a.view().cancel !== undefined) return outcome.fail('the subscription failed', 'events and DONE', a.describeEnd());
-        if (a.lastId > acked) {
-          acked = a.lastId;
-          await a.ack(acked);
-        }
-      }
-      const bad = schemaFail(a);
-      if (bad !== undefined) return bad;
-      await conn.alive();
+      const run = await overflowReplayLog(conn, key, ctx.timeoutMs * 2);
+      if (!('count' in run)) return run;
+      const { count } = run;
       const b = Subscription.open(conn, 'tokens', { key, after: 0 });
       await b.until((s) => s.start !== undefined);
       if (b.start !== undefined) {

@@ -234,6 +234,38 @@ export async function finishedTokens(conn: Conn, key: string): Promise<Subscript
   return s;
 }
 
+/**
+ * Runs a `tokens` instance `key` past its replay log, acknowledging as it reads, so that acknowledged
+ * events leave the log (FW-EV-22): the built-in streams take no retention params; the reference
+ * sends ack_every = maxEvents / 4, so 4 × ack_every + 64 acknowledged events overflow it. Returns
+ * the number of events, or the outcome that ends the case.
+ */
+export async function overflowReplayLog(conn: Conn, key: string, waitMs: number): Promise<{ count: number } | Outcome> {
+  const probe = Subscription.open(conn, 'tokens', { params: { count: 0 } });
+  const ackEvery = (await probe.started()).ackEvery;
+  await probe.until(() => probe.view().done);
+  probe.confirm();
+  const count = 4 * ackEvery + 64;
+  if (count > 50_000) return outcome.info(`ack_every ${ackEvery} suggests a replay log of ${4 * ackEvery} events: too many to overflow in a test`);
+  const a = Subscription.open(conn, 'tokens', { key, params: { count, interval_ms: 0 } });
+  await a.started();
+  let acked = 0;
+  const step = Math.max(1, Math.floor(ackEvery / 2));
+  while (!a.view().done) {
+    const got = await a.until((s) => s.lastId >= acked + step || s.view().done, waitMs);
+    if (!got && !a.view().done) return outcome.fail(`the stream stalled after ${a.lastId} of ${count} events although every event was acknowledged`, `${count} events`, a.describeEnd());
+    if (a.view().error !== undefined || a.view().cancel !== undefined) return outcome.fail('the subscription failed', 'events and DONE', a.describeEnd());
+    if (a.lastId > acked) {
+      acked = a.lastId;
+      await a.ack(acked);
+    }
+  }
+  const bad = schemaFail(a);
+  if (bad !== undefined) return bad;
+  await conn.alive();
+  return { count };
+}
+
 export function schemaFail(s: Subscription): Outcome | undefined {
   return s.problems.length > 0 ? outcome.fail(`the target's messages break §12.3: ${s.problems.slice(0, 5).join('; ')}`) : undefined;
 }
