@@ -38,6 +38,17 @@ async function echoStream(conn: Conn): Promise<number> {
   return id;
 }
 
+/**
+ * With an echo stream bound on the target, `act` breaks the mapping through the QUIC link (a frame
+ * on the wrong QUIC stream, a FIN, a reset, …): the target must fail the connection with PROTOCOL_ERROR.
+ */
+function breakLiveEcho(act: (quic: QuicControls, id: number, conn: Conn) => void | Promise<void>): Case['run'] {
+  return connectionErrorAfter('PROTOCOL_ERROR', async (conn) => {
+    const id = await echoStream(conn);
+    await act(quicOf(conn.peer), id, conn);
+  });
+}
+
 /** How the target ended its half of each stream's QUIC stream, once all did (or the timeout). */
 async function targetEnds(conn: Conn, streams: readonly number[]): Promise<string[]> {
   const quic = quicOf(conn.peer);
@@ -55,9 +66,8 @@ export const cases: Case[] = [
     title: 'DATA of an open echo stream sent on the control stream → PROTOCOL_ERROR',
     quote: Q2,
     needs: ['echo'],
-    run: connectionErrorAfter('PROTOCOL_ERROR', async (conn) => {
-      const id = await echoStream(conn);
-      quicOf(conn.peer).sendOn(0, conn.peer.data(id, pattern(7), false, false));
+    run: breakLiveEcho((quic, id, conn) => {
+      quic.sendOn(0, conn.peer.data(id, pattern(7), false, false));
     }),
   },
   {
@@ -84,9 +94,8 @@ export const cases: Case[] = [
     title: 'DATA of an open echo stream as the first frame of a new QUIC stream (valid over TCP) → PROTOCOL_ERROR',
     quote: Q3,
     needs: ['echo'],
-    run: connectionErrorAfter('PROTOCOL_ERROR', async (conn) => {
-      const id = await echoStream(conn);
-      quicOf(conn.peer).sendOnNewStream(conn.peer.data(id, pattern(7), false, false));
+    run: breakLiveEcho((quic, id, conn) => {
+      quic.sendOnNewStream(conn.peer.data(id, pattern(7), false, false));
     }),
   },
   {
@@ -110,9 +119,8 @@ export const cases: Case[] = [
     title: 'with echo stream 1 open, a new QUIC stream starting with OPEN of stream 1 again → PROTOCOL_ERROR',
     quote: Q3,
     needs: ['echo'],
-    run: connectionErrorAfter('PROTOCOL_ERROR', async (conn) => {
-      const id = await echoStream(conn);
-      quicOf(conn.peer).sendOnNewStream(conn.peer.frame({ type: FrameType.OPEN, flags: 0, stream: id, seq: 0, payload: { kind: 'conformance.echo' } }, false));
+    run: breakLiveEcho((quic, id, conn) => {
+      quic.sendOnNewStream(conn.peer.frame({ type: FrameType.OPEN, flags: 0, stream: id, seq: 0, payload: { kind: 'conformance.echo' } }, false));
     }),
   },
   {
@@ -124,10 +132,9 @@ export const cases: Case[] = [
     title: 'two echo streams open; DATA of the second sent on the QUIC stream of the first → PROTOCOL_ERROR',
     quote: Q3,
     needs: ['echo'],
-    run: connectionErrorAfter('PROTOCOL_ERROR', async (conn) => {
-      const first = await echoStream(conn);
+    run: breakLiveEcho(async (quic, first, conn) => {
       const second = await echoStream(conn);
-      quicOf(conn.peer).sendOn(first, conn.peer.data(second, pattern(7), false, false));
+      quic.sendOn(first, conn.peer.data(second, pattern(7), false, false));
     }),
   },
   {
@@ -174,8 +181,8 @@ export const cases: Case[] = [
     title: 'FIN on the QUIC stream of an open echo stream, without DONE → PROTOCOL_ERROR',
     quote: Q6,
     needs: ['echo'],
-    run: connectionErrorAfter('PROTOCOL_ERROR', async (conn) => {
-      quicOf(conn.peer).finish(await echoStream(conn));
+    run: breakLiveEcho((quic, id) => {
+      quic.finish(id);
     }),
   },
   {
@@ -231,8 +238,8 @@ export const cases: Case[] = [
     title: 'RESET_STREAM on the QUIC stream of an open echo stream → PROTOCOL_ERROR',
     quote: Q7,
     needs: ['echo'],
-    run: connectionErrorAfter('PROTOCOL_ERROR', async (conn) => {
-      quicOf(conn.peer).reset(await echoStream(conn));
+    run: breakLiveEcho((quic, id) => {
+      quic.reset(id);
     }),
   },
   {
