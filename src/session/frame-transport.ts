@@ -21,6 +21,13 @@ export interface FrameTransport {
   readonly partialFrameBytes?: number;
   /** Frames received so far, unknown types included (with partialFrameBytes: tells one partial frame from the next). */
   readonly framesDecoded?: number;
+  /**
+   * A transport that keeps no order across streams (QUIC, spec §14.2) sets this: an OPEN the peer
+   * wrote before its GOAWAY may still be read after it, so a received GOAWAY with no stream left
+   * does not close at once; the GOAWAY's sender closes (FW-GOAWAY-4), and only after this long
+   * with no stream left does the receiver close itself (FW-QUIC-12). Absent: at once (§8.6 MAY).
+   */
+  readonly goawayCloseWaitMs?: number;
   /** Flush and close; no frame is written after this. */
   close(): void;
 }

@@ -24,6 +24,8 @@ export interface GoawayHost {
   readonly guard: Guard;
   readonly log: Logger;
   readonly defaultDeadlineMs: number;
+  /** The transport's wait for the GOAWAY's sender to close (FW-QUIC-12); undefined: none. */
+  readonly goawayCloseWaitMs: number | undefined;
   /** 'open' once the handshake is done, 'closed' at the end. */
   state(): 'handshake' | 'authenticating' | 'open' | 'closed';
   /** Resolves when the session is over. */
@@ -39,6 +41,8 @@ export class Goaway {
   #sent: Promise<void> | undefined;
   #received: number | undefined;
   #timer: TimerHandle | undefined;
+  /** Received GOAWAY, no stream left: how long we still leave the close to its sender (FW-QUIC-12). */
+  #closeWait: TimerHandle | undefined;
 
   constructor(host: GoawayHost) {
     this.#host = host;
@@ -97,9 +101,21 @@ export class Goaway {
     this.maybeFinishDrain();
   }
 
-  /** After a GOAWAY either way, the connection closes once no stream is left. */
+  /**
+   * After a GOAWAY either way, the connection closes once no stream is left: at once when we sent
+   * one (FW-GOAWAY-4) or the transport orders every frame (§8.6 MAY); otherwise the GOAWAY's sender
+   * may have an OPEN still in flight, and the close is left to it for a while (FW-QUIC-12).
+   */
   maybeFinishDrain(): void {
     if (this.#host.state() !== 'open' || !this.active || this.#host.streams.table.size > 0) return;
+    const waitMs = this.#host.goawayCloseWaitMs;
+    if (this.#sent === undefined && waitMs !== undefined) {
+      this.#closeWait ??= this.#host.clock.setTimeout(() => {
+        this.#closeWait = undefined;
+        this.#finishDrain();
+      }, waitMs);
+      return;
+    }
     // Let queued frames (the GOAWAY itself, final DONEs) go out before closing.
     this.#host.defer(this.#finishDrain, 'microtask');
   }
@@ -122,6 +138,7 @@ export class Goaway {
 
   stop(): void {
     this.#timer?.cancel();
+    this.#closeWait?.cancel();
   }
 }
 

@@ -157,6 +157,7 @@ export class Session {
       guard: this.#guard,
       log: this.log,
       defaultDeadlineMs: l.goawayDeadlineMs,
+      goawayCloseWaitMs: transport.goawayCloseWaitMs,
       state: () => this.#state,
       whenClosed: () => this.closed,
       close: () => {

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { FrameType } from '../../src/wire/index.ts';
-import { connectedClient, connectedServer, errorCodes, expectConnectionError, expectStillOpen, flush, ofType, readAll, text } from './helpers.ts';
+import { connectedClient, connectedServer, errorCodes, expectConnectionError, expectStillOpen, flush, ofType, readAll, RecordingTransport, text } from './helpers.ts';
 
 describe('GOAWAY sent', () => {
   it('FW-GOAWAY-2/FW-GOAWAY-4: refuses later OPENs, lets in-flight streams finish, then closes the transport', async () => {
@@ -140,5 +140,66 @@ describe('GOAWAY received', () => {
     h.peer.goaway(1);
     h.session.transportClosed();
     expect(await a.outcome).toMatchObject({ status: 'failed', error: { code: 'CONNECTION_LOST', details: { processed: 'unknown' } } });
+  });
+});
+
+/** A transport that keeps no order across streams, as QUIC's (spec §14.2). */
+class UnorderedTransport extends RecordingTransport {
+  readonly goawayCloseWaitMs = 2000;
+}
+
+describe('GOAWAY received over a transport without order across streams (FW-QUIC-12)', () => {
+  it('FW-QUIC-12: with no stream left the receiver leaves the close to the sender for goawayCloseWaitMs, serves an OPEN read meanwhile, then closes itself', async () => {
+    const h = await connectedServer({}, {}, { transport: new UnorderedTransport() });
+    h.peer.goaway(0);
+    await flush();
+    expect(h.transport.closed).toBe(false);
+    // The sender's OPEN, written before its GOAWAY, is read after it.
+    h.clock.advance(1000);
+    h.peer.open(1);
+    h.peer.data(1, 'written before the GOAWAY');
+    h.peer.done(1);
+    await flush();
+    const late = h.accepted[0]!;
+    expect((await readAll(late)).map(text)).toEqual(['written before the GOAWAY']);
+    // The first wait ends while the stream is open: nothing closes.
+    h.clock.advance(1500);
+    await flush();
+    expect(h.transport.closed).toBe(false);
+    await late.end();
+    expect((await late.outcome).status).toBe('completed');
+    // A new wait starts when the last stream ended: at the limit, and not before, the receiver closes.
+    h.clock.advance(1999);
+    await flush();
+    expect(h.transport.closed).toBe(false);
+    h.clock.advance(1);
+    await flush();
+    expect(h.transport.closed).toBe(true);
+    expect((await h.session.closed).error).toBeUndefined();
+  });
+
+  it('FW-QUIC-12: the sender closing within the wait is a clean end', async () => {
+    const h = await connectedClient({}, {}, { transport: new UnorderedTransport() });
+    h.peer.goaway(0);
+    h.clock.advance(100);
+    await flush();
+    expect(h.transport.closed).toBe(false);
+    h.session.transportClosed();
+    expect((await h.session.closed).error).toBeUndefined();
+  });
+
+  it('FW-GOAWAY-4: a receiver that sent its own GOAWAY closes as its sender, at once', async () => {
+    const h = await connectedServer({}, {}, { transport: new UnorderedTransport() });
+    h.peer.goaway(0);
+    await flush();
+    await h.session.goaway();
+    expect(h.transport.closed).toBe(true);
+  });
+
+  it('§8.6 MAY: over an ordered transport the receiver closes as soon as no stream is left', async () => {
+    const h = await connectedServer();
+    h.peer.goaway(0);
+    await flush();
+    expect(h.transport.closed).toBe(true);
   });
 });

@@ -220,9 +220,8 @@ export interface Harness {
 
 export type HarnessOptions = Omit<SessionOptions, 'role' | 'clock'>;
 
-function harness(role: 'client' | 'server', options: HarnessOptions, onStream?: StreamHandler): Harness {
+function harness(role: 'client' | 'server', options: HarnessOptions, onStream?: StreamHandler, transport = new RecordingTransport()): Harness {
   const clock = new ManualClock();
-  const transport = new RecordingTransport();
   const accepted: Stream[] = [];
   const handler: StreamHandler =
     onStream ??
@@ -234,20 +233,20 @@ function harness(role: 'client' | 'server', options: HarnessOptions, onStream?: 
 }
 
 /** A client session, started: its HELLO is already written. */
-export function startClient(options: HarnessOptions = {}, onStream?: StreamHandler): Harness {
-  const h = harness('client', options, onStream);
+export function startClient(options: HarnessOptions = {}, onStream?: StreamHandler, transport?: RecordingTransport): Harness {
+  const h = harness('client', options, onStream, transport);
   h.session.start();
   return h;
 }
 
 /** A server session, started: waiting for the client's HELLO. */
-export function startServer(options: HarnessOptions = {}, onStream?: StreamHandler): Harness {
-  const h = harness('server', options, onStream);
+export function startServer(options: HarnessOptions = {}, onStream?: StreamHandler, transport?: RecordingTransport): Harness {
+  const h = harness('server', options, onStream, transport);
   h.session.start();
   return h;
 }
 
-type ConnectedOptions = { answerPing?: boolean; rttMs?: number; onStream?: StreamHandler };
+type ConnectedOptions = { answerPing?: boolean; rttMs?: number; onStream?: StreamHandler; transport?: RecordingTransport };
 
 /**
  * A client that completed its handshake with the scripted server (which declared `peerSettings`).
@@ -255,12 +254,12 @@ type ConnectedOptions = { answerPing?: boolean; rttMs?: number; onStream?: Strea
  * With `answerPing`, the peer answers our first PING after `rttMs`, so an RTT is known.
  */
 export function connectedClient(options: HarnessOptions = {}, peerSettings: Partial<Settings> = {}, opts: ConnectedOptions = {}): Promise<Harness> {
-  return connected(startClient(options, opts.onStream), peerSettings, opts);
+  return connected(startClient(options, opts.onStream, opts.transport), peerSettings, opts);
 }
 
 /** A server that accepted the scripted client's HELLO (which declared `peerSettings`). */
 export function connectedServer(options: HarnessOptions = {}, peerSettings: Partial<Settings> = {}, opts: ConnectedOptions = {}): Promise<Harness> {
-  return connected(startServer(options, opts.onStream), peerSettings, opts);
+  return connected(startServer(options, opts.onStream, opts.transport), peerSettings, opts);
 }
 
 async function connected(h: Harness, peerSettings: Partial<Settings>, opts: ConnectedOptions): Promise<Harness> {

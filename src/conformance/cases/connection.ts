@@ -19,12 +19,11 @@ function echoBytes(conn: Conn, stream: number, upTo = conn.peer.frames.length): 
   return n;
 }
 
-/** The conformance kind that makes a target send GOAWAY (spec §13.2). */
 /**
  * Over QUIC, the GOAWAY (control stream) may be read before the OPEN we wrote ahead of it (its own
- * QUIC stream, §14.2), and a target with no stream open MAY then close at once (§8.6): one echoed
- * message first proves the target has the stream. Over TCP the order is the wire's: nothing is
- * sent. Returns the messages the echo answered.
+ * QUIC stream, §14.2); the target must then wait for it (FW-QUIC-12, checked by
+ * FW-QUIC-12/open-read-after-goaway), and one echoed message first keeps the case about its own
+ * rule. Over TCP the order is the wire's: nothing is sent. Returns the messages the echo answered.
  */
 async function establish(conn: Conn, id: number): Promise<number> {
   if (conn.ctx.transport !== 'quic') return 0;
@@ -32,6 +31,7 @@ async function establish(conn: Conn, id: number): Promise<number> {
   return (await conn.messages(id, 1)).messages.length;
 }
 
+/** The conformance kind that makes a target send GOAWAY (spec §13.2). */
 const GOAWAY_KIND = 'conformance.goaway';
 
 /**

@@ -8,11 +8,11 @@
 
 import { defaultSettings, FrameType } from '../../wire/index.ts';
 import { Conn, type CaseContext } from '../context.ts';
-import { expectAccepted, violationsOf } from '../expect.ts';
+import { expectAccepted, pingAnswered, violationsOf } from '../expect.ts';
 import type { QuicControls } from '../quic-link.ts';
 import { describeCode, type RawPeer } from '../raw-peer.ts';
 import { CaseAbort, outcome, type Outcome } from '../types.ts';
-import { connectionErrorAfter, pattern, sleep, type Case, handshakeDeadlineOutcome } from './helpers.ts';
+import { connectionErrorAfter, pattern, pingBytes, sleep, type Case, handshakeDeadlineOutcome } from './helpers.ts';
 
 const STREAMS = '14.2 Streams and ids';
 const ENDS = '14.4 Ending streams: FIN, CANCEL and ERROR';
@@ -22,6 +22,8 @@ const Q2 = 'A frame with a non-zero stream id on the control stream is a `PROTOC
 const Q3 =
   'A new QUIC stream whose first frame is not an OPEN with the opener\'s id parity and an unused id, or a frame of another stream on a bound QUIC stream, is a `PROTOCOL_ERROR` connection error.';
 const Q6 = 'A peer FIN on a QUIC stream whose framewire stream is not over is a `PROTOCOL_ERROR` connection error, and a FIN inside a frame is `TRUNCATED` (as FW-FRAME-10).';
+const Q12 =
+  'Over QUIC the receiver of a GOAWAY that has sent none itself therefore MUST NOT close the transport because no stream is left until no stream has been left for `goawayCloseWaitMs` …; until then it leaves the close to the GOAWAY\'s sender, which MUST close once none is left (FW-GOAWAY-4), and serves an OPEN of the sender read meanwhile as any other.';
 const Q7 = 'A RESET_STREAM or STOP_SENDING for a stream that already ended is ignored; for a live stream it is a `PROTOCOL_ERROR` connection error.';
 
 function quicOf(peer: RawPeer): QuicControls {
@@ -47,6 +49,13 @@ function breakLiveEcho(act: (quic: QuicControls, id: number, conn: Conn) => void
     const id = await echoStream(conn);
     await act(quicOf(conn.peer), id, conn);
   });
+}
+
+/** Resolves once the target answered a PING written now: what we wrote before it on the connection was read. */
+async function pingRoundTrip(conn: Conn, tag: number): Promise<boolean> {
+  const payload = pingBytes(tag);
+  conn.peer.ping(payload);
+  return (await conn.peer.until(() => (pingAnswered(conn.peer, payload) ? true : conn.peer.ending === undefined ? undefined : false), conn.ctx.timeoutMs)) === true;
 }
 
 /** How the target ended its half of each stream's QUIC stream, once all did (or the timeout). */
@@ -170,6 +179,32 @@ export const cases: Case[] = [
         return outcome.fail('the stream written before the HELLO was not served after it', 'the message echoed, then DONE', conn.describeStreamEnd(id));
       }
       return outcome.pass('held until the HELLO, then served');
+    },
+  },
+  {
+    id: 'FW-QUIC-12/open-read-after-goaway',
+    requirements: ['FW-QUIC-12', 'FW-GOAWAY-4'],
+    section: STREAMS,
+    level: 'MUST',
+    notOver: { tcp: 'over TCP an OPEN written before a GOAWAY is read before it (one ordered byte stream)' },
+    title: 'no stream open; GOAWAY {last_stream 0} and a PING on the control stream; once the PING is answered (the GOAWAY was read), OPEN, DATA and DONE of an echo stream on a new QUIC stream (what an OPEN written before the GOAWAY and read after it looks like) → the target serves the stream instead of closing',
+    quote: Q12,
+    needs: ['echo'],
+    async run(ctx) {
+      const conn = await ctx.handshake();
+      conn.peer.frame({ type: FrameType.GOAWAY, flags: 0, stream: 0, payload: { lastStream: 0, code: 0, message: 'conformance' } });
+      if (!(await pingRoundTrip(conn, 12))) return outcome.fail('the target closed on our GOAWAY with no stream open', 'the PING after the GOAWAY answered, the connection open', conn.peer.ending === undefined ? 'no PING ACK' : `closed (${conn.peer.ending.how})`);
+      const id = conn.openEcho();
+      const message = pattern(17);
+      conn.dataRaw(id, message);
+      conn.peer.done(id);
+      const view = await conn.ended(id);
+      if (!view.done || view.messages.length !== 1 || !view.messages[0]?.equals(message)) {
+        return outcome.fail('the stream that reached the target after our GOAWAY was not served', 'the message echoed, then DONE', conn.describeStreamEnd(id));
+      }
+      const err = conn.connectionError();
+      if (err !== undefined) return outcome.fail('the target failed the connection', 'no error', `ERROR ${describeCode(err.code)} "${err.message}"`);
+      return outcome.pass('the stream read after our GOAWAY was served');
     },
   },
   {

@@ -27,6 +27,12 @@ export interface QuicTransportTuning {
   readonly streamHighWater?: number;
   /** How long close() waits for the peer to end the control stream before it closes the QUIC connection (default 2 s). */
   readonly closeTimeoutMs?: number;
+  /**
+   * After the peer's GOAWAY, with no stream left, how long we leave the close to the peer before
+   * closing ourselves (default 2 s): an OPEN it wrote before the GOAWAY may still be in flight on
+   * its own QUIC stream (FW-QUIC-12).
+   */
+  readonly goawayCloseWaitMs?: number;
   readonly logger?: Logger;
   /** Called once when the QUIC connection is gone (the dialer releases its endpoint). */
   readonly onGone?: () => void;
@@ -37,6 +43,7 @@ export class QuicTransport implements FrameTransport, ChannelHost {
   readonly #role: Role;
   readonly #streamHighWater: number;
   readonly #closeTimeoutMs: number;
+  readonly goawayCloseWaitMs: number;
   readonly #log: Logger | undefined;
   readonly #onGone: (() => void) | undefined;
   readonly #control: Channel;
@@ -66,6 +73,7 @@ export class QuicTransport implements FrameTransport, ChannelHost {
     this.#role = role;
     this.#streamHighWater = tuning.streamHighWater ?? 256 * 1024;
     this.#closeTimeoutMs = tuning.closeTimeoutMs ?? 2000;
+    this.goawayCloseWaitMs = tuning.goawayCloseWaitMs ?? 2000;
     this.#log = tuning.logger;
     this.#onGone = tuning.onGone;
     this.#control = new Channel(this, 0, Number.MAX_SAFE_INTEGER, this.#maxPayload);
