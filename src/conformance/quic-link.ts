@@ -37,8 +37,12 @@ export interface QuicControls {
   finish(stream: number): void;
   /** RESET_STREAM on the QUIC stream of `stream`. */
   reset(stream: number): void;
-  /** STOP_SENDING on the QUIC stream of `stream`. */
-  stopSending(stream: number): void;
+  /**
+   * STOP_SENDING on the QUIC stream of `stream`; resolves once the library took it. The binding
+   * sends it only between two reads of the stream (it waits for the read we always have pending),
+   * so it leaves after the target's next bytes on that stream, never before.
+   */
+  stopSending(stream: number): Promise<void>;
   /** How the target ended its half of the QUIC stream of `stream` so far (undefined: not yet, or no such stream). */
   targetEnd(stream: number): TargetStreamEnd | undefined;
   /** The QUIC stream id that carries framewire stream `stream`, once known. */
@@ -167,8 +171,8 @@ export class QuicLink implements PeerLink, QuicControls {
     this.#call(this.#routes.get(stream), 'reset', (s) => s.reset());
   }
 
-  stopSending(stream: number): void {
-    this.#call(this.#routes.get(stream), 'stop sending', (s) => s.stopReading());
+  stopSending(stream: number): Promise<void> {
+    return this.#run(this.#routes.get(stream), 'stop sending', (s) => s.stopReading());
   }
 
   targetEnd(stream: number): TargetStreamEnd | undefined {
@@ -226,11 +230,16 @@ export class QuicLink implements PeerLink, QuicControls {
   }
 
   #call(route: Route | undefined, what: string, call: (s: RawQuicStream) => Promise<void>): void {
+    void this.#run(route, what, call);
+  }
+
+  /** Runs a library call on the route's QUIC stream; never rejects (failures go to `errors`). */
+  #run(route: Route | undefined, what: string, call: (s: RawQuicStream) => Promise<void>): Promise<void> {
     if (route === undefined) {
       this.errors.push(`${what}: no QUIC stream for that framewire stream`);
-      return;
+      return Promise.resolve();
     }
-    void route.stream.then(async (s) => {
+    return route.stream.then(async (s) => {
       if (s === undefined || this.#ended) return;
       try {
         await call(s);

@@ -1,9 +1,10 @@
 /**
  * The conformance runner against a QUIC target (spec §14): the reference server passes every
  * case that applies over QUIC, the rest are reported not applicable with their reason, and a
- * server that ignores a peer's FIN fails the FW-QUIC-6 cases. Skipped, loudly, where the QUIC
- * binding does not load. Cost: one strict run of the core cases over QUIC (about 20 s on a loaded
- * 2-core machine, dominated by the slow timer cases that run alongside) and one short run.
+ * server that ignores a peer's FIN fails the FW-QUIC-6 cases, one that hides RESET_STREAM and
+ * STOP_SENDING the FW-QUIC-7 ones. Skipped, loudly, where the QUIC binding does not load. Cost: one
+ * strict run of the core cases over QUIC (about 20 s on a loaded 2-core machine, dominated by the
+ * slow timer cases that run alongside) and two short runs (about 5 s each).
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
@@ -63,6 +64,15 @@ describe.skipIf(!available)('conformance runner over QUIC', () => {
     expect(report.target.transport).toBe('quic');
   }, 90_000);
 
+  it('a server whose QUIC streams hide RESET_STREAM and STOP_SENDING fails the FW-QUIC-7 live-stream cases', async () => {
+    const report = await run(await quicTarget(resetIgnoringBinding(loadQuicBinding())), 'FW-QUIC-7/*');
+    expect(Object.fromEntries(report.results.map((r) => [r.id, r.verdict]))).toEqual({
+      'FW-QUIC-7/reset-live-stream': 'fail',
+      'FW-QUIC-7/stop-sending-live-stream': 'fail',
+      'FW-QUIC-7/reset-after-end-ignored': 'pass',
+    });
+  }, 60_000);
+
   it('a server whose QUIC streams ignore the peer FIN fails the FW-QUIC-6 cases', async () => {
     const report = await run(await quicTarget(finIgnoringBinding(loadQuicBinding())), 'FW-QUIC-6/*');
     expect(Object.fromEntries(report.results.map((r) => [r.id, r.verdict]))).toEqual({
@@ -80,17 +90,42 @@ describe.skipIf(!available)('conformance runner over QUIC', () => {
  * check for the end of a stream.
  */
 function finIgnoringBinding(real: QuicBinding): QuicBinding {
-  const wrapStream = (s: QuicStream): QuicStream => ({
-    id: () => s.id(),
+  return wrapServerStreams(real, (s) => ({
+    ...forward(s),
     read: async (maxLen) => {
       const chunk = await s.read(maxLen);
       return chunk ?? new Promise<never>(() => undefined);
     },
+  }));
+}
+
+/**
+ * The real binding, except that the server's framewire stream QUIC streams hide a peer's
+ * RESET_STREAM (the read waits forever) and STOP_SENDING (the write resolves as if sent), as in a
+ * transport that never looks at either.
+ */
+function resetIgnoringBinding(real: QuicBinding): QuicBinding {
+  const hidden = (error: unknown): boolean => /reset by peer|stopped by peer/iu.test(error instanceof Error ? error.message : String(error));
+  return wrapServerStreams(real, (s) => ({
+    ...forward(s),
+    read: (maxLen) => s.read(maxLen).catch((error: unknown) => (hidden(error) ? new Promise<never>(() => undefined) : Promise.reject(error as Error))),
+    write: (data) => s.write(data).catch((error: unknown) => (hidden(error) ? undefined : Promise.reject(error as Error))),
+  }));
+}
+
+function forward(s: QuicStream): QuicStream {
+  return {
+    id: () => s.id(),
+    read: (maxLen) => s.read(maxLen),
     write: (data) => s.write(data),
     finishWrite: () => s.finishWrite(),
     resetWrite: () => s.resetWrite(),
     stopRead: () => s.stopRead(),
-  });
+  };
+}
+
+/** The real binding, with the server's QUIC streams after the control stream wrapped. */
+function wrapServerStreams(real: QuicBinding, wrapStream: (s: QuicStream) => QuicStream): QuicBinding {
   const wrapConnection = (c: QuicConnection): QuicConnection => {
     let accepted = 0;
     return {

@@ -278,6 +278,27 @@ export const cases: Case[] = [
     }),
   },
   {
+    id: 'FW-QUIC-7/stop-sending-live-stream',
+    requirements: ['FW-QUIC-7'],
+    section: ENDS,
+    level: 'MUST',
+    notOver: ONLY_QUIC,
+    title: 'STOP_SENDING on the QUIC stream of an open echo stream, then (once a PING after it was answered) one more message for the echo → PROTOCOL_ERROR',
+    // Our QUIC library sends STOP_SENDING only once the read it has pending on the stream returns:
+    // one echoed message lets it out. The message after the PING gives the target a write on the
+    // stopped stream: a target whose QUIC library reports STOP_SENDING only to a write (the
+    // reference's, §14.4) sees it there; one that sees it at once has failed the connection already.
+    quote: Q7,
+    needs: ['echo'],
+    run: breakLiveEcho(async (quic, id, conn) => {
+      const stopped = quic.stopSending(id);
+      conn.dataRaw(id, pattern(9));
+      await conn.messages(id, 2);
+      await stopped;
+      if (await pingRoundTrip(conn, 7)) conn.dataRaw(id, pattern(11));
+    }),
+  },
+  {
     id: 'FW-QUIC-7/reset-after-end-ignored',
     requirements: ['FW-QUIC-7'],
     section: ENDS,

@@ -23,9 +23,10 @@ export function classifyQuicFailure(error: unknown, operation: string, streamId:
   const message = error instanceof Error ? error.message : String(error);
   const where = streamId === 0 ? 'the control stream' : `the QUIC stream of stream ${streamId}`;
   if (STREAM_ONLY.test(message)) {
+    const what = /stopped/iu.test(message) ? 'stopped (STOP_SENDING)' : 'reset (RESET_STREAM)';
     return {
       streamOnly: true,
-      error: new FramewireError('PROTOCOL_ERROR', `QUIC: the peer reset ${where} before its framewire stream ended (${message})`, { cause: error }),
+      error: new FramewireError('PROTOCOL_ERROR', `QUIC: the peer ${what} ${where} before its framewire stream ended (${message})`, { cause: error }),
     };
   }
   if (CONNECTION_GONE.test(message)) {
