@@ -305,7 +305,7 @@ if (redisLatency !== undefined) {
   console.log(`\n### Paced latency through the replay log in Redis (1 stream, 10 events every ~2 ms), interleaved with the local log\n`);
   const local = redisLatency[0]!;
   console.log(markdownTable(['log', 'events', 'p50 ms', 'p99 ms', 'p99 − local p99 ms', 'Redis round trips / event'], redisLatency.map((x) => [x.log, formatNumber(x.events), x.p50.toFixed(3), x.p99.toFixed(3), (x.p99 - local.p99).toFixed(3), x.redisPerEvent === undefined ? '-' : x.redisPerEvent.toFixed(2)])));
-  console.log('\nTarget (issue 19): p99 through Redis within 2 ms of the local log on loopback. Round trips are the commands both nodes sent (appends are pipelined: one script per event, which also publishes the event; the serving node sends what the tail channel carried, reads with XRANGE only to fill a gap, and forwards acks).');
+  console.log('\nTarget (issue 19): p99 through Redis within 2 ms of the local log on loopback. Round trips are the commands both nodes sent (appends are batched and pipelined: one script call for the events appended in one turn of the event loop, which also publishes them in one message; the serving node sends what the tail channel carried, reads with XRANGE only to fill a gap, and forwards acks).');
 }
 const path = writeResults('events', partial, {
   machine,

@@ -6,8 +6,9 @@
  *   <p>ev:<h>          hash: node (the producer's node), last, first, ended, name, key
  *   <p>ev:<h>:log      stream: event n is entry `n-0` (fields t, b = the encoded `ev` message, at);
  *                      the producer's end is entry `<last>-1` (field end), after the last event
- *   <p>ev:<h>:tail     pub/sub channel: `<id>:<at>:<type length>:<type><b>` after an append (the
- *                      event itself, so a serving node sends it without reading the stream),
+ *   <p>ev:<h>:tail     pub/sub channel: after an append, `b` and then, for each event the script
+ *                      appended, `<id>:<at>:<type length>:<b length>:<type><b>` (the events
+ *                      themselves, so a serving node sends them without reading the stream);
  *                      `e<last>` after the end
  *   <p>node:<n>:alive  string with a TTL that node n renews while it lives
  *   <p>node:<n>        pub/sub channel of node n: what subscribers served elsewhere tell its producers
@@ -68,40 +69,71 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return {'created'}`;
 
 /**
- * Append (KEYS meta, log; ARGV node, id, type, bytes, at, first, ttl, tail): event `id` after
- * `id - 1`, trimming the stream to `first` (what the producer's node retains) in the same XADD.
+ * Append (KEYS meta, log; ARGV node, ttl, tail, first, then id, type, bytes, at for each event): the
+ * events appended on the producer's node in one turn of its event loop, in one call. Their ids
+ * must follow `last` one by one; after the XADDs the stream is trimmed to `first` (what the
+ * producer's node retains now), the hash updated, and one message on the tail channel carries
+ * every event. A batch is appended whole or not at all: every check comes before the first write,
+ * and the one refusal Redis makes on its own, OOM, comes at a script's first write (Redis decides
+ * it when the script starts); readers see the events and the trim together.
  * 1 = appended, 0 = another node owns the instance, -1 = the log is gone (Redis restarted without
- * persistence, or the keys expired), -2 = not the next id (an earlier append failed).
+ * persistence, or the keys expired), -2 = the first id is not the next one (an earlier append
+ * failed).
  */
 export const APPEND = `
 local m = redis.call('HMGET', KEYS[1], 'node', 'last')
 if not m[1] then return -1 end
 if m[1] ~= ARGV[1] then return 0 end
-if tonumber(m[2]) + 1 ~= tonumber(ARGV[2]) then return -2 end
-redis.call('XADD', KEYS[2], 'MINID', ARGV[6] .. '-0', ARGV[2] .. '-0', 't', ARGV[3], 'b', ARGV[4], 'at', ARGV[5])
-redis.call('HSET', KEYS[1], 'last', ARGV[2], 'first', ARGV[6])
-redis.call('PEXPIRE', KEYS[1], ARGV[7])
-redis.call('PEXPIRE', KEYS[2], ARGV[7])
-redis.call('PUBLISH', ARGV[8], ARGV[2] .. ':' .. ARGV[5] .. ':' .. string.len(ARGV[3]) .. ':' .. ARGV[3] .. ARGV[4])
+for i = 5, #ARGV, 4 do
+  if tonumber(ARGV[i]) ~= tonumber(m[2]) + (i - 1) / 4 then return -2 end
+end
+local parts = {'b'}
+for i = 5, #ARGV, 4 do
+  redis.call('XADD', KEYS[2], ARGV[i] .. '-0', 't', ARGV[i + 1], 'b', ARGV[i + 2], 'at', ARGV[i + 3])
+  parts[#parts + 1] = ARGV[i] .. ':' .. ARGV[i + 3] .. ':' .. string.len(ARGV[i + 1]) .. ':' .. string.len(ARGV[i + 2]) .. ':' .. ARGV[i + 1] .. ARGV[i + 2]
+end
+redis.call('XTRIM', KEYS[2], 'MINID', ARGV[4] .. '-0')
+redis.call('HSET', KEYS[1], 'last', ARGV[#ARGV - 3], 'first', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('PUBLISH', ARGV[3], table.concat(parts))
 return 1`;
 
-/** What the tail channel said: an event just appended (as the log holds it), or the end after event `last`. */
-export type TailMessage = { readonly kind: 'event'; readonly event: LoggedEvent } | { readonly kind: 'end'; readonly last: number };
+/** What the tail channel said: events just appended (as the log holds them, in order), or the end after event `last`. */
+export type TailMessage = { readonly kind: 'events'; readonly events: readonly LoggedEvent[] } | { readonly kind: 'end'; readonly last: number };
 
 const COLON = 0x3a;
 
-/** Reads a message of the tail channel (see APPEND and END); undefined when it is not one. */
+/**
+ * Reads a message of the tail channel (see APPEND and END); undefined when it is not one (a
+ * message of another layout is ignored whole: the serving node then reads the stream, §12.13).
+ */
 export function decodeTail(m: Buffer): TailMessage | undefined {
-  if (m[0] === 0x65 /* e */) return { kind: 'end', last: Number(m.toString('latin1', 1)) };
-  const a = m.indexOf(COLON);
-  const b = m.indexOf(COLON, a + 1);
-  const c = m.indexOf(COLON, b + 1);
-  if (a < 0 || b < 0 || c < 0) return undefined;
-  const id = Number(m.toString('latin1', 0, a));
-  const at = Number(m.toString('latin1', a + 1, b));
-  const typeEnd = c + 1 + Number(m.toString('latin1', b + 1, c));
-  if (!Number.isSafeInteger(id) || !(typeEnd <= m.length)) return undefined;
-  return { kind: 'event', event: { id, type: m.toString('utf8', c + 1, typeEnd), bytes: m.subarray(typeEnd), at } };
+  if (m[0] === 0x65 /* e */) {
+    const last = Number(m.toString('latin1', 1));
+    return m.length > 1 && Number.isSafeInteger(last) ? { kind: 'end', last } : undefined;
+  }
+  if (m[0] !== 0x62 /* b */ || m.length < 2) return undefined;
+  const events: LoggedEvent[] = [];
+  let at = 1;
+  while (at < m.length) {
+    const fields: number[] = [];
+    for (let f = 0; f < 4; f++) {
+      const colon = m.indexOf(COLON, at);
+      if (colon < 0) return undefined;
+      fields.push(Number(m.toString('latin1', at, colon)));
+      at = colon + 1;
+    }
+    const [id, time, typeLength, bytesLength] = fields as [number, number, number, number];
+    const typeEnd = at + typeLength;
+    const end = typeEnd + bytesLength;
+    if (!Number.isSafeInteger(id) || !Number.isFinite(time) || !Number.isSafeInteger(typeLength) || !Number.isSafeInteger(bytesLength) || typeLength < 0 || bytesLength < 0 || end > m.length) return undefined;
+    const previous = events[events.length - 1];
+    if (previous !== undefined && id !== previous.id + 1) return undefined;
+    events.push({ id, type: m.toString('utf8', at, typeEnd), bytes: m.subarray(typeEnd, end), at: time });
+    at = end;
+  }
+  return { kind: 'events', events };
 }
 
 /** End (KEYS meta, log; ARGV node, last, end, ttl, tail): the producer's end as entry `<last>-1`. */

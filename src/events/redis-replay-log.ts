@@ -7,11 +7,15 @@
  * this node retains — by count, bytes and age — and never more. Other nodes serve resumes from that
  * stream (remote-attachment.ts).
  *
- * Appends are pipelined on the store's connection: `append` returns at once while fewer than
- * APPEND_WINDOW are unconfirmed, and a promise of the newest one beyond that, so a fast producer
- * waits for Redis and memory stays bounded. A failed append (Redis unreachable, the log lost in a
- * restart, the instance taken by another node) fails the log: ids must stay contiguous in Redis, so
- * nothing is appended after a failure, and the producer's next emit rejects with the coded error.
+ * Appends are batched and pipelined on the store's connection: the events appended in one turn of
+ * the event loop (a producer's burst: its emits resolve in microtasks) go to Redis together, in one
+ * script call sent on process.nextTick, so a burst costs one round trip, one tail message and one
+ * wake-up of every serving node instead of one per event (at most APPEND_BATCH_BYTES of events a
+ * call). `append` returns at once while fewer than APPEND_WINDOW events are unconfirmed, and a
+ * promise of the newest batch beyond that, so a fast producer waits for Redis and memory stays
+ * bounded. A failed append (Redis unreachable, the log lost in a restart, the instance taken by
+ * another node) fails the log: ids must stay contiguous in Redis, so nothing is appended after a
+ * failure, and the producer's next emit rejects with the coded error.
  */
 
 import type { Redis } from 'ioredis';
@@ -23,6 +27,21 @@ import { encodeEnd, scripts, type InstanceKeys } from './redis-log-scripts.ts';
 
 /** Unconfirmed appends before `append` makes the producer wait for Redis. */
 export const APPEND_WINDOW = 64;
+
+/**
+ * Encoded bytes of events one append call carries at most (a larger event goes alone): bounds the
+ * script's arguments and the tail message every serving node receives (Redis disconnects a
+ * subscriber whose output buffer passes its pubsub limit, 8 MiB for a minute by default).
+ */
+export const APPEND_BATCH_BYTES = 256 * 1024;
+
+/** Events appended in this turn of the event loop, not yet sent to Redis. */
+interface PendingBatch {
+  readonly events: LoggedEvent[];
+  bytes: number;
+  /** Settles #newest once Redis answered the call carrying the batch (or it was not sent: the log failed). */
+  readonly settle: () => void;
+}
 
 /** What subscribers served by other nodes tell the producer's node (its pub/sub channel). */
 export type ControlMessage =
@@ -53,6 +72,7 @@ export class RedisReplayLog implements ReplayLog {
   #remote: { readonly node: string; readonly token: string } | undefined;
   #unconfirmed = 0;
   #newest: Promise<void> = Promise.resolve();
+  #batch: PendingBatch | undefined;
   #failure: FramewireError | undefined;
   /** The first id Redis was last told to retain. */
   #redisFirst = 1;
@@ -97,29 +117,64 @@ export class RedisReplayLog implements ReplayLog {
   append(event: LoggedEvent): void | Promise<void> {
     if (this.#failure !== undefined) throw this.#failure;
     this.#mem.append(event);
-    const c = this.#c;
-    const first = this.#mem.firstId;
-    this.#redisFirst = first;
+    this.#redisFirst = this.#mem.firstId;
     this.#unconfirmed++;
-    const args = [c.node, event.id, event.type, Buffer.from(event.bytes.buffer, event.bytes.byteOffset, event.bytes.byteLength), event.at, first, c.keyTtlMs, c.keys.tail];
-    const done = scripts.append.run(c.redis, [c.keys.meta, c.keys.log], args).then(
-      (r) => {
-        this.#unconfirmed--;
-        if (r !== 1) this.#fail(appendRefused(r, event.id));
-      },
-      (error: unknown) => {
-        this.#unconfirmed--;
-        this.#fail(unavailable(error));
-      },
-    );
-    this.#newest = done.then(() => {
+    const size = event.bytes.byteLength;
+    if (this.#batch !== undefined && this.#batch.bytes + size > APPEND_BATCH_BYTES) this.#flush();
+    const batch = (this.#batch ??= this.#newBatch());
+    batch.events.push(event);
+    batch.bytes += size;
+    if (this.#unconfirmed <= APPEND_WINDOW) return undefined;
+    return this.#newest;
+  }
+
+  #newBatch(): PendingBatch {
+    let settle: () => void = () => undefined;
+    const sent = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    this.#newest = sent.then(() => {
       if (this.#failure !== undefined) throw this.#failure;
     });
-    if (this.#unconfirmed <= APPEND_WINDOW) {
-      this.#newest.catch(() => undefined);
-      return undefined;
+    this.#newest.catch(() => undefined);
+    process.nextTick(this.#flushScheduled);
+    return { events: [], bytes: 0, settle };
+  }
+
+  readonly #flushScheduled = (): void => {
+    this.#flush();
+  };
+
+  /**
+   * Sends the pending batch, in order with what was sent before it: every other call of this log
+   * (trim, end, drop) flushes first. The stream is trimmed to what this node retains when the
+   * batch is sent (#redisFirst), so a trim that happened while it waited rides along.
+   */
+  #flush(): void {
+    const batch = this.#batch;
+    if (batch === undefined) return;
+    this.#batch = undefined;
+    const n = batch.events.length;
+    if (this.#failure !== undefined || this.#disposed) {
+      this.#unconfirmed -= n;
+      batch.settle();
+      return;
     }
-    return this.#newest;
+    const c = this.#c;
+    const args: (string | number | Buffer)[] = [c.node, c.keyTtlMs, c.keys.tail, this.#redisFirst];
+    for (const e of batch.events) args.push(e.id, e.type, Buffer.from(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength), e.at);
+    const firstId = batch.events[0]?.id ?? 0;
+    void scripts.append.run(c.redis, [c.keys.meta, c.keys.log], args).then(
+      (r) => {
+        if (r !== 1) this.#fail(appendRefused(r, firstId));
+      },
+      (error: unknown) => {
+        this.#fail(unavailable(error));
+      },
+    ).finally(() => {
+      this.#unconfirmed -= n;
+      batch.settle();
+    });
   }
 
   acknowledge(id: number): void {
@@ -142,6 +197,7 @@ export class RedisReplayLog implements ReplayLog {
 
   recordEnd(end: ProducerEnd): void {
     if (this.#failure !== undefined || this.#disposed) return;
+    this.#flush();
     const c = this.#c;
     scripts.end.run(c.redis, [c.keys.meta, c.keys.log], [c.node, this.#mem.lastId, encodeEnd(end), c.keyTtlMs, c.keys.tail]).catch(() => undefined);
   }
@@ -192,6 +248,7 @@ export class RedisReplayLog implements ReplayLog {
 
   dispose(): Promise<void> {
     if (this.#disposed) return Promise.resolve();
+    this.#flush();
     this.#disposed = true;
     this.#mem.dispose();
     this.#c.onDispose();
@@ -213,6 +270,8 @@ export class RedisReplayLog implements ReplayLog {
     const first = this.#mem.firstId;
     if (first <= this.#redisFirst || this.#failure !== undefined || this.#disposed) return;
     this.#redisFirst = first;
+    // A batch waiting to be sent carries the trim (its call trims to #redisFirst).
+    if (this.#batch !== undefined) return;
     const c = this.#c;
     scripts.trim.run(c.redis, [c.keys.meta, c.keys.log], [c.node, first]).catch(() => undefined);
   }

@@ -190,7 +190,7 @@ export class RedisReplayStore implements SharedReplayStore {
     try {
       unsubscribe = await tail(keys.tail, (m) => {
         const t = decodeTail(m);
-        if (t?.kind === 'event' && t.event.id < after) return;
+        if (t?.kind === 'events' && (t.events[t.events.length - 1]?.id ?? 0) < after) return;
         notifications++;
         wake();
       });

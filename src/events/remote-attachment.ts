@@ -2,9 +2,9 @@
  * A subscriber served by this node for an instance whose producer runs on another node (spec/EVENTS.md
  * §12.13). The attachment is the ordinary SubscriberWriter (start, replay, live events, heartbeats
  * from this node, acks, the end last) over a FollowerLog: a read-only view of the instance's Redis
- * stream. The live tail is pub/sub: the producer's append script publishes the new event on the
- * instance's channel (no extra round trip for the producer), and the writer sends it without a read
- * when it follows on what was read; XRANGE (at most READ_BATCH entries a read) fills whatever the
+ * stream. The live tail is pub/sub: the producer's append script publishes the new events on the
+ * instance's channel (no extra round trip for the producer; a burst in one message), and the writer
+ * sends them without a read when they follow on what was read (a burst in one socket write); XRANGE (at most READ_BATCH entries a read) fills whatever the
  * channel did not carry in order. This node holds no more than one batch per attachment whatever
  * the producer's pace, and one pub/sub connection per node serves every attachment (XREAD BLOCK
  * would hold a connection per attachment).
@@ -296,7 +296,7 @@ export class RemoteAttachment {
       return;
     }
     if (m.kind === 'end') void this.#log.fetchEnd(m.last);
-    else this.#log.pushed(m.event);
+    else for (const event of m.events) this.#log.pushed(event);
   }
 
   /** Tells the producer's node this attachment serves the instance (and renews it, with the ack). */

@@ -78,6 +78,8 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
               else if (o.op === 'age') log.trim((now += 150));
               else if (log.hasRoom(o.size, now)) await log.append({ id: log.lastId + 1, type: 't', bytes: new Uint8Array(o.size).fill(log.lastId + 1), at: now });
             }
+            // The appends of this turn go to Redis on the next tick (one call); a command after that follows them.
+            await new Promise<void>((resolve) => { process.nextTick(resolve); });
             await store.redis.ping();
             const entries = await store.redis.xrangeBuffer(log.keys.log, '-', '+');
             expect(entries.map(([id]) => id.toString())).toEqual(log.read(0, 1000).map((e) => `${e.id}-0`));

@@ -1,6 +1,6 @@
 /**
  * The live tail of a subscriber served by another node (spec/EVENTS.md §12.13): the append script
- * publishes the event itself, the serving node's view of the log hands the next events to the
+ * publishes the events themselves, the serving node's view of the log hands the next events to the
  * writer without reading Redis, and reads the stream (XRANGE) only to fill what the tail channel
  * did not carry in order — a lost message, or one that arrived while a read was in flight — so
  * the subscriber gets every id once, in order.
@@ -32,7 +32,7 @@ describe.skipIf(redisServerBinary === undefined)('events: the live tail from ano
     await server.destroy();
   });
 
-  it('the append script publishes the event as the log holds it; a message of the end is read too', async () => {
+  it('the append script publishes the events of its call as the log holds them, in one message; a message of the end is read too', async () => {
     const keys = instanceKeys('t1:', 'p', 'name', 'k');
     await redis.hset(keys.meta, 'node', 'A', 'last', 0, 'first', 1, 'ended', 0);
     const heard: TailMessage[] = [];
@@ -42,9 +42,10 @@ describe.skipIf(redisServerBinary === undefined)('events: the live tail from ano
       if (t !== undefined) heard.push(t);
     });
     const bytes = Buffer.from([0, 0x3a, 0xff, 0x3a, 7]);
-    expect(await scripts.append.run(redis, [keys.meta, keys.log], ['A', 1, 'tick:ü', bytes, 12.5, 1, 60_000, keys.tail])).toBe(1);
+    const second = Buffer.from('b:1:2:');
+    expect(await scripts.append.run(redis, [keys.meta, keys.log], ['A', 60_000, keys.tail, 1, 1, 'tick:ü', bytes, 12.5, 2, '', second, 13])).toBe(1);
     await waitUntil(() => heard.length === 1);
-    expect(heard[0]).toEqual({ kind: 'event', event: { id: 1, type: 'tick:ü', bytes, at: 12.5 } });
+    expect(heard[0]).toEqual({ kind: 'events', events: [{ id: 1, type: 'tick:ü', bytes, at: 12.5 }, { id: 2, type: '', bytes: second, at: 13 }] });
     expect(decodeTail(Buffer.from('e41'))).toEqual({ kind: 'end', last: 41 });
     expect(decodeTail(Buffer.from('17'))).toBeUndefined();
     await sub.unsubscribe(keys.tail);
