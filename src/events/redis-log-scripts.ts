@@ -172,23 +172,22 @@ local m = redis.call('HMGET', KEYS[1], 'node', 'last', 'first', 'ended')
 if not m[1] then return {} end
 return {m[1], m[2], m[3], m[4], redis.call('EXISTS', ARGV[1] .. 'node:' .. m[1] .. ':alive')}`;
 
-/** A script sent once and run by its SHA-1 (EVALSHA); sent again after a Redis restart forgot it. */
+/**
+ * A script of the log, sent whole with every call (EVAL; Redis compiles a body once and keeps it).
+ * Not EVALSHA with a fallback: after NOSCRIPT (a fresh or restarted Redis) the call is sent again,
+ * and a later call of the same log sent in between — EVALSHA, now known — would run first, out of
+ * order (an append then refuses: not the next id). The body costs about a kilobyte per call, one
+ * call per burst of appends.
+ */
 export class LuaScript {
   readonly #lua: string;
-  readonly #sha: string;
 
   constructor(lua: string) {
     this.#lua = lua;
-    this.#sha = createHash('sha1').update(lua).digest('hex');
   }
 
-  async run(redis: Redis, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.#sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return redis.eval(this.#lua, keys.length, ...keys, ...args);
-    }
+  run(redis: Redis, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+    return redis.eval(this.#lua, keys.length, ...keys, ...args);
   }
 }
 
