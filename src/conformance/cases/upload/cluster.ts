@@ -7,7 +7,7 @@
  */
 
 import { ErrorCodes } from '../../../errors.ts';
-import type { Conn } from '../../context.ts';
+import type { CaseContext, Conn } from '../../context.ts';
 import { CaseAbort, outcome } from '../../types.ts';
 import type { Case } from '../helpers.ts';
 import { commit, commitProblems, control, createUpload, KIND, same, show, storeAll, storeChunk, storedSet, type Trailer, type Upload } from './support.ts';
@@ -33,6 +33,20 @@ async function statusOnPeer(peer: Conn, u: Upload): Promise<Trailer> {
   throw new CaseAbort(outcome.fail(`the peer does not know the upload the target created: ${SAME_CLUSTER}`, 'the status trailer', end.text));
 }
 
+/** An upload of `size` bytes in 1 KiB chunks created on the target, with a connection to each node; the peer knows it. */
+async function createdOnTarget(ctx: CaseContext, size: number): Promise<{ conn: Conn; peer: Conn; u: Upload }> {
+  const conn = await ctx.handshake();
+  const u = await createUpload(conn, { size, chunkSize: 1024, sha256: true });
+  const peer = await ctx.handshake({ node: 'peer' });
+  await statusOnPeer(peer, u);
+  return { conn, peer, u };
+}
+
+/** How each node answered an operation sent to it while the other one ran (both streams open before either is awaited). */
+function raced(conn: Conn, onTarget: number, peer: Conn, onPeer: number): Promise<[End, End]> {
+  return Promise.all([endOf(conn, onTarget), endOf(peer, onPeer)]);
+}
+
 export const cases: Case[] = [
   {
     ...clusterCase,
@@ -41,10 +55,7 @@ export const cases: Case[] = [
     title: 'create a 5-chunk upload on the target, store chunks 0, 2, 4 there and 1, 3 on the peer; the peer\'s status shows all 5; commit on the peer → the object\'s sha256 and size; commit again on the target → the same trailer',
     quote: '`framewire serve --redis` … a client cut from one node resumes, writes and commits on any other. … a commit of an upload that is already committed MUST return the same trailer `{"object_id", "sha256", "size", "committed_at"}`, whatever token it carries.',
     async run(ctx) {
-      const conn = await ctx.handshake();
-      const u = await createUpload(conn, { size: 5 * 1024 - 100, chunkSize: 1024, sha256: true });
-      const peer = await ctx.handshake({ node: 'peer' });
-      await statusOnPeer(peer, u);
+      const { conn, peer, u } = await createdOnTarget(ctx, 5 * 1024 - 100);
       for (const i of [0, 2, 4]) await storeChunk(conn, u, i);
       for (const i of [1, 3]) await storeChunk(peer, u, i);
       const seen = await statusOnPeer(peer, u);
@@ -68,14 +79,9 @@ export const cases: Case[] = [
     title: 'a complete upload; commit on the target and on the peer at the same time → both DONE with the same trailer, the object\'s sha256',
     quote: 'a commit … run under a lease in Redis …, so two nodes committing one upload produce one object and the same answer (FW-UP-25)',
     async run(ctx) {
-      const conn = await ctx.handshake();
-      const u = await createUpload(conn, { size: 3 * 1024, chunkSize: 1024, sha256: true });
-      const peer = await ctx.handshake({ node: 'peer' });
-      await statusOnPeer(peer, u);
+      const { conn, peer, u } = await createdOnTarget(ctx, 3 * 1024);
       await storeAll(conn, u);
-      const onTarget = commit(conn, u);
-      const onPeer = commit(peer, u);
-      const [a, b] = await Promise.all([endOf(conn, onTarget), endOf(peer, onPeer)]);
+      const [a, b] = await raced(conn, commit(conn, u), peer, commit(peer, u));
       if (!('trailer' in a) || !('trailer' in b)) {
         return outcome.fail('one of two racing commits failed', 'DONE on both nodes', `target: ${'trailer' in a ? 'DONE' : a.text}; peer: ${'trailer' in b ? 'DONE' : b.text}`);
       }
@@ -92,14 +98,9 @@ export const cases: Case[] = [
     title: 'a complete upload; commit on the target and abort on the peer at the same time → either committed (the commit\'s trailer, abort ALREADY_COMMITTED) or aborted (abort DONE {state: "aborted"}, commit ABORTED), never both',
     quote: 'when commits and aborts race, either the upload ends committed, every commit answers the same object and every abort `ALREADY_COMMITTED`; or it ends aborted, every abort answers `{"state": "aborted"}` and every commit `ABORTED`',
     async run(ctx) {
-      const conn = await ctx.handshake();
-      const u = await createUpload(conn, { size: 3 * 1024, chunkSize: 1024, sha256: true });
-      const peer = await ctx.handshake({ node: 'peer' });
-      await statusOnPeer(peer, u);
+      const { conn, peer, u } = await createdOnTarget(ctx, 3 * 1024);
       await storeAll(conn, u);
-      const committing = commit(conn, u);
-      const aborting = control(peer, KIND.abort, u.id);
-      const [c, a] = await Promise.all([endOf(conn, committing), endOf(peer, aborting)]);
+      const [c, a] = await raced(conn, commit(conn, u), peer, control(peer, KIND.abort, u.id));
       const got = `commit on the target: ${'trailer' in c ? `DONE ${show(c.trailer)}` : c.text}; abort on the peer: ${'trailer' in a ? `DONE ${show(a.trailer)}` : a.text}`;
       if ('trailer' in c && 'error' in a && a.error === ErrorCodes.ALREADY_COMMITTED.code) {
         const p = commitProblems(c.trailer, u);
