@@ -13,7 +13,7 @@ import { ErrorCodes } from '../../../errors.ts';
 import type { CaseContext, Conn } from '../../context.ts';
 import { outcome } from '../../types.ts';
 import { sleep, type Case } from '../helpers.ts';
-import { expectEventError, overflowReplayLog, finishedTokens, isUint, newKey, schemaFail, show, Subscription } from './support.ts';
+import { expectEventError, overflowReplayLog, finishedTokens, runningClock, isUint, newKey, schemaFail, show, Subscription } from './support.ts';
 
 const S_CLUSTER = '12.13 Several server nodes';
 /** An `after` no instance reaches in a run: the probe that must not attach. */
@@ -118,9 +118,7 @@ export const cases: Case[] = [
     async run(ctx) {
       const conn = await ctx.handshake();
       const key = newKey();
-      const a = Subscription.open(conn, 'clock', { key, params: { interval_ms: 3_600_000 } });
-      await a.started();
-      if (!(await a.eventsUpTo(1))) return outcome.fail('the clock sent no first event', 'event 1', a.describeEnd());
+      const a = await runningClock(conn, key, 3_600_000, 1);
       const here = await presence(conn, 'clock', key);
       const peer = await ctx.handshake({ node: 'peer' });
       const b = Subscription.open(peer, 'clock', { key, after: 1000 });
@@ -212,9 +210,7 @@ export const cases: Case[] = [
     async run(ctx) {
       const first = await ctx.handshake();
       const key = newKey();
-      const a = Subscription.open(first, 'clock', { key, params: { interval_ms: 20 } });
-      await a.started();
-      if (!(await a.eventsUpTo(2))) return outcome.fail('the clock did not send 2 events', 'events 1..2', a.describeEnd());
+      const a = await runningClock(first, key, 20, 2);
       first.peer.destroy();
       const peer = await ctx.handshake({ node: 'peer' });
       const b = Subscription.open(peer, 'clock', { key, after: a.lastId });

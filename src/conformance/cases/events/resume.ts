@@ -6,7 +6,7 @@ import { FrameType } from '../../../wire/index.ts';
 import { expectStreamError } from '../../expect.ts';
 import { outcome } from '../../types.ts';
 import { sleep, type Case } from '../helpers.ts';
-import { expectEventError, overflowReplayLog, framesAfterSync, isUint, newKey, S_ENDS, S_GRACE, S_HB, S_LOG, S_RESUME, schemaFail, show, Subscription } from './support.ts';
+import { expectEventError, overflowReplayLog, framesAfterSync, runningClock, isUint, newKey, S_ENDS, S_GRACE, S_HB, S_LOG, S_RESUME, schemaFail, show, Subscription } from './support.ts';
 
 export const cases: Case[] = [
   {
@@ -54,9 +54,7 @@ export const cases: Case[] = [
     async run(ctx) {
       const conn = await ctx.handshake();
       const key = newKey();
-      const a = Subscription.open(conn, 'clock', { key, params: { interval_ms: 60_000 } });
-      await a.started();
-      if (!(await a.eventsUpTo(1))) return outcome.fail('the clock sent no first event', 'event 1', a.describeEnd());
+      const a = await runningClock(conn, key, 60_000, 1);
       const b = Subscription.open(conn, 'clock', { key, after: 1000 });
       const o = await expectEventError(b, 'PROTOCOL_ERROR', { key: (v) => v === key, last: (v) => isUint(v) && v < 1000 });
       a.cancel();
@@ -167,9 +165,7 @@ export const cases: Case[] = [
     async run(ctx) {
       const conn = await ctx.handshake();
       const key = newKey();
-      const a = Subscription.open(conn, 'clock', { key, params: { interval_ms: 50 } });
-      await a.started();
-      if (!(await a.eventsUpTo(2))) return outcome.fail('the clock did not tick twice', 'events 1, 2', a.describeEnd());
+      const a = await runningClock(conn, key, 50, 2);
       const b = Subscription.open(conn, 'clock', { key });
       const start = await b.started();
       await b.eventsUpTo(1);
@@ -195,9 +191,7 @@ export const cases: Case[] = [
     async run(ctx) {
       const conn = await ctx.handshake();
       const key = newKey();
-      const a = Subscription.open(conn, 'clock', { key, params: { interval_ms: 50 } });
-      await a.started();
-      if (!(await a.eventsUpTo(2))) return outcome.fail('the clock did not tick twice', 'events 1, 2', a.describeEnd());
+      const a = await runningClock(conn, key, 50, 2);
       a.cancel();
       const late = await framesAfterSync(conn, a.id, Math.max(ctx.quietMs, 200));
       if (late > 0) return outcome.fail(`the target sent ${late} frame(s) on the stream after our CANCEL`, 'nothing', `${late} frames`);
@@ -220,9 +214,7 @@ export const cases: Case[] = [
     needs: ['events'],
     async run(ctx) {
       const conn = await ctx.handshake();
-      const a = Subscription.open(conn, 'clock', { key: newKey(), params: { interval_ms: 60_000 } });
-      await a.started();
-      if (!(await a.eventsUpTo(1))) return outcome.fail('the clock sent no first event', 'event 1', a.describeEnd());
+      const a = await runningClock(conn, newKey(), 60_000, 1);
       await a.ack(1000);
       return expectStreamError(conn, a.id, 'PROTOCOL_ERROR');
     },
@@ -238,9 +230,7 @@ export const cases: Case[] = [
     async run(ctx) {
       const conn = await ctx.handshake();
       if (conn.target.packedMessages !== 1) return outcome.unsupported('the target declares packed_messages = 0: acks cannot be PACKED towards it');
-      const a = Subscription.open(conn, 'clock', { key: newKey(), params: { interval_ms: 60_000 } });
-      await a.started();
-      if (!(await a.eventsUpTo(1))) return outcome.fail('the clock sent no first event', 'event 1', a.describeEnd());
+      const a = await runningClock(conn, newKey(), 60_000, 1);
       await conn.sendPacked(a.id, [encode({ t: 'ack', id: 1 }), encode({ t: 'ack', id: 1000 })]);
       return expectStreamError(conn, a.id, 'PROTOCOL_ERROR');
     },

@@ -226,6 +226,16 @@ export class Subscription {
   }
 }
 
+/** A running `clock` instance `key` (a tick every `intervalMs`) that has sent its first `events` events; the case ends if it does not. */
+export async function runningClock(conn: Conn, key: string, intervalMs: number, events: number): Promise<Subscription> {
+  const s = Subscription.open(conn, 'clock', { key, params: { interval_ms: intervalMs } });
+  await s.started();
+  if (!(await s.eventsUpTo(events))) {
+    throw new CaseAbort(events === 1 ? outcome.fail('the clock sent no first event', 'event 1', s.describeEnd()) : outcome.fail(`the clock did not send ${events} events`, `events 1..${events}`, s.describeEnd()));
+  }
+  return s;
+}
+
 /** A 3-event `tokens` subscription run to its DONE (not yet confirmed), or the failure if it never ends. */
 export async function finishedTokens(conn: Conn, key: string): Promise<Subscription | Outcome> {
   const s = Subscription.open(conn, 'tokens', { key, params: { count: 3, interval_ms: 0 } });
