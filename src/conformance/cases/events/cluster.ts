@@ -13,7 +13,7 @@ import { ErrorCodes } from '../../../errors.ts';
 import type { CaseContext, Conn } from '../../context.ts';
 import { outcome } from '../../types.ts';
 import { sleep, type Case } from '../helpers.ts';
-import { expectEventError, overflowReplayLog, finishedTokens, runningClock, isUint, newKey, schemaFail, show, Subscription } from './support.ts';
+import { expectEventError, finishedTokens, provokeResumeGap, resumeAcceptingGap, runningClock, isUint, newKey, schemaFail, show, Subscription } from './support.ts';
 
 const S_CLUSTER = '12.13 Several server nodes';
 /** An `after` no instance reaches in a run: the probe that must not attach. */
@@ -138,32 +138,17 @@ export const cases: Case[] = [
     async run(ctx) {
       const conn = await ctx.handshake();
       const key = newKey();
-      const run = await overflowReplayLog(conn, key, ctx.timeoutMs * 2);
-      if (!('count' in run)) return run;
-      const { count } = run;
-      const onTarget = Subscription.open(conn, 'tokens', { key, after: 0 });
-      await onTarget.until((s) => s.start !== undefined);
-      if (onTarget.start !== undefined) {
-        onTarget.cancel();
-        return outcome.info(`the target still retained event 1 after ${count} acknowledged events: no RESUME_GAP to compare`);
-      }
-      const t = await expectEventError(onTarget, 'RESUME_GAP', { earliest: (v) => isUint(v) && v > 1, last: (v) => v === count });
-      if (t.verdict !== 'pass') return { ...t, detail: `on the target: ${t.detail}` };
-      const earliest = onTarget.view().errorDetails?.['earliest'];
-      if (!isUint(earliest)) return outcome.fail('no earliest from the target');
+      const gap = await provokeResumeGap(conn, key, ctx.timeoutMs * 2);
+      if (!('earliest' in gap)) return gap;
+      const { count, earliest } = gap;
       const peer = await ctx.handshake({ node: 'peer' });
       const b = Subscription.open(peer, 'tokens', { key, after: 0 });
       const p = await expectEventError(b, 'RESUME_GAP', { key: (v) => v === key, earliest: (v) => v === earliest, last: (v) => v === count });
       const unknown = unknownOnPeer(b, `RESUME_GAP {key, earliest: ${earliest}, last: ${count}}`);
       if (unknown !== undefined) return unknown;
       if (p.verdict !== 'pass') return { ...p, detail: `on the peer (the target said earliest ${earliest}, last ${count}): ${p.detail}` };
-      const c = Subscription.open(peer, 'tokens', { key, after: earliest - 1 });
-      const start = await c.started();
-      await c.until((s) => s.view().done, ctx.timeoutMs * 2);
-      c.confirm();
-      if (start.next !== earliest || c.events[0]?.id !== earliest || c.lastId !== count || !c.view().done) {
-        return outcome.fail('the resume on the peer at earliest − 1 did not continue there', `next ${earliest}, events ${earliest}..${count}, DONE`, `next ${start.next}, events ${c.events[0]?.id ?? '-'}..${c.lastId}; ${c.describeEnd()}`);
-      }
+      const continued = await resumeAcceptingGap(peer, key, gap, ctx.timeoutMs * 2);
+      if (continued !== undefined) return { ...continued, detail: `on the peer: ${continued.detail}` };
       return outcome.pass(`${count} events; after 0 → RESUME_GAP earliest ${earliest} on both nodes; after ${earliest - 1} on the peer → events ${earliest}..${count}, DONE`);
     },
   },

@@ -6,7 +6,7 @@ import { FrameType } from '../../../wire/index.ts';
 import { expectStreamError } from '../../expect.ts';
 import { outcome } from '../../types.ts';
 import { sleep, type Case } from '../helpers.ts';
-import { expectEventError, overflowReplayLog, framesAfterSync, runningClock, isUint, newKey, S_ENDS, S_GRACE, S_HB, S_LOG, S_RESUME, schemaFail, show, Subscription } from './support.ts';
+import { expectEventError, framesAfterSync, provokeResumeGap, resumeAcceptingGap, runningClock, isUint, newKey, S_ENDS, S_GRACE, S_HB, S_LOG, S_RESUME, schemaFail, show, Subscription } from './support.ts';
 
 export const cases: Case[] = [
   {
@@ -72,31 +72,16 @@ export const cases: Case[] = [
     async run(ctx) {
       const conn = await ctx.handshake();
       const key = newKey();
-      const run = await overflowReplayLog(conn, key, ctx.timeoutMs * 2);
-      if (!('count' in run)) return run;
-      const { count } = run;
-      const b = Subscription.open(conn, 'tokens', { key, after: 0 });
-      await b.until((s) => s.start !== undefined);
-      if (b.start !== undefined) {
-        b.cancel();
-        return outcome.info(`the target still retained event 1 after ${count} acknowledged events: no RESUME_GAP provoked`);
-      }
-      const o = await expectEventError(b, 'RESUME_GAP', { key: (v) => v === key, earliest: (v) => isUint(v) && v > 1, last: (v) => v === count });
-      if (o.verdict !== 'pass') return o;
-      const earliest = b.view().errorDetails?.['earliest'];
-      if (!isUint(earliest)) return outcome.fail('no earliest');
+      const gap = await provokeResumeGap(conn, key, ctx.timeoutMs * 2);
+      if (!('earliest' in gap)) return gap;
+      const { count, earliest } = gap;
       // An attach with the key and no `after` is a resume with after 0 (FW-EV-4): the same gap.
       const plain = Subscription.open(conn, 'tokens', { key });
       const p = await expectEventError(plain, 'RESUME_GAP', { key: (v) => v === key, earliest: (v) => v === earliest, last: (v) => v === count });
       if (p.verdict !== 'pass') return { ...p, detail: `attach without after: ${p.detail}` };
-      const c = Subscription.open(conn, 'tokens', { key, after: earliest - 1 });
-      const start = await c.started();
-      await c.until((s) => s.view().done, ctx.timeoutMs * 2);
-      c.confirm();
-      if (start.next !== earliest || c.events[0]?.id !== earliest || c.lastId !== count) {
-        return outcome.fail('the resume at earliest − 1 did not continue there', `next ${earliest}, events ${earliest}..${count}`, `next ${start.next}, events ${c.events[0]?.id ?? '-'}..${c.lastId}; ${c.describeEnd()}`);
-      }
-      return outcome.pass(`${count} events; after 0 and no after → RESUME_GAP ${show(b.view().errorDetails)}; after ${earliest - 1} → events ${earliest}..${count}`);
+      const continued = await resumeAcceptingGap(conn, key, gap, ctx.timeoutMs * 2);
+      if (continued !== undefined) return continued;
+      return outcome.pass(`${count} events; after 0 and no after → RESUME_GAP ${show(gap.details)}; after ${earliest - 1} → events ${earliest}..${count}`);
     },
   },
   {

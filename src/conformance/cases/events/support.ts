@@ -250,7 +250,7 @@ export async function finishedTokens(conn: Conn, key: string): Promise<Subscript
  * sends ack_every = maxEvents / 4, so 4 × ack_every + 64 acknowledged events overflow it. Returns
  * the number of events, or the outcome that ends the case.
  */
-export async function overflowReplayLog(conn: Conn, key: string, waitMs: number): Promise<{ count: number } | Outcome> {
+async function overflowReplayLog(conn: Conn, key: string, waitMs: number): Promise<{ count: number } | Outcome> {
   const probe = Subscription.open(conn, 'tokens', { params: { count: 0 } });
   const ackEvery = (await probe.started()).ackEvery;
   await probe.until(() => probe.view().done);
@@ -274,6 +274,40 @@ export async function overflowReplayLog(conn: Conn, key: string, waitMs: number)
   if (bad !== undefined) return bad;
   await conn.alive();
   return { count };
+}
+
+/**
+ * Overflows the replay log of a `tokens` instance `key` (overflowReplayLog), then resumes it with
+ * after 0: RESUME_GAP {key, earliest > 1, last} (FW-EV-23). Returns the count, the earliest id and
+ * the error's details, or the outcome that ends the case.
+ */
+export async function provokeResumeGap(conn: Conn, key: string, waitMs: number): Promise<{ count: number; earliest: number; details: MsgMap } | Outcome> {
+  const run = await overflowReplayLog(conn, key, waitMs);
+  if (!('count' in run)) return run;
+  const { count } = run;
+  const s = Subscription.open(conn, 'tokens', { key, after: 0 });
+  await s.until((x) => x.start !== undefined);
+  if (s.start !== undefined) {
+    s.cancel();
+    return outcome.info(`the target still retained event 1 after ${count} acknowledged events: no RESUME_GAP provoked`);
+  }
+  const o = await expectEventError(s, 'RESUME_GAP', { key: (v) => v === key, earliest: (v) => isUint(v) && v > 1, last: (v) => v === count });
+  if (o.verdict !== 'pass') return o;
+  const details = s.view().errorDetails ?? {};
+  const earliest = details['earliest'];
+  if (!isUint(earliest)) return outcome.fail('no earliest');
+  return { count, earliest, details };
+}
+
+/** Resumes `key` with after = earliest − 1, accepting the gap (FW-EV-23), and reads to DONE: undefined if it carried events earliest..count, else the failure. */
+export async function resumeAcceptingGap(conn: Conn, key: string, gap: { count: number; earliest: number }, waitMs: number): Promise<Outcome | undefined> {
+  const { count, earliest } = gap;
+  const s = Subscription.open(conn, 'tokens', { key, after: earliest - 1 });
+  const start = await s.started();
+  await s.until((x) => x.view().done, waitMs);
+  s.confirm();
+  if (start.next === earliest && s.events[0]?.id === earliest && s.lastId === count && s.view().done) return undefined;
+  return outcome.fail('the resume at earliest − 1 did not continue there', `next ${earliest}, events ${earliest}..${count}, DONE`, `next ${start.next}, events ${s.events[0]?.id ?? '-'}..${s.lastId}; ${s.describeEnd()}`);
 }
 
 export function schemaFail(s: Subscription): Outcome | undefined {
