@@ -13,7 +13,7 @@ import { ErrorCodes } from '../../../errors.ts';
 import type { CaseContext, Conn } from '../../context.ts';
 import { outcome } from '../../types.ts';
 import { sleep, type Case } from '../helpers.ts';
-import { expectEventError, finishedTokens, provokeResumeGap, resumeAcceptingGap, runningClock, isUint, newKey, schemaFail, show, Subscription } from './support.ts';
+import { expectEventError, finishedTokens, provokeResumeGap, resumeAcceptingGap, runningClock, tokensCutAfterEvent4, isUint, newKey, schemaFail, show, Subscription } from './support.ts';
 
 const S_CLUSTER = '12.13 Several server nodes';
 /** An `after` no instance reaches in a run: the probe that must not attach. */
@@ -88,11 +88,8 @@ export const cases: Case[] = [
     async run(ctx) {
       const first = await ctx.handshake();
       const key = newKey();
-      const a = Subscription.open(first, 'tokens', { key, params: { count: 12, interval_ms: 30 } });
-      await a.started();
-      if (!(await a.eventsUpTo(4))) return outcome.fail('the first subscription did not deliver 4 events', 'events 1..4', `${a.events.length} events; ${a.describeEnd()}`);
+      const a = await tokensCutAfterEvent4(first, key);
       const cursor = a.lastId;
-      first.peer.destroy();
       const conn = await ctx.handshake({ node: 'peer' });
       const b = Subscription.open(conn, 'tokens', { key, after: cursor });
       await b.until((s) => s.start !== undefined);

@@ -6,7 +6,7 @@ import { FrameType } from '../../../wire/index.ts';
 import { expectStreamError } from '../../expect.ts';
 import { outcome } from '../../types.ts';
 import { sleep, type Case } from '../helpers.ts';
-import { expectEventError, framesAfterSync, provokeResumeGap, resumeAcceptingGap, runningClock, isUint, newKey, S_ENDS, S_GRACE, S_HB, S_LOG, S_RESUME, schemaFail, show, Subscription } from './support.ts';
+import { expectEventError, framesAfterSync, provokeResumeGap, resumeAcceptingGap, runningClock, tokensCutAfterEvent4, isUint, newKey, S_ENDS, S_GRACE, S_HB, S_LOG, S_RESUME, schemaFail, show, Subscription } from './support.ts';
 
 export const cases: Case[] = [
   {
@@ -20,13 +20,10 @@ export const cases: Case[] = [
     async run(ctx) {
       const first = await ctx.handshake();
       const key = newKey();
-      const a = Subscription.open(first, 'tokens', { key, params: { count: 12, interval_ms: 30 } });
-      await a.started();
-      if (!(await a.eventsUpTo(4))) return outcome.fail('the first subscription did not deliver 4 events', 'events 1..4', `${a.events.length} events; ${a.describeEnd()}`);
+      const a = await tokensCutAfterEvent4(first, key);
       const bad = schemaFail(a);
       if (bad !== undefined) return bad;
       const cursor = a.lastId;
-      first.peer.destroy();
       const conn = await ctx.handshake();
       const b = Subscription.open(conn, 'tokens', { key, after: cursor });
       const start = await b.started();

@@ -236,6 +236,15 @@ export async function runningClock(conn: Conn, key: string, intervalMs: number, 
   return s;
 }
 
+/** A `tokens` {count 12, interval 30 ms} subscription as `key` whose connection is lost after its first 4 events, to be resumed after its lastId; the case ends if they do not come. */
+export async function tokensCutAfterEvent4(conn: Conn, key: string): Promise<Subscription> {
+  const s = Subscription.open(conn, 'tokens', { key, params: { count: 12, interval_ms: 30 } });
+  await s.started();
+  if (!(await s.eventsUpTo(4))) throw new CaseAbort(outcome.fail('the first subscription did not deliver 4 events', 'events 1..4', `${s.events.length} events; ${s.describeEnd()}`));
+  conn.peer.destroy();
+  return s;
+}
+
 /** A 3-event `tokens` subscription run to its DONE (not yet confirmed), or the failure if it never ends. */
 export async function finishedTokens(conn: Conn, key: string): Promise<Subscription | Outcome> {
   const s = Subscription.open(conn, 'tokens', { key, params: { count: 3, interval_ms: 0 } });
