@@ -69,6 +69,12 @@ export class FaultProxy {
     return (this.#server.address() as net.AddressInfo).port;
   }
 
+  /** Sends the client to another server: later connections go to `port`, and the live ones are cut, so the client reconnects there. */
+  moveTo(port: number): void {
+    this.targetPort = port;
+    this.cut();
+  }
+
   /** Destroys every live connection through the proxy. */
   cut(): void {
     for (const p of this.#pairs) {

@@ -165,8 +165,7 @@ describe('events: resume', () => {
         for (const c of a.server.connections) c.destroy();
         await a.server.close({ deadlineMs: 10 });
         const b = await h.server({ services: [make()] });
-        proxy.targetPort = b.port;
-        proxy.cut();
+        proxy.moveTo(b.port);
       }
     });
     const outcome = await within(s.outcome, 10_000, 'outcome after restart');

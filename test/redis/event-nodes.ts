@@ -4,7 +4,7 @@
  * redis-server, with fast polls so that losses are noticed within a few hundred ms.
  */
 
-import { EventService, type EventServiceOptions } from '../../src/api/events.ts';
+import { EventService, type EventServiceOptions, type Producer } from '../../src/api/events.ts';
 import { RedisReplayStore, type RedisReplayStoreOptions } from '../../src/events/redis-replay-store.ts';
 import type { Harness } from '../integration/helpers.ts';
 
@@ -25,6 +25,13 @@ export async function eventNode(h: Harness, redisUrl: string, register: (events:
   stores.push(store);
   const { port } = await h.server({ services: [events] });
   return { events, store, port };
+}
+
+/** Nodes A and B on one Redis, each serving the stream `name` with the same producer, so a subscriber can move between them. */
+export async function twoEventNodes(h: Harness, redisUrl: string, name: string, producer: Producer, options: Partial<EventServiceOptions> = {}): Promise<[a: EventNode, b: EventNode]> {
+  const a = await eventNode(h, redisUrl, (e) => e.handle(name, producer), options);
+  const b = await eventNode(h, redisUrl, (e) => e.handle(name, producer), options);
+  return [a, b];
 }
 
 const stores: RedisReplayStore[] = [];

@@ -46,10 +46,7 @@ describe.skipIf(redisServerBinary === undefined)('events on a cluster of two nod
     const done = (async () => {
       for await (const e of s) {
         got.push(e);
-        if (e.id === 20) {
-          proxy.targetPort = b!.port;
-          proxy.cut();
-        }
+        if (e.id === 20) proxy.moveTo(b!.port);
         // Served by B for a while (the producer on A keeps going): now A dies.
         if (killed === undefined && s.stats.reconnects === 1 && e.id >= 60) {
           killedAt = performance.now();

@@ -15,7 +15,7 @@ import type { ProducerContext } from '../../src/api/events.ts';
 import { FramewireError } from '../../src/errors.ts';
 import { RedisReplayStore } from '../../src/events/redis-replay-store.ts';
 import { abortableSleep, collect, expectFwError, FaultProxy, Harness, prng, sub, waitFor, within } from '../events/helpers.ts';
-import { closeStores, eventNode } from './event-nodes.ts';
+import { closeStores, twoEventNodes } from './event-nodes.ts';
 import { RedisServer, redisServerBinary } from './server.ts';
 
 const h = new Harness();
@@ -109,15 +109,11 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
 
   it('FW-EV-100 FW-EV-24 FW-EV-12: a stream started on node A, cut, is resumed on node B while A keeps producing: no gap, no duplicate, DONE from B, and A drops the instance', async () => {
     const N = 400;
-    const a = await eventNode(h, redis.url, (e) => e.handle('count', counter(N)));
-    const b = await eventNode(h, redis.url, (e) => e.handle('count', counter(N)));
+    const [a, b] = await twoEventNodes(h, redis.url, 'count', counter(N));
     const { proxy, port } = await proxyTo(a.port);
     const s = sub(port, 'count');
     const got = await within(collect(s, (e) => {
-      if (e.id === 50) {
-        proxy.targetPort = b.port;
-        proxy.cut();
-      }
+      if (e.id === 50) proxy.moveTo(b.port);
     }), 20_000, 'collect');
     expect(got.map((e) => e.id)).toEqual(ids(N));
     expect(got.every((e) => (e.data as { n: number }).n === e.id)).toBe(true);
@@ -139,15 +135,11 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
       }
       throw new FramewireError('FORBIDDEN', 'the upstream model refused', { retryable: true, details: { upstream: 'llm' } });
     };
-    const a = await eventNode(h, redis.url, (e) => e.handle('fail', producer));
-    const b = await eventNode(h, redis.url, (e) => e.handle('fail', producer));
+    const [a, b] = await twoEventNodes(h, redis.url, 'fail', producer);
     const { proxy, port } = await proxyTo(a.port);
     const s = sub(port, 'fail');
     const got = await within(collect(s, (e) => {
-      if (e.id === 10) {
-        proxy.targetPort = b.port;
-        proxy.cut();
-      }
+      if (e.id === 10) proxy.moveTo(b.port);
     }), 20_000, 'collect');
     expect(got.map((e) => e.id)).toEqual(ids(60));
     const outcome = await s.outcome;
@@ -169,18 +161,14 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
         stopped.set(ctx.key, performance.now());
       }
     };
-    const a = await eventNode(h, redis.url, (e) => e.handle('endless', endless));
-    const b = await eventNode(h, redis.url, (e) => e.handle('endless', endless));
+    const [a, b] = await twoEventNodes(h, redis.url, 'endless', endless);
     const times: number[] = [];
     for (let run = 0; run < 5; run++) {
       const { proxy, port } = await proxyTo(a.port);
       const s = sub(port, 'endless');
       let cancelledAt = 0;
       const got = await within(collect(s, (e) => {
-        if (e.id === 5) {
-          proxy.targetPort = b.port;
-          proxy.cut();
-        }
+        if (e.id === 5) proxy.moveTo(b.port);
         // The subscriber resumed on B (it moved at 5; events read ahead from A may still be delivered): cancel there.
         if (cancelledAt === 0 && s.stats.reconnects === 1 && e.id >= 15) {
           cancelledAt = performance.now();
@@ -205,8 +193,7 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
 
   it('FW-EV-100 FW-EV-12 FW-EV-30: 6 seeds, 300 events, connections cut at random positions and every reconnect sent to the other node: exactly 1..N', async () => {
     const N = 300;
-    const a = await eventNode(h, redis.url, (e) => e.handle('count', counter(N)), { replay: { maxEvents: 64 } });
-    const b = await eventNode(h, redis.url, (e) => e.handle('count', counter(N)), { replay: { maxEvents: 64 } });
+    const [a, b] = await twoEventNodes(h, redis.url, 'count', counter(N), { replay: { maxEvents: 64 } });
     const results = await within(
       Promise.all(
         Array.from({ length: 6 }, async (_, seed) => {
@@ -216,8 +203,7 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
           const s = sub(port, 'count');
           const got = await collect(s, (e) => {
             if (!cuts.has(e.id)) return;
-            proxy.targetPort = proxy.targetPort === a.port ? b.port : a.port;
-            proxy.cut();
+            proxy.moveTo(proxy.targetPort === a.port ? b.port : a.port);
           });
           return { seed, got, outcome: await s.outcome, stats: s.stats };
         }),
@@ -240,8 +226,7 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
       for (let i = 1; i <= 100; i++) yield { type: 'tick', data: i };
       await abortableSleep(60_000, signal);
     };
-    const a = await eventNode(h, redis.url, (e) => e.handle('held', held), { replay: { maxEvents: 10 } });
-    const b = await eventNode(h, redis.url, (e) => e.handle('held', held), { replay: { maxEvents: 10 } });
+    const [a, b] = await twoEventNodes(h, redis.url, 'held', held, { replay: { maxEvents: 10 } });
     const first = sub(a.port, 'held');
     const seen: number[] = [];
     const reading = collect(first, (e) => {
@@ -284,16 +269,12 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
           stoppedWith = ctx.signal.aborted ? 'aborted' : 'ended';
         }
       };
-      const a = await eventNode(h, own.url, (e) => e.handle('endless', endless));
-      const b = await eventNode(h, own.url, (e) => e.handle('endless', endless));
+      const [a, b] = await twoEventNodes(h, own.url, 'endless', endless);
       const { proxy, port } = await proxyTo(a.port);
       const s = sub(port, 'endless');
       let restarted: Promise<void> | undefined;
       const got = await within(collect(s, (e) => {
-        if (e.id === 10) {
-          proxy.targetPort = b.port;
-          proxy.cut();
-        }
+        if (e.id === 10) proxy.moveTo(b.port);
         if (restarted === undefined && s.stats.reconnects === 1 && e.id >= 30) restarted = own.restart();
       }), 20_000, 'the subscription ends');
       await restarted;

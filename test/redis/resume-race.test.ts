@@ -132,8 +132,7 @@ describe.skipIf(redisServerBinary === undefined)('events: a resume on another no
         unblock();
       }
       if (e.id === 5) {
-        clientProxy.targetPort = b.port;
-        clientProxy.cut();
+        clientProxy.moveTo(b.port);
         // B waits on the instance's tail channel: now A's appends may reach Redis.
         releasing = released(async () => ((await watcher.pubsub('CHANNELS', 'fw:ev:*:tail')) as string[]).length).catch(() => undefined).finally(() => {
           toRedis.release();
