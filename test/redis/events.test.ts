@@ -47,6 +47,20 @@ function counter(count: number, onStop?: (ctx: ProducerContext) => void) {
   };
 }
 
+/** Emits an event every 2 ms until it is stopped; `onStop` runs in its finally. */
+function endlessTicker(onStop: (ctx: ProducerContext) => void) {
+  return async function* (ctx: ProducerContext) {
+    try {
+      for (let i = 1; ; i++) {
+        yield { type: 'tick', data: i };
+        await abortableSleep(2, ctx.signal);
+      }
+    } finally {
+      onStop(ctx);
+    }
+  };
+}
+
 const ids = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
 
 describe.skipIf(redisServerBinary === undefined)('events: the replay log shared through Redis Streams', () => {
@@ -151,17 +165,7 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
 
   it('FW-EV-102 FW-EV-14 FW-EV-51: a CANCEL sent to node B stops the producer on node A (its finally runs); timed over 5 runs', async () => {
     const stopped = new Map<string, number>();
-    const endless = async function* (ctx: ProducerContext) {
-      try {
-        for (let i = 1; ; i++) {
-          yield { type: 'tick', data: i };
-          await abortableSleep(2, ctx.signal);
-        }
-      } finally {
-        stopped.set(ctx.key, performance.now());
-      }
-    };
-    const [a, b] = await twoEventNodes(h, redis.url, 'endless', endless);
+    const [a, b] = await twoEventNodes(h, redis.url, 'endless', endlessTicker((ctx) => stopped.set(ctx.key, performance.now())));
     const times: number[] = [];
     for (let run = 0; run < 5; run++) {
       const { proxy, port } = await proxyTo(a.port);
@@ -259,17 +263,9 @@ describe.skipIf(redisServerBinary === undefined)('events: the replay log shared 
     const own = await RedisServer.start();
     try {
       let stoppedWith: unknown;
-      const endless = async function* (ctx: ProducerContext) {
-        try {
-          for (let i = 1; ; i++) {
-            yield { type: 'tick', data: i };
-            await abortableSleep(2, ctx.signal);
-          }
-        } finally {
-          stoppedWith = ctx.signal.aborted ? 'aborted' : 'ended';
-        }
-      };
-      const [a, b] = await twoEventNodes(h, own.url, 'endless', endless);
+      const [a, b] = await twoEventNodes(h, own.url, 'endless', endlessTicker((ctx) => {
+        stoppedWith = ctx.signal.aborted ? 'aborted' : 'ended';
+      }));
       const { proxy, port } = await proxyTo(a.port);
       const s = sub(port, 'endless');
       let restarted: Promise<void> | undefined;
