@@ -15,16 +15,15 @@ import { redisReplayDefaults } from '../../src/events/index.ts';
 import { expectFwError, FaultProxy, sub, within } from '../events/helpers.ts';
 import { removeTempDirs, tempDir } from '../upload/helpers.ts';
 import { startNode, stopNode, type Node } from './cluster.ts';
-import { RedisServer, redisServerBinary } from './server.ts';
+import { redisForSuite, redisServerBinary } from './server.ts';
 
 describe.skipIf(redisServerBinary === undefined)('events on a cluster of two node processes', () => {
-  let redis: RedisServer;
+  const redis = redisForSuite();
   let a: Node | undefined;
   let b: Node | undefined;
   let proxy: FaultProxy | undefined;
 
   beforeAll(async () => {
-    redis = await RedisServer.start();
     const dataDir = await tempDir('fw-events-cluster-');
     [a, b] = await Promise.all([startNode(redis.url, dataDir), startNode(redis.url, dataDir)]);
   }, 60_000);
@@ -32,7 +31,6 @@ describe.skipIf(redisServerBinary === undefined)('events on a cluster of two nod
   afterAll(async () => {
     await proxy?.close();
     await Promise.all([a, b].flatMap((n) => (n === undefined ? [] : [stopNode(n, 'SIGTERM')])));
-    await redis.destroy();
     await removeTempDirs();
   });
 

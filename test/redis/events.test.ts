@@ -10,13 +10,13 @@
  */
 
 import fc from 'fast-check';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { ProducerContext } from '../../src/api/events.ts';
 import { FramewireError } from '../../src/errors.ts';
 import { RedisReplayStore } from '../../src/events/redis-replay-store.ts';
 import { abortableSleep, collect, expectFwError, FaultProxy, Harness, prng, sub, waitFor, within } from '../events/helpers.ts';
 import { closeStores, twoEventNodes } from './event-nodes.ts';
-import { RedisServer, redisServerBinary } from './server.ts';
+import { RedisServer, redisForSuite, redisServerBinary } from './server.ts';
 
 const h = new Harness();
 const proxies: FaultProxy[] = [];
@@ -64,13 +64,7 @@ function endlessTicker(onStop: (ctx: ProducerContext) => void) {
 const ids = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1);
 
 describe.skipIf(redisServerBinary === undefined)('events: the replay log shared through Redis Streams', () => {
-  let redis: RedisServer;
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  }, 30_000);
-  afterAll(async () => {
-    await redis.destroy();
-  });
+  const redis = redisForSuite();
 
   it('FW-EV-20 FW-EV-21 FW-EV-22 contract: the Redis stream holds exactly the window the node retains (count, bytes, age), ids n-0', async () => {
     const store = new RedisReplayStore({ redis: redis.url });

@@ -15,21 +15,19 @@ import { decodeTail, instanceKeys, scripts, type TailMessage } from '../../src/e
 import { FollowerLog, type FollowContext } from '../../src/events/remote-attachment.ts';
 import type { LoggedEvent } from '../../src/events/replay-log.ts';
 import { openRedis } from '../../src/redis-connection.ts';
-import { RedisServer, redisServerBinary } from './server.ts';
+import { redisForSuite, redisServerBinary } from './server.ts';
 
 describe.skipIf(redisServerBinary === undefined)('events: the live tail from another node', () => {
-  let server: RedisServer;
+  const server = redisForSuite();
   let redis: Redis;
   let sub: Redis;
-  beforeAll(async () => {
-    server = await RedisServer.start();
+  beforeAll(() => {
     redis = openRedis(server.url);
     sub = openRedis(server.url);
-  }, 30_000);
-  afterAll(async () => {
+  });
+  afterAll(() => {
     redis.disconnect();
     sub.disconnect();
-    await server.destroy();
   });
 
   it('the append script publishes the events of its call as the log holds them, in one message; a message of the end is read too', async () => {

@@ -11,12 +11,12 @@
  */
 
 import net from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { ProducerContext } from '../../src/api/events.ts';
 import { openRedis } from '../../src/redis-connection.ts';
 import { collect, FaultProxy, Harness, sleep, sub, within } from '../events/helpers.ts';
 import { closeStores, eventNode } from './event-nodes.ts';
-import { RedisServer, redisServerBinary } from './server.ts';
+import { redisForSuite, redisServerBinary } from './server.ts';
 
 /** A TCP proxy to Redis that, while `held`, keeps its clients' bytes and sends them on `release`. */
 class HoldingProxy {
@@ -78,13 +78,7 @@ afterEach(async () => {
 });
 
 describe.skipIf(redisServerBinary === undefined)('events: a resume on another node racing the mirror append', () => {
-  let redis: RedisServer;
-  beforeAll(async () => {
-    redis = await RedisServer.start();
-  }, 30_000);
-  afterAll(async () => {
-    await redis.destroy();
-  });
+  const redis = redisForSuite();
 
   /** Cuts the subscriber at event 5 (appends of 4 and 5 held) to B; releases A's appends when `released` resolves. */
   async function race(bStore: { pollMs: number; nodeTtlMs: number }, released: (tailChannels: () => Promise<number>) => Promise<void>): Promise<{ ids: number[]; outcome: unknown; reconnects: number; key: string; bPort: number; released: Promise<void> }> {

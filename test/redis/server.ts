@@ -5,6 +5,7 @@
  * the only reason they skip.
  */
 
+import { afterAll, beforeAll } from 'vitest';
 import { findRedisServer, RedisServer } from '../../src/cli/redis-server.ts';
 
 export { RedisServer, type RedisServerOptions } from '../../src/cli/redis-server.ts';
@@ -28,4 +29,31 @@ export async function stopSharedRedis(): Promise<void> {
   const s = shared;
   shared = undefined;
   if (s !== undefined) await (await s).destroy();
+}
+
+/**
+ * A redis-server of the enclosing describe block's own: started before its tests, destroyed after
+ * them (and after the block's own afterAll hooks). Its url and port are read inside a test or hook.
+ */
+export function redisForSuite(): { readonly url: string; readonly port: number } {
+  let server: RedisServer | undefined;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+  }, 30_000);
+  afterAll(async () => {
+    await server?.destroy();
+    server = undefined;
+  });
+  const running = (): RedisServer => {
+    if (server === undefined) throw new Error('the suite\'s redis-server is not running: read it inside a test or hook');
+    return server;
+  };
+  return {
+    get url() {
+      return running().url;
+    },
+    get port() {
+      return running().port;
+    },
+  };
 }
