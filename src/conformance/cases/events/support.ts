@@ -245,11 +245,11 @@ export async function tokensCutAfterEvent4(conn: Conn, key: string): Promise<Sub
   return s;
 }
 
-/** A 3-event `tokens` subscription run to its DONE (not yet confirmed), or the failure if it never ends. */
-export async function finishedTokens(conn: Conn, key: string): Promise<Subscription | Outcome> {
+/** A 3-event `tokens` subscription run to its DONE (not yet confirmed); the case ends if it never ends. */
+export async function finishedTokens(conn: Conn, key: string): Promise<Subscription> {
   const s = Subscription.open(conn, 'tokens', { key, params: { count: 3, interval_ms: 0 } });
   await s.started();
-  if (!(await s.until(() => s.view().done))) return outcome.fail('the finite stream did not end with DONE', 'DONE', s.describeEnd());
+  if (!(await s.until(() => s.view().done))) throw new CaseAbort(outcome.fail('the finite stream did not end with DONE', 'DONE', s.describeEnd()));
   return s;
 }
 
