@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { ErrorCodes } from '../../../errors.ts';
 import { FrameType } from '../../../wire/index.ts';
+import type { Conn } from '../../context.ts';
 import { expectStreamError } from '../../expect.ts';
 import { outcome } from '../../types.ts';
 import { pattern, sleep, type Case } from '../helpers.ts';
@@ -34,6 +35,21 @@ import {
   leaveNothingBehind,
   type Upload,
 } from './support.ts';
+
+/** A chunk (index 1), a commit and an acquire of an upload that has ended: one problem for each that did not fail with `code`. */
+async function operationsNotRefusedWith(conn: Conn, u: Upload, code: 'ABORTED' | 'EXPIRED'): Promise<string[]> {
+  const ops: [string, number][] = [
+    ['chunk', await sendChunk(conn, u, 1)],
+    ['commit', commit(conn, u)],
+    ['acquire', control(conn, KIND.status, u.id, { acquire: true })],
+  ];
+  const problems: string[] = [];
+  for (const [what, id] of ops) {
+    const v = await conn.ended(id);
+    if (v.error !== ErrorCodes[code].code) problems.push(`${what}: ${endText(conn, id)}`);
+  }
+  return problems;
+}
 
 export const cases: Case[] = [
   {
@@ -270,15 +286,7 @@ export const cases: Case[] = [
       const first = await trailerOf(conn, control(conn, KIND.abort, u.id), 'upload.abort');
       if (first['state'] !== 'aborted') return outcome.fail('abort answered another state', '{state: "aborted"}', show(first));
       const p: string[] = [];
-      const ops: [string, number][] = [
-        ['chunk', await sendChunk(conn, u, 1)],
-        ['commit', commit(conn, u)],
-        ['acquire', control(conn, KIND.status, u.id, { acquire: true })],
-      ];
-      for (const [what, id] of ops) {
-        const v = await conn.ended(id);
-        if (v.error !== ErrorCodes.ABORTED.code) p.push(`${what}: ${endText(conn, id)}`);
-      }
+      p.push(...(await operationsNotRefusedWith(conn, u, 'ABORTED')));
       const t = await status(conn, u);
       if (t['state'] !== 'aborted') p.push(`status: state ${show(t['state'])}`);
       const again = await trailerOf(conn, control(conn, KIND.abort, u.id), 'the second abort');
@@ -451,15 +459,7 @@ export const cases: Case[] = [
       const p: string[] = [];
       const first = await trailerOf(conn, control(conn, KIND.status, u.id), 'status of the expired upload');
       if (first['state'] !== 'expired') p.push(`status: state ${show(first['state'])}, expected expired`);
-      const ops: [string, number][] = [
-        ['chunk', await sendChunk(conn, u, 1)],
-        ['commit', commit(conn, u)],
-        ['acquire', control(conn, KIND.status, u.id, { acquire: true })],
-      ];
-      for (const [what, id] of ops) {
-        const v = await conn.ended(id);
-        if (v.error !== ErrorCodes.EXPIRED.code) p.push(`${what}: ${endText(conn, id)}`);
-      }
+      p.push(...(await operationsNotRefusedWith(conn, u, 'EXPIRED')));
       const later = await trailerOf(conn, control(conn, KIND.status, u.id), 'the second status');
       if (later['state'] !== 'expired') p.push(`second status: state ${show(later['state'])} (FW-UP-42)`);
       const a = await trailerOf(conn, control(conn, KIND.abort, u.id), 'abort of the expired upload');
