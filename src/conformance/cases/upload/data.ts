@@ -2,7 +2,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { expectStreamError } from '../../expect.ts';
-import { outcome } from '../../types.ts';
+import { outcome, type Outcome } from '../../types.ts';
 import { pattern, sleep, type Case } from '../helpers.ts';
 import type { Conn } from '../../context.ts';
 import {
@@ -28,7 +28,16 @@ import {
   commit,
   errorThen,
   endText,
+  type Upload,
 } from './support.ts';
+
+/** Chunk 0, sent as `stream` with the wrong number of bytes, must fail with BAD_RANGE and leave chunk 0 unstored (FW-UP-14). */
+function badRangeNothingStored(conn: Conn, u: Upload, stream: number): Promise<Outcome> {
+  return errorThen(conn, stream, 'BAD_RANGE', async () => {
+    const t = await status(conn, u);
+    return storedSet(t).has(0) ? outcome.fail('chunk 0 is stored after BAD_RANGE', 'not stored', show(t['stored'])) : 'not stored';
+  });
+}
 
 export const cases: Case[] = [
   {
@@ -101,10 +110,7 @@ export const cases: Case[] = [
       const u = await createUpload(conn);
       const bytes = Buffer.concat([chunkOf(u, 0), pattern(76)]);
       const id = await sendChunk(conn, u, 0, { bytes, sha256: sha256(chunkOf(u, 0)), done: false });
-      return errorThen(conn, id, 'BAD_RANGE', async () => {
-        const t = await status(conn, u);
-        return storedSet(t).has(0) ? outcome.fail('chunk 0 is stored after BAD_RANGE', 'not stored', show(t['stored'])) : 'not stored';
-      });
+      return badRangeNothingStored(conn, u, id);
     },
   },
   {
@@ -120,10 +126,7 @@ export const cases: Case[] = [
       const u = await createUpload(conn);
       const bytes = chunkOf(u, 0).subarray(0, 1000);
       const id = await sendChunk(conn, u, 0, { bytes, length: 1024, sha256: sha256(chunkOf(u, 0)) });
-      return errorThen(conn, id, 'BAD_RANGE', async () => {
-        const t = await status(conn, u);
-        return storedSet(t).has(0) ? outcome.fail('chunk 0 is stored after BAD_RANGE', 'not stored', show(t['stored'])) : 'not stored';
-      });
+      return badRangeNothingStored(conn, u, id);
     },
   },
   {
