@@ -1,26 +1,13 @@
 /** The conformance runner against deliberately broken targets: a case that cannot fail proves nothing. */
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { runConformance, type Report } from '../../src/conformance/index.ts';
-import { naiveServer, skipCrcServer, type Target } from './targets.ts';
+import { closeTargets, naiveServer, runAgainst, skipCrcServer, verdictOf } from './targets.ts';
 
-const targets: Target[] = [];
-afterEach(async () => {
-  await Promise.all(targets.splice(0).map((t) => t.close()));
-});
-
-async function run(target: Target, options: { cases?: string; strict?: boolean; timeoutMs?: number; quietMs?: number } = {}): Promise<Report> {
-  targets.push(target);
-  return runConformance({ target: { host: '127.0.0.1', port: target.port }, longWaitMs: 5000, ...options });
-}
-
-function verdictOf(report: Report, id: string): string | undefined {
-  return report.results.find((r) => r.id === id)?.verdict;
-}
+afterEach(closeTargets);
 
 describe('conformance runner against broken targets', () => {
   it('a target that skips CRC verification fails the bad-CRC cases (under --strict: another code is a failure too)', async () => {
-    const report = await run(await skipCrcServer(), { cases: 'FW-FRAME-2/*,FW-FRAME-11/*,vectors/invalid/crc-*', timeoutMs: 600, strict: true });
+    const report = await runAgainst(await skipCrcServer(), { cases: 'FW-FRAME-2/*,FW-FRAME-11/*,vectors/invalid/crc-*', timeoutMs: 600, strict: true });
     const crcCases = report.results.filter((r) => r.requirements.includes('FW-FRAME-2'));
     expect(crcCases.length).toBeGreaterThan(5);
     for (const r of crcCases) expect(`${r.id}: ${r.verdict}`).toBe(`${r.id}: fail`);
@@ -28,7 +15,7 @@ describe('conformance runner against broken targets', () => {
   });
 
   it('a naive echo server fails flow control, cancellation and every error case', async () => {
-    const report = await run(await naiveServer(), { cases: 'FW-STREAM-5/*,FW-HS-8/*,FW-FLOW-1/*,FW-FLOW-8/*,FW-GOAWAY-2/*,FW-STREAM-7/*,FW-SEQ-2/*,FW-HB-2/*,FW-STREAM-13/*', timeoutMs: 500, quietMs: 150 });
+    const report = await runAgainst(await naiveServer(), { cases: 'FW-STREAM-5/*,FW-HS-8/*,FW-FLOW-1/*,FW-FLOW-8/*,FW-GOAWAY-2/*,FW-STREAM-7/*,FW-SEQ-2/*,FW-HB-2/*,FW-STREAM-13/*', timeoutMs: 500, quietMs: 150 });
     expect(verdictOf(report, 'FW-STREAM-5/cancel-stops-pending-done')).toBe('fail');
     expect(verdictOf(report, 'FW-HS-8/obeys-our-settings')).toBe('fail');
     expect(verdictOf(report, 'FW-FLOW-1/zero-credit')).toBe('fail');
@@ -46,7 +33,7 @@ describe('conformance runner against broken targets', () => {
   });
 
   it('a server that packs without negotiation and delivers bad PACKED frames fails the FW-PACK cases', async () => {
-    const report = await run(await naiveServer({ packing: true }), { cases: 'FW-PACK-*,FW-FRAME-1/target-frames-valid', timeoutMs: 500, quietMs: 150 });
+    const report = await runAgainst(await naiveServer({ packing: true }), { cases: 'FW-PACK-*,FW-FRAME-1/target-frames-valid', timeoutMs: 500, quietMs: 150 });
     // It sends PACKED to a runner that declared nothing (FW-PACK-1, sender side) …
     expect(verdictOf(report, 'FW-PACK-1/not-packed-unless-declared')).toBe('fail');
     expect(report.results.find((r) => r.id === 'FW-FRAME-1/target-frames-valid')?.detail).toMatch(/FW-PACK-1: the target sent PACKED DATA/u);
@@ -59,7 +46,7 @@ describe('conformance runner against broken targets', () => {
   });
 
   it('a server that answers HELLO and then ignores everything fails the error cases', async () => {
-    const report = await run(await naiveServer({ silent: true }), { cases: 'FW-HS-3/*,FW-HS-7/second-hello,FW-FRAME-2/bad-crc-ping,FW-FLOW-6/*,FW-HB-2/ping-answered,FW-STREAM-1/*', timeoutMs: 400, quietMs: 100 });
+    const report = await runAgainst(await naiveServer({ silent: true }), { cases: 'FW-HS-3/*,FW-HS-7/second-hello,FW-FRAME-2/bad-crc-ping,FW-FLOW-6/*,FW-HB-2/ping-answered,FW-STREAM-1/*', timeoutMs: 400, quietMs: 100 });
     expect(verdictOf(report, 'FW-HS-3/server-hello')).toBe('pass');
     for (const id of ['FW-HS-7/second-hello', 'FW-FRAME-2/bad-crc-ping', 'FW-FLOW-6/credit-overflow-stream-0', 'FW-HB-2/ping-answered', 'FW-STREAM-1/even-id-from-client']) {
       expect(`${id}: ${verdictOf(report, id) ?? 'missing'}`).toBe(`${id}: fail`);

@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { coverageMarkdown, readSpecs } from '../../src/conformance/coverage.ts';
-import { allCases, formatJson, formatJUnit, formatTerminal, runConformance, type Report } from '../../src/conformance/index.ts';
-import { ourServer, type Target } from './targets.ts';
+import { allCases, formatJson, formatJUnit, formatTerminal, type Report } from '../../src/conformance/index.ts';
+import { closeTargets, ourServer, runAgainst, verdictOf } from './targets.ts';
 
 /**
  * Cases that are not applicable to the quick settings (unsupported there) and run below against
@@ -13,19 +13,7 @@ import { ourServer, type Target } from './targets.ts';
  */
 const OTHER_CONFIGURATION = new Set(['FW-PACK-5/record-too-large', 'FW-PACK-1/undeclared-receiver-rejects']);
 
-const targets: Target[] = [];
-afterEach(async () => {
-  await Promise.all(targets.splice(0).map((t) => t.close()));
-});
-
-async function run(target: Target, options: { cases?: string; strict?: boolean; timeoutMs?: number; quietMs?: number } = {}): Promise<Report> {
-  targets.push(target);
-  return runConformance({ target: { host: '127.0.0.1', port: target.port }, longWaitMs: 5000, ...options });
-}
-
-function verdictOf(report: Report, id: string): string | undefined {
-  return report.results.find((r) => r.id === id)?.verdict;
-}
+afterEach(closeTargets);
 
 describe('conformance runner', () => {
   it('every case has a quote, a section and requirement ids that exist', () => {
@@ -38,7 +26,7 @@ describe('conformance runner', () => {
   });
 
   it('our server passes every case under --strict', async () => {
-    const report = await run(await ourServer(), { strict: true });
+    const report = await runAgainst(await ourServer(), { strict: true });
     // This target has no upload, event-stream or object profile: those cases are unsupported (profiles.test.ts runs them).
     const profile = (id: string): boolean => /^FW-(UP|EV|OBJ)-/u.test(id);
     const elsewhere = (id: string): boolean => profile(id) || OTHER_CONFIGURATION.has(id);
@@ -67,7 +55,7 @@ describe('conformance runner', () => {
   }, 30_000);
 
   it('without --strict, SHOULD cases are not run', async () => {
-    const report = await run(await ourServer(), { cases: 'FW-FRAME-4*,FW-LIMIT-*,FW-FLOW-4*' });
+    const report = await runAgainst(await ourServer(), { cases: 'FW-FRAME-4*,FW-LIMIT-*,FW-FLOW-4*' });
     expect(report.results.every((r) => r.level === 'MUST')).toBe(true);
     expect(report.ok).toBe(true);
   });
@@ -77,7 +65,7 @@ describe('packed messages (§8.2.6) against our server configured for each case'
   const packingCases = 'FW-PACK-*,FW-FLOW-2/packed-*';
 
   it('declaring packed_messages = 0: PACKED is a connection error, and it still packs towards a runner that declared 1', async () => {
-    const report = await run(await ourServer({ settings: { packedMessages: 0 } }), { cases: packingCases, strict: true });
+    const report = await runAgainst(await ourServer({ settings: { packedMessages: 0 } }), { cases: packingCases, strict: true });
     const verdicts = Object.fromEntries(report.results.map((r) => [r.id, r.verdict]));
     expect(verdicts).toEqual({
       'FW-PACK-1/not-packed-unless-declared': 'pass',
@@ -98,12 +86,12 @@ describe('packed messages (§8.2.6) against our server configured for each case'
   }, 30_000);
 
   it('max_message_size 1000: a longer record fails the stream with MESSAGE_TOO_LARGE, nothing of its frame delivered', async () => {
-    const report = await run(await ourServer({ settings: { maxMessageSize: 1000 } }), { cases: 'FW-PACK-5/*', strict: true });
+    const report = await runAgainst(await ourServer({ settings: { maxMessageSize: 1000 } }), { cases: 'FW-PACK-5/*', strict: true });
     expect(report.results.map((r) => `${r.id}: ${r.verdict} ${r.detail}`)).toEqual([expect.stringMatching(/^FW-PACK-5\/record-too-large: pass ERROR MESSAGE_TOO_LARGE/u)]);
   });
 
   it('limits.packMessages false: the server never packs, which is allowed (informational)', async () => {
-    const report = await run(await ourServer({ limits: { packMessages: false } }), { cases: packingCases, strict: true });
+    const report = await runAgainst(await ourServer({ limits: { packMessages: false } }), { cases: packingCases, strict: true });
     expect(verdictOf(report, 'FW-PACK-2/target-packs-well-formed')).toBe('informational');
     expect(report.results.filter((r) => !['pass', 'informational', 'unsupported'].includes(r.verdict))).toEqual([]);
     expect(report.ok).toBe(true);

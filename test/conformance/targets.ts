@@ -6,6 +6,7 @@
 import * as net from 'node:net';
 import { Connection } from '../../src/connection.ts';
 import { conformanceService } from '../../src/conformance/echo-service.ts';
+import { runConformance, type ConformanceOptions, type Report } from '../../src/conformance/index.ts';
 import { createServer, type FramewireServer } from '../../src/server.ts';
 import type { SessionLimits } from '../../src/session/index.ts';
 import { DataFlags, encodeFrame, FrameDecoder, FrameType, MAX_PAYLOAD_CEILING, parseFrame, PingFlags, type Frame, type Settings } from '../../src/wire/index.ts';
@@ -13,6 +14,23 @@ import { DataFlags, encodeFrame, FrameDecoder, FrameType, MAX_PAYLOAD_CEILING, p
 export interface Target {
   readonly port: number;
   close(): Promise<void>;
+}
+
+const ranAgainst: Target[] = [];
+
+/** Runs the conformance cases against `target` with a 5 s long-wait budget; closeTargets() closes it after the test. */
+export async function runAgainst(target: Target, options: Partial<Pick<ConformanceOptions, 'cases' | 'strict' | 'timeoutMs' | 'quietMs'>> = {}): Promise<Report> {
+  ranAgainst.push(target);
+  return runConformance({ target: { host: '127.0.0.1', port: target.port }, longWaitMs: 5000, ...options });
+}
+
+/** Closes every target runAgainst() ran against (a test file's afterEach). */
+export async function closeTargets(): Promise<void> {
+  await Promise.all(ranAgainst.splice(0).map((t) => t.close()));
+}
+
+export function verdictOf(report: Report, id: string): string | undefined {
+  return report.results.find((r) => r.id === id)?.verdict;
 }
 
 /** Small limits so that flow-control, concurrency and timer cases are quick. */
