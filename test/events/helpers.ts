@@ -94,6 +94,20 @@ export class FaultProxy {
   }
 }
 
+const openProxies: FaultProxy[] = [];
+
+/** A listening FaultProxy in front of `port`; closeProxies() closes it after the test. */
+export async function proxyTo(port: number): Promise<{ proxy: FaultProxy; port: number }> {
+  const proxy = new FaultProxy(port);
+  openProxies.push(proxy);
+  return { proxy, port: await proxy.listen() };
+}
+
+/** Closes every proxy proxyTo() opened (a test file's afterEach). */
+export async function closeProxies(): Promise<void> {
+  for (const p of openProxies.splice(0)) await p.close();
+}
+
 /** Subscribes over loopback with test-friendly defaults (fast reconnects, bounded handshakes). */
 export function sub(port: number, name: string, options: Partial<EventSubscribeOptions> = {}): Subscription {
   return subscribe(name, {

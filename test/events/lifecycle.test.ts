@@ -10,21 +10,14 @@ import { EventService, subscribeWith, type Subscription } from '../../src/api/ev
 import { FramewireError } from '../../src/index.ts';
 import { ManualClock, wait } from '../../src/session/index.ts';
 import { advance, until, type MemoryNetwork } from '../integration/memory-network.ts';
-import { captureLogs, collect, expectFwError, FaultProxy, Harness, memoryNetworks, onClock, sub, within } from './helpers.ts';
+import { captureLogs, collect, closeProxies, expectFwError, Harness, memoryNetworks, onClock, proxyTo, sub, within } from './helpers.ts';
 
 const h = new Harness();
-const proxies: FaultProxy[] = [];
 const network = memoryNetworks();
 afterEach(async () => {
-  for (const p of proxies.splice(0)) await p.close();
+  await closeProxies();
   await h.cleanup();
 });
-
-async function proxied(port: number): Promise<{ proxy: FaultProxy; port: number }> {
-  const proxy = new FaultProxy(port);
-  proxies.push(proxy);
-  return { proxy, port: await proxy.listen() };
-}
 
 /** Client and server in memory, on `clock`. */
 function memory(clock: ManualClock, events: EventService, client: ConstructorParameters<typeof MemoryNetwork>[0]['client'] = {}): MemoryNetwork {
@@ -254,7 +247,7 @@ describe('events: lifecycle', () => {
       await emit('n', 1);
     });
     const { port: serverPort } = await h.server({ services: [events], authenticate: () => false });
-    const { proxy, port } = await proxied(serverPort);
+    const { proxy, port } = await proxyTo(serverPort);
     const s = sub(port, 'any', { auth: { token: 'wrong' } });
     const o = await within(s.outcome, 5000, 'outcome');
     expectFwError(o.status === 'failed' ? o.error : undefined, 'AUTH_FAILED');

@@ -8,20 +8,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventService, type ProducerContext } from '../../src/api/events.ts';
 import { FlipProxy } from '../integration/flip-proxy.ts';
-import { abortableSleep, collect, ExpiringClock, expectFwError, FaultProxy, Harness, prng, sub, transports, waitFor, within } from './helpers.ts';
+import { abortableSleep, closeProxies, collect, ExpiringClock, expectFwError, Harness, prng, proxyTo, sub, transports, waitFor, within } from './helpers.ts';
 
 const h = new Harness();
 const proxies: { close(): Promise<void> }[] = [];
 afterEach(async () => {
   for (const p of proxies.splice(0)) await p.close();
+  await closeProxies();
   await h.cleanup();
 });
-
-async function proxied(port: number): Promise<{ proxy: FaultProxy; port: number }> {
-  const proxy = new FaultProxy(port);
-  proxies.push(proxy);
-  return { proxy, port: await proxy.listen() };
-}
 
 /** Emits `count` events whose data is derived from the id, pausing now and then so cuts land mid-stream. */
 function counter(count: number) {
@@ -70,7 +65,7 @@ describe('events: resume', () => {
       Promise.all(
         Array.from({ length: 20 }, async (_, seed) => {
           const rnd = prng(0xc0ffee + seed);
-          const { proxy, port } = await proxied(serverPort);
+          const { proxy, port } = await proxyTo(serverPort);
           const cuts = new Set(Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => 1 + Math.floor(rnd() * (N - 1))));
           const s = sub(port, 'count', { params: { pauseEvery: 5 + Math.floor(rnd() * 40) } });
           const got = await collect(s, (e) => {
@@ -157,7 +152,7 @@ describe('events: resume', () => {
       return events;
     };
     const a = await h.server({ services: [make()] });
-    const { proxy, port } = await proxied(a.port);
+    const { proxy, port } = await proxyTo(a.port);
     const s = sub(port, 'forever');
     const got = collect(s, async (ev) => {
       if (ev.id === 10) {
@@ -193,7 +188,7 @@ describe('events: resume', () => {
       { resumable: false },
     );
     const { port: serverPort } = await h.server({ services: [events] });
-    const { proxy, port } = await proxied(serverPort);
+    const { proxy, port } = await proxyTo(serverPort);
     const s = sub(port, 'live');
     const got = collect(s, (ev) => {
       if (ev.id === 3) proxy.cut();

@@ -14,23 +14,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ProducerContext } from '../../src/api/events.ts';
 import { FramewireError } from '../../src/errors.ts';
 import { RedisReplayStore } from '../../src/events/redis-replay-store.ts';
-import { abortableSleep, collect, expectFwError, FaultProxy, Harness, prng, sub, waitFor, within } from '../events/helpers.ts';
+import { abortableSleep, closeProxies, collect, expectFwError, Harness, prng, proxyTo, sub, waitFor, within } from '../events/helpers.ts';
 import { closeStores, twoEventNodes } from './event-nodes.ts';
 import { RedisServer, redisForSuite, redisServerBinary } from './server.ts';
 
 const h = new Harness();
-const proxies: FaultProxy[] = [];
 afterEach(async () => {
-  for (const p of proxies.splice(0)) await p.close();
+  await closeProxies();
   await h.cleanup();
   await closeStores();
 });
-
-async function proxyTo(port: number): Promise<{ proxy: FaultProxy; port: number }> {
-  const proxy = new FaultProxy(port);
-  proxies.push(proxy);
-  return { proxy, port: await proxy.listen() };
-}
 
 /** Emits `count` events whose data is the id, 1 ms apart now and then, so it is still running when the subscriber moves. */
 function counter(count: number, onStop?: (ctx: ProducerContext) => void) {
