@@ -37,6 +37,7 @@ export {
   type RedisUploadStoreOptions,
   type UploadBackends,
   type UploadBlobStore,
+  type UploadChunkView,
   type UploadGeometry,
   type UploadInfo,
   type UploadLimits,
@@ -55,4 +56,5 @@ export {
   type UploadStatus,
   type UploadStore,
   type UploadStoreOptions,
+  type VersionedUpload,
 } from '../upload/index.ts';

@@ -33,13 +33,23 @@ export interface UploadRecord extends Omit<UploadInfo, 'stored' | 'state'> {
   readonly finishedAt?: number;
 }
 
-/** A record as read, with the version a compare-and-set must name and the stored chunks. */
-export interface StoredUpload {
+/** A record as read, with the version a compare-and-set must name. */
+export interface VersionedUpload {
   readonly record: UploadRecord;
   /** Changes with every update of the record (not with an added chunk). */
   readonly version: number;
+}
+
+/** A record as read, with its version and the stored chunks: what status, commit and recovery read. */
+export interface StoredUpload extends VersionedUpload {
   /** Stored chunks: index → SHA-256 (hex). A live view: copy it to keep it across an await. */
   readonly chunks: ReadonlyMap<number, string>;
+}
+
+/** A record as read, with its version and what is stored for one chunk index: what a chunk write reads. */
+export interface UploadChunkView extends VersionedUpload {
+  /** The SHA-256 (hex) stored for that index, or undefined while it is not stored. */
+  readonly stored: string | undefined;
 }
 
 /** What `UploadMetaStore.addChunk` did: `added`, `present` (stored already) or `stale` (the record changed). */
@@ -51,8 +61,19 @@ export type AddChunkResult = 'added' | 'present' | 'stale';
  * somewhere new; the rules stay in `UploadStateMachine`.
  */
 export interface UploadMetaStore {
-  /** The upload, or undefined when there is none (never created, or deleted). */
+  /**
+   * The upload with all its stored chunks, or undefined when there is none (never created, or
+   * deleted). Its cost grows with the stored chunks: the state machine reads it for whole-upload
+   * operations (status, acquire, commit, listing, recovery), never per chunk.
+   */
   get(id: string): Promise<StoredUpload | undefined>;
+  /**
+   * The upload's record and version with only what is stored for chunk `index`, or undefined when
+   * there is no upload: the read of every chunk write, so its cost must not grow with the stored
+   * chunks (a chunk write would otherwise cost O(chunks), and an upload O(chunks²)). One atomic
+   * read: the record, version and chunk entry are of one moment, as `get` would have answered.
+   */
+  getChunk(id: string, index: number): Promise<UploadChunkView | undefined>;
   /**
    * Creates the record (its first version) with no stored chunks, unless `indexKey` already names
    * an upload that exists: then nothing is created and the answer is false. Atomic per key.
@@ -63,6 +84,7 @@ export interface UploadMetaStore {
   /**
    * Adds chunk `index` if the record's version is still `version` and the index is not stored:
    * `added` (durably), `present` (stored already, by any digest) or `stale` (the record changed).
+   * Like `getChunk`, it is per chunk: it touches the one entry, never the whole set.
    */
   addChunk(id: string, version: number, index: number, sha256: string): Promise<AddChunkResult>;
   /** Forgets every stored chunk of the upload (its record stays). */

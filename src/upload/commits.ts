@@ -13,7 +13,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import type { CommitLock, StoredUpload, UploadBlobStore, UploadMetaStore, UploadRecord } from './backends.ts';
+import type { CommitLock, StoredUpload, UploadBlobStore, UploadMetaStore, UploadRecord, VersionedUpload } from './backends.ts';
 import { objectRecordOf } from './object-record.ts';
 import { isUploadId, type CommitRequest, type CommittedObject, type UploadState } from './protocol.ts';
 import { contention, MAX_RACES, notFound, requireUpload } from './records.ts';
@@ -54,14 +54,19 @@ export class UploadCommits {
   }
 
   /** The record once no commit of this process is in progress on it, and none is left half-done. */
-  async settled(id: string): Promise<StoredUpload> {
+  settled(id: string): Promise<StoredUpload> {
+    return this.settledBy(id, () => requireUpload(this.#host.meta, id));
+  }
+
+  /** As `settled`, read by `read` (which throws UPLOAD_NOT_FOUND if there is none): the per-chunk read on a chunk's path. */
+  async settledBy<T extends VersionedUpload>(id: string, read: () => Promise<T>): Promise<T> {
     for (let attempt = 0; attempt < MAX_RACES; attempt++) {
       const running = this.#running.get(id);
       if (running !== undefined) {
         await running;
         continue;
       }
-      const s = await requireUpload(this.#host.meta, id);
+      const s = await read();
       if (s.record.state !== 'committing') return s;
       if (!this.#running.has(id)) await this.settleAlone(id, (state) => state === 'committing');
     }

@@ -13,7 +13,7 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FramewireError } from '../errors.ts';
-import type { AddChunkResult, StoredUpload, UploadMetaStore, UploadRecord } from './backends.ts';
+import type { AddChunkResult, StoredUpload, UploadChunkView, UploadMetaStore, UploadRecord } from './backends.ts';
 import { appendChunk, JOURNAL, readJournal } from './fs-journal.ts';
 import { encodeManifest, parseManifest } from './fs-manifest.ts';
 import { cleanLayout, MANIFEST } from './fs-recovery.ts';
@@ -57,6 +57,12 @@ export class FsMetaStore implements UploadMetaStore {
   async get(id: string): Promise<StoredUpload | undefined> {
     const e = await this.#load(id);
     return e === undefined ? undefined : { record: e.record, version: e.version, chunks: e.chunks };
+  }
+
+  /** From the cached entry: the journal is read once, when the upload is first loaded. */
+  async getChunk(id: string, index: number): Promise<UploadChunkView | undefined> {
+    const e = await this.#load(id);
+    return e === undefined ? undefined : { record: e.record, version: e.version, stored: e.chunks.get(index) };
   }
 
   create(record: UploadRecord): Promise<boolean> {

@@ -11,7 +11,7 @@ export {
   type UploadStoreOptions,
 } from './store.ts';
 export { UploadStateMachine, type UploadBackends } from './state-machine.ts';
-export type { AddChunkResult, CommitLock, ObjectPage, ObjectReader, ObjectRecord, StagedChunk, StoredUpload, UploadBlobStore, UploadGeometry, UploadMetaStore, UploadRecord } from './backends.ts';
+export type { AddChunkResult, CommitLock, ObjectPage, ObjectReader, ObjectRecord, StagedChunk, StoredUpload, UploadBlobStore, UploadChunkView, UploadGeometry, UploadMetaStore, UploadRecord, VersionedUpload } from './backends.ts';
 export { MemoryUploadStore } from './memory-store.ts';
 export { MemoryMetaStore } from './memory-meta.ts';
 export { MemoryBlobStore } from './memory-blobs.ts';

@@ -5,15 +5,24 @@
  */
 
 import { FramewireError } from '../errors.ts';
-import type { StoredUpload, UploadMetaStore } from './backends.ts';
+import type { StoredUpload, UploadChunkView, UploadMetaStore } from './backends.ts';
 import { isUploadId } from './protocol.ts';
 
 /** How often one operation re-reads after a concurrent change before giving up with INTERNAL. */
 export const MAX_RACES = 64;
 
 /** The upload's record and chunks; UPLOAD_NOT_FOUND if there is none. */
-export async function requireUpload(meta: UploadMetaStore, id: string): Promise<StoredUpload> {
-  const s = isUploadId(id) ? await meta.get(id) : undefined;
+export function requireUpload(meta: UploadMetaStore, id: string): Promise<StoredUpload> {
+  return required(id, () => meta.get(id));
+}
+
+/** The upload's record and what is stored for chunk `index` (the per-chunk read); UPLOAD_NOT_FOUND if there is none. */
+export function requireChunk(meta: UploadMetaStore, id: string, index: number): Promise<UploadChunkView> {
+  return required(id, () => meta.getChunk(id, index));
+}
+
+async function required<T>(id: string, read: () => Promise<T | undefined>): Promise<T> {
+  const s = isUploadId(id) ? await read() : undefined;
   if (s === undefined) throw notFound(id);
   return s;
 }

@@ -7,6 +7,11 @@
  *   <p>key:<index key>  string: the upload id an idempotency key names (the key is a digest, FW-UP-50)
  *   <p>ids              set: every upload id, for the sweeper and recovery
  *
+ * Two reads, each one MULTI..EXEC round trip: `get` (the record's fields and HGETALL of the chunk
+ * hash) for whole-upload operations, and `getChunk` (the fields and HGET of one index) for every
+ * chunk write, so that a chunk costs the same whether it is the first or the ten-thousandth; the
+ * script that records a chunk (HSETNX, PEXPIRE) touches one entry too.
+ *
  * Each check-and-set is one Lua script: Redis runs a script atomically, in one round trip, and the
  * condition (the version, a free index, a free key) is checked where the data is. MULTI/WATCH would
  * need a connection of its own per transaction (WATCH belongs to the connection, and this one is
@@ -25,7 +30,7 @@
 
 import { Redis } from 'ioredis';
 import { FramewireError, isFramewireError } from '../errors.ts';
-import type { AddChunkResult, StoredUpload, UploadMetaStore, UploadRecord } from './backends.ts';
+import type { AddChunkResult, StoredUpload, UploadChunkView, UploadMetaStore, UploadRecord } from './backends.ts';
 import { isUploadId, SHA256_HEX_PATTERN } from './protocol.ts';
 
 /** How long Redis keeps a key past the upload's deadline and retention: the sweeper's slack. */
@@ -102,6 +107,19 @@ export class RedisMetaStore implements UploadMetaStore {
       chunks.set(Number(index), sha);
     }
     return { record: parseRecord(id, json), version: Number(ver), chunks };
+  }
+
+  /** The record's fields and the one chunk entry (HGET, never HGETALL): one MULTI..EXEC round trip. */
+  async getChunk(id: string, index: number): Promise<UploadChunkView | undefined> {
+    if (!isUploadId(id)) return undefined;
+    const replies = await this.#call(() => this.#redis.multi().hmget(this.#rec(id), 'rec', 'ver').hget(this.#chunks(id), String(index)).exec());
+    const [[recErr, fields] = [], [chunkErr, entry] = []] = replies ?? [];
+    if (recErr || chunkErr) throw unavailable(recErr ?? chunkErr);
+    const [json, ver] = fields as [string | null, string | null];
+    if (json === null || ver === null) return undefined;
+    const sha = entry as string | null;
+    if (sha !== null && !SHA256_HEX_PATTERN.test(sha)) throw corrupt(id, `chunk entry ${index}`);
+    return { record: parseRecord(id, json), version: Number(ver), stored: sha ?? undefined };
   }
 
   async create(record: UploadRecord): Promise<boolean> {

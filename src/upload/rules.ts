@@ -6,7 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { FramewireError } from '../errors.ts';
-import type { StoredUpload, UploadGeometry, UploadRecord } from './backends.ts';
+import type { StoredUpload, UploadChunkView, UploadGeometry, UploadRecord } from './backends.ts';
 import { chunkLengthOf, type ChunkHeader, type CreateRequest, type UploadState } from './protocol.ts';
 import type { ResolvedStoreOptions, UploadInfo } from './store.ts';
 
@@ -95,10 +95,9 @@ export function assertChunkRange(r: UploadRecord, c: ChunkHeader): void {
   }
 }
 
-/** An index stored with another checksum is a conflict (FW-UP-16); checked before any byte is read. */
-export function assertNoConflict(s: StoredUpload, c: ChunkHeader): void {
-  const existing = s.chunks.get(c.index);
-  if (existing !== undefined && existing !== c.sha256) {
+/** An index stored with another checksum is a conflict (FW-UP-16); checked before any byte is read. `s` is the read of `c.index`. */
+export function assertNoConflict(s: UploadChunkView, c: ChunkHeader): void {
+  if (s.stored !== undefined && s.stored !== c.sha256) {
     throw new FramewireError('CHUNK_CONFLICT', `chunk ${c.index} is stored with another checksum`, { details: { index: c.index } });
   }
 }

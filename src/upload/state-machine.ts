@@ -11,7 +11,8 @@
  *
  * Each transition reads the record, checks the rules (rules.ts) and writes the next record with a
  * compare-and-set on the version it read; on a concurrent change it reads again and decides again.
- * A chunk is recorded with the same condition, which is the fencing check at the moment the chunk
+ * A chunk write reads only the record and that chunk's entry (UploadMetaStore.getChunk), never the
+ * whole set, so its cost does not grow with the chunks stored. A chunk is recorded with the same condition, which is the fencing check at the moment the chunk
  * becomes stored (FW-UP-21). The commit and the settling of an interrupted one are in commits.ts,
  * which every other transition waits for while it runs.
  *
@@ -23,14 +24,14 @@
 
 import { randomBytes } from 'node:crypto';
 import { FramewireError, isFramewireError } from '../errors.ts';
-import type { CommitLock, StagedChunk, StoredUpload, UploadBlobStore, UploadMetaStore, UploadRecord } from './backends.ts';
+import type { CommitLock, StagedChunk, StoredUpload, UploadBlobStore, UploadChunkView, UploadMetaStore, UploadRecord, VersionedUpload } from './backends.ts';
 import { UploadCommits } from './commits.ts';
 import { ChunkSlots } from './chunk-slots.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { CommittedObjects } from './committed-objects.ts';
 import { listUnfinished } from './list-unfinished.ts';
 import { isUploadId, SHA256_HEX_PATTERN, type ChunkHeader, type CommitRequest, type CommittedObject, type CreateRequest, type UploadState } from './protocol.ts';
-import { contention, MAX_RACES, requireUpload } from './records.ts';
+import { contention, MAX_RACES, requireChunk } from './records.ts';
 import { UploadQuota, type FreeBytes } from './quota.ts';
 import {
   assertChunkRange,
@@ -72,11 +73,6 @@ export interface UploadBackends {
 }
 
 const oneProcess: CommitLock = { run: (_id, fn) => fn() };
-
-interface Current {
-  readonly record: UploadRecord;
-  readonly chunks: ReadonlyMap<number, string>;
-}
 
 /**
  * An `UploadStore` made of the profile's rules over any pair of backends (`UploadBackends`):
@@ -185,7 +181,7 @@ export class UploadStateMachine implements UploadStore {
   /** Grants a new fencing token, durably, and extends the expiry (FW-UP-20, FW-UP-40). */
   async acquire(id: string): Promise<UploadInfo> {
     await this.#ready;
-    const c = await this.#change(id, (s, now) => {
+    const c = await this.#change(id, () => this.#settled(id), (s, now) => {
       assertReceiving(s.record, now, 'acquire');
       return { ...s.record, token: s.record.token + 1, expiresAt: Math.max(s.record.expiresAt, now + this.options.ttlMs) };
     });
@@ -198,7 +194,7 @@ export class UploadStateMachine implements UploadStore {
 
   async writeChunk(id: string, chunk: ChunkHeader, data: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<ChunkWriteResult> {
     await this.#ready;
-    const s = await this.#require(id);
+    const s = await this.#requireChunk(id, chunk.index);
     // In the order of FW-UP-23: state, token, range, conflict.
     assertReceiving(s.record, this.options.now(), 'chunk');
     assertToken(s.record, chunk.token, 'chunk');
@@ -217,13 +213,13 @@ export class UploadStateMachine implements UploadStore {
    * allows it. `read` (the record the chunk was checked against) spares a read: the compare-and-set
    * that records the chunk finds out if it changed since.
    */
-  async #placeChunk(id: string, chunk: ChunkHeader, verified: AsyncIterable<Uint8Array>, read: StoredUpload | undefined): Promise<ChunkWriteResult> {
-    const s = read ?? (await this.#require(id));
+  async #placeChunk(id: string, chunk: ChunkHeader, verified: AsyncIterable<Uint8Array>, read: UploadChunkView | undefined): Promise<ChunkWriteResult> {
+    const s = read ?? (await this.#requireChunk(id, chunk.index));
     this.#assertWritable(s, chunk);
-    if (s.chunks.has(chunk.index)) {
+    if (s.stored !== undefined) {
       // Stored with this checksum: verify the bytes, keep nothing, rewrite nothing (FW-UP-15).
       await drain(verified);
-      const now = await this.#settled(id);
+      const now = await this.#settledChunk(id, chunk.index);
       this.#assertWritable(now, chunk);
       return { duplicate: true, expiresAt: now.record.expiresAt };
     }
@@ -233,21 +229,21 @@ export class UploadStateMachine implements UploadStore {
     } catch (error) {
       throw await this.#explain(id, chunk, error);
     }
-    let recorded: StoredUpload | undefined;
+    let recorded: UploadChunkView | undefined;
     try {
       recorded = await this.#recordChunk(id, chunk, s);
     } catch (error) {
       await staged.discard();
-      await this.#dropDataIfFinal(id);
+      await this.#dropDataIfFinal(id, chunk);
       throw error;
     }
     if (recorded === undefined) {
       await staged.discard();
-      return { duplicate: true, expiresAt: (await this.#require(id)).record.expiresAt };
+      return { duplicate: true, expiresAt: (await this.#requireChunk(id, chunk.index)).record.expiresAt };
     }
     staged.kept();
     this.quota.chunkStored(id, chunk.length);
-    return { duplicate: false, expiresAt: await this.#extendExpiry(id, recorded) };
+    return { duplicate: false, expiresAt: await this.#extendExpiry(id, chunk, recorded) };
   }
 
   /**
@@ -255,12 +251,12 @@ export class UploadStateMachine implements UploadStore {
    * `checked` first, read again only after a concurrent change. Answers the record the chunk was
    * added on, or undefined when it was stored meanwhile.
    */
-  async #recordChunk(id: string, chunk: ChunkHeader, checked: StoredUpload): Promise<StoredUpload | undefined> {
+  async #recordChunk(id: string, chunk: ChunkHeader, checked: UploadChunkView): Promise<UploadChunkView | undefined> {
     let s = checked;
     for (let attempt = 0; attempt < MAX_RACES; attempt++) {
-      if (attempt > 0) s = await this.#settled(id);
+      if (attempt > 0) s = await this.#settledChunk(id, chunk.index);
       this.#assertWritable(s, chunk);
-      if (s.chunks.has(chunk.index)) return undefined;
+      if (s.stored !== undefined) return undefined;
       if ((await this.#meta.addChunk(id, s.version, chunk.index, chunk.sha256)) === 'added') return s;
     }
     throw contention(id);
@@ -269,20 +265,21 @@ export class UploadStateMachine implements UploadStore {
   /**
    * Activity extends the expiry: persisted when a quarter TTL of extension is pending, reported once
    * durable (FW-UP-40). Decided first on the record the chunk was just added on (current then, by
-   * the compare-and-set), so most chunks need no read: only an extension reads and writes.
+   * the compare-and-set), so most chunks need no read: only an extension reads (the per-chunk read:
+   * the record is all it needs) and writes.
    */
-  async #extendExpiry(id: string, current: StoredUpload): Promise<number> {
+  async #extendExpiry(id: string, chunk: ChunkHeader, current: UploadChunkView): Promise<number> {
     const ttl = this.options.ttlMs;
-    const extended = (s: StoredUpload, now: number): UploadRecord | undefined => {
+    const extended = (s: VersionedUpload, now: number): UploadRecord | undefined => {
       const wanted = now + ttl;
       if (effectiveState(s.record, now) !== 'receiving' || wanted - s.record.expiresAt < ttl / 4) return undefined;
       return { ...s.record, expiresAt: wanted };
     };
     if (extended(current, this.options.now()) === undefined) return current.record.expiresAt;
-    return (await this.#change(id, extended)).record.expiresAt;
+    return (await this.#change(id, () => this.#settledChunk(id, chunk.index), extended)).record.expiresAt;
   }
 
-  #assertWritable(s: StoredUpload, chunk: ChunkHeader): void {
+  #assertWritable(s: UploadChunkView, chunk: ChunkHeader): void {
     assertReceiving(s.record, this.options.now(), 'chunk');
     assertToken(s.record, chunk.token, 'chunk');
     assertNoConflict(s, chunk);
@@ -291,12 +288,12 @@ export class UploadStateMachine implements UploadStore {
   /** A storage failure while the upload was taken over, aborted or committed is reported as that, not as INTERNAL. */
   async #explain(id: string, chunk: ChunkHeader, error: unknown): Promise<unknown> {
     if (isFramewireError(error)) return error;
-    const s = await this.#meta.get(id).catch(() => undefined);
+    const s = await this.#meta.getChunk(id, chunk.index).catch(() => undefined);
     if (s === undefined) return error;
     try {
       this.#assertWritable(s, chunk);
     } catch (refusal) {
-      await this.#dropDataIfFinal(id);
+      await this.#dropDataIfFinal(id, chunk);
       return refusal;
     }
     return error;
@@ -315,7 +312,7 @@ export class UploadStateMachine implements UploadStore {
   /** Deletes the data; answers the state the upload ends in (FW-UP-27, FW-UP-28). */
   async abort(id: string): Promise<UploadState> {
     await this.#ready;
-    const c = await this.#change(id, (s, now) => {
+    const c = await this.#change(id, () => this.#settled(id), (s, now) => {
       if (s.record.state !== 'receiving') return undefined;
       return { ...s.record, state: effectiveState(s.record, now) === 'expired' ? 'expired' : 'aborted', finishedAt: now };
     });
@@ -365,8 +362,8 @@ export class UploadStateMachine implements UploadStore {
   }
 
   /** A writer that lost the race against abort, expiry or commit may have recreated chunk data: remove it. */
-  async #dropDataIfFinal(id: string): Promise<void> {
-    const s = await this.#meta.get(id).catch(() => undefined);
+  async #dropDataIfFinal(id: string, chunk: ChunkHeader): Promise<void> {
+    const s = await this.#meta.getChunk(id, chunk.index).catch(() => undefined);
     if (s !== undefined && isFinal(s.record.state)) await this.#blobs.deleteChunks(id);
   }
 
@@ -406,21 +403,29 @@ export class UploadStateMachine implements UploadStore {
 
   // ---- reading and changing records ------------------------------------------------------------
 
-  #require(id: string): Promise<StoredUpload> {
-    return requireUpload(this.#meta, id);
+  #requireChunk(id: string, index: number): Promise<UploadChunkView> {
+    return requireChunk(this.#meta, id, index);
   }
 
   #settled(id: string): Promise<StoredUpload> {
     return this.#commits.settled(id);
   }
 
-  /** Compare-and-set: `decide` returns the next record (or undefined: no change) and is asked again after a concurrent change. */
-  async #change(id: string, decide: (s: StoredUpload, now: number) => UploadRecord | undefined): Promise<Current> {
+  /** The per-chunk read once no commit is in progress: what a chunk's path reads again after a change. */
+  #settledChunk(id: string, index: number): Promise<UploadChunkView> {
+    return this.#commits.settledBy(id, () => requireChunk(this.#meta, id, index));
+  }
+
+  /**
+   * Compare-and-set: `decide` returns the next record (or undefined: no change) and is asked again,
+   * on a new `read`, after a concurrent change. Answers what was read, with the record it ended with.
+   */
+  async #change<T extends VersionedUpload>(id: string, read: () => Promise<T>, decide: (s: T, now: number) => UploadRecord | undefined): Promise<Omit<T, 'version'>> {
     for (let attempt = 0; attempt < MAX_RACES; attempt++) {
-      const s = await this.#settled(id);
+      const s = await read();
       const next = decide(s, this.options.now());
       if (next === undefined) return s;
-      if (await this.#meta.update(id, s.version, next)) return { record: next, chunks: s.chunks };
+      if (await this.#meta.update(id, s.version, next)) return { ...s, record: next };
     }
     throw contention(id);
   }

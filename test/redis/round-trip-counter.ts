@@ -4,15 +4,17 @@
  * script runs, so a script that does four things would count as four round trips.
  *
  * A round trip is a command a client sent, except the commands queued inside a MULTI (the EXEC
- * counts: the store's only transaction, its read, is sent as one pipeline) and the clients'
+ * counts: the store's transactions, its reads, are each sent as one pipeline) and the clients'
  * connection checks (INFO). Commands run by scripts arrive with source `lua` and are not counted.
+ * Which commands are queued is followed per client (MONITOR names each command's connection), so
+ * whatever a transaction holds counts once, and the same command outside one counts.
  */
 
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 
-/** Commands that are part of another round trip, or not the store's. */
-const NOT_ROUND_TRIPS = new Set(['multi', 'hmget', 'hgetall', 'info', 'monitor', 'ping']);
+/** Commands that are not the store's, or open a transaction (its EXEC is the round trip). */
+const NOT_ROUND_TRIPS = new Set(['multi', 'info', 'monitor', 'ping']);
 
 type Monitor = Awaited<ReturnType<Redis['monitor']>>;
 
@@ -22,6 +24,8 @@ export class RoundTripCounter {
   readonly #monitor: Monitor;
   #count = 0;
   readonly #markers = new Map<string, () => void>();
+  /** Connections (MONITOR's source address) between their MULTI and its EXEC or DISCARD. */
+  readonly #inTransaction = new Set<string>();
 
   private constructor(client: Redis, source: Redis, monitor: Monitor) {
     this.#client = client;
@@ -31,6 +35,9 @@ export class RoundTripCounter {
       if (source === 'lua') return;
       const name = (args[0] ?? '').toLowerCase();
       if (name === 'ping') this.#markers.get(args[1] ?? '')?.();
+      if (name === 'multi') this.#inTransaction.add(source);
+      else if (name === 'exec' || name === 'discard') this.#inTransaction.delete(source);
+      else if (this.#inTransaction.has(source)) return;
       if (!NOT_ROUND_TRIPS.has(name)) this.#count++;
     });
   }

@@ -1,6 +1,7 @@
 /**
  * What one chunk costs in Redis (issue 19: "metadata is tiny next to the bytes"): a chunk write is
- * two round trips — the read it is checked against (one MULTI..EXEC) and the script that records
+ * two round trips — the read it is checked against (the record and that chunk's entry, one
+ * MULTI..EXEC, UploadMetaStore.getChunk) and the script that records
  * it on that version (the fencing check, the chunk, its TTL) — and the expiry is written only when
  * a quarter TTL of extension is pending. Counted as the server sees them (MONITOR,
  * round-trip-counter.ts) on a redis-server of this file's own.

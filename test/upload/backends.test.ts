@@ -72,6 +72,26 @@ describe.each(backends)('UploadMetaStore: %s', (_name, backend) => {
     expect((await meta.get(ID(1)))!.record.token).toBe(2);
   });
 
+  it('getChunk reads the record, its version and one chunk entry, as get would answer them', async () => {
+    const { meta } = await backend.parts();
+    expect(await meta.getChunk(ID(1), 0)).toBeUndefined();
+    await meta.create(record(ID(1)));
+    const v = (await meta.get(ID(1)))!.version;
+    expect(await meta.getChunk(ID(1), 2)).toEqual({ record: record(ID(1)), version: v, stored: undefined });
+    await meta.addChunk(ID(1), v, 2, hex('c'));
+    expect(await meta.getChunk(ID(1), 2)).toEqual({ record: record(ID(1)), version: v, stored: hex('c') });
+    expect((await meta.getChunk(ID(1), 0))!.stored).toBeUndefined();
+    await meta.update(ID(1), v, record(ID(1), { token: 2 }));
+    const after = (await meta.getChunk(ID(1), 2))!;
+    expect(after.version).toBe((await meta.get(ID(1)))!.version);
+    expect(after.version).not.toBe(v);
+    expect(after.record.token).toBe(2);
+    await meta.clearChunks(ID(1));
+    expect((await meta.getChunk(ID(1), 2))!.stored).toBeUndefined();
+    await meta.delete(ID(1));
+    expect(await meta.getChunk(ID(1), 2)).toBeUndefined();
+  });
+
   it('the idempotency index names one existing upload per key; deleting the upload frees its key', async () => {
     const { meta } = await backend.parts();
     const key = hex('alice\u0000k');
