@@ -56,5 +56,6 @@ export {
   type UploadStatus,
   type UploadStore,
   type UploadStoreOptions,
+  type UploadSummary,
   type VersionedUpload,
 } from '../upload/index.ts';

@@ -74,6 +74,8 @@ export interface UploadMetaStore {
    * read: the record, version and chunk entry are of one moment, as `get` would have answered.
    */
   getChunk(id: string, index: number): Promise<UploadChunkView | undefined>;
+  /** The upload's record and version without its chunks, or undefined: as cheap as `getChunk`. */
+  getRecord(id: string): Promise<VersionedUpload | undefined>;
   /**
    * Creates the record (its first version) with no stored chunks, unless `indexKey` already names
    * an upload that exists: then nothing is created and the answer is false. Atomic per key.

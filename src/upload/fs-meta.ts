@@ -13,7 +13,7 @@
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FramewireError } from '../errors.ts';
-import type { AddChunkResult, StoredUpload, UploadChunkView, UploadMetaStore, UploadRecord } from './backends.ts';
+import type { AddChunkResult, StoredUpload, UploadChunkView, UploadMetaStore, UploadRecord, VersionedUpload } from './backends.ts';
 import { appendChunk, JOURNAL, readJournal } from './fs-journal.ts';
 import { encodeManifest, parseManifest } from './fs-manifest.ts';
 import { cleanLayout, MANIFEST } from './fs-recovery.ts';
@@ -57,6 +57,11 @@ export class FsMetaStore implements UploadMetaStore {
   async get(id: string): Promise<StoredUpload | undefined> {
     const e = await this.#load(id);
     return e === undefined ? undefined : { record: e.record, version: e.version, chunks: e.chunks };
+  }
+
+  async getRecord(id: string): Promise<VersionedUpload | undefined> {
+    const e = await this.#load(id);
+    return e === undefined ? undefined : { record: e.record, version: e.version };
   }
 
   /** From the cached entry: the journal is read once, when the upload is first loaded. */

@@ -7,6 +7,7 @@ export {
   type CommittedObjectStore,
   type ResolvedStoreOptions,
   type UploadInfo,
+  type UploadSummary,
   type UploadStore,
   type UploadStoreOptions,
 } from './store.ts';

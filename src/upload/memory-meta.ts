@@ -3,7 +3,7 @@
  * maps. Every method decides synchronously, so each compare-and-set is atomic by construction.
  */
 
-import type { AddChunkResult, StoredUpload, UploadChunkView, UploadMetaStore, UploadRecord } from './backends.ts';
+import type { AddChunkResult, StoredUpload, UploadChunkView, UploadMetaStore, UploadRecord, VersionedUpload } from './backends.ts';
 
 interface Entry {
   record: UploadRecord;
@@ -18,6 +18,11 @@ export class MemoryMetaStore implements UploadMetaStore {
   get(id: string): Promise<StoredUpload | undefined> {
     const e = this.#uploads.get(id);
     return Promise.resolve(e === undefined ? undefined : { record: e.record, version: e.version, chunks: e.chunks });
+  }
+
+  getRecord(id: string): Promise<VersionedUpload | undefined> {
+    const e = this.#uploads.get(id);
+    return Promise.resolve(e === undefined ? undefined : { record: e.record, version: e.version });
   }
 
   getChunk(id: string, index: number): Promise<UploadChunkView | undefined> {

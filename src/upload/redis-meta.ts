@@ -7,10 +7,11 @@
  *   <p>key:<index key>  string: the upload id an idempotency key names (the key is a digest, FW-UP-50)
  *   <p>ids              set: every upload id, for the sweeper and recovery
  *
- * Two reads, each one MULTI..EXEC round trip: `get` (the record's fields and HGETALL of the chunk
- * hash) for whole-upload operations, and `getChunk` (the fields and HGET of one index) for every
- * chunk write, so that a chunk costs the same whether it is the first or the ten-thousandth; the
- * script that records a chunk (HSETNX, PEXPIRE) touches one entry too.
+ * Three reads, each one round trip: `get` (the record's fields and HGETALL of the chunk hash, in one
+ * MULTI..EXEC) for whole-upload operations, `getChunk` (the fields and HGET of one index, in one
+ * MULTI..EXEC) for every chunk write and `getRecord` (the fields) for a chunk's authorisation, so
+ * that a chunk costs the same whether it is the first or the ten-thousandth; the script that
+ * records a chunk (HSETNX, PEXPIRE) touches one entry too.
  *
  * Each check-and-set is one Lua script: Redis runs a script atomically, in one round trip, and the
  * condition (the version, a free index, a free key) is checked where the data is. MULTI/WATCH would
@@ -30,7 +31,7 @@
 
 import { Redis } from 'ioredis';
 import { FramewireError, isFramewireError } from '../errors.ts';
-import type { AddChunkResult, StoredUpload, UploadChunkView, UploadMetaStore, UploadRecord } from './backends.ts';
+import type { AddChunkResult, StoredUpload, UploadChunkView, UploadMetaStore, UploadRecord, VersionedUpload } from './backends.ts';
 import { isUploadId, SHA256_HEX_PATTERN } from './protocol.ts';
 
 /** How long Redis keeps a key past the upload's deadline and retention: the sweeper's slack. */
@@ -107,6 +108,14 @@ export class RedisMetaStore implements UploadMetaStore {
       chunks.set(Number(index), sha);
     }
     return { record: parseRecord(id, json), version: Number(ver), chunks };
+  }
+
+  /** The record's fields alone: one HMGET. */
+  async getRecord(id: string): Promise<VersionedUpload | undefined> {
+    if (!isUploadId(id)) return undefined;
+    const [json, ver] = await this.#call(() => this.#redis.hmget(this.#rec(id), 'rec', 'ver'));
+    if (json === null || ver === null || json === undefined || ver === undefined) return undefined;
+    return { record: parseRecord(id, json), version: Number(ver) };
   }
 
   /** The record's fields and the one chunk entry (HGET, never HGETALL): one MULTI..EXEC round trip. */

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { FramewireError } from '../errors.ts';
 import type { StoredUpload, UploadChunkView, UploadGeometry, UploadRecord } from './backends.ts';
 import { chunkLengthOf, type ChunkHeader, type CreateRequest, type UploadState } from './protocol.ts';
-import type { ResolvedStoreOptions, UploadInfo } from './store.ts';
+import type { ResolvedStoreOptions, UploadInfo, UploadSummary } from './store.ts';
 
 /** Checks a create request against the store's limits (FW-UP-10); BAD_RANGE otherwise. Returns the chunk count. */
 export function checkCreate(request: CreateRequest, o: ResolvedStoreOptions): number {
@@ -55,8 +55,13 @@ export function storedBytes(r: UploadRecord, chunks: ReadonlyMap<number, string>
 
 /** The upload as the store reports it: a snapshot, in its effective state. */
 export function infoOf(r: UploadRecord, chunks: ReadonlyMap<number, string>, now: number): UploadInfo {
+  return { ...summaryOf(r, now), stored: new Map(chunks) };
+}
+
+/** The upload as the store reports it without its chunks: a snapshot, in its effective state. */
+export function summaryOf(r: UploadRecord, now: number): UploadSummary {
   const { indexKey: _indexKey, finishedAt: _finishedAt, ...shown } = r;
-  return { ...shown, state: effectiveState(r, now), stored: new Map(chunks) };
+  return { ...shown, state: effectiveState(r, now) };
 }
 
 /** The state check every mutating operation starts with (FW-UP-41, FW-UP-42). */

@@ -27,7 +27,7 @@ import {
 } from './protocol.ts';
 import { encodeListTrailer, parseListMeta, type UploadListEntry } from './listing.ts';
 import { MetadataKey } from './metadata.ts';
-import type { UploadInfo, UploadStore } from './store.ts';
+import type { UploadInfo, UploadStore, UploadSummary } from './store.ts';
 import { UploadSweeper } from './sweeper.ts';
 
 /** Limits the upload service enforces per request (spec/UPLOAD.md §11.6). */
@@ -59,8 +59,11 @@ export interface AuthorizeContext {
   /** What the server's authenticate hook returned for this connection. */
   readonly principal: unknown;
   readonly principalId: string;
-  /** Absent for create and list. */
-  readonly upload?: UploadInfo;
+  /**
+   * Absent for create and list. Without its stored chunks: a chunk is authorised on every write,
+   * and reading them would make each chunk cost O(chunks); `UploadStore.get` has them.
+   */
+  readonly upload?: UploadSummary;
 }
 
 /** Options of `UploadService`: its store, limits, principal mapping, authorisation hook and sweeper. */
@@ -171,7 +174,7 @@ export class UploadService implements StreamService {
 
   async #status(stream: Stream, session: Session): Promise<ControlMap> {
     const { acquire } = parseStatusMeta(stream.meta);
-    const info = await this.#authorized(stream, session, acquire ? 'acquire' : 'status');
+    const info = await this.#authorized(stream, session, acquire ? 'acquire' : 'status', (id) => this.store.get(id));
     if (!acquire || info.state === 'committed') return encodeStatusTrailer(statusOf(info, false));
     let taken: UploadInfo;
     try {
@@ -189,14 +192,14 @@ export class UploadService implements StreamService {
 
   async #commit(stream: Stream, session: Session): Promise<ControlMap> {
     const request = parseCommitMeta(stream.meta);
-    const info = await this.#authorized(stream, session, 'commit');
+    const info = await this.#authorized(stream, session, 'commit', (id) => this.store.summary(id));
     const object = await this.store.commit(info.id, request);
     session.log.info({ upload: info.id, size: object.size, sha256: object.sha256 }, 'upload committed');
     return encodeCommitTrailer(object);
   }
 
   async #abort(stream: Stream, session: Session): Promise<ControlMap> {
-    const info = await this.#authorized(stream, session, 'abort');
+    const info = await this.#authorized(stream, session, 'abort', (id) => this.store.summary(id));
     const state = await this.store.abort(info.id);
     session.log.debug({ upload: info.id, state }, 'upload abort');
     if (state === 'committed' || state === 'committing') {
@@ -217,7 +220,7 @@ export class UploadService implements StreamService {
 
   async #chunk(stream: Stream, session: Session): Promise<void> {
     const header = parseChunkMeta(stream.meta);
-    const info = await this.#authorized(stream, session, 'chunk');
+    const info = await this.#authorized(stream, session, 'chunk', (id) => this.store.summary(id));
     const release = this.#admit(session, info.id);
     try {
       // The store reads the DATA as it writes it: credit returns as fast as the disk takes bytes (FW-UP-36).
@@ -240,13 +243,16 @@ export class UploadService implements StreamService {
     if (this.#authorize !== undefined && !(await this.#authorize(ctx))) throw new FramewireError('FORBIDDEN', `${ctx.op} is not allowed`);
   }
 
-  /** The upload named by the stream's target, if the principal owns it (FW-UP-30). */
-  async #authorized(stream: Stream, session: Session, op: UploadOperation): Promise<UploadInfo> {
+  /**
+   * The upload named by the stream's target, if the principal owns it (FW-UP-30), read by `read`:
+   * the summary, unless the operation answers with the stored chunks (status).
+   */
+  async #authorized<T extends UploadSummary>(stream: Stream, session: Session, op: UploadOperation, read: (id: string) => Promise<T | undefined>): Promise<T> {
     const id = stream.target ?? '';
     // Anything not shaped like our ids is unknown; it never reaches the store, let alone a path (FW-UP-50).
     if (!isUploadId(id)) throw new FramewireError('UPLOAD_NOT_FOUND', 'no such upload');
     const principalId = this.#identify(session);
-    const info = await this.store.get(id);
+    const info = await read(id);
     // Another principal's upload is answered exactly like one that does not exist: an id is a
     // name, not a capability, and the answer must not even say that it names something (FW-UP-30).
     if (info?.owner !== principalId) throw new FramewireError('UPLOAD_NOT_FOUND', `no upload ${id}`);

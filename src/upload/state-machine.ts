@@ -46,6 +46,7 @@ import {
   isFinal,
   sameCreate,
   storedBytes,
+  summaryOf,
   verifiedChunk,
 } from './rules.ts';
 import {
@@ -56,6 +57,7 @@ import {
   type UploadInfo,
   type UploadStore,
   type UploadStoreOptions,
+  type UploadSummary,
 } from './store.ts';
 
 /** The storage an `UploadStateMachine` runs over: a metadata store and a blob store. */
@@ -176,6 +178,14 @@ export class UploadStateMachine implements UploadStore {
     await this.#ready;
     const s = await this.#meta.get(id);
     return s === undefined ? undefined : infoOf(s.record, s.chunks, this.options.now());
+  }
+
+  /** {@inheritDoc UploadStore.summary} */
+  async summary(id: string): Promise<UploadSummary | undefined> {
+    if (!isUploadId(id)) return undefined;
+    await this.#ready;
+    const s = await this.#meta.getRecord(id);
+    return s === undefined ? undefined : summaryOf(s.record, this.options.now());
   }
 
   /** Grants a new fencing token, durably, and extends the expiry (FW-UP-20, FW-UP-40). */

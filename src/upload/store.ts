@@ -21,8 +21,11 @@ import type { ObjectPage, ObjectReader, ObjectRecord } from './backends.ts';
 import type { UploadQuotaLimits } from './quota.ts';
 import { checkInteger } from '../arguments.ts';
 
-/** Everything a store knows about one upload. A snapshot: later changes do not show in it. */
-export interface UploadInfo {
+/**
+ * An upload without its stored chunks: what `UploadStore.summary` reads for each chunk's
+ * authorisation, in work that does not grow with the chunks stored. A snapshot.
+ */
+export interface UploadSummary {
   readonly id: string;
   /** The principal id of the creator: only it may resume, commit or abort (FW-UP-30). */
   readonly owner: string;
@@ -39,9 +42,13 @@ export interface UploadInfo {
   readonly createdAt: number;
   readonly expiresAt: number;
   readonly ttlMs: number;
+  readonly object?: CommittedObject;
+}
+
+/** Everything a store knows about one upload. A snapshot: later changes do not show in it. */
+export interface UploadInfo extends UploadSummary {
   /** Stored chunks: index → SHA-256 (hex) of the chunk's bytes. */
   readonly stored: ReadonlyMap<number, string>;
-  readonly object?: CommittedObject;
 }
 
 /** What a store reports for a stored chunk. */
@@ -61,8 +68,13 @@ export interface UploadStore {
    * parameters are equal, or fails with IDEMPOTENCY_CONFLICT (FW-UP-11).
    */
   create(owner: string, request: CreateRequest): Promise<{ readonly info: UploadInfo; readonly created: boolean }>;
-  /** The upload, or undefined when unknown (never created, or forgotten after its retention). */
+  /**
+   * The upload, or undefined when unknown (never created, or forgotten after its retention). Its
+   * cost grows with the stored chunks (it lists them): not a per-chunk read.
+   */
   get(id: string): Promise<UploadInfo | undefined>;
+  /** The upload as `get` reports it without its stored chunks, or undefined: the per-chunk read (authorisation). */
+  summary(id: string): Promise<UploadSummary | undefined>;
   /** Grants a new fencing token (current + 1), durably, and returns the upload (FW-UP-20). */
   acquire(id: string): Promise<UploadInfo>;
   /**

@@ -72,9 +72,10 @@ describe.each(backends)('UploadMetaStore: %s', (_name, backend) => {
     expect((await meta.get(ID(1)))!.record.token).toBe(2);
   });
 
-  it('getChunk reads the record, its version and one chunk entry, as get would answer them', async () => {
+  it('getChunk reads the record, its version and one chunk entry, as get would answer them; getRecord the record and version', async () => {
     const { meta } = await backend.parts();
     expect(await meta.getChunk(ID(1), 0)).toBeUndefined();
+    expect(await meta.getRecord(ID(1))).toBeUndefined();
     await meta.create(record(ID(1)));
     const v = (await meta.get(ID(1)))!.version;
     expect(await meta.getChunk(ID(1), 2)).toEqual({ record: record(ID(1)), version: v, stored: undefined });
@@ -86,10 +87,12 @@ describe.each(backends)('UploadMetaStore: %s', (_name, backend) => {
     expect(after.version).toBe((await meta.get(ID(1)))!.version);
     expect(after.version).not.toBe(v);
     expect(after.record.token).toBe(2);
+    expect(await meta.getRecord(ID(1))).toEqual({ record: after.record, version: after.version });
     await meta.clearChunks(ID(1));
     expect((await meta.getChunk(ID(1), 2))!.stored).toBeUndefined();
     await meta.delete(ID(1));
     expect(await meta.getChunk(ID(1), 2)).toBeUndefined();
+    expect(await meta.getRecord(ID(1))).toBeUndefined();
   });
 
   it('the idempotency index names one existing upload per key; deleting the upload frees its key', async () => {

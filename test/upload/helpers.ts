@@ -121,6 +121,7 @@ export function wrapChunks(inner: UploadStore, transform: (data: AsyncIterable<U
   return {
     create: (owner, r) => inner.create(owner, r),
     get: (id) => inner.get(id),
+    summary: (id) => inner.summary(id),
     acquire: (id) => inner.acquire(id),
     writeChunk: (id, c, data, signal) => inner.writeChunk(id, c, transform(data), signal),
     commit: (id, r) => inner.commit(id, r),

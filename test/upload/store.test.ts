@@ -103,6 +103,10 @@ describe.each(backends)('UploadStore conformance: %s', (_name, backend) => {
     expectFwError(beyond.ok ? undefined : beyond.error, 'BAD_RANGE');
     const now = await store.get(info.id);
     expect([...now!.stored.keys()].sort()).toEqual([0, 2]);
+    // The summary (what authorises each chunk) is the same upload without its chunks.
+    const { stored: _stored, ...summary } = now!;
+    expect(await store.summary(info.id)).toEqual(summary);
+    expect(await store.summary('0'.repeat(32))).toBeUndefined();
     const early = await settle(store.commit(info.id, { token: 1 }));
     expectFwError(early.ok ? undefined : early.error, 'INCOMPLETE');
     await store.writeChunk(info.id, header(1), feed(pieceOf(1)));
