@@ -8,6 +8,9 @@
  *   npm run bench:upload -- --size 128MiB --rounds 4
  *                                             a reduced size (results go to upload.tmp.json) in 4 interleaved
  *                                             rounds: on a loaded machine the per-round Redis/FS ratios show the noise
+ *   npm run bench:upload -- --size 256MiB --chunk-size 64KiB
+ *                                             another chunk size (default 4 MiB; results go to upload.tmp.json):
+ *                                             many small chunks show what a chunk costs apart from its bytes
  *   npm run bench:upload -- --cpu-prof DIR    the server processes write CPU profiles (.cpuprofile) into DIR
  *
  * The server runs in its own process (test/upload/fixtures/server.ts, FS store with fsync), as a
@@ -52,20 +55,21 @@ const GiB_ = 1024 * MiB;
 const args = process.argv.slice(2);
 const { smoke } = benchArgs(args);
 const sizeArg = args[args.indexOf('--size') + 1];
-const SIZE = args.includes('--size') && sizeArg !== undefined ? parseSize(sizeArg) : smoke ? 16 * MiB : GiB_;
-const CHUNK = 4 * MiB;
+const SIZE = args.includes('--size') && sizeArg !== undefined ? parseSize(sizeArg, '--size') : smoke ? 16 * MiB : GiB_;
+const chunkArg = flagValue('chunk-size', args);
+const CHUNK = chunkArg === undefined ? 4 * MiB : parseSize(chunkArg, '--chunk-size');
 const INFLIGHT = 4;
 const roundsArg = flagValue('rounds', args);
 const ROUNDS = roundsArg === undefined ? (smoke ? 1 : 2) : Number(roundsArg);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1 || ROUNDS > 50) throw new Error(`--rounds: an integer from 1 to 50, not "${String(roundsArg)}"`);
 const CPU_PROF_DIR = flagValue('cpu-prof', args);
 /** Only the full default run replaces the committed results. */
-const PARTIAL = smoke || SIZE !== GiB_;
+const PARTIAL = smoke || SIZE !== GiB_ || CHUNK !== 4 * MiB;
 const FIXTURE = fileURLToPath(new URL('../test/upload/fixtures/server.ts', import.meta.url));
 
-function parseSize(s: string): number {
+function parseSize(s: string, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB)?$/i.exec(s);
-  if (m === null) throw new Error(`--size: cannot parse "${s}" (e.g. 64MiB, 1GiB)`);
+  if (m === null) throw new Error(`${flag}: cannot parse "${s}" (e.g. 64KiB, 64MiB, 1GiB)`);
   const unit = (m[2] ?? 'B').toLowerCase();
   const mult = unit === 'gib' ? 1024 ** 3 : unit === 'mib' ? 1024 ** 2 : unit === 'kib' ? 1024 : 1;
   return Math.round(Number(m[1]) * mult);
