@@ -11,10 +11,11 @@
  *
  * Each transition reads the record, checks the rules (rules.ts) and writes the next record with a
  * compare-and-set on the version it read; on a concurrent change it reads again and decides again.
- * A chunk write reads only the record and that chunk's entry (UploadMetaStore.getChunk), never the
- * whole set, so its cost does not grow with the chunks stored. A chunk is recorded with the same condition, which is the fencing check at the moment the chunk
- * becomes stored (FW-UP-21). The commit and the settling of an interrupted one are in commits.ts,
- * which every other transition waits for while it runs.
+ * A chunk is recorded with the same condition, which is the fencing check at the moment the chunk
+ * becomes stored (FW-UP-21). A chunk write reads only the record and that chunk's entry
+ * (UploadMetaStore.getChunk), never the whole set, so its cost does not grow with the chunks
+ * stored. The commit and the settling of an interrupted one are in commits.ts, which every other
+ * transition waits for while it runs.
  *
  * What one process serialises in memory, on top: the commits of an upload (commits.ts), the
  * writers of one chunk index (a second waits and then finds the chunk stored, FW-UP-18), and the
@@ -244,7 +245,7 @@ export class UploadStateMachine implements UploadStore {
       recorded = await this.#recordChunk(id, chunk, s);
     } catch (error) {
       await staged.discard();
-      await this.#dropDataIfFinal(id, chunk);
+      await this.#dropDataIfFinal(id);
       throw error;
     }
     if (recorded === undefined) {
@@ -303,7 +304,7 @@ export class UploadStateMachine implements UploadStore {
     try {
       this.#assertWritable(s, chunk);
     } catch (refusal) {
-      await this.#dropDataIfFinal(id, chunk);
+      await this.#dropDataIfFinal(id);
       return refusal;
     }
     return error;
@@ -372,8 +373,8 @@ export class UploadStateMachine implements UploadStore {
   }
 
   /** A writer that lost the race against abort, expiry or commit may have recreated chunk data: remove it. */
-  async #dropDataIfFinal(id: string, chunk: ChunkHeader): Promise<void> {
-    const s = await this.#meta.getChunk(id, chunk.index).catch(() => undefined);
+  async #dropDataIfFinal(id: string): Promise<void> {
+    const s = await this.#meta.getRecord(id).catch(() => undefined);
     if (s !== undefined && isFinal(s.record.state)) await this.#blobs.deleteChunks(id);
   }
 
