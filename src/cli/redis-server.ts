@@ -70,6 +70,16 @@ export class RedisServer {
     clearTimeout(force);
   }
 
+  /** Kills the server (SIGKILL: a crash, nothing flushed on the way out) and waits for it to exit; `restart` starts it again. */
+  async kill(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
   /** Stops and starts it again on the same port and directory (what it kept depends on `persistent`). */
   async restart(): Promise<void> {
     await this.stop();

@@ -14,7 +14,7 @@ import { RedisCommitLock } from './redis-lock.ts';
 import { openRedis } from '../redis-connection.ts';
 import { RedisMetaStore } from './redis-meta.ts';
 import { SharedDirBlobStore } from './shared-blobs.ts';
-import { UploadStateMachine } from './state-machine.ts';
+import { UploadStateMachine, type UploadBackends } from './state-machine.ts';
 import { resolveStoreOptions, type UploadStoreOptions } from './store.ts';
 
 export interface RedisUploadStoreOptions extends UploadStoreOptions {
@@ -30,33 +30,40 @@ export interface RedisUploadStoreOptions extends UploadStoreOptions {
   readonly commitLeaseMs?: number;
 }
 
+/**
+ * The backends of a `RedisUploadStore` and the connection they share (the caller closes it): what
+ * the store runs over, for a state machine of one's own (the tests hold a commit at its blob step).
+ */
+export function redisUploadBackends(options: RedisUploadStoreOptions): { backends: UploadBackends; redis: Redis } {
+  const redis = openRedis(options.redis);
+  const keyPrefix = options.keyPrefix ?? 'fw:';
+  const resolved = resolveStoreOptions(options);
+  const meta = new RedisMetaStore(redis, { keyPrefix, retainMs: resolved.retainMs, now: resolved.now });
+  const blobs = new SharedDirBlobStore({
+    dir: options.dataDir,
+    ...(options.durable === undefined ? {} : { durable: options.durable }),
+    storedChunks: async (id) => (await meta.get(id))?.chunks,
+  });
+  const backends: UploadBackends = {
+    meta,
+    blobs,
+    commitLock: new RedisCommitLock(redis, { keyPrefix, ...(options.commitLeaseMs === undefined ? {} : { leaseMs: options.commitLeaseMs }) }),
+    freeBytes: async () => {
+      const s = await statfs(options.dataDir);
+      return s.bavail * s.bsize;
+    },
+    prepare: () => blobs.prepare(),
+  };
+  return { backends, redis };
+}
+
 export class RedisUploadStore extends UploadStateMachine {
   readonly dataDir: string;
   readonly #redis: Redis;
 
   constructor(options: RedisUploadStoreOptions) {
-    const redis = openRedis(options.redis);
-    const keyPrefix = options.keyPrefix ?? 'fw:';
-    const resolved = resolveStoreOptions(options);
-    const meta = new RedisMetaStore(redis, { keyPrefix, retainMs: resolved.retainMs, now: resolved.now });
-    const blobs = new SharedDirBlobStore({
-      dir: options.dataDir,
-      ...(options.durable === undefined ? {} : { durable: options.durable }),
-      storedChunks: async (id) => (await meta.get(id))?.chunks,
-    });
-    super(
-      {
-        meta,
-        blobs,
-        commitLock: new RedisCommitLock(redis, { keyPrefix, ...(options.commitLeaseMs === undefined ? {} : { leaseMs: options.commitLeaseMs }) }),
-        freeBytes: async () => {
-          const s = await statfs(options.dataDir);
-          return s.bavail * s.bsize;
-        },
-        prepare: () => blobs.prepare(),
-      },
-      options,
-    );
+    const { backends, redis } = redisUploadBackends(options);
+    super(backends, options);
     this.dataDir = options.dataDir;
     this.#redis = redis;
   }
