@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import type { CommitLock, StoredUpload, UploadBlobStore, UploadMetaStore, UploadRecord, VersionedUpload } from './backends.ts';
 import { objectRecordOf } from './object-record.ts';
 import { isUploadId, type CommitRequest, type CommittedObject, type UploadState } from './protocol.ts';
-import { contention, MAX_RACES, notFound, requireUpload } from './records.ts';
+import { contention, isStoreUnavailable, MAX_RACES, notFound, requireUpload } from './records.ts';
 import { assertComplete, assertDigest, assertReceiving, assertToken, geometryOf } from './rules.ts';
 
 /** What the commits need of their state machine. */
@@ -102,6 +102,9 @@ export class UploadCommits {
       }
       throw contention(id);
     } catch (error) {
+      // The metadata store is unreachable: no change can be made now (trying would only add its
+      // wait to this answer); the record stays committing and the next commit settles it (#settle).
+      if (isStoreUnavailable(error)) throw error;
       // Not published: the upload is receiving again, with its chunks and token (FW-UP-26). Published
       // but not recorded: the record stays committing and the object decides (#settle).
       if (!published) await this.#reopen(id).catch(() => undefined);

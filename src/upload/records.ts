@@ -4,7 +4,7 @@
  * to concurrent changes gives up after MAX_RACES reads with INTERNAL rather than loop.
  */
 
-import { FramewireError } from '../errors.ts';
+import { FramewireError, isFramewireError } from '../errors.ts';
 import type { StoredUpload, UploadChunkView, UploadMetaStore } from './backends.ts';
 import { isUploadId } from './protocol.ts';
 
@@ -34,4 +34,11 @@ export function notFound(id: string): FramewireError {
 /** MAX_RACES concurrent changes while one operation was deciding. */
 export function contention(what: string): FramewireError {
   return new FramewireError('INTERNAL', `upload ${what} changed ${MAX_RACES} times while one operation was deciding`);
+}
+
+/** `details.reason` of the INTERNAL error of a metadata store that cannot be reached now (Redis down): retry later. */
+export const STORE_UNAVAILABLE = 'store_unavailable';
+
+export function isStoreUnavailable(error: unknown): boolean {
+  return isFramewireError(error) && error.details?.['reason'] === STORE_UNAVAILABLE;
 }

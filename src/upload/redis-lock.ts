@@ -30,6 +30,8 @@ export interface RedisCommitLockOptions {
 /** First and largest pause between two attempts to take a held lease. */
 const POLL_FIRST_MS = 5;
 const POLL_MAX_MS = 100;
+/** Pause between two attempts to release a lease while Redis is unreachable. */
+const RELEASE_RETRY_PAUSE_MS = 100;
 
 export class RedisCommitLock implements CommitLock {
   readonly #redis: Redis;
@@ -55,7 +57,36 @@ export class RedisCommitLock implements CommitLock {
       return await fn();
     } finally {
       clearInterval(renew);
-      await this.#redis.eval(RELEASE, 1, key, token).catch(() => undefined);
+      await this.#release(key, token);
+    }
+  }
+
+  /**
+   * Releases the lease; if Redis cannot be reached (down, restarting), keeps trying in the
+   * background until it can or the lease has run out by itself. A lease that outlived a Redis
+   * restart (append-only file) would otherwise hold the upload up for a whole lease, although no
+   * commit runs under it any more.
+   */
+  async #release(key: string, token: string): Promise<void> {
+    const until = Date.now() + this.#leaseMs;
+    // Connected: the lease is gone before the commit answers. Not connected: the commit answers
+    // now, without waiting for the reconnects a first attempt would wait for.
+    if (this.#redis.status === 'ready' && (await this.#tryRelease(key, token))) return;
+    void (async () => {
+      while (Date.now() < until && this.#redis.status !== 'end') {
+        // Each attempt waits for the connection's reconnects before failing: this loop is paced by them.
+        if (await this.#tryRelease(key, token)) return;
+        await sleepUnref(RELEASE_RETRY_PAUSE_MS);
+      }
+    })();
+  }
+
+  async #tryRelease(key: string, token: string): Promise<boolean> {
+    try {
+      await this.#redis.eval(RELEASE, 1, key, token);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -73,4 +104,11 @@ export class RedisCommitLock implements CommitLock {
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }
+}
+
+/** A pause that does not keep the process alive (a background release must not hold up its exit). */
+function sleepUnref(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    setTimeout(resolve, ms).unref();
+  });
 }

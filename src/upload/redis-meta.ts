@@ -33,6 +33,7 @@ import { Redis } from 'ioredis';
 import { FramewireError, isFramewireError } from '../errors.ts';
 import type { AddChunkResult, StoredUpload, UploadChunkView, UploadMetaStore, UploadRecord, VersionedUpload } from './backends.ts';
 import { isUploadId, SHA256_HEX_PATTERN } from './protocol.ts';
+import { STORE_UNAVAILABLE } from './records.ts';
 
 /** How long Redis keeps a key past the upload's deadline and retention: the sweeper's slack. */
 const TTL_MARGIN_MS = 3600 * 1000;
@@ -216,8 +217,11 @@ function corrupt(id: string, what: string): FramewireError {
   return new FramewireError('INTERNAL', `upload ${id}: unreadable ${what} in Redis`);
 }
 
-/** Redis unreachable, restarting or refusing: INTERNAL, which is retryable (spec/UPLOAD.md §11.9). */
+/**
+ * Redis unreachable, restarting or refusing: INTERNAL, which is retryable, with the reason
+ * `store_unavailable` (spec/UPLOAD.md §11.9): the state machine then tries no further change.
+ */
 export function unavailable(cause: unknown): FramewireError {
   const message = cause instanceof Error ? cause.message : String(cause);
-  return new FramewireError('INTERNAL', `the shared upload store (Redis) is unavailable: ${message}`);
+  return new FramewireError('INTERNAL', `the shared upload store (Redis) is unavailable: ${message}`, { details: { reason: STORE_UNAVAILABLE } });
 }
