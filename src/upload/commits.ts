@@ -108,8 +108,27 @@ export class UploadCommits {
       // Not published: the upload is receiving again, with its chunks and token (FW-UP-26). Published
       // but not recorded: the record stays committing and the object decides (#settle).
       if (!published) await this.#reopen(id).catch(() => undefined);
-      throw error;
+      throw await this.#ifLost(id, published, error);
     }
+  }
+
+  /**
+   * The record vanished under the commit (Redis restarted without persistence): the session is
+   * lost, and so is what it left. The answer is UPLOAD_NOT_FOUND, as for any lost session, and the
+   * storage agrees with it: the chunk data, or the object this commit had just published, is
+   * deleted, so the client starts a new upload rather than leave an object no session owns.
+   */
+  async #ifLost(id: string, published: boolean, error: unknown): Promise<unknown> {
+    const { meta, blobs } = this.#host;
+    const s = await meta.get(id).catch(() => null);
+    if (s !== undefined) return error;
+    try {
+      if (published) await blobs.deleteObject(id);
+      await this.#host.dropData(id);
+    } catch {
+      // Left for recovery at the next start (chunk data no record owns), or as an object (§11.9).
+    }
+    return notFound(id);
   }
 
   /** Checks the commit and records `committing` (or finds the upload committed already). */

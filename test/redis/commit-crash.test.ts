@@ -161,6 +161,22 @@ describe.skipIf(redisServerBinary === undefined)('Redis SIGKILLed while a commit
     }
   }, 30_000);
 
+  it.each<HoldAt>(['before publish', 'after publish'])('FW-UP-31: restarted without persistence (held %s): the session is lost, the commit answers UPLOAD_NOT_FOUND and leaves no object and no chunk data', async (at) => {
+    const s = await setUp(false, at);
+    try {
+      const { first } = await commitAndKill(s);
+      await s.redis.restart();
+      s.blobs.release();
+      expectFwError(await first.then((r) => (r.ok ? undefined : r.error)), 'UPLOAD_NOT_FOUND');
+      const client = await h.client({ port: s.port });
+      expectFwError(await commitUpload(client, s.id, { token: 1 }).catch((e: unknown) => e), 'UPLOAD_NOT_FOUND');
+      expect(await s.store.openObject(s.id)).toBeUndefined();
+      expect(await dirs(s)).toEqual({ objects: [], chunks: [] });
+    } finally {
+      await tearDown(s);
+    }
+  }, 30_000);
+
   it('FW-UP-31: left down, a commit in progress and every new one fail with INTERNAL (retryable) within the bound, never hang', async () => {
     const s = await setUp(true, 'before publish');
     try {
