@@ -15,6 +15,7 @@ import type { Redis } from 'ioredis';
 import { FramewireError } from '../errors.ts';
 import type { CommitLock } from './backends.ts';
 import { unavailable } from './redis-meta.ts';
+import { isStoreUnavailable } from './records.ts';
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
@@ -53,11 +54,15 @@ export class RedisCommitLock implements CommitLock {
     const renew = setInterval(() => {
       this.#redis.eval(RENEW, 1, key, token, this.#leaseMs).catch(() => undefined);
     }, Math.max(Math.floor(this.#leaseMs / 3), 1));
+    let reachable = true;
     try {
       return await fn();
+    } catch (error) {
+      reachable = !isStoreUnavailable(error);
+      throw error;
     } finally {
       clearInterval(renew);
-      await this.#release(key, token);
+      await this.#release(key, token, reachable);
     }
   }
 
@@ -67,11 +72,12 @@ export class RedisCommitLock implements CommitLock {
    * restart (append-only file) would otherwise hold the upload up for a whole lease, although no
    * commit runs under it any more.
    */
-  async #release(key: string, token: string): Promise<void> {
+  async #release(key: string, token: string, reachable: boolean): Promise<void> {
     const until = Date.now() + this.#leaseMs;
-    // Connected: the lease is gone before the commit answers. Not connected: the commit answers
-    // now, without waiting for the reconnects a first attempt would wait for.
-    if (this.#redis.status === 'ready' && (await this.#tryRelease(key, token))) return;
+    // Connected: the lease is gone before the commit answers. Not connected, or Redis just failed
+    // the commit (down, or hanging with the connection open): the commit answers now, without
+    // waiting for the reconnects or the command timeout a first attempt would wait for.
+    if (reachable && this.#redis.status === 'ready' && (await this.#tryRelease(key, token))) return;
     void (async () => {
       while (Date.now() < until && this.#redis.status !== 'end') {
         // Each attempt waits for the connection's reconnects before failing: this loop is paced by them.
@@ -97,6 +103,9 @@ export class RedisCommitLock implements CommitLock {
       try {
         taken = await this.#redis.set(key, token, 'PX', this.#leaseMs, 'NX');
       } catch (error) {
+        // Unanswered is not undone: a Redis that hung may still run the SET when it resumes, and
+        // that lease, which nobody holds, would hold the upload up for a whole lease.
+        await this.#release(key, token, false);
         throw unavailable(error);
       }
       if (taken === 'OK') return;

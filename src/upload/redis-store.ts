@@ -28,14 +28,23 @@ export interface RedisUploadStoreOptions extends UploadStoreOptions {
   readonly durable?: boolean;
   /** How long a node that died mid-commit holds up that upload's commit. Default 10 s. */
   readonly commitLeaseMs?: number;
+  /**
+   * How long one Redis command may go unanswered before the operation fails with INTERNAL
+   * (retryable): the bound on a wait for a Redis that hangs (stopped, or cut off with the
+   * connection open). Default 5 s (DEFAULT_REDIS_COMMAND_TIMEOUT_MS).
+   */
+  readonly commandTimeoutMs?: number;
 }
+
+/** The default of `commandTimeoutMs`: far above a script's time on a loaded Redis, far below a client's patience. */
+const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 5000;
 
 /**
  * The backends of a `RedisUploadStore` and the connection they share (the caller closes it): what
  * the store runs over, for a state machine of one's own (the tests hold a commit at its blob step).
  */
 export function redisUploadBackends(options: RedisUploadStoreOptions): { backends: UploadBackends; redis: Redis } {
-  const redis = openRedis(options.redis);
+  const redis = openRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS });
   const keyPrefix = options.keyPrefix ?? 'fw:';
   const resolved = resolveStoreOptions(options);
   const meta = new RedisMetaStore(redis, { keyPrefix, retainMs: resolved.retainMs, now: resolved.now });

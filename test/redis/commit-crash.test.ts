@@ -4,7 +4,8 @@
  * published, or just after — by a blob store that waits there until the test has killed Redis: no
  * sleep decides the order. Then Redis comes back with its append-only file (the commit retried over
  * the wire gets the normal answer, one byte-identical object), comes back empty (UPLOAD_NOT_FOUND,
- * no object), or stays down (INTERNAL, retryable, within a bound).
+ * no object), stays down (INTERNAL, retryable, within a bound), or hangs with the connection open
+ * (SIGSTOP: INTERNAL within the command timeout, then the retry commits once it runs again).
  *
  * The commit lease is 60 s here, longer than a test may take: a retried commit that waited for the
  * dead commit's lease to expire, instead of finding it released, would time the test out.
@@ -27,6 +28,8 @@ afterEach(async () => {
 });
 
 const LEASE_MS = 60_000;
+/** The command timeout of the hanging-Redis case (the store's default is 5 s). */
+const HANG_TIMEOUT_MS = 500;
 const CHUNK = 1000;
 const bytes = Buffer.from(Array.from({ length: 3 * CHUNK }, (_, i) => (i * 13) % 251));
 
@@ -87,10 +90,10 @@ interface Setup {
 }
 
 /** A Redis store over a held blob store, served on a port, with a complete 3-chunk upload ready to commit. */
-async function setUp(persistent: boolean, at: HoldAt): Promise<Setup> {
+async function setUp(persistent: boolean, at: HoldAt, commandTimeoutMs?: number): Promise<Setup> {
   const redis = await RedisServer.start({ persistent });
   const dataDir = await tempDir('fw-commit-crash-');
-  const { backends, redis: conn } = redisUploadBackends({ redis: redis.url, dataDir, commitLeaseMs: LEASE_MS });
+  const { backends, redis: conn } = redisUploadBackends({ redis: redis.url, dataDir, commitLeaseMs: LEASE_MS, ...(commandTimeoutMs === undefined ? {} : { commandTimeoutMs }) });
   const blobs = new HeldBlobs(backends.blobs, at);
   const store = new UploadStateMachine({ ...backends, blobs });
   const { port } = await uploadServer(h, { store });
@@ -114,14 +117,32 @@ async function* once(data: Uint8Array): AsyncGenerator<Uint8Array> {
   yield data;
 }
 
-/** Starts a commit over the wire, waits until it is held at its blob step (record `committing`), then SIGKILLs Redis. */
-async function commitAndKill(s: Setup): Promise<{ first: Promise<{ ok: true; value: unknown } | { ok: false; error: unknown }> }> {
+/**
+ * Starts a commit over the wire, waits until it is held at its blob step (record `committing`),
+ * then SIGKILLs Redis (or SIGSTOPs it: a Redis that hangs with the connection open).
+ */
+async function commitAndKill(s: Setup, how: 'SIGKILL' | 'SIGSTOP' = 'SIGKILL'): Promise<{ first: Promise<{ ok: true; value: unknown } | { ok: false; error: unknown }> }> {
   const client = await h.client({ port: s.port });
   const first = settle(commitUpload(client, s.id, { token: 1 }));
   await s.blobs.reached;
   expect(JSON.parse((await s.conn.hget(`fw:up:${s.id}`, 'rec'))!)).toMatchObject({ state: 'committing' });
-  await s.redis.kill();
+  if (how === 'SIGKILL') await s.redis.kill();
+  else process.kill(s.redis.pid!, 'SIGSTOP');
   return { first };
+}
+
+/** The retried commit gets what a commit answers, and there is one object, byte-identical, and no lease left. */
+async function expectCommittedOnce(s: Setup): Promise<void> {
+  const client = await h.client({ port: s.port });
+  const answer = await commitUpload(client, s.id, { token: 1 });
+  expect(answer).toMatchObject({ objectId: s.id, sha256: sha256Hex(bytes), size: bytes.length });
+  // The answer is the object's record, whichever commit published it; a further retry repeats it.
+  expect((await s.store.objects.describeObject(s.id))?.committedAt).toBe(answer.committedAt);
+  expect(await commitUpload(client, s.id, { token: 1 })).toEqual(answer);
+  expect((await getUploadStatus(client, s.id)).object).toEqual(answer);
+  expect(sha256Hex(await readAllBytes((await s.store.openObject(s.id))!))).toBe(sha256Hex(bytes));
+  expect(await dirs(s)).toEqual({ objects: [s.id], chunks: [] });
+  expect(await s.conn.exists(`fw:commit:${s.id}`)).toBe(0);
 }
 
 async function dirs(s: Setup): Promise<{ objects: string[]; chunks: string[] }> {
@@ -145,17 +166,7 @@ describe.skipIf(redisServerBinary === undefined)('Redis SIGKILLed while a commit
 
       await s.redis.restart();
       // The dead commit's lease (60 s) was released once Redis was back, so the retry does not wait it out.
-      const client = await h.client({ port: s.port });
-      const answer = await commitUpload(client, s.id, { token: 1 });
-      expect(answer).toMatchObject({ objectId: s.id, sha256: sha256Hex(bytes), size: bytes.length });
-      // The answer is the object's record, whichever commit published it; a further retry repeats it.
-      expect((await s.store.objects.describeObject(s.id))?.committedAt).toBe(answer.committedAt);
-      expect(await commitUpload(client, s.id, { token: 1 })).toEqual(answer);
-      expect((await getUploadStatus(client, s.id)).object).toEqual(answer);
-
-      expect(sha256Hex(await readAllBytes((await s.store.openObject(s.id))!))).toBe(sha256Hex(bytes));
-      expect(await dirs(s)).toEqual({ objects: [s.id], chunks: [] });
-      expect(await s.conn.exists(`fw:commit:${s.id}`)).toBe(0);
+      await expectCommittedOnce(s);
     } finally {
       await tearDown(s);
     }
@@ -191,6 +202,44 @@ describe.skipIf(redisServerBinary === undefined)('Redis SIGKILLed while a commit
       }
       expect(await dirs(s)).toEqual({ objects: [], chunks: [s.id] });
     } finally {
+      await tearDown(s);
+    }
+  }, 30_000);
+
+  it('FW-UP-31: hanging (SIGSTOP, the connection stays open): the commit in progress and a new one fail with INTERNAL (retryable) within the command timeout; once Redis runs again the retry commits, one byte-identical object', async () => {
+    const s = await setUp(true, 'before publish', HANG_TIMEOUT_MS);
+    try {
+      const { first } = await commitAndKill(s, 'SIGSTOP');
+      s.blobs.release();
+      const client = await h.client({ port: s.port });
+      for (const attempt of [first, settle(commitUpload(client, s.id, { token: 1 }))]) {
+        const t0 = performance.now();
+        const r = await attempt;
+        const error = expectFwError(r.ok ? undefined : r.error, 'INTERNAL');
+        expect(error.retryable).toBe(true);
+        expect(error.details).toEqual({ reason: 'store_unavailable' });
+        expect(performance.now() - t0).toBeLessThan(HANG_TIMEOUT_MS + 4000);
+      }
+      process.kill(s.redis.pid!, 'SIGCONT');
+      await expectCommittedOnce(s);
+    } finally {
+      process.kill(s.redis.pid!, 'SIGCONT');
+      await tearDown(s);
+    }
+  }, 30_000);
+
+  it('FW-UP-31: hanging when a commit starts: INTERNAL within the command timeout, and the lease its unanswered SET took once Redis runs again does not hold the retry up', async () => {
+    const s = await setUp(true, 'before publish', HANG_TIMEOUT_MS);
+    try {
+      s.blobs.release();
+      process.kill(s.redis.pid!, 'SIGSTOP');
+      // To the store itself: over the wire, the service's read of the record would time out first.
+      const failed = await settle(s.store.commit(s.id, { token: 1 }));
+      expect(expectFwError(failed.ok ? undefined : failed.error, 'INTERNAL').details).toEqual({ reason: 'store_unavailable' });
+      process.kill(s.redis.pid!, 'SIGCONT');
+      await expectCommittedOnce(s);
+    } finally {
+      process.kill(s.redis.pid!, 'SIGCONT');
       await tearDown(s);
     }
   }, 30_000);
