@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { commitUpload, getUploadStatus, UploadStateMachine, type ObjectRecord, type UploadBlobStore, type UploadGeometry } from '../../src/upload/index.ts';
-import { redisUploadBackends } from '../../src/upload/redis-store.ts';
+import { redisUploadBackends } from '../../src/upload/redis-backends.ts';
 import { expectFwError, Harness, readAllBytes, removeTempDirs, settle, sha256Hex, tempDir, uploadServer } from '../upload/helpers.ts';
 import { RedisServer, redisServerBinary } from './server.ts';
 
