@@ -5,16 +5,18 @@
  * sleep decides the order. Then Redis comes back with its append-only file (the commit retried over
  * the wire gets the normal answer, one byte-identical object), comes back empty (UPLOAD_NOT_FOUND,
  * no object), stays down (INTERNAL, retryable, within a bound), or hangs with the connection open
- * (SIGSTOP: INTERNAL within the command timeout, then the retry commits once it runs again).
+ * (SIGSTOP: INTERNAL within the command timeout, then the retry commits once it runs again); and
+ * the resuming client (upload()) rides a commit cut off by a Redis restart out by itself.
  *
  * The commit lease is 60 s here, longer than a test may take: a retried commit that waited for the
  * dead commit's lease to expire, instead of finding it released, would time the test out.
- * Cost: one redis-server per case, 3 KiB uploads: about 1 s per case, 6 s for the file.
+ * Cost: one redis-server per case, 3 KiB uploads: about 1 s per case, 6-7 s for the file (8 cases).
  */
 
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { upload } from '../../src/api/upload.ts';
 import type { Redis } from 'ioredis';
 import { commitUpload, getUploadStatus, UploadStateMachine, type ObjectRecord, type UploadBlobStore, type UploadGeometry } from '../../src/upload/index.ts';
 import { redisUploadBackends } from '../../src/upload/redis-backends.ts';
@@ -167,6 +169,38 @@ describe.skipIf(redisServerBinary === undefined)('Redis SIGKILLed while a commit
       await s.redis.restart();
       // The dead commit's lease (60 s) was released once Redis was back, so the retry does not wait it out.
       await expectCommittedOnce(s);
+    } finally {
+      await tearDown(s);
+    }
+  }, 30_000);
+
+  it('FW-UP-33: the resuming client (upload()) rides it out: its commit fails with INTERNAL, Redis restarts (append-only) at its first retry, and its resume returns the object', async () => {
+    const s = await setUp(true, 'after publish');
+    try {
+      let restarted: Promise<void> | undefined;
+      const retried: string[] = [];
+      const uploading = upload(once(bytes), {
+        size: bytes.length,
+        port: s.port,
+        chunkSize: CHUNK,
+        retry: { initialDelayMs: 20, maxAttempts: 10 },
+        onRetry: (e) => {
+          retried.push(e.error.code);
+          restarted ??= s.redis.restart();
+        },
+      });
+      await s.blobs.reached;
+      await s.redis.kill();
+      s.blobs.release();
+      const r = await uploading;
+      await restarted;
+      expect(retried[0]).toBe('INTERNAL');
+      expect(r.sha256).toBe(sha256Hex(bytes));
+      expect(r.objectId).toBe(r.uploadId);
+      expect((await s.store.objects.describeObject(r.objectId))?.sha256).toBe(sha256Hex(bytes));
+      expect(sha256Hex(await readAllBytes((await s.store.openObject(r.objectId))!))).toBe(sha256Hex(bytes));
+      // The upload made by setUp is not committed: the client's is the one object.
+      expect((await dirs(s)).objects).toEqual([r.objectId]);
     } finally {
       await tearDown(s);
     }
