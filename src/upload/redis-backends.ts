@@ -7,6 +7,7 @@
 
 import { statfs } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
+import { checkInteger } from '../arguments.ts';
 import { openRedis } from '../redis-connection.ts';
 import { RedisCommitLock } from './redis-lock.ts';
 import { RedisMetaStore } from './redis-meta.ts';
@@ -20,7 +21,9 @@ const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 5000;
 
 /** The backends of a `RedisUploadStore` and the connection they share (the caller closes it). */
 export function redisUploadBackends(options: RedisUploadStoreOptions): { backends: UploadBackends; redis: Redis } {
-  const redis = openRedis(options.redis, { commandTimeoutMs: options.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS });
+  const commandTimeoutMs = checkInteger('RedisUploadStore commandTimeoutMs', options.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS, 1);
+  if (options.commitLeaseMs !== undefined) checkInteger('RedisUploadStore commitLeaseMs', options.commitLeaseMs, 3);
+  const redis = openRedis(options.redis, { commandTimeoutMs });
   const keyPrefix = options.keyPrefix ?? 'fw:';
   const resolved = resolveStoreOptions(options);
   const meta = new RedisMetaStore(redis, { keyPrefix, retainMs: resolved.retainMs, now: resolved.now });

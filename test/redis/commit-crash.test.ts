@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { upload } from '../../src/api/upload.ts';
 import type { Redis } from 'ioredis';
-import { commitUpload, getUploadStatus, UploadStateMachine, type ObjectRecord, type UploadBlobStore, type UploadGeometry } from '../../src/upload/index.ts';
+import { commitUpload, getUploadStatus, RedisUploadStore, UploadStateMachine, type ObjectRecord, type UploadBlobStore, type UploadGeometry } from '../../src/upload/index.ts';
 import { redisUploadBackends } from '../../src/upload/redis-backends.ts';
 import { expectFwError, Harness, readAllBytes, removeTempDirs, settle, sha256Hex, tempDir, uploadServer } from '../upload/helpers.ts';
 import { RedisServer, redisServerBinary } from './server.ts';
@@ -277,4 +277,21 @@ describe.skipIf(redisServerBinary === undefined)('Redis SIGKILLed while a commit
       await tearDown(s);
     }
   }, 30_000);
+
+  it('the limits are checked where they are given: commandTimeoutMs 0, 1.5 or NaN and commitLeaseMs 2 are INVALID_ARGUMENT; 1 and 3 are accepted', async () => {
+    const dataDir = await tempDir('fw-commit-crash-options-');
+    const make = (o: { commandTimeoutMs?: number; commitLeaseMs?: number }): RedisUploadStore => new RedisUploadStore({ redis: 'redis://127.0.0.1:1', dataDir, ...o });
+    for (const commandTimeoutMs of [0, 1.5, Number.NaN]) expectFwError(catching(() => make({ commandTimeoutMs })), 'INVALID_ARGUMENT');
+    expectFwError(catching(() => make({ commitLeaseMs: 2 })), 'INVALID_ARGUMENT');
+    await make({ commandTimeoutMs: 1, commitLeaseMs: 3 }).close();
+  });
 });
+
+function catching(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
