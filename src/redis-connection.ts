@@ -1,8 +1,8 @@
 /**
  * The one way framewire opens a Redis connection (issue 19): ioredis, reconnecting with backoff
  * (50 ms doubling to 2 s) for as long as the owner lives, and a command that waits for at most two
- * reconnects (and, if the owner asks, at most `commandTimeoutMs`) before it fails. Failures reach callers through their commands; the `error` event has
- * a listener so that ioredis never throws it.
+ * reconnects (and, if the owner asks, at most `commandTimeoutMs`) before it fails. Failures reach
+ * callers through their commands; the `error` event has a listener so that ioredis never throws it.
  */
 
 import { Redis } from 'ioredis';

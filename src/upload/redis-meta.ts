@@ -219,7 +219,7 @@ function corrupt(id: string, what: string): FramewireError {
 
 /**
  * Redis unreachable, restarting or refusing: INTERNAL, which is retryable, with the reason
- * `store_unavailable` (spec/UPLOAD.md §11.9): the state machine then tries no further change.
+ * `store_unavailable` (spec/UPLOAD.md §11.9): a commit that meets it tries no further change.
  */
 export function unavailable(cause: unknown): FramewireError {
   const message = cause instanceof Error ? cause.message : String(cause);
