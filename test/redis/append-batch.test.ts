@@ -36,6 +36,16 @@ async function tick(): Promise<void> {
   });
 }
 
+/** Whether the log has failed: it then refuses every call with its coded error. */
+function hasFailed(log: RedisReplayLog): boolean {
+  try {
+    log.hasRoom(8, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 async function until(ok: () => boolean): Promise<void> {
   for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
   expect(ok()).toBe(true);
@@ -167,14 +177,7 @@ describe.skipIf(redisServerBinary === undefined)('events: batched appends to the
     for (let i = 0; i < 2; i++) append(log); // 7, 8: sent before Redis answered the others
     await tick();
     await Promise.all([oom, recovered]);
-    await until(() => {
-      try {
-        log.hasRoom(8, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    });
+    await until(() => hasFailed(log));
     expect(() => { append(log); }).toThrow(expect.objectContaining({ code: 'INTERNAL', message: expect.stringContaining('OOM') as string }));
     expect(await streamIds(log)).toEqual(['1-0', '2-0', '3-0']);
     expect(await hash(log)).toEqual({ last: 3, first: 1 });
@@ -191,14 +194,7 @@ describe.skipIf(redisServerBinary === undefined)('events: batched appends to the
     await store.redis.hset(log.keys.meta, 'node', 'another');
     for (let i = 0; i < 4; i++) append(log);
     await tick();
-    await until(() => {
-      try {
-        log.hasRoom(8, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    });
+    await until(() => hasFailed(log));
     expect(() => { append(log); }).toThrow(expect.objectContaining({ code: 'PRODUCER_FAILED', message: expect.stringContaining('taken over') as string }));
     expect(await streamIds(log)).toEqual(['1-0']);
     expect(await hash(log)).toEqual({ last: 1, first: 1 });
