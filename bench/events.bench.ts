@@ -20,8 +20,11 @@
  *                producer's node (node A, the log mirrored into Redis) and served by another node
  *                (the subscriber moved to node B once, latency counted from events produced after
  *                the move); and the Redis commands both nodes sent per event (counted at the
- *                client: every command is one round trip, pipelined or not). Skipped, loudly,
- *                without redis-server.
+ *                client: every command is one round trip, pipelined or not); and, in the same
+ *                rounds, the floor under them: the same bursts over a bare TCP socket and through
+ *                a bare Redis relay (bench/lib/bare-relay.ts), so what one Redis hop costs on the
+ *                machine is told apart from what framewire adds. Skipped, loudly, without
+ *                redis-server.
  * Latency: each event carries performance.now() at emit (same process, same clock); the delta at
  * delivery to the application goes into an HdrHistogram (µs, 3 significant digits).
  */
@@ -31,6 +34,7 @@ import { EventService, subscribeWith, type Subscription } from '../src/api/event
 import { RedisReplayStore } from '../src/events/index.ts';
 import { connect, createServer, type ClientConnection, type Connection } from '../src/index.ts';
 import { RedisServer, redisServerBinary } from '../test/redis/server.ts';
+import { bareRelay } from './lib/bare-relay.ts';
 import { benchArgs, describeMachine, flagValue, formatNumber, machineInfo, markdownTable, writeResults } from './lib/report.ts';
 
 const { smoke } = benchArgs();
@@ -200,6 +204,9 @@ async function pacedRun(connectFn: () => Promise<ClientConnection>, h: Histogram
   return n;
 }
 
+const BARE_TCP = 'floor: bare TCP socket, no framewire';
+const BARE_REDIS = 'floor: bare Redis relay (EVAL + PUBLISH), no framewire';
+
 /** Paced latency through the local log, the Redis log on the producer's node, and the Redis log served by another node, interleaved. */
 async function redisRows(rounds: number, ticks: number): Promise<LatencyRow[] | undefined> {
   if (redisServerBinary === undefined) {
@@ -228,7 +235,10 @@ async function redisRows(rounds: number, ticks: number): Promise<LatencyRow[] | 
   const local = histogram();
   const onA = histogram();
   const onB = histogram();
-  const counts = { local: 0, onA: 0, onB: 0, cmdA: 0, cmdB: 0 };
+  const bareTcp = histogram();
+  const bareRedis = histogram();
+  const bare = await bareRelay(redis.url);
+  const counts = { local: 0, onA: 0, onB: 0, cmdA: 0, cmdB: 0, bareTcp: 0, bareRedis: 0 };
   for (let round = 0; round < rounds; round++) {
     const shared = await sharedConnection();
     counts.local += await pacedRun(shared.connect, local, ticks, () => undefined, () => 0);
@@ -260,14 +270,18 @@ async function redisRows(rounds: number, ticks: number): Promise<LatencyRow[] | 
       () => movedAt,
     );
     counts.cmdB += commands() - before;
+
+    counts.bareTcp += await bare.tcp(ticks, bareTcp);
+    counts.bareRedis += await bare.redis(ticks, bareRedis);
   }
+  await bare.close();
   for (const n of nodes) {
     await n.srv.close({ deadlineMs: 100 });
     await n.store.close();
   }
   await redis.destroy();
   const row = (log: string, h: Histogram, events: number, cmds: number | undefined): LatencyRow => ({ log, events, p50: ms(h, 50), p99: ms(h, 99), redisPerEvent: cmds === undefined ? undefined : cmds / events });
-  return [row('local (memory)', local, counts.local, undefined), row('Redis, subscriber on the producer node', onA, counts.onA, counts.cmdA), row('Redis, subscriber on another node', onB, counts.onB, counts.cmdB)];
+  return [row('local (memory)', local, counts.local, undefined), row('Redis, subscriber on the producer node', onA, counts.onA, counts.cmdA), row('Redis, subscriber on another node', onB, counts.onB, counts.cmdB), row(BARE_TCP, bareTcp, counts.bareTcp, undefined), row(BARE_REDIS, bareRedis, counts.bareRedis, counts.bareRedis / 10)];
 }
 
 const machine = machineInfo();
@@ -304,7 +318,9 @@ if (r !== undefined) console.log(`\nResume after a forced disconnect (${r.cuts} 
 if (redisLatency !== undefined) {
   console.log(`\n### Paced latency through the replay log in Redis (1 stream, 10 events every ~2 ms), interleaved with the local log\n`);
   const local = redisLatency[0]!;
-  console.log(markdownTable(['log', 'events', 'p50 ms', 'p99 ms', 'p99 − local p99 ms', 'Redis round trips / event'], redisLatency.map((x) => [x.log, formatNumber(x.events), x.p50.toFixed(3), x.p99.toFixed(3), (x.p99 - local.p99).toFixed(3), x.redisPerEvent === undefined ? '-' : x.redisPerEvent.toFixed(2)])));
+  const baseline = (x: LatencyRow): LatencyRow => (x.log === BARE_REDIS ? redisLatency.find((y) => y.log === BARE_TCP)! : local);
+  console.log(markdownTable(['log', 'events', 'p50 ms', 'p99 ms', 'p99 − baseline p99 ms', 'Redis round trips / event'], redisLatency.map((x) => [x.log, formatNumber(x.events), x.p50.toFixed(3), x.p99.toFixed(3), x.log === BARE_TCP ? '-' : (x.p99 - baseline(x).p99).toFixed(3), x.redisPerEvent === undefined ? '-' : x.redisPerEvent.toFixed(2)])));
+  console.log('\nBaseline: the local log for framewire\'s rows; the bare TCP socket for the bare Redis relay, whose gap is what one Redis hop (EVAL that XADDs and PUBLISHes, a subscriber forwarding over TCP) costs on this machine without framewire.');
   console.log('\nTarget (issue 19): p99 through Redis within 2 ms of the local log on loopback. Round trips are the commands both nodes sent (appends are batched and pipelined: one script call for the events appended in one turn of the event loop, which also publishes them in one message; the serving node sends what the tail channel carried, reads with XRANGE only to fill a gap, and forwards acks).');
 }
 const path = writeResults('events', partial, {
