@@ -2,6 +2,12 @@
  * A redis-server of our own (Debian's binary): on a free loopback port with a temporary directory,
  * stopped by its pid. `framewire demo --cluster` starts one when not given a Redis, and the tests
  * and benchmarks of the Redis stores start theirs with it (test/redis/server.ts).
+ *
+ * It dies with the process that started it, even when that process is SIGKILLed (a vitest worker
+ * killed, a CI timeout): it is started through `setpriv --pdeathsig KILL` (util-linux, Essential
+ * on Debian), which sets prctl(PR_SET_PDEATHSIG) and then execs redis-server in the same process,
+ * so the pid we hold, and signal, is redis-server's own. Where setpriv is missing (not Linux) it
+ * is started without that guard.
  */
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -14,6 +20,14 @@ import { join } from 'node:path';
 export function findRedisServer(): string | undefined {
   const r = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
   return r.status === 0 ? 'redis-server' : undefined;
+}
+
+let parentDeathGuard: readonly string[] | undefined;
+
+/** The command that runs redis-server so that the kernel SIGKILLs it when its parent dies (or nothing). */
+function deathGuard(): readonly string[] {
+  parentDeathGuard ??= spawnSync('setpriv', ['--pdeathsig', 'KILL', '--', 'true']).status === 0 ? ['setpriv', '--pdeathsig', 'KILL', '--'] : [];
+  return parentDeathGuard;
 }
 
 export interface RedisServerOptions {
@@ -94,7 +108,8 @@ export class RedisServer {
   async #spawn(): Promise<void> {
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--daemonize', 'no', '--logfile', ''];
     args.push(...(this.#persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
-    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command = 'redis-server', ...commandArgs] = [...deathGuard(), 'redis-server', ...args];
+    const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     let output = '';
     await new Promise<void>((resolve, reject) => {
