@@ -47,6 +47,8 @@ export async function advance(clock: { advance(ms: number): void }, ms: number, 
 export class MemoryNetwork {
   /** Swallow every byte, both ways, on live links and new ones (see also silence()). */
   silent = false;
+  /** Bytes the silenced links swallowed so far, both ways. */
+  swallowed = 0;
   /** Connect attempts so far, refused ones included. */
   attempts = 0;
   /** The clock's time at each connect attempt. */
@@ -120,7 +122,8 @@ export class MemoryNetwork {
       this.#relays.set(from, link);
       from.on('error', () => undefined);
       from.on('data', (bytes: Buffer) => {
-        if (!this.silent && !link.silent && !to.destroyed) to.write(bytes);
+        if (this.silent || link.silent) this.swallowed += bytes.length;
+        else if (!to.destroyed) to.write(bytes);
       });
       from.on('close', () => {
         this.#relays.delete(from);

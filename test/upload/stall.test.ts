@@ -3,17 +3,21 @@
  * two chunks the connection swallows every byte with both ends open (as after a flipped length
  * field, where the receiver waits for a frame that never completes), and on a manual clock the
  * uploader gives the connection up exactly stallTimeoutMs after the last progress, resumes on a
- * new connection and finishes — instead of waiting for the 30 s idle timeout. Client and server
- * run in memory: frames cross in event-loop turns, no time passes meanwhile.
+ * new connection and finishes — instead of waiting for the 30 s idle timeout. Client, server and
+ * source are in memory: frames cross in event-loop turns, no time passes meanwhile, and the test
+ * waits for what happened (bytes swallowed), never for a number of turns that real I/O would make
+ * depend on the machine's load (a file source did: a chunk read by the thread pool after the clock
+ * had moved started its wait late, and the stall came after the test stopped looking).
  */
 
+import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryUploadStore, UploadService } from '../../src/api/upload.ts';
 import { ManualClock } from '../../src/session/index.ts';
 import { uploadWith } from '../../src/upload/index.ts';
 import { StallWatch } from '../../src/upload/stall-watch.ts';
 import { advance, MemoryNetwork, turn, until } from '../integration/memory-network.ts';
-import { KiB, MiB, randomFile, readAllBytes, removeTempDirs, sha256Hex, within } from './helpers.ts';
+import { KiB, MiB, readAllBytes, removeTempDirs, sha256Hex, within } from './helpers.ts';
 
 const networks: MemoryNetwork[] = [];
 afterEach(async () => {
@@ -28,11 +32,12 @@ describe('uploader: stall detection', () => {
     const store = new MemoryUploadStore();
     const net = new MemoryNetwork({ clock, services: [new UploadService({ store, sweepIntervalMs: 0 })] });
     networks.push(net);
-    const file = await randomFile(MiB);
+    const CHUNK = 64 * KiB;
+    const source = randomBytes(MiB);
     const retries: string[] = [];
     let silenced = false;
-    const running = uploadWith(net.connect, file.path, {
-      chunkSize: 64 * KiB,
+    const running = uploadWith(net.connect, source, {
+      chunkSize: CHUNK,
       inflight: 2,
       clock,
       stallTimeoutMs: STALL,
@@ -46,8 +51,9 @@ describe('uploader: stall detection', () => {
       onRetry: (r) => retries.push(`${r.error.code}: ${r.error.message}`),
     });
     await until(() => silenced, 'two chunks confirmed');
-    // Chunks are in flight and nothing moves. The clock has not moved either: the last progress was at 0.
-    for (let i = 0; i < 50; i++) await turn();
+    // The next two chunks are sent into the silenced link and nothing moves. The clock has not
+    // moved either: the last progress was at 0.
+    await until(() => net.swallowed >= 2 * CHUNK, 'the two chunks in flight swallowed');
     clock.advance(STALL - 1);
     for (let i = 0; i < 50; i++) await turn();
     expect(net.attempts).toBe(1);
@@ -60,7 +66,7 @@ describe('uploader: stall detection', () => {
     const result = await within(running, 10_000, 'upload after the resume');
     expect(net.attempts).toBe(2);
     expect(result.stats.reconnects).toBe(1);
-    expect(sha256Hex(await readAllBytes((await store.openObject(result.objectId))!))).toBe(file.sha256);
+    expect(sha256Hex(await readAllBytes((await store.openObject(result.objectId))!))).toBe(sha256Hex(source));
   });
 
   it('FW-UP-38: only time spent waiting on the connection counts; progress restarts the wait', async () => {
