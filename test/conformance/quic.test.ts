@@ -64,6 +64,14 @@ describe.skipIf(!available)('conformance runner over QUIC', () => {
     expect(report.target.transport).toBe('quic');
   }, 90_000);
 
+  it('FW-QUIC-6: the reference QUIC server answers a FIN inside a frame, on a stream\'s QUIC stream or the control stream, with PROTOCOL_ERROR (not INTERNAL), and its ERROR is not cut off by the close', async () => {
+    const report = await run(await quicTarget(), 'FW-QUIC-6/fin-inside-frame*');
+    expect(report.results.map((r) => `${r.id}: ${r.verdict} (${r.actual ?? r.detail})`)).toEqual([
+      expect.stringMatching(/^FW-QUIC-6\/fin-inside-frame: pass \(ERROR PROTOCOL_ERROR/u),
+      expect.stringMatching(/^FW-QUIC-6\/fin-inside-frame-control: pass \(ERROR PROTOCOL_ERROR/u),
+    ]);
+  }, 30_000);
+
   it('a server whose QUIC streams hide RESET_STREAM and STOP_SENDING fails the FW-QUIC-7 live-stream cases', async () => {
     const report = await run(await quicTarget(resetIgnoringBinding(loadQuicBinding())), 'FW-QUIC-7/*');
     expect(Object.fromEntries(report.results.map((r) => [r.id, r.verdict]))).toEqual({
@@ -78,6 +86,7 @@ describe.skipIf(!available)('conformance runner over QUIC', () => {
     expect(Object.fromEntries(report.results.map((r) => [r.id, r.verdict]))).toEqual({
       'FW-QUIC-6/fin-on-live-stream': 'fail',
       'FW-QUIC-6/fin-inside-frame': 'fail',
+      'FW-QUIC-6/fin-inside-frame-control': 'pass',
       'FW-QUIC-6/target-finishes-ended-streams': 'pass',
     });
     expect(report.ok).toBe(false);

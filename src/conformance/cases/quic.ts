@@ -8,7 +8,7 @@
 
 import { defaultSettings, FrameType } from '../../wire/index.ts';
 import { Conn, type CaseContext } from '../context.ts';
-import { expectAccepted, pingAnswered, violationsOf } from '../expect.ts';
+import { expectAccepted, expectConnectionError, pingAnswered, violationsOf } from '../expect.ts';
 import type { QuicControls } from '../quic-link.ts';
 import { describeCode, type RawPeer } from '../raw-peer.ts';
 import { CaseAbort, outcome, type Outcome } from '../types.ts';
@@ -21,7 +21,9 @@ const ONLY_QUIC = { tcp: 'a rule of the QUIC mapping (§14): a TCP connection ha
 const Q2 = 'A frame with a non-zero stream id on the control stream is a `PROTOCOL_ERROR` connection error.';
 const Q3 =
   'A new QUIC stream whose first frame is not an OPEN with the opener\'s id parity and an unused id, or a frame of another stream on a bound QUIC stream, is a `PROTOCOL_ERROR` connection error.';
-const Q6 = 'A peer FIN on a QUIC stream whose framewire stream is not over is a `PROTOCOL_ERROR` connection error, and a FIN inside a frame is `TRUNCATED` (as FW-FRAME-10).';
+const Q6 = 'A peer FIN on a QUIC stream whose framewire stream is not over is a `PROTOCOL_ERROR` connection error.';
+const Q6FRAME =
+  'A FIN inside a frame, on any QUIC stream of the connection, is a `PROTOCOL_ERROR` connection error too: unlike the end of a TCP byte stream (`TRUNCATED`, FW-FRAME-10), it is the peer\'s own violation, and the connection is still there to tell it.';
 const Q12 =
   'Over QUIC the receiver of a GOAWAY that has sent none itself therefore MUST NOT close the transport because no stream is left until no stream has been left for `goawayCloseWaitMs` …; until then it leaves the close to the GOAWAY\'s sender, which MUST close once none is left (FW-GOAWAY-4), and serves an OPEN of the sender read meanwhile as any other.';
 const Q7 = 'A RESET_STREAM or STOP_SENDING for a stream that already ended is ignored; for a live stream it is a `PROTOCOL_ERROR` connection error.';
@@ -63,6 +65,14 @@ async function targetEnds(conn: Conn, streams: readonly number[]): Promise<strin
   const quic = quicOf(conn.peer);
   await conn.peer.until(() => (streams.every((s) => quic.targetEnd(s) !== undefined) ? true : undefined), conn.ctx.timeoutMs);
   return streams.map((s) => `${s}: ${quic.targetEnd(s) ?? 'not ended'}`);
+}
+
+/** After the peer ended a QUIC stream inside a frame: ERROR PROTOCOL_ERROR on stream 0, then close, and never a local-only code. */
+async function finInsideFrame(conn: Conn): Promise<Outcome> {
+  const verdict = await expectConnectionError(conn.peer, 'PROTOCOL_ERROR', { timeoutMs: conn.ctx.timeoutMs });
+  const sent = violationsOf(conn.peer, 'FW-ERR-2');
+  if (sent.length > 0) return outcome.fail(sent.join('; '), 'ERROR PROTOCOL_ERROR, nothing coded TRUNCATED', 'a local-only code sent');
+  return verdict;
 }
 
 export const cases: Case[] = [
@@ -222,12 +232,12 @@ export const cases: Case[] = [
   },
   {
     id: 'FW-QUIC-6/fin-inside-frame',
-    requirements: ['FW-QUIC-6', 'FW-FRAME-10', 'FW-ERR-2'],
+    requirements: ['FW-QUIC-6', 'FW-ERR-2'],
     section: ENDS,
     level: 'MUST',
     notOver: { tcp: 'FW-FRAME-10/truncated-then-close covers the end of input inside a frame over TCP' },
-    title: 'the first 30 bytes of a DATA frame on an echo stream\'s QUIC stream, then FIN → the target closes and never sends TRUNCATED or CONNECTION_LOST',
-    quote: `${Q6} A receiver MUST NOT send \`TRUNCATED\` or \`CONNECTION_LOST\` (they are local-only codes).`,
+    title: 'the first 30 bytes of a DATA frame on an echo stream\'s QUIC stream, then FIN → PROTOCOL_ERROR (never TRUNCATED, nor INTERNAL)',
+    quote: `${Q6FRAME} A receiver MUST NOT send \`TRUNCATED\` or \`CONNECTION_LOST\` (they are local-only codes).`,
     needs: ['echo'],
     async run(ctx) {
       const conn = await ctx.handshake();
@@ -235,12 +245,23 @@ export const cases: Case[] = [
       const quic = quicOf(conn.peer);
       quic.sendOn(id, conn.peer.data(id, pattern(100), false, false).subarray(0, 30));
       quic.finish(id);
-      const ending = await conn.peer.waitEnd(ctx.timeoutMs);
-      const sent = violationsOf(conn.peer, 'FW-ERR-2');
-      if (sent.length > 0) return outcome.fail(sent.join('; '), 'close, nothing coded TRUNCATED', 'a local-only code sent');
-      if (ending === undefined) return outcome.fail('the target did not close after a FIN inside a frame', 'close', 'still open');
-      const err = conn.connectionError();
-      return outcome.pass(`closed (${ending.how})${err === undefined ? '' : ` after ERROR ${describeCode(err.code)}`}`);
+      return finInsideFrame(conn);
+    },
+  },
+  {
+    id: 'FW-QUIC-6/fin-inside-frame-control',
+    requirements: ['FW-QUIC-6', 'FW-ERR-2'],
+    section: ENDS,
+    level: 'MUST',
+    notOver: { tcp: 'FW-FRAME-10/truncated-then-close covers the end of input inside a frame over TCP' },
+    title: 'the first 10 bytes of a frame header on the control stream, then FIN → PROTOCOL_ERROR, and the ERROR reaches us before the close',
+    quote: `${Q6FRAME} A receiver MUST NOT send \`TRUNCATED\` or \`CONNECTION_LOST\` (they are local-only codes).`,
+    async run(ctx) {
+      const conn = await ctx.handshake();
+      const quic = quicOf(conn.peer);
+      quic.sendOn(0, conn.peer.data(1, pattern(20), false, false).subarray(0, 10));
+      quic.finish(0);
+      return finInsideFrame(conn);
     },
   },
   {

@@ -6,7 +6,7 @@
  * rejection is reported to the host, never left to escape.
  */
 
-import { toFramewireError, type FramewireError } from '../../errors.ts';
+import { FramewireError, toFramewireError } from '../../errors.ts';
 import { FrameBatch, FrameDecoder, FrameType, HANDSHAKE_MAX_PAYLOAD, type RawFrame } from '../../wire/index.ts';
 import type { QuicStream } from './binding.ts';
 import { classifyQuicFailure, guarded } from './failure.ts';
@@ -206,13 +206,12 @@ export class Channel {
 
   #endOfInput(): void {
     this.#readDone = true;
-    if (!this.#garbled) {
-      try {
-        this.#decoder.end();
-      } catch (error) {
-        this.#garbled = true;
-        this.#host.failed(this, toFramewireError(error, 'TRUNCATED'));
-      }
+    if (!this.#garbled && !this.#decoder.atBoundary) {
+      // Not TRUNCATED, as at the end of a TCP byte stream (FW-FRAME-10): the peer ended its half
+      // inside a frame and is still there to be told of its violation (FW-QUIC-6).
+      this.#garbled = true;
+      const received = this.#decoder.bufferedBytes;
+      this.#host.failed(this, new FramewireError('PROTOCOL_ERROR', `the peer ended the QUIC stream of stream ${this.id} inside a frame, ${received} bytes of it received (FW-QUIC-6)`));
     }
     this.#host.readEnded(this);
     this.#maybeClosed();

@@ -343,17 +343,18 @@ export class QuicTransport implements FrameTransport, ChannelHost {
   }
 
   readEnded(channel: Channel): void {
-    if (channel !== this.#control && !channel.over && channel.id > 0) {
+    // Once we close (after a connection error, say one found in this very QUIC stream's last
+    // bytes), an early FIN is no news: failing again would cut the connection before our ERROR left.
+    if (channel !== this.#control && !channel.over && channel.id > 0 && !this.#closing) {
       // The peer ended its half while the framewire stream was live for it: its frames will never come (FW-QUIC-6).
       this.failed(channel, new FramewireError('PROTOCOL_ERROR', `the peer ended the QUIC stream of stream ${channel.id} before the framewire stream ended (FW-QUIC-6)`));
       return;
     }
     if (channel === this.#control) {
       this.#peerEnded = true;
-      if (this.#closing) {
-        this.#abort();
-        return;
-      }
+      // Both sides are done: the connection goes once our own end of the control stream (our
+      // ERROR, say) is written and finished, in closed(), or at close()'s deadline.
+      if (this.#closing) return;
       // Stream frames the peer wrote before it ended the control stream may still be in flight
       // on their own QUIC streams: report the end once they arrived, or at the deadline (FW-QUIC-8).
       this.#peerEndTimer = setTimeout(() => {
@@ -383,6 +384,10 @@ export class QuicTransport implements FrameTransport, ChannelHost {
   }
 
   closed(channel: Channel): void {
+    if (channel === this.#control && this.#closing) {
+      this.#abort();
+      return;
+    }
     if (channel.id > 0 && this.#channels.get(channel.id) === channel) this.#channels.delete(channel.id);
     if (this.#peerEnded) this.#maybeReportPeerEnd();
   }
