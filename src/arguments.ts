@@ -6,6 +6,9 @@
 
 import { invalidArgument } from './errors.ts';
 
+/** The longest wait a timer can be given: node fires a longer setTimeout after 1 ms (with a warning). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Returns `value` if it is a safe integer in [min, max]; INVALID_ARGUMENT naming `name` otherwise. */
 export function checkInteger(name: string, value: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {

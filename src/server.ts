@@ -10,7 +10,7 @@ import { Connection } from './connection.ts';
 import { emitError, emitToApplication } from './emit.ts';
 import type { SessionLimits, SessionOptions, StreamHandler } from './session/index.ts';
 import { defaultLimits, Guard, routeKind, type StreamService } from './session/index.ts';
-import { QuicListener, type CaptureSink, type QuicListenOptions, type QuicTransport } from './transport/index.ts';
+import { checkQuicOptions, QuicListener, type CaptureSink, type QuicListenOptions, type QuicTransport } from './transport/index.ts';
 
 /**
  * Options of `createServer()`: the services, a handler for unclaimed streams, TLS, and the session options
@@ -78,6 +78,8 @@ export class FramewireServer extends EventEmitter<ServerEvents> implements Async
 
   constructor(options: ServerOptions) {
     super();
+    // Checked here, not at listen(): bad QUIC options fail where they were given.
+    if (options.quic !== undefined) checkQuicOptions(options.quic);
     this.#options = options;
     this.#log = options.logger ?? pino({ level: 'silent' });
     this.#guard = new Guard(this.#log, () => undefined);

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkInteger, checkIntegers } from '../src/arguments.ts';
 import { connect } from '../src/client.ts';
+import { createServer } from '../src/server.ts';
 import { Coalescer } from '../src/events/coalesce.ts';
 import { resolveEventLimits } from '../src/events/limits.ts';
 import { validateReplayLimits } from '../src/events/replay-log.ts';
@@ -52,6 +53,7 @@ describe('misuse of the API is a coded INVALID_ARGUMENT', () => {
       ['a second producer for a name', () => new EventService().handle('n', async function* () {}).handle('n', async function* () {})],
       ['resume point', () => subscribeWith(never, 'n', { from: { key: 'k', after: -1 } })],
       ['decoder maxPayload', () => new FrameDecoder({ maxPayload: -1 }, () => undefined)],
+      ['server QUIC option', () => createServer({ quic: { goawayCloseWaitMs: -1 } })],
       ['parseFrame of an unknown type', () => parseFrame({ type: 0x7f, flags: 0, stream: 0, seq: 0, payload: new Uint8Array(0) })],
     ];
     for (const [name, misuse] of cases) expect(misuse, name).toThrow(invalidArgument);
@@ -78,6 +80,7 @@ describe('misuse of the API is a coded INVALID_ARGUMENT', () => {
       ['source size of a stream', () => openSource((async function* () {})(), undefined)],
       ['connect url', () => connect({ url: 'http://localhost:1' })],
       ['connect port', () => connect({ port: 70_000 })],
+      ['connect QUIC option', () => connect({ url: 'quic://127.0.0.1:9', quic: { maxQuicStreams: 0 } })],
     ];
     for (const [name, call] of cases) {
       let promise: Promise<unknown> | undefined;

@@ -26,6 +26,7 @@ export interface FrameTransport {
    * wrote before its GOAWAY may still be read after it, so a received GOAWAY with no stream left
    * does not close at once; the GOAWAY's sender closes (FW-GOAWAY-4), and only after this long
    * with no stream left does the receiver close itself (FW-QUIC-12). Absent: at once (§8.6 MAY).
+   * An integer in 0..2^31-1 (a timer's range): the Session refuses another with INVALID_ARGUMENT.
    */
   readonly goawayCloseWaitMs?: number;
   /** Flush and close; no frame is written after this. */

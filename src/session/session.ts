@@ -9,6 +9,7 @@
  */
 
 import type { Logger } from 'pino';
+import { checkInteger, MAX_TIMER_MS } from '../arguments.ts';
 import { FramewireError, isFramewireError, toFramewireError } from '../errors.ts';
 import { ConnectionFlow } from '../flow/index.ts';
 import {
@@ -157,7 +158,7 @@ export class Session {
       guard: this.#guard,
       log: this.log,
       defaultDeadlineMs: l.goawayDeadlineMs,
-      goawayCloseWaitMs: transport.goawayCloseWaitMs,
+      goawayCloseWaitMs: transport.goawayCloseWaitMs === undefined ? undefined : checkInteger('transport goawayCloseWaitMs', transport.goawayCloseWaitMs, 0, MAX_TIMER_MS),
       state: () => this.#state,
       whenClosed: () => this.closed,
       close: () => {

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import { FramewireError } from '../../errors.ts';
 import { loadQuicBinding, type QuicBinding, type QuicConnection, type QuicServer } from './binding.ts';
-import { quinnConfig, type QuicTransportOptions } from './config.ts';
+import { checkQuicOptions, quinnConfig, type QuicTransportOptions } from './config.ts';
 import { bounded, classifyQuicFailure, guarded } from './failure.ts';
 import { generateQuicIdentity, peerIdOfAddress, type QuicIdentity } from './identity.ts';
 import { QuicTransport, type QuicTransportTuning } from './quic-transport.ts';
@@ -28,9 +28,9 @@ export interface QuicEndpointOptions extends QuicTransportOptions, QuicTransport
 export interface QuicListenOptions extends QuicEndpointOptions {
   readonly host?: string;
   readonly port?: number;
-  /** Connections held at once; more are closed at accept (default 1024). */
+  /** Connections held at once; more are closed at accept (default 1024; at least 1). */
   readonly maxConnections?: number;
-  /** How long close() waits for the library to release the socket (default 2 s). */
+  /** How long close() waits for the library to release the socket (default 2 s; 0..2^31-1 ms). */
   readonly closeTimeoutMs?: number;
 }
 
@@ -56,6 +56,8 @@ export class QuicListener {
 
   /** Binds the UDP socket and accepts connections until close(); each becomes a transport for `onConnection`. */
   static async listen(options: QuicListenOptions, onConnection: (transport: QuicTransport) => void): Promise<QuicListener> {
+    // Here and not only in each accepted connection's transport, where a throw would come too late.
+    checkQuicOptions(options);
     const binding = options.binding ?? loadQuicBinding();
     const identity = options.identity ?? (await generateQuicIdentity());
     const host = options.host ?? '127.0.0.1';
@@ -133,6 +135,7 @@ export async function dialQuic(options: QuicDialOptions): Promise<QuicTransport>
  * the connection, the identity the server proved, and how to release the endpoint.
  */
 export async function dialConnection(options: QuicDialOptions): Promise<{ connection: QuicConnection; peerId: string; release: () => void }> {
+  checkQuicOptions(options);
   const binding = options.binding ?? loadQuicBinding();
   const identity = options.identity ?? (await (clientIdentity ??= generateQuicIdentity()));
   let client;

@@ -18,19 +18,20 @@ import type { FrameTransport, Role, Session } from '../../session/index.ts';
 import { FrameType, HANDSHAKE_MAX_PAYLOAD, type RawFrame } from '../../wire/index.ts';
 import type { QuicConnection, QuicStream } from './binding.ts';
 import { Channel, type ChannelHost } from './channel.ts';
+import { checkQuicOptions } from './config.ts';
 import { classifyQuicFailure, guarded } from './failure.ts';
 import { peerIdOfAddress } from './identity.ts';
 
-/** Tuning of the QUIC transport under a connection. */
+/** Tuning of the QUIC transport under a connection; each number is checked against quicOptionRanges (config.ts, spec §14.7). */
 export interface QuicTransportTuning {
-  /** Bytes one framewire stream may have queued towards its QUIC stream before the scheduler skips it (default 256 KiB). */
+  /** Bytes one framewire stream may have queued towards its QUIC stream before the scheduler skips it (default 256 KiB; at least 1). */
   readonly streamHighWater?: number;
-  /** How long close() waits for the peer to end the control stream before it closes the QUIC connection (default 2 s). */
+  /** How long close() waits for the peer to end the control stream before it closes the QUIC connection (default 2 s; 0..2^31-1 ms). */
   readonly closeTimeoutMs?: number;
   /**
    * After the peer's GOAWAY, with no stream left, how long we leave the close to the peer before
    * closing ourselves (default 2 s): an OPEN it wrote before the GOAWAY may still be in flight on
-   * its own QUIC stream (FW-QUIC-12).
+   * its own QUIC stream (FW-QUIC-12). 0..2^31-1 ms.
    */
   readonly goawayCloseWaitMs?: number;
   readonly logger?: Logger;
@@ -69,6 +70,7 @@ export class QuicTransport implements FrameTransport, ChannelHost {
   #peerEndTimer: NodeJS.Timeout | undefined;
 
   constructor(connection: QuicConnection, role: Role, tuning: QuicTransportTuning = {}) {
+    checkQuicOptions(tuning);
     this.#connection = connection;
     this.#role = role;
     this.#streamHighWater = tuning.streamHighWater ?? 256 * 1024;
