@@ -8,8 +8,8 @@
  *                      the producer's end is entry `<last>-1` (field end), after the last event
  *   <p>ev:<h>:tail     pub/sub channel: after an append, `b` and then, for each event the script
  *                      appended, `<id>:<at>:<type length>:<b length>:<type><b>` (the events
- *                      themselves, so a serving node sends them without reading the stream);
- *                      `e<last>` after the end
+ *                      themselves, so a serving node sends them without reading the stream;
+ *                      redis-tail.ts); `e<last>` after the end
  *   <p>node:<n>:alive  string with a TTL that node n renews while it lives
  *   <p>node:<n>        pub/sub channel of node n: what subscribers served elsewhere tell its producers
  *
@@ -27,7 +27,6 @@ import type { Redis } from 'ioredis';
 import { errorCodeName, FramewireError } from '../errors.ts';
 import type { ControlMap } from '../wire/index.ts';
 import type { ProducerEnd } from './producer-pump.ts';
-import type { LoggedEvent } from './replay-log.ts';
 
 export interface InstanceKeys {
   readonly hash: string;
@@ -69,72 +68,60 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return {'created'}`;
 
 /**
- * Append (KEYS meta, log; ARGV node, ttl, tail, first, then id, type, bytes, at for each event): the
- * events appended on the producer's node in one turn of its event loop, in one call. Their ids
- * must follow `last` one by one; after the XADDs the stream is trimmed to `first` (what the
- * producer's node retains now), the hash updated, and one message on the tail channel carries
- * every event. A batch is appended whole or not at all: every check comes before the first write,
- * and the one refusal Redis makes on its own, OOM, comes at a script's first write (Redis decides
- * it when the script starts); readers see the events and the trim together.
+ * Append (KEYS meta, log; ARGV node, ttl, tail, first, events): the events appended on the
+ * producer's node in one turn of its event loop, in one call, as one argument already in the
+ * layout of the tail channel (redis-tail.ts: `b`, then `<id>:<at>:<type length>:<b length>:<type><b>`
+ * per event), which the script reads its XADDs from and publishes as is. Their ids must follow
+ * `last` one by one; after the XADDs the stream is trimmed to `first` (what the producer's node
+ * retains now), the hash updated, and the one message on the tail channel carries every event. A
+ * batch is appended whole or not at all: every check, the reading of the whole argument included,
+ * comes before the first write, and the one refusal Redis makes on its own, OOM, comes at a
+ * script's first write (Redis decides it when the script starts); readers see the events and the
+ * trim together.
  * 1 = appended, 0 = another node owns the instance, -1 = the log is gone (Redis restarted without
  * persistence, or the keys expired), -2 = the first id is not the next one (an earlier append
- * failed).
+ * failed), -3 = the events argument is not in the layout (no event, a field cut short, an id or a
+ * length that is not decimal digits): nothing is appended.
  */
 export const APPEND = `
 local m = redis.call('HMGET', KEYS[1], 'node', 'last')
 if not m[1] then return -1 end
 if m[1] ~= ARGV[1] then return 0 end
-for i = 5, #ARGV, 4 do
-  if tonumber(ARGV[i]) ~= tonumber(m[2]) + (i - 1) / 4 then return -2 end
+local batch = ARGV[5]
+local size = string.len(batch)
+if size < 2 or string.sub(batch, 1, 1) ~= 'b' then return -3 end
+local ids, ats, types, bodies = {}, {}, {}, {}
+local at = 2
+while at <= size do
+  local f = {}
+  for i = 1, 4 do
+    local colon = string.find(batch, ':', at, true)
+    if not colon then return -3 end
+    f[i] = string.sub(batch, at, colon - 1)
+    at = colon + 1
+  end
+  if not (string.find(f[1], '^[1-9]%d*$') and string.find(f[3], '^%d+$') and string.find(f[4], '^%d+$')) then return -3 end
+  local typeEnd = at + tonumber(f[3])
+  local bodyEnd = typeEnd + tonumber(f[4])
+  if bodyEnd - 1 > size then return -3 end
+  local n = #ids + 1
+  ids[n], ats[n] = f[1], f[2]
+  types[n] = string.sub(batch, at, typeEnd - 1)
+  bodies[n] = string.sub(batch, typeEnd, bodyEnd - 1)
+  at = bodyEnd
 end
-local parts = {'b'}
-for i = 5, #ARGV, 4 do
-  redis.call('XADD', KEYS[2], ARGV[i] .. '-0', 't', ARGV[i + 1], 'b', ARGV[i + 2], 'at', ARGV[i + 3])
-  parts[#parts + 1] = ARGV[i] .. ':' .. ARGV[i + 3] .. ':' .. string.len(ARGV[i + 1]) .. ':' .. string.len(ARGV[i + 2]) .. ':' .. ARGV[i + 1] .. ARGV[i + 2]
+for n = 1, #ids do
+  if tonumber(ids[n]) ~= tonumber(m[2]) + n then return -2 end
+end
+for n = 1, #ids do
+  redis.call('XADD', KEYS[2], ids[n] .. '-0', 't', types[n], 'b', bodies[n], 'at', ats[n])
 end
 redis.call('XTRIM', KEYS[2], 'MINID', ARGV[4] .. '-0')
-redis.call('HSET', KEYS[1], 'last', ARGV[#ARGV - 3], 'first', ARGV[4])
+redis.call('HSET', KEYS[1], 'last', ids[#ids], 'first', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
-redis.call('PUBLISH', ARGV[3], table.concat(parts))
+redis.call('PUBLISH', ARGV[3], batch)
 return 1`;
-
-/** What the tail channel said: events just appended (as the log holds them, in order), or the end after event `last`. */
-export type TailMessage = { readonly kind: 'events'; readonly events: readonly LoggedEvent[] } | { readonly kind: 'end'; readonly last: number };
-
-const COLON = 0x3a;
-
-/**
- * Reads a message of the tail channel (see APPEND and END); undefined when it is not one (a
- * message of another layout is ignored whole: the serving node then reads the stream, §12.13).
- */
-export function decodeTail(m: Buffer): TailMessage | undefined {
-  if (m[0] === 0x65 /* e */) {
-    const last = Number(m.toString('latin1', 1));
-    return m.length > 1 && Number.isSafeInteger(last) ? { kind: 'end', last } : undefined;
-  }
-  if (m[0] !== 0x62 /* b */ || m.length < 2) return undefined;
-  const events: LoggedEvent[] = [];
-  let at = 1;
-  while (at < m.length) {
-    const fields: number[] = [];
-    for (let f = 0; f < 4; f++) {
-      const colon = m.indexOf(COLON, at);
-      if (colon < 0) return undefined;
-      fields.push(Number(m.toString('latin1', at, colon)));
-      at = colon + 1;
-    }
-    const [id, time, typeLength, bytesLength] = fields as [number, number, number, number];
-    const typeEnd = at + typeLength;
-    const end = typeEnd + bytesLength;
-    if (!Number.isSafeInteger(id) || !Number.isFinite(time) || !Number.isSafeInteger(typeLength) || !Number.isSafeInteger(bytesLength) || typeLength < 0 || bytesLength < 0 || end > m.length) return undefined;
-    const previous = events[events.length - 1];
-    if (previous !== undefined && id !== previous.id + 1) return undefined;
-    events.push({ id, type: m.toString('utf8', at, typeEnd), bytes: m.subarray(typeEnd, end), at: time });
-    at = end;
-  }
-  return { kind: 'events', events };
-}
 
 /** End (KEYS meta, log; ARGV node, last, end, ttl, tail): the producer's end as entry `<last>-1`. */
 export const END = `
@@ -176,8 +163,8 @@ return {m[1], m[2], m[3], m[4], redis.call('EXISTS', ARGV[1] .. 'node:' .. m[1] 
  * A script of the log, sent whole with every call (EVAL; Redis compiles a body once and keeps it).
  * Not EVALSHA with a fallback: after NOSCRIPT (a fresh or restarted Redis) the call is sent again,
  * and a later call of the same log sent in between — EVALSHA, now known — would run first, out of
- * order (an append then refuses: not the next id). The body costs about a kilobyte per call, one
- * call per burst of appends.
+ * order (an append then refuses: not the next id). The body costs about 1.4 KB per call, one call
+ * per burst of appends.
  */
 export class LuaScript {
   readonly #lua: string;

@@ -24,6 +24,7 @@ import type { ProducerEnd } from './producer-pump.ts';
 import type { RemoteSubscriberHost } from './replay-cluster.ts';
 import { MemoryReplayLog, type LoggedEvent, type ReplayLimits, type ReplayLog } from './replay-log.ts';
 import { encodeEnd, scripts, type InstanceKeys } from './redis-log-scripts.ts';
+import { encodeTailEvents } from './redis-tail.ts';
 
 /** Unconfirmed appends before `append` makes the producer wait for Redis. */
 export const APPEND_WINDOW = 64;
@@ -161,10 +162,8 @@ export class RedisReplayLog implements ReplayLog {
       return;
     }
     const c = this.#c;
-    const args: (string | number | Buffer)[] = [c.node, c.keyTtlMs, c.keys.tail, this.#redisFirst];
-    for (const e of batch.events) args.push(e.id, e.type, Buffer.from(e.bytes.buffer, e.bytes.byteOffset, e.bytes.byteLength), e.at);
     const firstId = batch.events[0]?.id ?? 0;
-    void scripts.append.run(c.redis, [c.keys.meta, c.keys.log], args).then(
+    void scripts.append.run(c.redis, [c.keys.meta, c.keys.log], [c.node, c.keyTtlMs, c.keys.tail, this.#redisFirst, encodeTailEvents(batch.events)]).then(
       (r) => {
         if (r !== 1) this.#fail(appendRefused(r, firstId));
       },
@@ -282,7 +281,11 @@ export class RedisReplayLog implements ReplayLog {
 }
 
 function appendRefused(r: unknown, id: number): FramewireError {
-  const why = r === -1 ? 'is gone from Redis (restarted without persistence, or expired)' : r === 0 ? 'was taken over by another node' : `refused event ${id}: an earlier append failed`;
+  const why =
+    r === -1 ? 'is gone from Redis (restarted without persistence, or expired)'
+    : r === 0 ? 'was taken over by another node'
+    : r === -3 ? `refused the events from ${id}: not in the layout of the tail channel`
+    : `refused event ${id}: an earlier append failed`;
   return new FramewireError('PRODUCER_FAILED', `the shared replay log ${why}`, { details: { reason: 'log_lost' } });
 }
 

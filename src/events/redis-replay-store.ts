@@ -21,7 +21,8 @@ import { openRedis } from '../redis-connection.ts';
 import type { Stream } from '../session/index.ts';
 import type { Claim, ServeContext, SharedReplayStore } from './replay-cluster.ts';
 import { validateReplayLimits, type ReplayLimits, type ReplayLog } from './replay-log.ts';
-import { aliveKey, decodeTail, instanceKeys, nodeChannel, scripts, type InstanceKeys } from './redis-log-scripts.ts';
+import { aliveKey, instanceKeys, nodeChannel, scripts, type InstanceKeys } from './redis-log-scripts.ts';
+import { decodeTail } from './redis-tail.ts';
 import { APPEND_WINDOW, RedisReplayLog, unavailable, type ControlMessage } from './redis-replay-log.ts';
 import { RemoteAttachment, type FollowContext, type InstanceState } from './remote-attachment.ts';
 

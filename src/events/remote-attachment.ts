@@ -25,7 +25,8 @@ import { Notifier } from './notifier.ts';
 import type { ProducerEnd } from './producer-pump.ts';
 import type { ServeContext } from './replay-cluster.ts';
 import type { LoggedEvent, ReplayLog } from './replay-log.ts';
-import { decodeEnd, decodeTail, scripts, type InstanceKeys } from './redis-log-scripts.ts';
+import { decodeEnd, scripts, type InstanceKeys } from './redis-log-scripts.ts';
+import { decodeTail } from './redis-tail.ts';
 import { unavailable, type ControlMessage } from './redis-replay-log.ts';
 import { SubscriberWriter } from './subscriber-writer.ts';
 

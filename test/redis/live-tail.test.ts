@@ -11,7 +11,8 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Notifier } from '../../src/events/notifier.ts';
-import { decodeTail, instanceKeys, scripts, type TailMessage } from '../../src/events/redis-log-scripts.ts';
+import { instanceKeys, scripts } from '../../src/events/redis-log-scripts.ts';
+import { decodeTail, encodeTailEvents, type TailMessage } from '../../src/events/redis-tail.ts';
 import { FollowerLog, type FollowContext } from '../../src/events/remote-attachment.ts';
 import type { LoggedEvent } from '../../src/events/replay-log.ts';
 import { openRedis } from '../../src/redis-connection.ts';
@@ -41,11 +42,55 @@ describe.skipIf(redisServerBinary === undefined)('events: the live tail from ano
     });
     const bytes = Buffer.from([0, 0x3a, 0xff, 0x3a, 7]);
     const second = Buffer.from('b:1:2:');
-    expect(await scripts.append.run(redis, [keys.meta, keys.log], ['A', 60_000, keys.tail, 1, 1, 'tick:ü', bytes, 12.5, 2, '', second, 13])).toBe(1);
+    const events = [{ id: 1, type: 'tick:ü', bytes, at: 12.5 }, { id: 2, type: '', bytes: second, at: 13 }];
+    expect(await scripts.append.run(redis, [keys.meta, keys.log], ['A', 60_000, keys.tail, 1, encodeTailEvents(events)])).toBe(1);
     await waitUntil(() => heard.length === 1);
-    expect(heard[0]).toEqual({ kind: 'events', events: [{ id: 1, type: 'tick:ü', bytes, at: 12.5 }, { id: 2, type: '', bytes: second, at: 13 }] });
+    expect(heard[0]).toEqual({ kind: 'events', events });
+    // The stream holds the entries the script read out of the one argument, byte for byte.
+    const entries = await redis.xrangeBuffer(keys.log, '-', '+');
+    expect(entries.map(([id, f]) => [id.toString(), ...f.map((x) => x.toString('latin1'))])).toEqual([
+      ['1-0', 't', Buffer.from('tick:ü').toString('latin1'), 'b', bytes.toString('latin1'), 'at', '12.5'],
+      ['2-0', 't', '', 'b', 'b:1:2:', 'at', '13'],
+    ]);
+    expect(await redis.hmget(keys.meta, 'last', 'first')).toEqual(['2', '1']);
     expect(decodeTail(Buffer.from('e41'))).toEqual({ kind: 'end', last: 41 });
     expect(decodeTail(Buffer.from('17'))).toBeUndefined();
+    await sub.unsubscribe(keys.tail);
+  });
+
+  it('the append script refuses an events argument that is not in the layout, whole: nothing appended, counted or published', async () => {
+    const keys = instanceKeys('t3:', 'p', 'name', 'k');
+    await redis.hset(keys.meta, 'node', 'A', 'last', 0, 'first', 1, 'ended', 0);
+    let published = 0;
+    await sub.subscribe(keys.tail);
+    const count = (channel: Buffer): void => {
+      if (channel.toString() === keys.tail) published++;
+    };
+    sub.on('messageBuffer', count);
+    const append = (events: Buffer | string): Promise<unknown> => scripts.append.run(redis, [keys.meta, keys.log], ['A', 60_000, keys.tail, 1, events]);
+    const good = encodeTailEvents([{ id: 1, type: 't', bytes: Buffer.from('x:y'), at: 5 }]);
+    const malformed = [
+      '', // no event
+      'b',
+      'x1:5:1:3:tx:y', // not the tail layout
+      Buffer.concat([good, Buffer.from('2:5:1:3:tx:')]), // a second event cut short: the first is not appended either
+      'b1:5:1:4:tx:y', // its bytes run past the end
+      'b1:5:1:3', // a field without its colon
+      'b1:5:a:3:tx:y', // a length that is not digits
+      'b1:5:-1:3:tx:y',
+      'b01:5:1:3:tx:y', // an id with a leading zero: not how an id is written
+      'b1.0:5:1:3:tx:y',
+      'b:5:1:3:tx:y',
+    ];
+    for (const events of malformed) expect(await append(events), String(events)).toBe(-3);
+    expect(await redis.xlen(keys.log)).toBe(0);
+    expect(await redis.hmget(keys.meta, 'last', 'first')).toEqual(['0', '1']);
+    // The same call in the layout is appended; one that does not follow on is still -2.
+    expect(await append(good)).toBe(1);
+    expect(await append(good)).toBe(-2);
+    expect(await redis.xlen(keys.log)).toBe(1);
+    await waitUntil(() => published === 1);
+    sub.off('messageBuffer', count);
     await sub.unsubscribe(keys.tail);
   });
 
