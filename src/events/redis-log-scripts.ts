@@ -164,13 +164,14 @@ return {m[1], m[2], m[3], m[4], redis.call('EXISTS', ARGV[1] .. 'node:' .. m[1] 
  * Not EVALSHA with a fallback: after NOSCRIPT (a fresh or restarted Redis) the call is sent again,
  * and a later call of the same log sent in between — EVALSHA, now known — would run first, out of
  * order (an append then refuses: not the next id). The body costs about 1.4 KB per call, one call
- * per burst of appends.
+ * per burst of appends; it is kept encoded, so a call copies its bytes instead of building a string
+ * of the command around it first.
  */
 export class LuaScript {
-  readonly #lua: string;
+  readonly #lua: Buffer;
 
   constructor(lua: string) {
-    this.#lua = lua;
+    this.#lua = Buffer.from(lua, 'utf8');
   }
 
   run(redis: Redis, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
