@@ -15,6 +15,7 @@ export type TailMessage = { readonly kind: 'events'; readonly events: readonly L
 
 const COLON = 0x3a;
 const ZERO = 0x30;
+const DOT = 0x2e;
 const B = 0x62;
 const E = 0x65;
 /** Bytes of a field written in decimal at most: a safe integer takes 16 digits, a double as JavaScript writes it 25 characters. */
@@ -94,7 +95,7 @@ export function decodeTail(m: Buffer): TailMessage | undefined {
     at = colon + 1;
     colon = m.indexOf(COLON, at);
     if (colon < 0) return undefined;
-    const time = Number(m.toString('latin1', at, colon));
+    const time = readDecimal(m, at, colon);
     if (!Number.isFinite(time)) return undefined;
     at = colon + 1;
     colon = m.indexOf(COLON, at);
@@ -126,6 +127,33 @@ function readInteger(m: Buffer, from: number, to: number): number {
     n = n * 10 + digit;
   }
   return Number.isSafeInteger(n) ? n : NaN;
+}
+
+/** Powers of ten a double holds exactly. */
+const EXACT_POWERS_OF_TEN = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
+
+/**
+ * m[from, to) as Number() reads it. Without making a string when it is digits with at most one
+ * point (a time as String(performance.now()) writes it) and at most 2^53 as an integer: that
+ * integer and the power of ten are exact doubles, so their quotient is the correctly rounded
+ * value, the one Number() gives. Anything else goes through Number().
+ */
+function readDecimal(m: Buffer, from: number, to: number): number {
+  let mantissa = 0;
+  let point = -1;
+  for (let i = from; i < to; i++) {
+    const c = m[i] ?? 0;
+    if (c === DOT && point < 0) {
+      point = i;
+      continue;
+    }
+    const digit = c - ZERO;
+    if (digit < 0 || digit > 9) return Number(m.toString('latin1', from, to));
+    mantissa = mantissa * 10 + digit;
+  }
+  const scale = point < 0 ? 1 : EXACT_POWERS_OF_TEN[to - point - 1];
+  if (to - from - (point < 0 ? 0 : 1) === 0 || mantissa > Number.MAX_SAFE_INTEGER || scale === undefined) return Number(m.toString('latin1', from, to));
+  return mantissa / scale;
 }
 
 function sameBytes(m: Buffer, a: number, b: number, length: number): boolean {
