@@ -89,20 +89,20 @@ export function decodeTail(m: Buffer): TailMessage | undefined {
   let at = 1;
   let expected = -1;
   while (at < m.length) {
-    let colon = m.indexOf(COLON, at);
-    const id = colon < 0 ? NaN : readInteger(m, at, colon);
+    let colon = colonFrom(m, at);
+    const id = readInteger(m, at, colon);
     if (Number.isNaN(id) || (expected >= 0 && id !== expected)) return undefined;
     at = colon + 1;
-    colon = m.indexOf(COLON, at);
+    colon = colonFrom(m, at);
     if (colon < 0) return undefined;
     const time = readDecimal(m, at, colon);
     if (!Number.isFinite(time)) return undefined;
     at = colon + 1;
-    colon = m.indexOf(COLON, at);
-    const length = colon < 0 ? NaN : readInteger(m, at, colon);
+    colon = colonFrom(m, at);
+    const length = readInteger(m, at, colon);
     at = colon + 1;
-    colon = m.indexOf(COLON, at);
-    const bytesLength = colon < 0 ? NaN : readInteger(m, at, colon);
+    colon = colonFrom(m, at);
+    const bytesLength = readInteger(m, at, colon);
     at = colon + 1;
     const typeEnd = at + length;
     const end = typeEnd + bytesLength;
@@ -117,7 +117,13 @@ export function decodeTail(m: Buffer): TailMessage | undefined {
   return { kind: 'events', events };
 }
 
-/** The decimal digits of m[from, to) as a safe integer; NaN when empty, not all digits or too large. */
+/** The first colon from `at`, or -1: a field is a few bytes, scanned here rather than through a call into Buffer.indexOf. */
+function colonFrom(m: Buffer, at: number): number {
+  for (let i = at; i < m.length; i++) if (m[i] === COLON) return i;
+  return -1;
+}
+
+/** The decimal digits of m[from, to) as a safe integer; NaN when empty, not all digits, too large or not ended by a colon (to < 0). */
 function readInteger(m: Buffer, from: number, to: number): number {
   if (from >= to) return NaN;
   let n = 0;
