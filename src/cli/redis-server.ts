@@ -7,7 +7,8 @@
  * killed, a CI timeout): it is started through `setpriv --pdeathsig KILL` (util-linux, Essential
  * on Debian), which sets prctl(PR_SET_PDEATHSIG) and then execs redis-server in the same process,
  * so the pid we hold, and signal, is redis-server's own. Where setpriv is missing (not Linux) it
- * is started without that guard.
+ * is started without that guard. Its directory is left behind then, so each start first removes
+ * the directories of servers whose users are all dead (redis-server-dirs.ts).
  */
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -15,6 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { recordRedisDirOwner, redisDirPrefix, sweepDeadRedisDirs } from './redis-server-dirs.ts';
 
 /** The redis-server binary on the PATH, or undefined when it is not installed. */
 export function findRedisServer(): string | undefined {
@@ -48,7 +50,8 @@ export class RedisServer {
   }
 
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
-    const dir = await mkdtemp(join(tmpdir(), 'fw-redis-'));
+    await sweepDeadRedisDirs();
+    const dir = await mkdtemp(join(tmpdir(), redisDirPrefix));
     let lastError: unknown;
     // The port is free when asked and taken by redis-server a moment later: retry a taken one.
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -133,6 +136,8 @@ export class RedisServer {
     child.stdout.removeAllListeners('data');
     child.stdout.resume();
     child.stderr.resume();
+    // Unrecorded, the directory is only never swept: not a reason to fail a server that runs.
+    if (child.pid !== undefined) await recordRedisDirOwner(this.dir, child.pid).catch(() => undefined);
   }
 }
 
