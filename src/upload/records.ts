@@ -5,7 +5,7 @@
  */
 
 import { FramewireError, isFramewireError } from '../errors.ts';
-import type { StoredUpload, UploadChunkView, UploadMetaStore } from './backends.ts';
+import type { StoredUpload, UploadChunkView, UploadMetaStore, VersionedUpload } from './backends.ts';
 import { isUploadId } from './protocol.ts';
 
 /** How often one operation re-reads after a concurrent change before giving up with INTERNAL. */
@@ -19,6 +19,11 @@ export function requireUpload(meta: UploadMetaStore, id: string): Promise<Stored
 /** The upload's record and what is stored for chunk `index` (the per-chunk read); UPLOAD_NOT_FOUND if there is none. */
 export function requireChunk(meta: UploadMetaStore, id: string, index: number): Promise<UploadChunkView> {
   return required(id, () => meta.getChunk(id, index));
+}
+
+/** The upload's record alone (what decides a transition that changes no chunk); UPLOAD_NOT_FOUND if there is none. */
+export function requireRecord(meta: UploadMetaStore, id: string): Promise<VersionedUpload> {
+  return required(id, () => meta.getRecord(id));
 }
 
 async function required<T>(id: string, read: () => Promise<T | undefined>): Promise<T> {

@@ -32,7 +32,7 @@ import { KeyedMutex } from './keyed-mutex.ts';
 import { CommittedObjects } from './committed-objects.ts';
 import { listUnfinished } from './list-unfinished.ts';
 import { isUploadId, SHA256_HEX_PATTERN, type ChunkHeader, type CommitRequest, type CommittedObject, type CreateRequest, type UploadState } from './protocol.ts';
-import { contention, MAX_RACES, requireChunk } from './records.ts';
+import { contention, MAX_RACES, requireChunk, requireRecord } from './records.ts';
 import { UploadQuota, type FreeBytes } from './quota.ts';
 import {
   assertChunkRange,
@@ -320,10 +320,14 @@ export class UploadStateMachine implements UploadStore {
 
   // ---- abort, expiry, retention ----------------------------------------------------------------
 
-  /** Deletes the data; answers the state the upload ends in (FW-UP-27, FW-UP-28). */
+  /**
+   * Deletes the data; answers the state the upload ends in (FW-UP-27, FW-UP-28). It decides on the
+   * record alone, so it costs the same however many chunks are stored (settling an interrupted
+   * commit first still reads what that needs, FW-UP-51).
+   */
   async abort(id: string): Promise<UploadState> {
     await this.#ready;
-    const c = await this.#change(id, () => this.#settled(id), (s, now) => {
+    const c = await this.#change(id, () => this.#commits.settledBy(id, () => requireRecord(this.#meta, id)), (s, now) => {
       if (s.record.state !== 'receiving') return undefined;
       return { ...s.record, state: effectiveState(s.record, now) === 'expired' ? 'expired' : 'aborted', finishedAt: now };
     });

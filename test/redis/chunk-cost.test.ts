@@ -6,6 +6,8 @@
  * store on loopback, chunks sent one after another) as the bytes Redis sends its clients (INFO
  * stats total_net_output_bytes) over the first and the last WINDOW chunks of one upload, on a
  * redis-server of this file's own: bytes, not time, so a loaded machine cannot move the result.
+ * Abort decides on the record alone too: aborting that upload costs Redis no more bytes than
+ * aborting an upload of one chunk.
  * Cost: one redis-server and 2,000 chunks of 64 bytes without fsync: about 5 s.
  */
 
@@ -65,6 +67,19 @@ describe.skipIf(redisServerBinary === undefined)('Redis bytes per chunk write', 
       // digits of the larger indexes.
       expect(last / first).toBeLessThan(1.1);
       expect((await store.get(up.uploadId))?.stored.size).toBe(CHUNKS);
+
+      // Abort reads the record, not the chunk set (with the whole set read, some 80 bytes per chunk).
+      const small = await createUpload(conn, { size: CHUNK_SIZE, chunkSize: CHUNK_SIZE });
+      const one = Buffer.alloc(CHUNK_SIZE, 1);
+      await putChunk(conn, small.uploadId, { index: 0, offset: 0, length: CHUNK_SIZE, sha256: sha256Hex(one), token: 1 }, one);
+      const abortCost = async (id: string): Promise<number> => {
+        const before = await sentBytes();
+        expect(await store.abort(id)).toBe('aborted');
+        return (await sentBytes()) - before;
+      };
+      const abortOne = await abortCost(small.uploadId);
+      const abortMany = await abortCost(up.uploadId);
+      expect(abortMany - abortOne).toBeLessThan(100);
     } finally {
       await store.close();
     }
