@@ -174,16 +174,26 @@ export class UploadService implements StreamService {
 
   async #status(stream: Stream, session: Session): Promise<ControlMap> {
     const { acquire } = parseStatusMeta(stream.meta);
-    const info = await this.#authorized(stream, session, acquire ? 'acquire' : 'status', (id) => this.store.get(id));
-    if (!acquire || info.state === 'committed') return encodeStatusTrailer(statusOf(info, false));
+    if (!acquire) return encodeStatusTrailer(statusOf(await this.#authorized(stream, session, 'status', (id) => this.store.get(id)), false));
+    // Authorised on the record alone: the acquire reads the stored chunks, once (§11.9).
+    const info = await this.#authorized(stream, session, 'acquire', (id) => this.store.summary(id));
+    /** A committed upload answers with its object (and its chunks), as a status does. */
+    const ifCommitted = async (): Promise<ControlMap | undefined> => {
+      const now = await this.store.get(info.id);
+      return now?.state === 'committed' ? encodeStatusTrailer(statusOf(now, false)) : undefined;
+    };
+    if (info.state === 'committed') {
+      const answer = await ifCommitted();
+      if (answer !== undefined) return answer;
+    }
     let taken: UploadInfo;
     try {
       taken = await this.store.acquire(info.id);
     } catch (error) {
       // A commit in progress finished while this acquire waited for it: a committed upload answers
       // with its object, as if the acquire had come a moment later (§11.4.2).
-      const now = await this.store.get(info.id);
-      if (now?.state === 'committed') return encodeStatusTrailer(statusOf(now, false));
+      const answer = await ifCommitted();
+      if (answer !== undefined) return answer;
       throw error;
     }
     session.log.debug({ upload: info.id, token: taken.token }, 'upload acquired');

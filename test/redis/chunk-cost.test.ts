@@ -6,6 +6,8 @@
  * store on loopback, chunks sent one after another) as the bytes Redis sends its clients (INFO
  * stats total_net_output_bytes) over the first and the last WINDOW chunks of one upload, on a
  * redis-server of this file's own: bytes, not time, so a loaded machine cannot move the result.
+ * A resume (status with acquire) reads the chunk set once, as a plain status does: it is
+ * authorised on the record alone, and only the acquire reads the chunks it answers with.
  * Abort decides on the record alone too: aborting that upload costs Redis no more bytes than
  * aborting an upload of one chunk.
  * Cost: one redis-server and 2,000 chunks of 64 bytes without fsync: about 5 s.
@@ -13,7 +15,7 @@
 
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUpload, putChunk, RedisUploadStore } from '../../src/upload/index.ts';
+import { createUpload, getUploadStatus, putChunk, RedisUploadStore } from '../../src/upload/index.ts';
 import { Harness, removeTempDirs, sha256Hex, tempDir, uploadServer } from '../upload/helpers.ts';
 import { RedisServer, redisServerBinary } from './server.ts';
 
@@ -67,6 +69,16 @@ describe.skipIf(redisServerBinary === undefined)('Redis bytes per chunk write', 
       // digits of the larger indexes.
       expect(last / first).toBeLessThan(1.1);
       expect((await store.get(up.uploadId))?.stored.size).toBe(CHUNKS);
+
+      // Status reads the chunk set once, and so does a status with acquire (not a second time to authorise it).
+      const before = await sentBytes();
+      expect((await getUploadStatus(conn, up.uploadId)).token).toBeUndefined();
+      const statusCost = (await sentBytes()) - before;
+      const beforeAcquire = await sentBytes();
+      expect((await getUploadStatus(conn, up.uploadId, { acquire: true })).token).toBe(2);
+      const acquireCost = (await sentBytes()) - beforeAcquire;
+      expect(statusCost).toBeGreaterThan(CHUNKS * 10);
+      expect(acquireCost / statusCost).toBeLessThan(1.2);
 
       // Abort reads the record, not the chunk set (with the whole set read, some 80 bytes per chunk).
       const small = await createUpload(conn, { size: CHUNK_SIZE, chunkSize: CHUNK_SIZE });
