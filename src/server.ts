@@ -23,13 +23,18 @@ export interface ServerOptions extends Omit<SessionOptions, 'role' | 'connection
   readonly onStream?: StreamHandler;
   /** TLS key and certificate (PEM); plain TCP when absent. */
   readonly tls?: tls.TlsOptions;
-  /** Connections at once, in any state (default 1024); shorthand for serverLimits.maxConnections. */
+  /**
+   * Connections at once, in any state (default 1024); shorthand for serverLimits.maxConnections.
+   * Also the QUIC listener's limit, unless `quic.maxConnections` gives it one of its own.
+   */
   readonly maxConnections?: number;
   /** Admission limits of TCP connections: in total, in their handshake, per remote address (src/admission.ts). */
   readonly serverLimits?: Partial<ServerLimits>;
   /**
    * Also serve framewire over QUIC (spec §14): `listen()` binds a UDP port too (`port` 0 picks a
    * free one). Without `identity`, a throw-away one is generated; its peer id is `quicAddress.peerId`.
+   * Its `maxConnections` (QUIC connections at once) defaults to the server's `maxConnections`; the
+   * TCP admission limits do not count QUIC connections, nor the other way round.
    */
   readonly quic?: QuicListenOptions;
   /** Write each TCP connection's two directions to files `framewire inspect` reads (QUIC connections are not captured). */
@@ -215,7 +220,7 @@ export class FramewireServer extends EventEmitter<ServerEvents> implements Async
   async listen(port = 0, host = '127.0.0.1'): Promise<net.AddressInfo> {
     const quic = this.#options.quic;
     if (quic !== undefined && this.#quic === undefined) {
-      this.#quic = await QuicListener.listen({ host, ...quic, logger: quic.logger ?? this.#log, maxConnections: this.#admission.limits.maxConnections }, (transport) => {
+      this.#quic = await QuicListener.listen({ host, ...quic, logger: quic.logger ?? this.#log, maxConnections: quic.maxConnections ?? this.#admission.limits.maxConnections }, (transport) => {
         this.#acceptQuic(transport);
       });
     }

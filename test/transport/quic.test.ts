@@ -126,6 +126,26 @@ describe.skipIf(!available)('framewire over QUIC', () => {
     expect(echoed.reduce((n, m) => n + m.length, 0)).toBe(8 * MiB);
   });
 
+  it('§14.7: the QUIC listener holds quic.maxConnections connections, else the server\'s maxConnections; one more is closed at accept', async () => {
+    /** How many of `n` clients, connecting one after another, get a working connection. */
+    const admitted = async (port: number, n: number): Promise<number> => {
+      let ok = 0;
+      for (let i = 0; i < n; i++) {
+        const r = await settle(quicClient(port, { connectTimeoutMs: 3000 }));
+        if (r.ok && (await settle(r.value.ping())).ok) ok++;
+      }
+      return ok;
+    };
+    // Its own limit wins over the server's (before, the server's silently replaced it).
+    const own = await quicServer({ onStream: echoHandler(), maxConnections: 10, quic: { maxConnections: 1 } });
+    expect(await admitted(own.port, 2)).toBe(1);
+    // Without one, the server's maxConnections is the listener's.
+    const inherited = await quicServer({ onStream: echoHandler(), maxConnections: 2 });
+    expect(await admitted(inherited.port, 3)).toBe(2);
+    const larger = await quicServer({ onStream: echoHandler(), maxConnections: 1, quic: { maxConnections: 2 } });
+    expect(await admitted(larger.port, 3)).toBe(2);
+  });
+
   it('FW-QUIC-11: a client that pins another peer id fails with AUTH_FAILED; the right one connects', async () => {
     const { port, peerId } = await quicServer({ onStream: echoHandler() });
     const wrong = await settle(connect({ url: `quic://127.0.0.1:${port}?peer=12D3KooWQT41YbkfoVMTATwcLeA2CdnAZpEWe6Yo9rcQF96AR3ze`, connectTimeoutMs: 5000 }));

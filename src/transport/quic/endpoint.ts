@@ -28,7 +28,7 @@ export interface QuicEndpointOptions extends QuicTransportOptions, QuicTransport
 export interface QuicListenOptions extends QuicEndpointOptions {
   readonly host?: string;
   readonly port?: number;
-  /** Connections held at once; more are closed at accept (default 1024; at least 1). */
+  /** Connections held at once; more are closed at accept (default 1024, in `createServer()` the server's `maxConnections`; at least 1). */
   readonly maxConnections?: number;
   /** How long close() waits for the library to release the socket (default 2 s; 0..2^31-1 ms). */
   readonly closeTimeoutMs?: number;
