@@ -124,13 +124,19 @@ describe.each(backends)('UploadStore conformance: %s', (_name, backend) => {
     const { info } = await store.create('o', { size: 2500, chunkSize: CHUNK });
     let release!: () => void;
     const gate = new Promise<void>((r) => { release = r; });
+    let midChunk!: () => void;
+    const writerMidChunk = new Promise<void>((r) => { midChunk = r; });
     async function* slow(): AsyncGenerator<Uint8Array> {
       yield pieceOf(0).subarray(0, 500);
+      // The store took the first half and asks for more: the write is under way, past its checks.
+      midChunk();
       await gate;
       yield pieceOf(0).subarray(500);
     }
     const writing = settle(store.writeChunk(info.id, header(0, 1), slow()));
-    await new Promise((r) => setTimeout(r, 20));
+    // Waited for, not for 20 ms: on a loaded machine the acquire could come before the write
+    // started, which the write's first check refuses, and the test would pass without fencing mid-chunk.
+    await writerMidChunk;
     const taken = await store.acquire(info.id);
     expect(taken.token).toBe(2);
     release();
