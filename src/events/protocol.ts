@@ -10,6 +10,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { FramewireError } from '../errors.ts';
 import { encodedAsFloat, type ControlMap } from '../wire/index.ts';
+import { CanonicalEventReader } from './canonical-event.ts';
 
 /** The OPEN kind of a subscription (FW-EV-1). */
 export const SUBSCRIBE_KIND = 'events.subscribe';
@@ -108,6 +109,7 @@ export type ClientMessage = { readonly t: 'ack'; readonly id: number };
 const encoder = new Encoder({ ignoreUndefined: true, initialBufferSize: 512 });
 // Event data is the application's: the session's max_message_size already bounds a message.
 const decoder = new Decoder({ useBigInt64: false, maxExtLength: 0 });
+const canonicalEvents = new CanonicalEventReader(decoder);
 
 /** One event as one DATA message. The bytes are what the replay log keeps and resends (FW-EV-22). */
 export function encodeEvent(id: number, type: string, data: unknown): Uint8Array {
@@ -148,6 +150,9 @@ function uint(m: ControlMap, key: string): number {
 
 /** Decodes and checks a server → client message (the "schema check per event" of the checklist). */
 export function decodeServerMessage(bytes: Uint8Array): ServerMessage {
+  // Nearly every message is an event as encodeEvent wrote it: read by offsets, no map built.
+  const event = canonicalEvents.read(bytes);
+  if (event !== undefined && event.type.length <= TYPE_MAX) return event;
   const m = decodeMap(bytes);
   switch (m['t']) {
     case 'ev': {

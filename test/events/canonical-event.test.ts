@@ -1,0 +1,109 @@
+/**
+ * The subscriber's shortcut for canonical `ev` messages (src/events/canonical-event.ts) decides
+ * nothing of its own: whatever it reads, the general MessagePack decoder reads the same way, and
+ * anything else (other layouts, damaged bytes, non-ASCII types) is left to the general path.
+ */
+
+import { Decoder } from '@msgpack/msgpack';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CanonicalEventReader } from '../../src/events/canonical-event.ts';
+import { decodeServerMessage, encodeEvent, TYPE_MAX } from '../../src/events/protocol.ts';
+import { FramewireError } from '../../src/errors.ts';
+
+const general = new Decoder({ useBigInt64: false, maxExtLength: 0 });
+
+/** What the general path makes of `bytes` when it is an event, else undefined. */
+function generalEvent(bytes: Uint8Array): unknown {
+  let m: unknown;
+  try {
+    m = general.decode(bytes);
+  } catch {
+    return undefined;
+  }
+  if (typeof m !== 'object' || m === null || Object.getPrototypeOf(m) !== Object.prototype) return undefined;
+  const r = m as Record<string, unknown>;
+  const { id, type } = r;
+  if (r['t'] !== 'ev' || typeof type !== 'string' || type.length === 0) return undefined;
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) return undefined;
+  return { t: 'ev', id, type, data: r['data'] };
+}
+
+const ids = fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 2 ** 32 + 10 }), fc.constant(2 ** 53 - 1));
+const types = fc.oneof(fc.string({ unit: 'grapheme-ascii', maxLength: 140 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('e', 'tick', 'x'.repeat(33)));
+const data = fc.oneof(
+  fc.uint8Array({ maxLength: 300 }),
+  fc.constant(undefined),
+  fc.constant(null),
+  fc.double(),
+  fc.string(),
+  fc.array(fc.integer(), { maxLength: 5 }),
+  fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 4 }),
+);
+/** A damage to apply: change a byte, cut the end off, or add a byte. */
+const damage = fc.record({ kind: fc.constantFrom('set', 'cut', 'append'), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) });
+
+function damaged(bytes: Uint8Array, d: { kind: string; at: number; value: number }): Uint8Array {
+  const out = Uint8Array.from(bytes);
+  if (d.kind === 'set') {
+    out[d.at % out.length] = d.value;
+    return out;
+  }
+  if (d.kind === 'cut') return out.subarray(0, d.at % out.length);
+  return Uint8Array.from([...out, d.value]);
+}
+
+describe('canonical ev messages', () => {
+  it('reads what encodeEvent writes (ASCII types) exactly as the general decoder does', () => {
+    const reader = new CanonicalEventReader(general);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 32 - 1 }), fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 140 }), data, (id, type, value) => {
+        const bytes = encodeEvent(id, type, value);
+        const read = reader.read(bytes);
+        if (value === undefined) {
+          // No data key: another layout, the general path's.
+          expect(read).toBeUndefined();
+          return;
+        }
+        expect(read).toBeDefined();
+        expect(read).toStrictEqual(generalEvent(bytes));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('any other bytes: reads nothing, or the same as the general decoder', () => {
+    const reader = new CanonicalEventReader(general);
+    fc.assert(
+      fc.property(ids, types, data, fc.option(damage, { nil: undefined }), (id, type, value, d) => {
+        const canonical = encodeEvent(id, type, value);
+        const bytes = d === undefined ? canonical : damaged(canonical, d);
+        const read = reader.read(bytes);
+        if (read !== undefined) expect(read).toStrictEqual(generalEvent(bytes));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('the data view is of the message bytes, as the general decoder returns it', () => {
+    const bytes = Buffer.from(encodeEvent(7, 'e', new Uint8Array([1, 2, 3])));
+    const read = new CanonicalEventReader(general).read(bytes);
+    expect(read?.data).toBeInstanceOf(Buffer);
+    expect((read?.data as Buffer).buffer).toBe(bytes.buffer);
+  });
+
+  it('a cached type is not confused with another of the same length', () => {
+    const reader = new CanonicalEventReader(general);
+    const seen = Array.from({ length: 20 }, (_, i) => `t${String(i).padStart(2, '0')}`);
+    for (let round = 0; round < 3; round++) {
+      for (const [i, type] of seen.entries()) expect(reader.read(encodeEvent(i + 1, type, null))?.type).toBe(type);
+    }
+  });
+
+  it('FW-EV-11, FW-EV-12: decodeServerMessage still rejects an id 0 and a type over the limit, canonical or not', () => {
+    for (const bytes of [encodeEvent(0, 'e', null), encodeEvent(1, 'x'.repeat(TYPE_MAX + 1), null), encodeEvent(1, '', null)]) {
+      expect(() => decodeServerMessage(bytes)).toThrow(FramewireError);
+    }
+    expect(decodeServerMessage(encodeEvent(1, 'x'.repeat(TYPE_MAX), 5))).toEqual({ t: 'ev', id: 1, type: 'x'.repeat(TYPE_MAX), data: 5 });
+  });
+});
