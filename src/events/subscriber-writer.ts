@@ -13,7 +13,7 @@ import type { Notifier } from './notifier.ts';
 import type { ProducerEnd } from './producer-pump.ts';
 import { decodeClientMessage, encodeStart, HEARTBEAT_MESSAGE, type StartMessage } from './protocol.ts';
 import type { EventCounters } from './producer.ts';
-import type { ReplayLog } from './replay-log.ts';
+import type { LoggedEvent, ReplayLog } from './replay-log.ts';
 
 export interface WriterContext {
   /** What every `start` carries but `next`. */
@@ -108,7 +108,10 @@ export class SubscriberWriter {
         if (!this.#isLive()) return;
         if (this.#c.end()?.kind === 'cancelled') break;
         if (this.#sent < log.lastId) {
-          if (!(await this.#writeBatch(replayUntil))) return;
+          // Synchronous unless the log or the send buffer makes it wait: a caught-up writer sends
+          // each event as it is appended, and an async call per event would cost its promise.
+          const written = this.#writeNext(replayUntil);
+          if (!(written instanceof Promise ? await written : written)) return;
           continue;
         }
         if (this.#c.end() !== undefined) break;
@@ -124,25 +127,35 @@ export class SubscriberWriter {
   }
 
   /** Writes the next batch from the log; false when this writer is done (retired, or a gap). */
-  async #writeBatch(replayUntil: number): Promise<boolean> {
-    const { stream } = this;
-    const log = this.#c.replayLog;
+  #writeNext(replayUntil: number): boolean | Promise<boolean> {
+    const got = this.#c.replayLog.read(this.#sent, REPLAY_BATCH);
+    if (got instanceof Promise) return got.then((batch) => this.#writeBatch(batch, replayUntil));
+    return this.#writeBatch(got, replayUntil);
+  }
+
+  #writeBatch(batch: readonly LoggedEvent[], replayUntil: number): boolean | Promise<boolean> {
     const next = this.#sent + 1;
-    const got = log.read(this.#sent, REPLAY_BATCH);
-    const batch = got instanceof Promise ? await got : got;
     if (batch[0]?.id !== next) {
       // Only acknowledged events are ever dropped: this subscriber resumed behind its own ack.
-      stream.fail('RESUME_GAP', `event ${next} is no longer retained; the earliest available is ${log.firstId}`, { details: { key: this.#c.start.key, earliest: log.firstId, last: log.lastId } });
+      const log = this.#c.replayLog;
+      this.stream.fail('RESUME_GAP', `event ${next} is no longer retained; the earliest available is ${log.firstId}`, { details: { key: this.#c.start.key, earliest: log.firstId, last: log.lastId } });
       return false;
     }
-    for (const e of batch) {
-      if (!this.#isLive()) return false;
+    return this.#send(batch, 0, replayUntil);
+  }
+
+  /** Sends batch[from..]; waits whenever the send buffer is full. False when this writer was retired. */
+  #send(batch: readonly LoggedEvent[], from: number, replayUntil: number): boolean | Promise<boolean> {
+    const { stream } = this;
+    for (let i = from; i < batch.length; i++) {
+      const e = batch[i];
+      if (e === undefined || !this.#isLive()) return false;
       this.#sent = e.id;
       this.#lastWriteAt = this.#c.clock.now();
       // send(), not write(): no promise per event, a wait only when the send buffer is full.
       const room = stream.send(e.bytes);
       this.#c.count(e.id <= replayUntil ? 'replayed' : 'delivered', 1);
-      if (!room) await stream.drained();
+      if (!room) return stream.drained().then(() => this.#send(batch, i + 1, replayUntil));
     }
     return true;
   }
