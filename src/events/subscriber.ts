@@ -26,6 +26,7 @@ import {
   type Connector,
   type RetryDecision,
   type Stream,
+  StreamReader,
   type StreamOutcome,
   type TimerHandle,
 } from '../session/index.ts';
@@ -42,6 +43,8 @@ interface Attachment {
   readonly conn: ClientConnection;
   readonly stream: Stream;
   readonly it: AsyncIterator<Uint8Array>;
+  /** `it` when it can hand out messages already received without a promise each. */
+  readonly reader: StreamReader<Uint8Array> | undefined;
   start: StartMessage | undefined;
   lastRx: number;
   ackedSent: number;
@@ -83,6 +86,8 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
   #ackTimer: TimerHandle | undefined;
   readonly #clock: Clock;
   #iterating = false;
+  /** next() calls not yet settled that wait for a message. */
+  #awaiting = 0;
 
   constructor(connect: Connector, name: string, options: SubscribeOptions = {}) {
     this.name = validateName(name);
@@ -189,7 +194,32 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
     };
   }
 
-  async #next(): Promise<IteratorResult<DeliveredEvent>> {
+  #next(): Promise<IteratorResult<DeliveredEvent>> {
+    // Events already received go out without an await each: the common case when they come fast.
+    // Not while an earlier call awaits: it may hold a message taken before these.
+    const att = this.#att;
+    if (this.#final === undefined && this.#awaiting === 0 && att?.reader !== undefined) {
+      try {
+        for (let bytes = att.reader.takeQueued(); bytes !== undefined; bytes = att.reader.takeQueued()) {
+          att.lastRx = this.#clock.now();
+          const event = this.#onMessage(att, bytes);
+          if (event !== undefined) return Promise.resolve({ done: false, value: event });
+          if (this.#isFinal() || att !== this.#att) break;
+        }
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new FramewireError('INTERNAL', String(error)));
+      }
+    }
+    const next = this.#nextAwaiting();
+    this.#awaiting++;
+    const settled = (): void => {
+      this.#awaiting--;
+    };
+    next.then(settled, settled);
+    return next;
+  }
+
+  async #nextAwaiting(): Promise<IteratorResult<DeliveredEvent>> {
     for (;;) {
       const final = this.#final;
       if (final !== undefined) {
@@ -390,7 +420,9 @@ export class Subscription implements AsyncIterable<DeliveredEvent> {
         }
         const conn = this.#conn;
         const stream = conn.open({ kind: SUBSCRIBE_KIND, target: this.name, meta: subscribeMeta(this.#key, this.#started ? this.#after : undefined, this.#o.params) });
-        const att: Attachment = { conn, stream, it: stream[Symbol.asyncIterator](), start: undefined, lastRx: this.#clock.now(), ackedSent: this.#after, timedOut: false, liveness: undefined, handled: false };
+        const it = stream[Symbol.asyncIterator]();
+        const reader = it instanceof StreamReader ? (it as StreamReader<Uint8Array>) : undefined;
+        const att: Attachment = { conn, stream, it, reader, start: undefined, lastRx: this.#clock.now(), ackedSent: this.#after, timedOut: false, liveness: undefined, handled: false };
         if (this.#retry.recovering) this.stats.reconnects++;
         this.#att = att;
         this.#watch(att);

@@ -1,6 +1,7 @@
 /** L2 session: the connection state machine. Frames in, frames out, injected clock; no sockets. */
 export { Session, type FrameTransport, type OpenOptions, type SessionEnd, type StreamHandler } from './session.ts';
 export { Stream, type WriteOptions } from './stream.ts';
+export { StreamReader } from './stream-reader.ts';
 export type { StreamFlowState } from '../flow/index.ts';
 export type { StreamOutcome } from './outcome.ts';
 export { SessionStats } from './stats.ts';

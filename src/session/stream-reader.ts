@@ -81,6 +81,28 @@ export class StreamReader<T extends Uint8Array | Uint8Array[]> implements AsyncI
     return slow;
   }
 
+  /**
+   * A whole message already queued, taken without a promise (the consumer of many small messages
+   * handles each without an await); undefined when next() is the way on: nothing queued, the end,
+   * a failure, a FOLLOWS chain begun, a next() still pending. next() then reports what it would
+   * have. 'messages' mode only.
+   */
+  takeQueued(): T | undefined {
+    if (this.#inFlight !== undefined || this.#finished || this.#parts.length > 0 || this.#mode !== 'messages') return undefined;
+    let chunk: Received | typeof END | undefined;
+    try {
+      chunk = this.#poll();
+    } catch {
+      // A failed stream: polling again (in next()) throws the same failure.
+      return undefined;
+    }
+    if (chunk === undefined || chunk === END) return undefined;
+    if (isWholeMessage(chunk)) return chunk as T;
+    // The first piece of a FOLLOWS chain: next() assembles the rest.
+    this.#parts.push(chunk.data);
+    return undefined;
+  }
+
   return(): Promise<IteratorResult<T>> {
     this.#finished = true;
     this.#parts = [];
