@@ -5,16 +5,21 @@
  * its own condition when woken.
  */
 export class Notifier {
-  #waiters: (() => void)[] = [];
+  /** What every wait() since the last notify() returned: one promise per change, not per waiter. */
+  #next: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
 
   wait(): Promise<void> {
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return (this.#next ??= new Promise((resolve) => {
+      this.#wake = resolve;
+    }));
   }
 
   notify(): void {
-    if (this.#waiters.length === 0) return;
-    const woken = this.#waiters;
-    this.#waiters = [];
-    for (const wake of woken) wake();
+    const wake = this.#wake;
+    if (wake === undefined) return;
+    this.#next = undefined;
+    this.#wake = undefined;
+    wake();
   }
 }

@@ -111,20 +111,23 @@ const encoder = new Encoder({ ignoreUndefined: true, initialBufferSize: 512 });
 const decoder = new Decoder({ useBigInt64: false, maxExtLength: 0 });
 const canonicalEvents = new CanonicalEventReader(decoder);
 
+// encode() returns a copy of its buffer (@msgpack/msgpack 3; encodeSharedRef() is the view): each
+// message below owns its bytes without another copy.
+
 /** One event as one DATA message. The bytes are what the replay log keeps and resends (FW-EV-22). */
 export function encodeEvent(id: number, type: string, data: unknown): Uint8Array {
-  return encoder.encode({ t: 'ev', id, type, data }).slice();
+  return encoder.encode({ t: 'ev', id, type, data });
 }
 
 export function encodeStart(m: Omit<StartMessage, 't'>): Uint8Array {
-  return encoder.encode({ t: 'start', key: m.key, resumable: m.resumable, next: m.next, hb_ms: m.hbMs, grace_ms: m.graceMs, ack_every: m.ackEvery, ack_ms: m.ackMs }).slice();
+  return encoder.encode({ t: 'start', key: m.key, resumable: m.resumable, next: m.next, hb_ms: m.hbMs, grace_ms: m.graceMs, ack_every: m.ackEvery, ack_ms: m.ackMs });
 }
 
-export const HEARTBEAT_MESSAGE: Uint8Array = encoder.encode({ t: 'hb' }).slice();
+export const HEARTBEAT_MESSAGE: Uint8Array = encoder.encode({ t: 'hb' });
 
 /** Encodes the acknowledgement of the events up to `id`. */
 export function encodeAck(id: number): Uint8Array {
-  return encoder.encode({ t: 'ack', id }).slice();
+  return encoder.encode({ t: 'ack', id });
 }
 
 function bad(why: string): FramewireError {

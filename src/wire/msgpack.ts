@@ -31,8 +31,8 @@ const encoder = new Encoder({ ignoreUndefined: true, initialBufferSize: 256 });
 export type ControlMap = Readonly<Record<string, unknown>>;
 
 export function encodeControl(value: ControlMap): Uint8Array {
-  // encode() returns a view into the encoder's reusable buffer: copy before the next call.
-  return encoder.encode(value).slice();
+  // A copy of the encoder's buffer (@msgpack/msgpack 3: encodeSharedRef() is the view), no other.
+  return encoder.encode(value);
 }
 
 export function malformed(frame: string, why: string): FramewireError {

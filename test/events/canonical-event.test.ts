@@ -8,7 +8,8 @@ import { Decoder } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CanonicalEventReader } from '../../src/events/canonical-event.ts';
-import { decodeServerMessage, encodeEvent, TYPE_MAX } from '../../src/events/protocol.ts';
+import { decodeServerMessage, encodeAck, encodeEvent, TYPE_MAX } from '../../src/events/protocol.ts';
+import { encodeControl } from '../../src/wire/msgpack.ts';
 import { FramewireError } from '../../src/errors.ts';
 
 const general = new Decoder({ useBigInt64: false, maxExtLength: 0 });
@@ -105,5 +106,15 @@ describe('canonical ev messages', () => {
       expect(() => decodeServerMessage(bytes)).toThrow(FramewireError);
     }
     expect(decodeServerMessage(encodeEvent(1, 'x'.repeat(TYPE_MAX), 5))).toEqual({ t: 'ev', id: 1, type: 'x'.repeat(TYPE_MAX), data: 5 });
+  });
+
+  it('each encoded message owns its bytes: the next encode does not overwrite them', () => {
+    const first = [encodeEvent(1, 'e', new Uint8Array([1, 2])), encodeAck(1), encodeControl({ a: 1 })];
+    const copies = first.map((b) => Uint8Array.from(b));
+    encodeEvent(2, 'x'.repeat(40), new Uint8Array(600).fill(9));
+    encodeAck(2 ** 31);
+    encodeControl({ b: 'y'.repeat(300) });
+    expect(first).toEqual(copies);
+    for (const b of first) expect(b.byteLength).toBe(b.buffer.byteLength);
   });
 });
