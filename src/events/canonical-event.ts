@@ -1,14 +1,15 @@
 /**
- * The receive path's shortcut for the one message a subscriber gets per event: `ev` exactly as
- * `encodeEvent` lays it out (a fixmap of t, id, type, data in that order, an ASCII type). Reading it
- * by offsets skips building the map and its strings; an event type is taken from a small cache
- * rather than rebuilt per event (as msgpack's CachedKeyDecoder does for keys). Anything else
- * returns undefined and goes through the general decoder, which also gives every error, so what is
- * accepted and how it decodes do not change.
+ * The one message a subscriber gets per event, `ev`, in the layout the general MessagePack codec
+ * gives `{ t, id, type, data }` (a fixmap of t, id, type, data in that order), written and read by
+ * offsets on the hot path: no map object, no key list, no strings rebuilt per event (an event type
+ * is taken from a small cache, as msgpack's CachedKeyDecoder does for keys). Only the common case
+ * is taken — an ASCII type, binary data when writing — and the bytes are exactly the general
+ * encoder's; anything else returns undefined and goes through the general codec, which also gives
+ * every error, so what is sent, accepted and decoded does not change (tests compare both ways).
  */
 
 import type { Decoder } from '@msgpack/msgpack';
-import { readU32 } from '../wire/index.ts';
+import { readU32, writeU32 } from '../wire/index.ts';
 import type { EventMessage } from './protocol.ts';
 
 /** The bytes every canonical `ev` message begins with: fixmap(4), "t", "ev", "id". */
@@ -52,6 +53,67 @@ class TypeCache {
     }
     return type;
   }
+}
+
+/**
+ * What the general encoder writes for `{ t: 'ev', id, type, data }` when `data` is a Uint8Array,
+ * the type ASCII (under 256 characters) and the id below 2^32; undefined otherwise.
+ */
+export function writeCanonicalEvent(id: number, type: string, data: unknown): Uint8Array | undefined {
+  if (!(data instanceof Uint8Array) || !Number.isSafeInteger(id) || id < 0 || id >= 2 ** 32 || type.length >= 0x100) return undefined;
+  const n = type.length;
+  const size = data.length;
+  if (size >= 2 ** 32) return undefined;
+  const idBytes = id < 0x80 ? 1 : id < 0x100 ? 2 : id < 0x10000 ? 3 : 5;
+  const typeHead = n < 32 ? 1 : 2;
+  const binHead = size < 0x100 ? 2 : size < 0x10000 ? 3 : 5;
+  const out = new Uint8Array(PREFIX.length + idBytes + TYPE_KEY.length + typeHead + n + DATA_KEY.length + binHead + size);
+  out.set(PREFIX);
+  let at = PREFIX.length;
+  if (idBytes === 1) {
+    out[at] = id;
+  } else if (idBytes === 2) {
+    out[at] = 0xcc;
+    out[at + 1] = id;
+  } else if (idBytes === 3) {
+    out[at] = 0xcd;
+    out[at + 1] = id >>> 8;
+    out[at + 2] = id;
+  } else {
+    out[at] = 0xce;
+    writeU32(out, at + 1, id);
+  }
+  at += idBytes;
+  out.set(TYPE_KEY, at);
+  at += TYPE_KEY.length;
+  if (typeHead === 1) {
+    out[at] = 0xa0 + n;
+  } else {
+    out[at] = 0xd9;
+    out[at + 1] = n;
+  }
+  at += typeHead;
+  for (let i = 0; i < n; i++) {
+    const c = type.charCodeAt(i);
+    if (c >= 0x80) return undefined;
+    out[at + i] = c;
+  }
+  at += n;
+  out.set(DATA_KEY, at);
+  at += DATA_KEY.length;
+  if (binHead === 2) {
+    out[at] = 0xc4;
+    out[at + 1] = size;
+  } else if (binHead === 3) {
+    out[at] = 0xc5;
+    out[at + 1] = size >>> 8;
+    out[at + 2] = size;
+  } else {
+    out[at] = 0xc6;
+    writeU32(out, at + 1, size);
+  }
+  out.set(data, at + binHead);
+  return out;
 }
 
 /** bytes[i], or 256 (no byte value) past the end. */

@@ -10,7 +10,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { FramewireError } from '../errors.ts';
 import { encodedAsFloat, type ControlMap } from '../wire/index.ts';
-import { CanonicalEventReader } from './canonical-event.ts';
+import { CanonicalEventReader, writeCanonicalEvent } from './canonical-event.ts';
 
 /** The OPEN kind of a subscription (FW-EV-1). */
 export const SUBSCRIBE_KIND = 'events.subscribe';
@@ -116,7 +116,7 @@ const canonicalEvents = new CanonicalEventReader(decoder);
 
 /** One event as one DATA message. The bytes are what the replay log keeps and resends (FW-EV-22). */
 export function encodeEvent(id: number, type: string, data: unknown): Uint8Array {
-  return encoder.encode({ t: 'ev', id, type, data });
+  return writeCanonicalEvent(id, type, data) ?? encoder.encode({ t: 'ev', id, type, data });
 }
 
 export function encodeStart(m: Omit<StartMessage, 't'>): Uint8Array {

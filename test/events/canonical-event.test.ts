@@ -4,15 +4,16 @@
  * anything else (other layouts, damaged bytes, non-ASCII types) is left to the general path.
  */
 
-import { Decoder } from '@msgpack/msgpack';
+import { Decoder, Encoder } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CanonicalEventReader } from '../../src/events/canonical-event.ts';
+import { CanonicalEventReader, writeCanonicalEvent } from '../../src/events/canonical-event.ts';
 import { decodeServerMessage, encodeAck, encodeEvent, TYPE_MAX } from '../../src/events/protocol.ts';
 import { encodeControl } from '../../src/wire/msgpack.ts';
 import { FramewireError } from '../../src/errors.ts';
 
 const general = new Decoder({ useBigInt64: false, maxExtLength: 0 });
+const generalEncoder = new Encoder({ ignoreUndefined: true });
 
 /** What the general path makes of `bytes` when it is an event, else undefined. */
 function generalEvent(bytes: Uint8Array): unknown {
@@ -55,6 +56,21 @@ function damaged(bytes: Uint8Array, d: { kind: string; at: number; value: number
 }
 
 describe('canonical ev messages', () => {
+  it('are written byte for byte as the general encoder writes { t, id, type, data }, and for every ASCII type, binary data and id below 2^32', () => {
+    const anyIds = fc.oneof(ids, fc.integer({ min: -1000, max: -1 }), fc.double(), fc.constant(2 ** 53));
+    const anyTypes = fc.oneof(types, fc.string({ unit: 'grapheme-ascii', minLength: 250, maxLength: 300 }), fc.constantFrom(31, 32, 255, 256).map((n) => 't'.repeat(n)));
+    const anyData = fc.oneof(data, fc.constantFrom(0xff, 0x100, 0xffff, 0x10000).map((n) => new Uint8Array(n).fill(3)), fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b)), fc.constant(new Uint16Array([1, 2])));
+    fc.assert(
+      fc.property(anyIds, anyTypes, anyData, (id, type, value) => {
+        const written = writeCanonicalEvent(id, type, value);
+        const takes = value instanceof Uint8Array && Number.isSafeInteger(id) && id >= 0 && id < 2 ** 32 && type.length < 256 && Array.from(type).every((c) => c.charCodeAt(0) < 0x80);
+        expect(written !== undefined).toBe(takes);
+        if (written !== undefined) expect(written).toEqual(generalEncoder.encode({ t: 'ev', id, type, data: value }));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('reads what encodeEvent writes (ASCII types) exactly as the general decoder does', () => {
     const reader = new CanonicalEventReader(general);
     fc.assert(
