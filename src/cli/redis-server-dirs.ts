@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processExists } from '../process-exists.ts';
 
 export const redisDirPrefix = 'fw-redis-';
 const recordName = 'framewire-owner.json';
@@ -48,12 +49,7 @@ function processId(pid: number): ProcessId {
 }
 
 function isAlive(id: ProcessId): boolean {
-  try {
-    process.kill(id.pid, 0);
-  } catch (error) {
-    // EPERM: a live process of another user.
-    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!processExists(id.pid)) return false;
   if (id.start === undefined) return true;
   const now = startTime(id.pid);
   return now !== 'dead' && now === id.start;

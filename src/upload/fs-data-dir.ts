@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { processExists } from '../process-exists.ts';
 
 export const LOCK_FILE = 'lock';
 
@@ -55,7 +56,7 @@ export async function claimDataDir(dir: string): Promise<DataDirClaim> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw usable(dir, error);
     }
     const owner = await readOwner(path);
-    if (owner === undefined || owner.host !== me.host || owner.pid === me.pid || alive(owner.pid)) {
+    if (owner === undefined || owner.host !== me.host || owner.pid === me.pid || processExists(owner.pid)) {
       const who = owner === undefined ? 'another process' : `process ${owner.pid} on ${owner.host}${owner.pid === me.pid ? ' (this one)' : ''}`;
       throw new DataDirError(`data directory ${dir} is in use by ${who}: two servers must not share one (lock file ${path}; remove it if that process is gone)`);
     }
@@ -102,15 +103,5 @@ async function readOwner(path: string): Promise<{ pid: number; host: string } | 
     return typeof v.pid === 'number' && Number.isSafeInteger(v.pid) && typeof v.host === 'string' ? { pid: v.pid, host: v.host } : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, owned by someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
