@@ -92,11 +92,47 @@ export interface ReplayStore {
   create(name: string, key: string, limits: ReplayLimits, principal?: string): ReplayLog;
 }
 
-/** The embedded default: a bounded window in memory, O(1) append, read and eviction. */
+/** Bytes of a log's first segment; each next one is as large as what the log retains, up to SEGMENT_MAX_BYTES. */
+const SEGMENT_MIN_BYTES = 1024;
+const SEGMENT_MAX_BYTES = 64 * 1024;
+/** An event at least this large is kept as its own segment, by reference, rather than copied. */
+const OWN_SEGMENT_BYTES = 8 * 1024;
+
+/**
+ * The embedded default: a bounded window in memory, O(1) append, read and eviction.
+ *
+ * Retained events hold no JavaScript object each. A window lives for seconds to minutes, long
+ * enough for the garbage collector to move every retained event out of the young generation (two
+ * copies) and into the old one, where it then dies: at a few thousand events a second that made
+ * promotion and old-generation collections the largest source of delivery latency spikes
+ * (bench:events, the Redis rows). So the encoded bytes are copied into segments (a few large
+ * buffers, written once and never reused: a view handed out by `read` stays valid however long a
+ * send queue holds it) and the id, offset, length and time of each event sit in typed-array rings;
+ * `read` builds the short-lived LoggedEvent views. A segment is released when its last event is
+ * dropped. Events are dropped oldest first and small ones fill segments in id order, so memory
+ * beyond the retained bytes is the free end of the segment being filled and the dropped start of
+ * the oldest one still holding an event: each at most max(1 KiB, what the log retained when it
+ * was allocated) and at most 64 KiB (or the one event, below 8 KiB, that did not fit).
+ */
 export class MemoryReplayLog implements ReplayLog {
   readonly #limits: ReplayLimits;
-  #items: LoggedEvent[] = [];
+  /** Segments, oldest first (released ones are holes); #segments[i] has sequence number #segmentBase + i. */
+  #segments: (Uint8Array | undefined)[] = [];
+  /** Retained events in each segment. */
+  #live: number[] = [];
+  #segmentBase = 0;
+  /** The segment small events are copied into (its sequence number), and the bytes written into it. */
+  #fill = -1;
+  #filled = 0;
+  /** Ring of the retained events' metadata: slot (#head + k) & #mask holds event firstId + k. */
+  #segment = new Int32Array(0);
+  #offset = new Int32Array(0);
+  #length = new Int32Array(0);
+  #at = new Float64Array(0);
+  #types: string[] = [];
+  #mask = -1;
   #head = 0;
+  #count = 0;
   #bytes = 0;
   #lastId = 0;
   #acked = 0;
@@ -106,7 +142,7 @@ export class MemoryReplayLog implements ReplayLog {
   }
 
   get firstId(): number {
-    return this.#items[this.#head]?.id ?? this.#lastId + 1;
+    return this.#lastId - this.#count + 1;
   }
 
   get lastId(): number {
@@ -118,11 +154,18 @@ export class MemoryReplayLog implements ReplayLog {
   }
 
   get count(): number {
-    return this.#items.length - this.#head;
+    return this.#count;
   }
 
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /** @internal Bytes of the segments held (retained bytes and the slack the class comment bounds); for tests. */
+  get heldBytes(): number {
+    let held = 0;
+    for (const segment of this.#segments) held += segment?.length ?? 0;
+    return held;
   }
 
   hasRoom(size: number, now: number): boolean {
@@ -131,13 +174,12 @@ export class MemoryReplayLog implements ReplayLog {
     }
     this.trim(now);
     // Acknowledged events can always make room; unacknowledged ones never do (FW-EV-21).
-    let count = this.count;
+    let count = this.#count;
     let bytes = this.#bytes;
-    for (let i = this.#head; i < this.#items.length && (count + 1 > this.#limits.maxEvents || bytes + size > this.#limits.maxBytes); i++) {
-      const e = this.#items[i];
-      if (e === undefined || e.id > this.#acked) return false;
+    for (let id = this.firstId; count > 0 && (count + 1 > this.#limits.maxEvents || bytes + size > this.#limits.maxBytes); id++) {
+      if (id > this.#acked) return false;
+      bytes -= this.#length[(this.#head + (id - this.firstId)) & this.#mask] ?? 0;
       count--;
-      bytes -= e.bytes.length;
     }
     return count + 1 <= this.#limits.maxEvents && bytes + size <= this.#limits.maxBytes;
   }
@@ -145,10 +187,17 @@ export class MemoryReplayLog implements ReplayLog {
   append(event: LoggedEvent): void {
     if (event.id !== this.#lastId + 1) throw new FramewireError('INTERNAL', `replay log: expected id ${this.#lastId + 1}, got ${event.id}`);
     const size = event.bytes.length;
-    while (this.count > 0 && (this.count + 1 > this.#limits.maxEvents || this.#bytes + size > this.#limits.maxBytes)) {
+    while (this.#count > 0 && (this.#count + 1 > this.#limits.maxEvents || this.#bytes + size > this.#limits.maxBytes)) {
       if (!this.#dropOldestAcked()) throw new FramewireError('INTERNAL', 'replay log: append without room (hasRoom was not checked)');
     }
-    this.#items.push(event);
+    if (this.#count === this.#mask + 1) this.#grow();
+    const slot = (this.#head + this.#count) & this.#mask;
+    this.#store(event.bytes, slot);
+    this.#at[slot] = event.at;
+    // Equal types share one string, so a producer that builds its type anew for each event does not retain a string per event.
+    const previous = this.#count > 0 ? this.#types[(slot - 1) & this.#mask] : undefined;
+    this.#types[slot] = previous === event.type ? previous : event.type;
+    this.#count++;
     this.#bytes += size;
     this.#lastId = event.id;
   }
@@ -158,20 +207,25 @@ export class MemoryReplayLog implements ReplayLog {
   }
 
   read(after: number, max: number): readonly LoggedEvent[] {
-    const from = Math.max(after + 1, this.firstId);
-    if (from > this.#lastId || max <= 0) return [];
-    const start = this.#head + (from - this.firstId);
-    return this.#items.slice(start, Math.min(this.#items.length, start + max));
+    const first = this.firstId;
+    const from = Math.max(after + 1, first);
+    const n = Math.min(max, this.#lastId - from + 1);
+    if (n <= 0) return [];
+    const events: LoggedEvent[] = new Array<LoggedEvent>(n);
+    for (let k = 0; k < n; k++) {
+      const slot = (this.#head + (from - first) + k) & this.#mask;
+      const segment = this.#segments[(this.#segment[slot] ?? -1) - this.#segmentBase];
+      if (segment === undefined) throw new FramewireError('INTERNAL', `replay log: the segment of event ${from + k} was released`);
+      const offset = this.#offset[slot] ?? 0;
+      events[k] = { id: from + k, type: this.#types[slot] ?? '', bytes: segment.subarray(offset, offset + (this.#length[slot] ?? 0)), at: this.#at[slot] ?? 0 };
+    }
+    return events;
   }
 
   trim(now: number): void {
     const maxAge = this.#limits.maxAgeMs;
     if (maxAge <= 0) return;
-    for (;;) {
-      const e = this.#items[this.#head];
-      if (e === undefined || e.id > this.#acked || now - e.at < maxAge) break;
-      this.#dropOldestAcked();
-    }
+    while (this.#count > 0 && this.firstId <= this.#acked && now - (this.#at[this.#head] ?? 0) >= maxAge) this.#dropOldestAcked();
   }
 
   dropAcknowledged(): void {
@@ -180,23 +234,106 @@ export class MemoryReplayLog implements ReplayLog {
 
   /** Drops the retained events. */
   dispose(): void {
-    this.#items = [];
+    this.#segmentBase += this.#segments.length;
+    this.#segments = [];
+    this.#live = [];
+    this.#fill = -1;
+    this.#filled = 0;
+    this.#types = [];
+    this.#segment = new Int32Array(0);
+    this.#offset = new Int32Array(0);
+    this.#length = new Int32Array(0);
+    this.#at = new Float64Array(0);
+    this.#mask = -1;
     this.#head = 0;
+    this.#count = 0;
     this.#bytes = 0;
   }
 
-  #dropOldestAcked(): boolean {
-    const e = this.#items[this.#head];
-    if (e === undefined || e.id > this.#acked) return false;
-    this.#items[this.#head++] = undefined as unknown as LoggedEvent;
-    this.#bytes -= e.bytes.length;
-    if (this.#head === this.#items.length) {
-      this.#items = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items.splice(0, this.#head);
-      this.#head = 0;
+  /** Puts an event's bytes where slot records them: copied into the segment being filled, or a large one as a segment of its own. */
+  #store(bytes: Uint8Array, slot: number): void {
+    const size = bytes.length;
+    if (size >= OWN_SEGMENT_BYTES) {
+      // By reference when the event owns its buffer; a view into a larger one is copied, not to retain the rest.
+      this.#record(slot, this.#addSegment(bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice()), 0, size);
+      return;
     }
+    let fill = this.#segments[this.#fill - this.#segmentBase];
+    if (fill === undefined || this.#filled + size > fill.length) {
+      const full = this.#fill;
+      fill = new Uint8Array(Math.max(size, Math.min(SEGMENT_MAX_BYTES, Math.max(SEGMENT_MIN_BYTES, this.#bytes))));
+      this.#fill = this.#addSegment(fill);
+      this.#filled = 0;
+      this.#releaseIfEmpty(full);
+    }
+    fill.set(bytes, this.#filled);
+    this.#record(slot, this.#fill, this.#filled, size);
+    this.#filled += size;
+  }
+
+  /** Appends a segment; returns its sequence number. */
+  #addSegment(segment: Uint8Array): number {
+    this.#segments.push(segment);
+    this.#live.push(0);
+    return this.#segmentBase + this.#segments.length - 1;
+  }
+
+  /** Releases segment `seq` when no retained event is in it and it is not the one being filled. */
+  #releaseIfEmpty(seq: number): void {
+    const i = seq - this.#segmentBase;
+    if (i < 0 || this.#live[i] !== 0 || seq === this.#fill) return;
+    this.#segments[i] = undefined;
+    let released = 0;
+    while (released < this.#segments.length && this.#segments[released] === undefined) released++;
+    if (released > 0) {
+      this.#segments.splice(0, released);
+      this.#live.splice(0, released);
+      this.#segmentBase += released;
+    }
+  }
+
+  #record(slot: number, segment: number, offset: number, length: number): void {
+    this.#live[segment - this.#segmentBase] = (this.#live[segment - this.#segmentBase] ?? 0) + 1;
+    this.#segment[slot] = segment;
+    this.#offset[slot] = offset;
+    this.#length[slot] = length;
+  }
+
+  /** Doubles the rings, keeping the retained events in order from slot 0. */
+  #grow(): void {
+    const capacity = Math.max(16, 2 * (this.#mask + 1));
+    const order = (ring: Int32Array | Float64Array, grown: Int32Array | Float64Array): void => {
+      for (let k = 0; k < this.#count; k++) grown[k] = ring[(this.#head + k) & this.#mask] ?? 0;
+    };
+    const segment = new Int32Array(capacity);
+    const offset = new Int32Array(capacity);
+    const length = new Int32Array(capacity);
+    const at = new Float64Array(capacity);
+    order(this.#segment, segment);
+    order(this.#offset, offset);
+    order(this.#length, length);
+    order(this.#at, at);
+    const types = new Array<string>(capacity).fill('');
+    for (let k = 0; k < this.#count; k++) types[k] = this.#types[(this.#head + k) & this.#mask] ?? '';
+    this.#segment = segment;
+    this.#offset = offset;
+    this.#length = length;
+    this.#at = at;
+    this.#types = types;
+    this.#mask = capacity - 1;
+    this.#head = 0;
+  }
+
+  #dropOldestAcked(): boolean {
+    if (this.#count === 0 || this.firstId > this.#acked) return false;
+    const slot = this.#head;
+    this.#bytes -= this.#length[slot] ?? 0;
+    this.#types[slot] = '';
+    this.#head = (slot + 1) & this.#mask;
+    this.#count--;
+    const seq = this.#segment[slot] ?? -1;
+    this.#live[seq - this.#segmentBase] = (this.#live[seq - this.#segmentBase] ?? 1) - 1;
+    this.#releaseIfEmpty(seq);
     return true;
   }
 }

@@ -66,6 +66,78 @@ describe('MemoryReplayLog', () => {
       { numRuns: 200 },
     );
   });
+
+  /** An event whose bytes say which event they are: byte k of event id is (id * 31 + k) & 0xff. */
+  const marked = (id: number, size: number, at = 0) => ({ id, type: `t${id % 3}`, bytes: Uint8Array.from({ length: size }, (_, k) => (id * 31 + k) & 0xff), at });
+  const intact = (e: { id: number; bytes: Uint8Array }, size: number): boolean => e.bytes.length === size && e.bytes.every((b, k) => b === ((e.id * 31 + k) & 0xff));
+
+  it('property: read returns each retained event byte for byte, and a view read earlier is never overwritten by later appends', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 300 }),
+        fc.array(
+          fc.oneof(
+            { weight: 6, arbitrary: fc.record({ op: fc.constant('append' as const), size: fc.oneof(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1000, max: 20_000 })) }) },
+            { weight: 3, arbitrary: fc.record({ op: fc.constant('ack' as const), by: fc.integer({ min: 0, max: 40 }) }) },
+            { weight: 1, arbitrary: fc.record({ op: fc.constant('trim' as const), now: fc.integer({ min: 0, max: 2000 }) }) },
+            { weight: 1, arbitrary: fc.record({ op: fc.constant('drop' as const) }) },
+          ),
+          { maxLength: 300 },
+        ),
+        (maxEvents, ops) => {
+          const log = new MemoryReplayLog({ maxEvents, maxBytes: 256 * 1024, maxAgeMs: 1000 });
+          const sizes = new Map<number, number>();
+          const views: { id: number; bytes: Uint8Array }[] = [];
+          let clock = 0;
+          for (const o of ops) {
+            clock += 10;
+            if (o.op === 'ack') log.acknowledge(log.ackedId + o.by);
+            else if (o.op === 'trim') log.trim(clock + o.now);
+            else if (o.op === 'drop') log.dropAcknowledged();
+            else if (log.hasRoom(o.size, clock)) {
+              log.append(marked(log.lastId + 1, o.size, clock));
+              sizes.set(log.lastId, o.size);
+            }
+            const all = log.read(0, 10_000);
+            expect(all.map((e) => e.id)).toEqual(Array.from({ length: log.count }, (_, i) => log.firstId + i));
+            for (const e of all) {
+              expect(intact(e, sizes.get(e.id) ?? -1)).toBe(true);
+              expect(e.type).toBe(`t${e.id % 3}`);
+            }
+            if (all.length > 0) views.push(all[all.length - 1]!);
+            expect(log.bytes).toBe(all.reduce((n, e) => n + e.bytes.length, 0));
+          }
+          for (const v of views) expect(intact(v, sizes.get(v.id) ?? -1)).toBe(true);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('the memory a log holds stays within its retained bytes and the bounded slack of two segments (64 KiB each at most)', () => {
+    const log = new MemoryReplayLog({ maxEvents: 4096, maxBytes: 4 * 1024 * 1024, maxAgeMs: 0 });
+    let worst = 0;
+    for (let id = 1; id <= 200_000; id++) {
+      const size = id % 1000 === 0 ? 9000 : 60 + (id % 90);
+      expect(log.hasRoom(size, 0)).toBe(true);
+      log.append({ id, type: 't', bytes: new Uint8Array(size), at: 0 });
+      log.acknowledge(id - 1);
+      worst = Math.max(worst, log.heldBytes - log.bytes);
+    }
+    expect(worst).toBeLessThanOrEqual(2 * 64 * 1024);
+    expect(log.count).toBe(4096);
+    // A quiet log holds little: one small event, one 1 KiB segment.
+    const quiet = new MemoryReplayLog();
+    quiet.append(marked(1, 100));
+    expect(quiet.heldBytes).toBe(1024);
+    // Everything acknowledged and dropped: only the segment being filled is kept.
+    log.acknowledge(log.lastId);
+    log.dropAcknowledged();
+    expect(log.count).toBe(0);
+    expect(log.heldBytes).toBeLessThanOrEqual(64 * 1024);
+    log.dispose();
+    expect(log.heldBytes).toBe(0);
+  });
 });
 
 describe('event-stream messages', () => {
