@@ -92,7 +92,7 @@ export interface ReplayStore {
   create(name: string, key: string, limits: ReplayLimits, principal?: string): ReplayLog;
 }
 
-/** Bytes of a log's first segment; each next one is as large as what the log retains, up to SEGMENT_MAX_BYTES. */
+/** Bytes of a log's first segment; each next one is a quarter of what the log retains, up to SEGMENT_MAX_BYTES. */
 const SEGMENT_MIN_BYTES = 1024;
 const SEGMENT_MAX_BYTES = 64 * 1024;
 /** An event at least this large is kept as its own segment, by reference, rather than copied. */
@@ -109,10 +109,14 @@ const OWN_SEGMENT_BYTES = 8 * 1024;
  * buffers, written once and never reused: a view handed out by `read` stays valid however long a
  * send queue holds it) and the id, offset, length and time of each event sit in typed-array rings;
  * `read` builds the short-lived LoggedEvent views. A segment is released when its last event is
- * dropped. Events are dropped oldest first and small ones fill segments in id order, so memory
- * beyond the retained bytes is the free end of the segment being filled and the dropped start of
- * the oldest one still holding an event: each at most max(1 KiB, what the log retained when it
- * was allocated) and at most 64 KiB (or the one event, below 8 KiB, that did not fit).
+ * dropped, and an empty log holds no segment and no ring. Events are dropped oldest first and small
+ * ones fill segments in id order, so what a log holds beyond its retained bytes and rings (28 bytes
+ * an event, up to twice that after growth) is the free end of the segment being filled and the
+ * dropped start of the oldest one still in use: each at most one segment, max(1 KiB, a quarter of
+ * what the log retained when it was allocated, the event that did not fit) and at most 64 KiB.
+ * Counted against the replay budget as EVENT_OVERHEAD_BYTES an event, that stays within the
+ * budget for a log of a few events or more; below that, within about 2 KiB a log, which the
+ * instance limits bound.
  */
 export class MemoryReplayLog implements ReplayLog {
   readonly #limits: ReplayLimits;
@@ -234,6 +238,11 @@ export class MemoryReplayLog implements ReplayLog {
 
   /** Drops the retained events. */
   dispose(): void {
+    this.#clear();
+  }
+
+  /** Releases segments and rings: nothing is retained (ids go on from lastId). */
+  #clear(): void {
     this.#segmentBase += this.#segments.length;
     this.#segments = [];
     this.#live = [];
@@ -261,7 +270,7 @@ export class MemoryReplayLog implements ReplayLog {
     let fill = this.#segments[this.#fill - this.#segmentBase];
     if (fill === undefined || this.#filled + size > fill.length) {
       const full = this.#fill;
-      fill = new Uint8Array(Math.max(size, Math.min(SEGMENT_MAX_BYTES, Math.max(SEGMENT_MIN_BYTES, this.#bytes))));
+      fill = new Uint8Array(Math.max(size, Math.min(SEGMENT_MAX_BYTES, Math.max(SEGMENT_MIN_BYTES, this.#bytes >> 2))));
       this.#fill = this.#addSegment(fill);
       this.#filled = 0;
       this.#releaseIfEmpty(full);
@@ -331,6 +340,11 @@ export class MemoryReplayLog implements ReplayLog {
     this.#types[slot] = '';
     this.#head = (slot + 1) & this.#mask;
     this.#count--;
+    if (this.#count === 0) {
+      // An empty log holds nothing: no segment a burst once grew, no ring as long as the window once was.
+      this.#clear();
+      return true;
+    }
     const seq = this.#segment[slot] ?? -1;
     this.#live[seq - this.#segmentBase] = (this.#live[seq - this.#segmentBase] ?? 1) - 1;
     this.#releaseIfEmpty(seq);
