@@ -36,9 +36,11 @@ export const defaultEventLimits: EventLimits = {
 };
 
 /**
- * What one retained event costs beyond its encoded bytes: its record, the buffer's own header and
- * the log's slot. Measured for the memory log on node 20 at 140..260 bytes; counted high, so that
- * a budget of small events is a bound on memory, not only on payload.
+ * What one retained event costs beyond its encoded bytes. The memory log keeps 28 bytes an event in
+ * its rings (up to twice that after growth) and at most two partly used segments a log (at most 28
+ * bytes an event in a full 4096-event window of 100-byte events); it was 140..260 bytes when each
+ * event was an object of its own. Counted high, so that a budget of small events is a bound on
+ * memory, not only on payload, whichever store holds the log.
  */
 export const EVENT_OVERHEAD_BYTES = 256;
 
