@@ -14,6 +14,9 @@ import { fileURLToPath } from 'node:url';
 /** The CLI from the sources, through tsx (the tests never read dist/). */
 const bin = fileURLToPath(new URL('../../src/cli/bin.ts', import.meta.url));
 
+/** How long start() waits for the "listening" line before it gives up. */
+const START_BACKSTOP_MS = 120_000;
+
 export class ServeProcess {
   readonly dataDir = mkdtempSync(join(tmpdir(), 'framewire-serve-'));
   readonly stderrLines: string[] = [];
@@ -37,9 +40,12 @@ export class ServeProcess {
       if (this.stderrLines.length < 10_000) this.stderrLines.push(line);
     });
     const port = await new Promise<number>((resolve, reject) => {
+      // A backstop against a hang: the wait is for the "listening" line (or the exit). Loading the
+      // CLI through tsx took more than 30 s at nice 19 beside three busy loops; the caller's test
+      // timeout must cover this.
       const timer = setTimeout(() => {
-        reject(new Error('framewire serve did not start within 30 s'));
-      }, 30_000);
+        reject(new Error(`framewire serve did not start within ${START_BACKSTOP_MS} ms`));
+      }, START_BACKSTOP_MS);
       child.once('exit', (code) => {
         clearTimeout(timer);
         reject(new Error(`framewire serve exited (${String(code)}) before listening: ${this.stderrLines.join('\n')}`));

@@ -5,14 +5,19 @@
  * when the server evicted it with LIMIT_EXCEEDED (the oldest handshaking socket makes room). Before the handshake
  * budget, the same attack made most honest connects fail (dropped at maxConnections).
  *
- * In the suite the bound is the handshake deadline (5 s): an honest client is never shut out, even
- * on a loaded CI machine. The latency figure is measured on a quiet machine with
+ * In the suite the bound is the handshake deadline (5 s, FW-HS-5): an honest client is never shut
+ * out, even on a loaded CI machine. The server itself fails a handshake that outlasts it from the
+ * accept; what the client's clock adds is the TCP connect (under load, a SYN retransmitted after
+ * 1 s when the listen backlog overflows: the maxima of about 1.05 s measured at nice 19 beside
+ * three busy loops) and, after an eviction, the server's retry_after_ms (1 s). Nothing else in the
+ * test waits on the clock: it measures once the attacker reports the attack in force, and the
+ * attack lasts until the last sample is taken. The latency figure is measured on a quiet machine with
  *   FW_EXHAUSTION_BOUND_MS=1000 npx vitest run test/integration/exhaustion.test.ts
  * (20 of 20 within 1 s: p50 72 ms, max 154 ms on 2 cores).
  *
  * The server and the attacker each run in a process of their own; this process only measures.
  * Scale with FW_EXHAUSTION_SILENT (default 3000) and FW_EXHAUSTION_SAMPLES (default 20).
- * Cost: about 8 s and 2 × 3,000 file descriptors; skipped, loudly, when the fd limit is lower.
+ * Cost: about 10 s and 2 × 3,000 file descriptors; skipped, loudly, when the fd limit is lower.
  */
 
 import { spawn, execFileSync } from 'node:child_process';
@@ -27,6 +32,10 @@ const SILENT = Number(process.env['FW_EXHAUSTION_SILENT'] ?? 3000);
 const SAMPLES = Number(process.env['FW_EXHAUSTION_SAMPLES'] ?? 20);
 const ADDRESSES = 50;
 const BOUND_MS = Number(process.env['FW_EXHAUSTION_BOUND_MS'] ?? 5000);
+/** serve's default maxConnections (spec §8.8): more silent connections than it may hold at all. */
+const MAX_CONNECTIONS = 1024;
+/** The attacker stops when told (its stdin ends); this only bounds it should the test die. */
+const ATTACKER_MAX_MS = 300_000;
 
 const fdLimit = Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim());
 const enoughFds = !Number.isFinite(fdLimit) || fdLimit >= SILENT + 500;
@@ -43,31 +52,46 @@ function quantile(sorted: readonly number[], q: number): number {
 }
 
 describe.skipIf(!enoughFds)('connection exhaustion before the handshake', () => {
-  it(`with ${SILENT} silent connections kept open, every honest handshake completes within ${BOUND_MS} ms`, { timeout: 60_000 }, async () => {
+  // A backstop only: every wait below is for an event (the server listening, the attack at full
+  // size, each handshake, the attacker's report); about 10 s on a quiet machine, 35 s and more
+  // when the test runs at nice 19 beside busy loops.
+  it(`FW-LIMIT-8 FW-HS-5: with ${SILENT} silent connections kept open, every honest handshake completes within ${BOUND_MS} ms`, { timeout: 180_000 }, async () => {
     const serve = new ServeProcess();
     cleanups.push(() => serve.stop());
     const port = await serve.start([]);
-    const attackMs = 4000 + SAMPLES * 150;
-    const attacker = spawn(process.execPath, ['--import', 'tsx', attackerScript, String(port), String(SILENT), String(ADDRESSES), String(attackMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const attacker = spawn(process.execPath, ['--import', 'tsx', attackerScript, String(port), String(SILENT), String(ADDRESSES), String(ATTACKER_MAX_MS), String(MAX_CONNECTIONS)], { stdio: ['pipe', 'pipe', 'inherit'] });
     cleanups.push(async () => {
       if (attacker.exitCode === null) {
         attacker.kill('SIGKILL');
         await new Promise((resolve) => attacker.once('exit', resolve));
       }
     });
-    const lines: Record<string, unknown>[] = [];
-    createInterface({ input: attacker.stdout }).on('line', (l) => lines.push(JSON.parse(l) as Record<string, unknown>));
-    // Let the attack reach its full size before measuring.
-    await sleep(2000);
+    const reports = new Map<string, Record<string, number>>();
+    const reported = new Map<string, () => void>();
+    const report = (event: string): Promise<Record<string, number>> =>
+      new Promise((resolve) => {
+        const seen = reports.get(event);
+        if (seen !== undefined) resolve(seen);
+        else reported.set(event, () => { resolve(reports.get(event)!); });
+      });
+    createInterface({ input: attacker.stdout }).on('line', (l) => {
+      const parsed = JSON.parse(l) as Record<string, number> & { event: string };
+      reports.set(parsed.event, parsed);
+      reported.get(parsed.event)?.();
+    });
+    // Measure only once the attack is in force, however long that takes here: more silent
+    // connections open than the server may hold at all (without the handshake budget, every slot
+    // would be taken), and the server shedding them (FW-LIMIT-8).
+    const ready = await within(report('ready'), 60_000, 'attack in force');
     const samples: number[] = [];
     let failures = 0;
     let evictedOnce = 0;
     for (let i = 0; i < SAMPLES; i++) {
+      // An honest client does what the spec tells it to with LIMIT_EXCEEDED (retryable, see
+      // retry_after_ms): it tries again after that. When the server's event loop falls behind 10,000
+      // accepts a second, 128 newer sockets can arrive before it reads an honest HELLO, and the
+      // oldest is evicted (seen under node 24 in CI: 1 of 20); the bound covers the retry.
       const started = performance.now();
-      // An honest client does what the spec tells it to with LIMIT_EXCEEDED (retryable,: it tries
-      // see retry_after_ms): it tries again after that. When the server's event loop falls behind 10,000 accepts a
-      // second, 128 newer sockets can arrive before it reads an honest HELLO, and the oldest is
-      // evicted (seen under node 24 in CI: 1 of 20); the bound covers the retry.
       for (let attempt = 1; ; attempt++) {
         try {
           const c = await connect({ port, connectTimeoutMs: 10_000 });
@@ -87,25 +111,19 @@ describe.skipIf(!enoughFds)('connection exhaustion before the handshake', () => 
       }
       await sleep(100);
     }
-    const done = await within(
-      new Promise<Record<string, unknown>>((resolve) => {
-        const check = setInterval(() => {
-          const d = lines.find((l) => l['event'] === 'done');
-          if (d !== undefined) {
-            clearInterval(check);
-            resolve(d);
-          }
-        }, 50);
-      }),
-      attackMs + 10_000,
-      'attacker report',
-    );
+    // The attack lasted the whole measurement: the attacker is still running, and the server
+    // kept closing its connections while the honest clients were being measured.
+    expect(attacker.exitCode).toBeNull();
+    attacker.stdin.end();
+    const done = await within(report('done'), 30_000, 'attacker report');
     const sorted = [...samples].sort((a, b) => a - b);
     console.log(
-      `[exhaustion] ${SILENT} silent connections from ${ADDRESSES} addresses (opened ${String(done['opened'])}, closed by the server ${String(done['closedByServer'])}, open at peak ${String(done['peakOpen'])}); ` +
+      `[exhaustion] ${SILENT} silent connections from ${ADDRESSES} addresses (opened ${done['opened']}, closed by the server ${done['closedByServer']} (${done['closedByServer']! - ready['closedByServer']!} while measuring), open at peak ${done['peakOpen']}); ` +
         `honest handshakes: ${samples.length}/${SAMPLES} ok (${evictedOnce} after one LIMIT_EXCEEDED retry), p50 ${quantile(sorted, 0.5).toFixed(1)} ms, max ${(sorted.at(-1) ?? Number.NaN).toFixed(1)} ms (bound ${BOUND_MS} ms)`,
     );
+    expect(done['closedByServer']).toBeGreaterThan(ready['closedByServer']!);
     expect(failures).toBe(0);
+    expect(samples).toHaveLength(SAMPLES);
     expect(sorted.at(-1)).toBeLessThan(BOUND_MS);
     expect(serve.exit).toBeUndefined();
     expect(serve.logsAtLeast(50)).toEqual([]);
