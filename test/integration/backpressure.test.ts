@@ -2,6 +2,10 @@
  * Bounded memory under a stalled reader (FW-FLOW-1, FW-FLOW-4, FW-FLOW-5, FW-LIMIT-5): the receiver
  * holds at most what it granted, the sender's write() waits instead of queueing without bound, and
  * once the reader drains everything completes intact.
+ *
+ * The reader stalls until the test releases it, once what it observes has happened (the window
+ * full, the writer parked), not for a fixed time: on a loaded machine a fixed stall could end
+ * before the test had looked.
  */
 
 import { createHash, randomBytes } from 'node:crypto';
@@ -10,7 +14,25 @@ import type { Session, Stream } from '../../src/index.ts';
 import { Harness, KiB, MiB, sleep, waitFor, within } from './helpers.ts';
 
 const h = new Harness();
-afterEach(() => h.cleanup());
+/** Releases every reader still stalled, so that a failed test leaves no handler waiting. */
+const releases: (() => void)[] = [];
+afterEach(async () => {
+  for (const release of releases.splice(0)) release();
+  await h.cleanup();
+});
+
+/** A stall the test ends: `ended` settles when `release()` is called. */
+function stalledReader(): { ended: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const ended = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  releases.push(release);
+  return { ended, release };
+}
+
+/** Hang backstops of the waits below: each waits for a condition, not for a time. */
+const WAIT_MS = 20_000;
 
 const STREAM_CREDIT = 256 * KiB;
 const CONNECTION_CREDIT = 1 * MiB;
@@ -18,7 +40,6 @@ const STREAM_CEILING = 512 * KiB;
 const CONNECTION_CEILING = 1 * MiB;
 const WRITE_BUFFER = 512 * KiB;
 const MESSAGE = 64 * KiB;
-const STALL_MS = 1000;
 
 interface Peak {
   stream: number;
@@ -27,8 +48,8 @@ interface Peak {
   streamGranted: number;
 }
 
-/** A server whose handler sleeps before reading, sampling what it buffers the whole time. */
-async function stalledServer(peaks: Peak[], during: Peak[], stallMs = STALL_MS): Promise<number> {
+/** A server whose handler waits for `stallEnded` before reading, sampling what it buffers the whole time. */
+async function stalledServer(peaks: Peak[], during: Peak[], stallEnded: Promise<void>): Promise<number> {
   const { port } = await h.server({
     settings: { initialStreamCredit: STREAM_CREDIT, initialConnectionCredit: CONNECTION_CREDIT },
     limits: { maxStreamWindow: STREAM_CEILING, maxConnectionWindow: CONNECTION_CEILING },
@@ -48,7 +69,7 @@ async function stalledServer(peaks: Peak[], during: Peak[], stallMs = STALL_MS):
       };
       const sampler = setInterval(sample, 2);
       try {
-        await sleep(stallMs);
+        await stallEnded;
         sample();
         stalled = false;
         const hash = createHash('sha256');
@@ -77,10 +98,11 @@ function message(pool: Buffer, i: number): Buffer {
 }
 
 describe('bounded memory under a stalled reader', () => {
-  it('FW-FLOW-1 FW-FLOW-4 FW-LIMIT-5: 64 MiB to a reader that stalls ~1 s: receiver buffers <= granted credit, writer waits with a bounded queue, then all completes', async () => {
+  it('FW-FLOW-1 FW-FLOW-4 FW-LIMIT-5: 64 MiB to a reader that stalls: receiver buffers <= granted credit, writer waits with a bounded queue, then all completes', { timeout: 60_000 }, async () => {
     const peaks: Peak[] = [];
     const during: Peak[] = [];
-    const port = await stalledServer(peaks, during);
+    const reader = stalledReader();
+    const port = await stalledServer(peaks, during, reader.ended);
     const client = await h.client({ port, limits: { streamWriteBuffer: WRITE_BUFFER } });
     const stream = client.open({ kind: 'upload' });
     const pool = randomBytes(MiB);
@@ -90,25 +112,36 @@ describe('bounded memory under a stalled reader', () => {
     let resolved = 0;
     let maxQueued = 0;
     let pendingWrite: Promise<void> | undefined;
+    let pendingSettled = false;
     const started = performance.now();
     const writing = (async () => {
       for (let i = 0; i < count; i++) {
         const m = message(pool, i);
         hash.update(m);
-        pendingWrite = stream.write(m);
+        const write = stream.write(m);
+        pendingWrite = write;
+        pendingSettled = false;
+        void write.then(() => {
+          if (pendingWrite === write) pendingSettled = true;
+        });
         maxQueued = Math.max(maxQueued, stream.queuedBytes);
-        await pendingWrite;
+        await write;
         resolved++;
       }
       await stream.end();
     })();
 
     // During the stall: the writer is parked on a pending write(), its queue bounded, nothing moves.
-    await waitFor(() => stream.flow.sendLimit - stream.flow.sent === 0 && resolved > 0, 5000, 'sender used its initial credit');
-    await sleep(200);
+    // Parked means: at a timer tick (after every microtask), the write it awaits is still pending; a
+    // write that had room would have settled and the loop moved on to the next one. And the
+    // receiver holds the whole credit it granted.
+    await waitFor(() => stream.flow.sendLimit - stream.flow.sent === 0 && resolved > 0 && !pendingSettled, WAIT_MS, 'sender used its initial credit and parked');
+    await waitFor(() => during[0] !== undefined && during[0].stream === STREAM_CREDIT, WAIT_MS, 'receiver holds the granted credit');
     const parkedAt = resolved;
     let settledDuringStall = false;
     void pendingWrite!.then(() => (settledDuringStall = true));
+    // The reader is still stalled (the test releases it below), so nothing may move, however long
+    // this takes on a loaded machine.
     await sleep(300);
     expect(resolved).toBe(parkedAt);
     expect(settledDuringStall).toBe(false);
@@ -116,9 +149,10 @@ describe('bounded memory under a stalled reader', () => {
     expect(stream.queuedBytes).toBeLessThanOrEqual(WRITE_BUFFER + MESSAGE);
     // What the sender holds, end to end, while parked: queued + credit in flight.
     expect(parkedAt * MESSAGE).toBeLessThanOrEqual(STREAM_CREDIT + WRITE_BUFFER + MESSAGE);
+    reader.release();
 
-    await within(writing, 25_000, 'writer finished');
-    const outcome = await within(stream.outcome, 5000, 'outcome');
+    await within(writing, 40_000, 'writer finished');
+    const outcome = await within(stream.outcome, WAIT_MS, 'outcome');
     const elapsed = performance.now() - started;
     expect(outcome.status).toBe('completed');
     expect(stream.trailer).toEqual({ bytes: total, messages: count, sha256: hash.digest('hex') });
@@ -138,10 +172,11 @@ describe('bounded memory under a stalled reader', () => {
     expect(maxQueued).toBeLessThanOrEqual(WRITE_BUFFER + MESSAGE);
   });
 
-  it('FW-FLOW-1: six stalled streams are bounded by the connection window, not by six stream windows', async () => {
+  it('FW-FLOW-1: six stalled streams are bounded by the connection window, not by six stream windows', { timeout: 60_000 }, async () => {
     const peaks: Peak[] = [];
     const during: Peak[] = [];
-    const port = await stalledServer(peaks, during, 700);
+    const readers = stalledReader();
+    const port = await stalledServer(peaks, during, readers.ended);
     const client = await h.client({ port, limits: { streamWriteBuffer: WRITE_BUFFER } });
     const pool = randomBytes(MiB);
     const perStream = 2 * MiB;
@@ -158,11 +193,15 @@ describe('bounded memory under a stalled reader', () => {
       return { outcome, trailer: stream.trailer, sha: hash.digest('hex') };
     });
     // 6 x 256 KiB of stream credit, but only 1 MiB of connection credit.
-    await waitFor(() => during.length === 6, 5000, 'six streams opened');
-    await sleep(400);
+    // The readers stay stalled until the connection's credit is all in the server's buffers (which
+    // is what the bound is about), then a little longer, in which nothing more may arrive.
+    await waitFor(() => during.length === 6, WAIT_MS, 'six streams opened');
+    await waitFor(() => Math.max(...during.map((p) => p.session)) >= CONNECTION_CREDIT, WAIT_MS, 'the connection credit used up');
+    await sleep(100);
+    readers.release();
     const stalledTotal = during.reduce((n, p) => n + p.stream, 0);
     const stalledSession = Math.max(...during.map((p) => p.session));
-    for (const r of await within(Promise.all(runs), 20_000, 'six uploads')) {
+    for (const r of await within(Promise.all(runs), 40_000, 'six uploads')) {
       expect(r.outcome.status).toBe('completed');
       expect(r.trailer).toMatchObject({ bytes: perStream, sha256: r.sha });
     }
