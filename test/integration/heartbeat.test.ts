@@ -28,24 +28,33 @@ describe('heartbeat over TCP', () => {
     const bulk = client.open({ kind: 'sink' });
     const chunk = randomBytes(256 * KiB);
     const BULK_MS = 1500;
+    const PINGS = 5;
     const start = performance.now();
     let sent = 0;
+    const rtts: number[] = [];
+    let failed = 0;
     const writing = (async () => {
-      // Bounded twice: by time and by count.
-      for (let i = 0; i < 200_000 && performance.now() - start < BULK_MS; i++) {
+      // The link stays saturated until the pings below were all answered (however slowly a loaded
+      // machine runs them) and for BULK_MS at least; bounded by count too.
+      for (let i = 0; i < 200_000 && (performance.now() - start < BULK_MS || rtts.length + failed < PINGS); i++) {
         await bulk.write(chunk);
         sent += chunk.length;
       }
       await bulk.end();
     })();
+    let bulkEnded = false;
+    let bulkMs = 0;
+    void writing.finally(() => {
+      bulkEnded = true;
+      bulkMs = performance.now() - start;
+    });
 
-    const rtts: number[] = [];
-    let timedOut = 0;
-    let failed = 0;
-    while (performance.now() - start < BULK_MS) {
-      const r = await Promise.race([client.ping(), sleep(900).then(() => 'timeout' as const)]);
-      if (r === 'timeout') timedOut++;
-      else if (Number.isNaN(r)) failed++;
+    // Every ping sent while the bulk stream runs must be answered: waited for, not raced against a
+    // fixed 900 ms that a loaded machine can miss (a lost or starved answer still fails: it hangs
+    // past the backstop, or resolves NaN when the connection dies).
+    while (!bulkEnded) {
+      const r = await within(client.ping(), 10_000, 'ping answered during bulk');
+      if (Number.isNaN(r)) failed++;
       else rtts.push(r);
       await sleep(20);
     }
@@ -54,13 +63,12 @@ describe('heartbeat over TCP', () => {
     const sorted = [...rtts].sort((a, b) => a - b);
     const q = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
     console.log(
-      `[heartbeat] ${(sent / 1024 / 1024).toFixed(0)} MiB in ${BULK_MS} ms; ${rtts.length} pings answered during bulk: ` +
-        `RTT min ${q(0).toFixed(1)} / p50 ${q(0.5).toFixed(1)} / p90 ${q(0.9).toFixed(1)} / max ${q(1).toFixed(1)} ms; timed out ${timedOut}`,
+      `[heartbeat] ${(sent / 1024 / 1024).toFixed(0)} MiB in ${bulkMs.toFixed(0)} ms; ${rtts.length} pings answered during bulk: ` +
+        `RTT min ${q(0).toFixed(1)} / p50 ${q(0.5).toFixed(1)} / p90 ${q(0.9).toFixed(1)} / max ${q(1).toFixed(1)} ms`,
     );
     expect(sunk).toBe(sent);
-    expect(timedOut).toBe(0);
     expect(failed).toBe(0);
-    expect(rtts.length).toBeGreaterThanOrEqual(5);
+    expect(rtts.length).toBeGreaterThanOrEqual(PINGS);
     expect(client.session.isOpen).toBe(true);
     const serverConnection = [...server.connections][0]!;
     expect(serverConnection.session.isOpen).toBe(true);
