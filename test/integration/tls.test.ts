@@ -87,35 +87,43 @@ describe.skipIf(!opensslAvailable)('TLS over TCP loopback', () => {
 
   it('issue 12, item 15: the handshake deadline covers the TLS handshake: a TCP client that never sends a ClientHello is closed at handshakeTimeoutMs', async () => {
     const { server, port } = await h.server({ tls: { key, cert }, onStream: echoHandler(), limits: { handshakeTimeoutMs: 400 } });
-    const silent = await h.rawClient(port);
+    // Counted from before the connect, so that the server's accept (where its deadline starts) is
+    // after it however late the client hears of its connect on a loaded machine: the close can only
+    // come after the deadline. The upper bound (the backstop of within) is below every other timer
+    // that could close it (frame timeout 10 s, unused connection 60 s, Node's TLS default 120 s).
     const started = performance.now();
+    const silent = await h.rawClient(port);
     const closed = new Promise<void>((resolve) => silent.once('close', () => { resolve(); }));
     await within(closed, 5000, 'silent TLS socket closed');
     const took = performance.now() - started;
-    expect(took).toBeGreaterThanOrEqual(300);
-    expect(took).toBeLessThan(3000);
+    expect(took).toBeGreaterThanOrEqual(400 - 1);
     // Its admission slot is free again.
-    await waitFor(() => server.admissionStats.admitted === 1, 1000, 'admitted once');
+    await waitFor(() => server.admissionStats.admitted === 1, 5000, 'admitted once');
     const client = await h.client({ port, tls: { ca: cert, servername: 'localhost' } });
     expect(await client.ping()).toBeGreaterThanOrEqual(0);
   });
 
   it('issue 12, item 15: TLS and HELLO share one deadline, counted from the TCP accept', async () => {
-    const { port } = await h.server({ tls: { key, cert }, onStream: echoHandler(), limits: { handshakeTimeoutMs: 800 } });
+    // The deadline leaves the TLS handshake, after the delay, a margin a loaded machine keeps
+    // (1 s; with 800 - 500 ms a slow TLS handshake ran into the deadline), and the connection
+    // ending before DELAY + DEADLINE still tells one shared deadline from two in a row.
+    const DEADLINE = 2000;
+    const DELAY = 1000;
+    const { port } = await h.server({ tls: { key, cert }, onStream: echoHandler(), limits: { handshakeTimeoutMs: DEADLINE } });
     const started = performance.now();
-    // TCP now, TLS only after 500 ms, then never a HELLO: the connection must end at 800 ms, not 500 + 800.
+    // TCP now, TLS only after DELAY, then never a HELLO: the connection must end at DEADLINE, not DELAY + DEADLINE.
     const raw = await h.rawClient(port);
-    await sleep(500);
+    await sleep(DELAY);
     const socket = tls.connect({ socket: raw, ca: cert, servername: 'localhost' });
     socket.on('error', () => undefined);
     const reader = new FrameReader(socket);
     await within(new Promise<void>((resolve) => socket.once('secureConnect', () => { resolve(); })), 5000, 'TLS up');
     const error = await reader.next((f) => f.type === FrameType.ERROR, 5000, 'ERROR HANDSHAKE');
     expect(error.type === FrameType.ERROR && errorCodeName(error.payload.code)).toBe('HANDSHAKE');
-    // The HELLO deadline the session got is what was left of the 800 ms after TLS: at most 300 ms.
+    // The HELLO deadline the session got is what was left of the DEADLINE after TLS: at most DEADLINE - DELAY.
     const left = Number(/no HELLO within (\d+) ms/.exec(error.type === FrameType.ERROR ? error.payload.message : '')?.[1]);
     expect(left).toBeGreaterThan(0);
-    expect(left).toBeLessThanOrEqual(300);
-    expect(performance.now() - started).toBeLessThan(500 + 800);
+    expect(left).toBeLessThanOrEqual(DEADLINE - DELAY);
+    expect(performance.now() - started).toBeLessThan(DELAY + DEADLINE);
   });
 });
