@@ -114,9 +114,11 @@ describe('connection loss over TCP', () => {
   it('FW-CONN-5: a stream that already sent DONE but had not received DONE fails, not completes, when the socket dies', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
+    let serverGotDone = false;
     const { server, port } = await h.server({
       onStream: async (stream) => {
         await readAll(stream);
+        serverGotDone = true;
         await gate; // never answers DONE before the cut
         await stream.end();
       },
@@ -125,8 +127,8 @@ describe('connection loss over TCP', () => {
     const s = client.open({ kind: 'x' });
     await s.write(Buffer.from('hello'));
     await s.end();
-    await waitFor(() => server.connections.size === 1 && [...server.connections][0]!.session.activeStreams === 1, 5000, 'server saw the stream');
-    await new Promise((r) => setTimeout(r, 20));
+    // The client's DONE has arrived (not merely had 20 ms to): the stream is half-closed when cut.
+    await waitFor(() => serverGotDone && server.connections.size === 1 && [...server.connections][0]!.session.activeStreams === 1, 5000, 'server saw the stream and its DONE');
     [...server.connections][0]!.destroy();
     release();
     const o = await within(s.outcome, 5000, 'outcome');
