@@ -13,7 +13,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { subscribe } from '../../src/api/events.ts';
 import { attack, rssOf, startServe, type ServeProcess } from './fixtures/attack.ts';
-import { sleep } from './helpers.ts';
+import { sleep, waitFor } from './helpers.ts';
 
 const MiB = 2 ** 20;
 const serves: ServeProcess[] = [];
@@ -33,8 +33,12 @@ describe('events: memory exhaustion through instances', () => {
     await sleep(300);
     const base = await rssOf(pid);
     let peak = base;
+    let samples = 0;
     const sampler = setInterval(() => {
-      void rssOf(pid).then((r) => { peak = Math.max(peak, r); }, () => undefined);
+      void rssOf(pid).then((r) => {
+        peak = Math.max(peak, r);
+        samples++;
+      }, () => undefined);
     }, 25);
     try {
       const result = await attack(serve.port, serve.tokens.attackers, { subscriptions: 600, droppedShare: 0.25, perConnection: 50 });
@@ -46,8 +50,10 @@ describe('events: memory exhaustion through instances', () => {
       const aliceMs = performance.now() - started;
       expect(await alice.outcome).toEqual({ status: 'done', summary: { tokens: 500 } });
       expect(ids).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
-      // The attackers' producers have paused by now; give the sampler a last look.
-      await sleep(1000);
+      // The attackers' producers have paused by now; give the sampler a last look: 40 more samples
+      // (1 s on a quiet machine), counted rather than slept, since a loaded one takes fewer in 1 s.
+      const seen = samples;
+      await waitFor(() => samples >= seen + 40, 30_000, 'the last RSS samples');
       expect(result.refused).toBeGreaterThan(0);
       expect(result.refusedWithoutRetryAfter).toBe(0);
       console.log(`[events exhaustion] ${result.attempted} hostile subscriptions, ${result.refused} refused with LIMIT_EXCEEDED; RSS ${(base / MiB).toFixed(0)} → peak ${(peak / MiB).toFixed(0)} MiB (+${((peak - base) / MiB).toFixed(0)}, bound +${BOUND / MiB}); alice's 500 events in ${aliceMs.toFixed(0)} ms`);
