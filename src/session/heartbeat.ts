@@ -21,6 +21,8 @@ export class Heartbeat {
   readonly #idleTimeoutMs: number;
   readonly #hooks: HeartbeatHooks;
   #ticker: TimerHandle | undefined;
+  #everyMs = 0;
+  #lastTickAt = 0;
   #receivedSinceTick = false;
   #lastActivity: number;
   #outstanding: { payload: Uint8Array; sentAt: number; waiters: ((rtt: number) => void)[] } | undefined;
@@ -66,7 +68,9 @@ export class Heartbeat {
     if (periods.length === 0) return;
     // Checks several times per period: idle detection is late by at most a quarter period.
     const every = Math.min(1000, Math.max(5, Math.floor(Math.min(...periods) / 4)));
+    this.#everyMs = every;
     this.#lastActivity = this.#clock.now();
+    this.#lastTickAt = this.#lastActivity;
     this.#ticker = this.#clock.setInterval(() => {
       this.#tick();
     }, every);
@@ -106,6 +110,12 @@ export class Heartbeat {
 
   #tick(): void {
     const now = this.#clock.now();
+    // A tick far later than scheduled means this process stalled (blocking work, a long GC pause).
+    // What the peer sent meanwhile is still unread in the socket — timers run before the loop
+    // reads — so the stall is not the peer's silence: it is left out of the count.
+    const late = now - this.#lastTickAt - this.#everyMs;
+    this.#lastTickAt = now;
+    if (late > this.#everyMs) this.#lastActivity += late;
     if (this.#receivedSinceTick) {
       this.#receivedSinceTick = false;
       this.#lastActivity = now;

@@ -1,6 +1,8 @@
 /** Heartbeat and idle timeout (spec §8.5), on a ManualClock. */
 
 import { describe, expect, it } from 'vitest';
+import type { Clock } from '../../src/session/clock.ts';
+import { Heartbeat } from '../../src/session/heartbeat.ts';
 import { FrameType, PingFlags } from '../../src/wire/index.ts';
 import { connectedClient, connectedServer, expectConnectionError, expectStillOpen, flush, ofType } from './helpers.ts';
 
@@ -115,5 +117,56 @@ describe('heartbeat', () => {
     const h = await connectedClient();
     h.session.close();
     await expect(h.session.ping()).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+});
+
+describe('Heartbeat: its own stall is not the peer\'s silence', () => {
+  /** A clock whose interval callbacks run only when the test says, at the time it sets. */
+  function steppedClock(): { clock: Clock; at: (ms: number) => void } {
+    let now = 0;
+    let tick: (() => void) | undefined;
+    const clock: Clock = {
+      now: () => now,
+      defer: (fn) => { queueMicrotask(fn); },
+      setTimeout: () => ({ cancel: () => undefined }),
+      setInterval: (fn) => {
+        tick = fn;
+        return { cancel: () => { tick = undefined; } };
+      },
+    };
+    return { clock, at: (ms) => { now = ms; tick?.(); } };
+  }
+
+  it('FW-HB-4: a tick seconds late (this process blocked) does not declare the peer idle; real silence after it still does', () => {
+    const { clock, at } = steppedClock();
+    const idle: number[] = [];
+    const hb = new Heartbeat(clock, 0, 1000, { sendPing: () => undefined, onIdle: (ms) => idle.push(ms) });
+    hb.start(); // checks every 250 ms
+    at(250);
+    hb.markReceived();
+    at(500);
+    // Blocked for 5 s: the peer's frames wait in the socket; the first tick runs before they are read.
+    at(5500);
+    expect(idle).toEqual([]);
+    hb.markReceived(); // the loop read them
+    at(5750);
+    at(6000);
+    expect(idle).toEqual([]);
+    // Then the peer really goes quiet: idle once 1000 ms pass after the tick that saw its last frame (5750).
+    for (let t = 6250; t <= 6500; t += 250) at(t);
+    expect(idle).toEqual([]);
+    at(6750);
+    expect(idle).toEqual([1000]);
+  });
+
+  it('FW-HB-4: ticks on time with nothing received declare the peer idle after idle_timeout_ms', () => {
+    const { clock, at } = steppedClock();
+    const idle: number[] = [];
+    const hb = new Heartbeat(clock, 0, 1000, { sendPing: () => undefined, onIdle: (ms) => idle.push(ms) });
+    hb.start();
+    for (let t = 250; t < 1000; t += 250) at(t);
+    expect(idle).toEqual([]);
+    at(1000);
+    expect(idle).toEqual([1000]);
   });
 });
