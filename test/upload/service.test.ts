@@ -7,7 +7,7 @@
 
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FsUploadStore } from '../../src/api/upload.ts';
+import { FsUploadStore, MemoryUploadStore } from '../../src/api/upload.ts';
 import { bitmapHas, createUpload, getUploadStatus, putChunk, abortUpload, commitUpload, uploadWith, UploadKind, type ChunkHeader, type UploadInfo } from '../../src/upload/index.ts';
 import { assertNoDebris, expectFwError, Harness, KiB, listFiles, MiB, prng, randomFile, readAllBytes, recordingConnector, removeTempDirs, settle, sha256Hex, sleep, tempDir, uploadServer, wrapChunks } from './helpers.ts';
 
@@ -139,7 +139,16 @@ describe('upload profile over TCP', () => {
   });
 
   it('FW-UP-35: chunks in flight over the limit are refused with LIMIT_EXCEEDED and retry_after_ms; the uploader waits and goes on', async () => {
-    const { port } = await uploadServer(h, { memory: true, service: { limits: { maxChunksInFlightPerUpload: 1, maxUploadsPerConnection: 1, retryAfterMs: 30 } } });
+    // The held chunk is in flight once its bytes reach the store: the test waits for that, not for a fixed time.
+    let reachedStore = (): void => undefined;
+    const held1 = new Promise<void>((resolve) => { reachedStore = resolve; });
+    const store = wrapChunks(new MemoryUploadStore(), async function* (data) {
+      for await (const bytes of data) {
+        reachedStore();
+        yield bytes;
+      }
+    });
+    const { port } = await uploadServer(h, { store, service: { limits: { maxChunksInFlightPerUpload: 1, maxUploadsPerConnection: 1, retryAfterMs: 30 } } });
     const conn = await h.client({ port });
     const created = await createUpload(conn, { size: 200 * KiB, chunkSize: 100 * KiB });
     const second = await createUpload(conn, { size: 10, chunkSize: 10 });
@@ -148,7 +157,7 @@ describe('upload profile over TCP', () => {
     const { header } = chunkOf(file, 100 * KiB, 0, 1);
     const held = conn.open({ kind: UploadKind.chunk, target: created.uploadId, meta: { ...header } });
     await held.write(file.subarray(0, 50 * KiB));
-    await sleep(50);
+    await held1;
     const r = await settle(putChunk(conn, created.uploadId, chunkOf(file, 100 * KiB, 1, 1).header, file.subarray(100 * KiB)));
     const e = expectFwError(r.ok ? undefined : r.error, 'LIMIT_EXCEEDED');
     expect(e.retryAfterMs).toBe(30);
