@@ -70,19 +70,9 @@ export function writeCanonicalEvent(id: number, type: string, data: unknown): Ui
   const out = new Uint8Array(PREFIX.length + idBytes + TYPE_KEY.length + typeHead + n + DATA_KEY.length + binHead + size);
   out.set(PREFIX);
   let at = PREFIX.length;
-  if (idBytes === 1) {
-    out[at] = id;
-  } else if (idBytes === 2) {
-    out[at] = 0xcc;
-    out[at + 1] = id;
-  } else if (idBytes === 3) {
-    out[at] = 0xcd;
-    out[at + 1] = id >>> 8;
-    out[at + 2] = id;
-  } else {
-    out[at] = 0xce;
-    writeU32(out, at + 1, id);
-  }
+  // A positive fixint, else uint 8/16/32.
+  if (idBytes === 1) out[at] = id;
+  else writeSizedHead(out, at, 0xcc, id, idBytes);
   at += idBytes;
   out.set(TYPE_KEY, at);
   at += TYPE_KEY.length;
@@ -101,19 +91,27 @@ export function writeCanonicalEvent(id: number, type: string, data: unknown): Ui
   at += n;
   out.set(DATA_KEY, at);
   at += DATA_KEY.length;
-  if (binHead === 2) {
-    out[at] = 0xc4;
-    out[at + 1] = size;
-  } else if (binHead === 3) {
-    out[at] = 0xc5;
-    out[at + 1] = size >>> 8;
-    out[at + 2] = size;
-  } else {
-    out[at] = 0xc6;
-    writeU32(out, at + 1, size);
-  }
+  writeSizedHead(out, at, 0xc4, size, binHead); // bin 8/16/32
   out.set(data, at + binHead);
   return out;
+}
+
+/**
+ * A MessagePack head of `width` bytes (2, 3 or 5): the 8-, 16- or 32-bit form of a family whose
+ * three tags are consecutive from `tag8` (uint 0xcc.., bin 0xc4..), then `value` big-endian.
+ */
+function writeSizedHead(out: Uint8Array, at: number, tag8: number, value: number, width: 2 | 3 | 5): void {
+  if (width === 2) {
+    out[at] = tag8;
+    out[at + 1] = value;
+  } else if (width === 3) {
+    out[at] = tag8 + 1;
+    out[at + 1] = value >>> 8;
+    out[at + 2] = value;
+  } else {
+    out[at] = tag8 + 2;
+    writeU32(out, at + 1, value);
+  }
 }
 
 /** bytes[i], or 256 (no byte value) past the end. */
